@@ -1,0 +1,12 @@
+//! sharebot: chat-ops for Mattermost Shared Channels.
+//!
+//! Data flows one way: transport ([`mattermost`], [`http`]) → domain → [`store`].
+//! [`sandbox`] is a Mattermost-compatible test double used by the tests and the demo.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod mattermost;
+pub mod sandbox;
+pub mod store;
