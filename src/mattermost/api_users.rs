@@ -1,0 +1,130 @@
+//! Endpoints for users and teams.
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::client::{Client, Idempotency, Request};
+use super::error::Result;
+use super::models::{Team, TeamMember, User};
+use super::route::{validate_id, Route};
+
+/// Page size for list endpoints that the bot reads to the end (the server's maximum is 200).
+pub(crate) const PAGE_SIZE: u32 = 200;
+/// Guard against a server that never returns a short page.
+const MAX_PAGES: u32 = 500;
+
+impl Client {
+    /// `GET /users/me`: the bot's own user (its id is needed to recognise its own posts).
+    pub async fn me(&self) -> Result<User> {
+        self.json(Request::get(Route::fixed("/api/v4/users/me")))
+            .await
+    }
+
+    /// `GET /users/{user_id}`.
+    pub async fn get_user(&self, user_id: &str) -> Result<User> {
+        self.json(Request::get(Route::new(
+            "/api/v4/users/{user_id}",
+            &[user_id],
+        )?))
+        .await
+    }
+
+    /// `POST /users/ids`: several users in one call (a read, so it is retried).
+    pub async fn users_by_ids(&self, user_ids: &[String]) -> Result<Vec<User>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        for id in user_ids {
+            validate_id("user_id", id)?;
+        }
+        let request = Request::new(
+            Method::POST,
+            Route::fixed("/api/v4/users/ids"),
+            Idempotency::Idempotent,
+        )
+        .json(&user_ids)?;
+        self.json(request).await
+    }
+
+    /// `GET /users/username/{username}`.
+    pub async fn user_by_username(&self, username: &str) -> Result<User> {
+        let username = username.trim_start_matches('@');
+        self.json(Request::get(Route::new(
+            "/api/v4/users/username/{username}",
+            &[username],
+        )?))
+        .await
+    }
+
+    /// Every active system admin, read page by page
+    /// (`GET /users?role=system_admin&active=true&per_page=200&page=n`).
+    pub async fn list_system_admins(&self) -> Result<Vec<User>> {
+        self.all_pages(|page| {
+            Request::get(Route::fixed("/api/v4/users"))
+                .query("role", "system_admin")
+                .query("active", "true")
+                .query("per_page", PAGE_SIZE)
+                .query("page", page)
+        })
+        .await
+    }
+
+    /// Every team the bot can see (`GET /teams`, all pages).
+    pub async fn teams(&self) -> Result<Vec<Team>> {
+        self.all_pages(|page| {
+            Request::get(Route::fixed("/api/v4/teams"))
+                .query("per_page", PAGE_SIZE)
+                .query("page", page)
+        })
+        .await
+    }
+
+    /// `GET /teams/name/{team_name}`.
+    pub async fn team_by_name(&self, team_name: &str) -> Result<Team> {
+        self.json(Request::get(Route::new(
+            "/api/v4/teams/name/{team_name}",
+            &[team_name],
+        )?))
+        .await
+    }
+
+    /// `GET /teams/{team_id}`.
+    pub async fn get_team(&self, team_id: &str) -> Result<Team> {
+        self.json(Request::get(Route::new(
+            "/api/v4/teams/{team_id}",
+            &[team_id],
+        )?))
+        .await
+    }
+
+    /// `POST /teams/{team_id}/members`: adding an existing member is harmless, so it is retried.
+    pub async fn add_team_member(&self, team_id: &str, user_id: &str) -> Result<TeamMember> {
+        validate_id("user_id", user_id)?;
+        let request = Request::new(
+            Method::POST,
+            Route::new("/api/v4/teams/{team_id}/members", &[team_id])?,
+            Idempotency::Idempotent,
+        )
+        .json(&json!({ "team_id": team_id, "user_id": user_id }))?;
+        self.json(request).await
+    }
+
+    /// Reads a paged list to its end: requests page 0, 1, … until a page is shorter than
+    /// [`PAGE_SIZE`].
+    pub(crate) async fn all_pages<T: DeserializeOwned>(
+        &self,
+        request: impl Fn(u32) -> Request,
+    ) -> Result<Vec<T>> {
+        let mut all = Vec::new();
+        for page in 0..MAX_PAGES {
+            let items: Vec<T> = self.json(request(page)).await?;
+            let short = items.len() < PAGE_SIZE as usize;
+            all.extend(items);
+            if short {
+                break;
+            }
+        }
+        Ok(all)
+    }
+}
