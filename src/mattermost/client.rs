@@ -239,12 +239,10 @@ impl Client {
     }
 
     /// The bot token, for the WebSocket upgrade only.
-    #[allow(dead_code)] // used by the WebSocket client, next
     pub(crate) fn token(&self) -> &str {
         &self.inner.token
     }
 
-    #[allow(dead_code)] // used by the WebSocket client, next
     pub(crate) fn options(&self) -> &ClientOptions {
         &self.inner.options
     }
