@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod ids;
 pub mod logging;
 pub mod mattermost;
 pub mod sandbox;
