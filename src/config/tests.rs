@@ -303,3 +303,24 @@ fn invalid_toml_is_reported() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn the_readme_documents_every_key() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let shipped = std::fs::read_to_string(shipped()).unwrap();
+    for spec in KEYS {
+        assert!(
+            readme.contains(&format!("| `{}`", spec.path())),
+            "README lacks {}",
+            spec.path()
+        );
+        let key = if spec.secret {
+            format!("# Secret: {}", spec.env_var())
+        } else {
+            format!("{} = ", spec.key)
+        };
+        assert!(shipped.contains(&key), "bot.toml lacks {key}");
+    }
+}
