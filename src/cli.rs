@@ -178,6 +178,7 @@ async fn run(config: Config) -> ExitCode {
     let router = http::router(AppState {
         store: store.clone(),
         mattermost: link_rx,
+        metrics: crate::metrics::Metrics::new(),
     });
     tracing::info!(listen = %local, public_url = %config.server.public_url, "HTTP server listening");
     tracing::warn!(

@@ -9,5 +9,6 @@ pub mod http;
 pub mod ids;
 pub mod logging;
 pub mod mattermost;
+pub mod metrics;
 pub mod sandbox;
 pub mod store;

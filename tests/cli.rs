@@ -220,6 +220,16 @@ fn run_serves_health_logs_no_secret_and_stops_on_sigterm() {
         let body: serde_json::Value = ready.json().await.unwrap();
         assert_eq!(body["checks"]["database"], "ok");
         assert_eq!(body["checks"]["mattermost"], "not connected");
+        let metrics = http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(metrics.status(), 200);
+        assert!(metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"));
     });
 
     let status = Command::new("kill")

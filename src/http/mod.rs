@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 pub use health::MattermostLink;
 
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// What the handlers share.
@@ -20,6 +21,7 @@ pub struct AppState {
     pub store: Store,
     /// The state of the bot's connection to Mattermost, for `/readyz`.
     pub mattermost: watch::Receiver<MattermostLink>,
+    pub metrics: Metrics,
 }
 
 /// The router with every route the bot serves.
@@ -27,7 +29,21 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight requests.
