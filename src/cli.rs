@@ -4,6 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::http::{self, AppState, MattermostLink};
+use crate::store::Store;
 
 /// Exit code for bad configuration (`sysexits`-style usage error, as documented in the README).
 pub const EXIT_CONFIG: u8 = 2;
@@ -41,9 +47,29 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct ConfigArg {
-    /// Path to the configuration file. When the default file does not exist, the environment alone is used.
-    #[arg(long, short = 'c', default_value = "bot.toml", env = "SHAREBOT_CONFIG")]
-    pub config: PathBuf,
+    /// Path to the configuration file [default: bot.toml when it exists; otherwise the
+    /// environment alone configures the bot].
+    #[arg(long, short = 'c', env = "SHAREBOT_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// Loads the configuration, printing every error and how to fix it when it is invalid.
+    fn load(&self) -> Result<Config, ExitCode> {
+        let default = PathBuf::from("bot.toml");
+        let file = match &self.config {
+            Some(path) => Some(path.as_path()),
+            None if default.exists() => Some(default.as_path()),
+            None => None,
+        };
+        Config::load(file).map_err(|errors| {
+            eprint!("error: {errors}");
+            eprintln!(
+                "See `sharebot check-config --help` and the configuration reference in README.md."
+            );
+            ExitCode::from(EXIT_CONFIG)
+        })
+    }
 }
 
 /// Parses the command line and runs the chosen command.
@@ -64,14 +90,134 @@ pub fn main() -> ExitCode {
 
 async fn dispatch(command: Command) -> ExitCode {
     match command {
-        Command::Run(_) | Command::CheckConfig(_) | Command::Migrate(_) => {
-            eprintln!("not implemented yet");
-            ExitCode::FAILURE
-        }
+        Command::Run(arg) => match arg.load() {
+            Ok(config) => run(config).await,
+            Err(code) => code,
+        },
+        Command::CheckConfig(arg) => match arg.load() {
+            Ok(config) => {
+                print!("{}", config.render());
+                println!("\n# configuration is valid");
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Migrate(arg) => match arg.load() {
+            Ok(config) => migrate(config).await,
+            Err(code) => code,
+        },
         Command::Sandbox(args) => crate::sandbox::cli::run(args).await,
         Command::Demo => {
             eprintln!("`sharebot demo` is not available yet");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Connects to the database and applies the migrations.
+async fn open_store(config: &Config) -> Result<Store, ExitCode> {
+    let store = Store::connect(&config.database).await.map_err(|err| {
+        tracing::error!(database = %config.database.display_url, "{err}");
+        eprintln!("error: {err}");
+        ExitCode::FAILURE
+    })?;
+    store.migrate().await.map_err(|err| {
+        tracing::error!(database = %config.database.display_url, "{err}");
+        eprintln!("error: {err}");
+        ExitCode::FAILURE
+    })?;
+    Ok(store)
+}
+
+async fn migrate(config: Config) -> ExitCode {
+    crate::logging::init(&config.log);
+    match open_store(&config).await {
+        Ok(store) => {
+            let versions = store.applied_migrations().await.unwrap_or_default();
+            println!(
+                "database {} is up to date (migrations applied: {:?})",
+                config.database.display_url, versions
+            );
+            store.close().await;
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// `sharebot run`: database, HTTP server, then the Mattermost connection, until SIGTERM/Ctrl-C.
+async fn run(config: Config) -> ExitCode {
+    crate::logging::init(&config.log);
+    tracing::info!(
+        mattermost = %config.mattermost.url,
+        admin_channel = %config.mattermost.admin_channel,
+        database = %config.database.display_url,
+        "starting sharebot {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let store = match open_store(&config).await {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    let listener = match TcpListener::bind(config.server.listen).await {
+        Ok(l) => l,
+        Err(err) => {
+            tracing::error!(listen = %config.server.listen, "cannot listen: {err}");
+            eprintln!(
+                "error: cannot listen on {} (server.listen): {err}",
+                config.server.listen
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| config.server.listen.to_string());
+    let (_link_tx, link_rx) = watch::channel(MattermostLink::NotStarted);
+    let router = http::router(AppState {
+        store: store.clone(),
+        mattermost: link_rx,
+        metrics: crate::metrics::Metrics::new(),
+    });
+    tracing::info!(listen = %local, public_url = %config.server.public_url, "HTTP server listening");
+    tracing::warn!(
+        "not yet connected to Mattermost: this build has no Mattermost client yet; \
+         /healthz answers, /readyz reports Mattermost as not connected"
+    );
+    let served = http::serve(listener, router, shutdown_signal()).await;
+    store.close().await;
+    match served {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            tracing::error!("HTTP server failed: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
 }

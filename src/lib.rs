@@ -6,7 +6,9 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod ids;
 pub mod logging;
 pub mod mattermost;
+pub mod metrics;
 pub mod sandbox;
 pub mod store;

@@ -1,1 +1,505 @@
-//! placeholder
+//! Configuration: bot.toml plus `SHAREBOT_<SECTION>__<KEY>` environment variables, secrets only
+//! from the environment or `*_file` keys, validated at start with errors that name the key.
+
+mod keys;
+mod secret;
+mod source;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+pub use keys::{KeySpec, KEYS};
+pub use secret::{Secret, MASK};
+pub use source::Origin;
+use source::RawValues;
+
+/// One problem with the configuration, naming the key (or environment variable) at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Every problem found, so an admin can fix them all in one go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// `team-name/channel-name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRef {
+    pub team: String,
+    pub channel: String,
+}
+
+impl fmt::Display for ChannelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.team, self.channel)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MattermostConfig {
+    /// Base URL without a trailing slash.
+    pub url: String,
+    pub token: Secret,
+    pub admin_channel: ChannelRef,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Base URL without a trailing slash.
+    pub public_url: String,
+    pub secret: Secret,
+}
+
+/// Which database engine a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub dialect: Dialect,
+    /// The full connection URL, password included: a secret.
+    pub url: Secret,
+    /// The URL with any password masked, for logs and `check-config`.
+    pub display_url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReviewConfig {
+    pub inbox_team: String,
+    pub reminder_after: Duration,
+    pub reconcile_every: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mattermost: MattermostConfig,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub review: ReviewConfig,
+    pub log: LogConfig,
+    /// Each key's shown value (secrets masked) and origin, in [`KEYS`] order.
+    pub effective: Vec<(String, String, Origin)>,
+}
+
+impl Config {
+    /// Loads `file` (when given) and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigErrors> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Config::load_from(file, &env)
+    }
+
+    /// Loads `file` (when given) and the given environment; every problem is reported.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: &HashMap<String, String>,
+    ) -> Result<Config, ConfigErrors> {
+        let (raw, errors) = source::gather(file, env);
+        Parser { raw: &raw, errors }.build()
+    }
+
+    /// The effective configuration as TOML-like text, secrets masked, each key with its origin.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let mut section = "";
+        for (path, shown, origin) in &self.effective {
+            let (sec, key) = path.split_once('.').unwrap_or(("", path));
+            if sec != section {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(&format!("[{sec}]\n"));
+                section = sec;
+            }
+            out.push_str(&format!("{key} = {shown:?}  # from {origin}\n"));
+        }
+        out
+    }
+}
+
+/// Turns raw values into typed ones, collecting every error.
+struct Parser<'a> {
+    raw: &'a RawValues,
+    errors: Vec<ConfigError>,
+}
+
+impl Parser<'_> {
+    fn build(mut self) -> Result<Config, ConfigErrors> {
+        let mm_url = self.parse("mattermost.url", parse_base_url);
+        let token = self.secret("mattermost.token", parse_token);
+        let admin_channel = self.parse("mattermost.admin_channel", parse_channel_ref);
+        let listen = self.parse("server.listen", |v| {
+            v.parse::<SocketAddr>().map_err(|_| {
+                format!("`{v}` is not an address with a port, e.g. 127.0.0.1:8080 or 0.0.0.0:8080")
+            })
+        });
+        let public_url = self.parse("server.public_url", parse_base_url);
+        let signing = self.secret("server.secret", |v| {
+            if v.chars().count() < 32 {
+                Err("is too short: use at least 32 random characters (e.g. the output of `openssl rand -hex 32`)".into())
+            } else {
+                Ok(())
+            }
+        });
+        let database = self.database();
+        let max_connections = self.parse("database.max_connections", |v| match v.parse::<u32>() {
+            Ok(n @ 1..=100) => Ok(n),
+            _ => Err(format!("`{v}` is not a whole number from 1 to 100")),
+        });
+        let inbox_team = self.parse("review.inbox_team", |v| {
+            parse_team_name(v).map(str::to_string)
+        });
+        let reminder_after = self.parse("review.reminder_after", |v| {
+            parse_duration(v, Duration::from_secs(60))
+        });
+        let reconcile_every = self.parse("review.reconcile_every", |v| {
+            parse_duration(v, Duration::from_secs(1))
+        });
+        let level = self.parse("log.level", |v| {
+            tracing_subscriber::EnvFilter::try_new(v)
+                .map(|_| v.to_string())
+                .map_err(|e| {
+                    format!(
+                        "`{v}` is not a log filter ({e}); use error, warn, info, debug or trace"
+                    )
+                })
+        });
+        let format = self.parse("log.format", |v| match v {
+            "pretty" => Ok(LogFormat::Pretty),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("`{v}` is not a log format; use pretty or json")),
+        });
+
+        let effective = self.effective();
+        match (
+            mm_url,
+            token,
+            admin_channel,
+            listen,
+            public_url,
+            signing,
+            database,
+            max_connections,
+            inbox_team,
+            reminder_after,
+            reconcile_every,
+            level,
+            format,
+        ) {
+            (
+                Some(url),
+                Some(token),
+                Some(admin_channel),
+                Some(listen),
+                Some(public_url),
+                Some(secret),
+                Some((dialect, db_url, display_url)),
+                Some(max_connections),
+                Some(inbox_team),
+                Some(reminder_after),
+                Some(reconcile_every),
+                Some(level),
+                Some(format),
+            ) if self.errors.is_empty() => Ok(Config {
+                mattermost: MattermostConfig {
+                    url,
+                    token,
+                    admin_channel,
+                },
+                server: ServerConfig {
+                    listen,
+                    public_url,
+                    secret,
+                },
+                database: DatabaseConfig {
+                    dialect,
+                    url: db_url,
+                    display_url,
+                    max_connections,
+                },
+                review: ReviewConfig {
+                    inbox_team,
+                    reminder_after,
+                    reconcile_every,
+                },
+                log: LogConfig { level, format },
+                effective,
+            }),
+            _ => Err(ConfigErrors(self.errors)),
+        }
+    }
+
+    fn value(&self, key: &str) -> Option<&source::Raw> {
+        self.raw.get(key)
+    }
+
+    fn parse<T>(&mut self, key: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+        let raw = self.value(key)?;
+        match f(raw.value.trim()) {
+            Ok(v) => Some(v),
+            Err(msg) => {
+                let origin = raw.origin.clone();
+                self.errors
+                    .push(ConfigError::new(key, format!("{msg} (from {origin})")));
+                None
+            }
+        }
+    }
+
+    /// Checks a secret without ever putting its value in an error.
+    fn secret(
+        &mut self,
+        key: &str,
+        check: impl FnOnce(&str) -> Result<(), String>,
+    ) -> Option<Secret> {
+        let raw = self.value(key)?;
+        match check(&raw.value) {
+            Ok(()) => Some(Secret::new(raw.value.clone())),
+            Err(msg) => {
+                let origin = raw.origin.clone();
+                self.errors
+                    .push(ConfigError::new(key, format!("{msg} (from {origin})")));
+                None
+            }
+        }
+    }
+
+    fn database(&mut self) -> Option<(Dialect, Secret, String)> {
+        let raw = self.value("database.url")?.clone();
+        let password = self.value("database.password").cloned();
+        let fail = |this: &mut Self, msg: String| {
+            this.errors.push(ConfigError::new(
+                "database.url",
+                format!("{msg} (from {})", raw.origin),
+            ));
+            None
+        };
+        let text = raw.value.trim();
+        if let Some(path) = text.strip_prefix("sqlite://") {
+            if password.is_some() {
+                self.errors.push(ConfigError::new(
+                    "database.password",
+                    "is only used with PostgreSQL; remove it or use a postgres:// database.url",
+                ));
+                return None;
+            }
+            if path.is_empty() {
+                return fail(self, "names no file: write sqlite://sharebot.db or sqlite:///var/lib/sharebot/sharebot.db".into());
+            }
+            return Some((Dialect::Sqlite, Secret::new(text), text.to_string()));
+        }
+        if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+            return fail(
+                self,
+                "must start with sqlite:// or postgres://, e.g. sqlite://sharebot.db or postgres://sharebot@127.0.0.1:5432/sharebot".into(),
+            );
+        }
+        let mut url = match url::Url::parse(text) {
+            Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => u,
+            _ => {
+                return fail(
+                    self,
+                    "is not a valid PostgreSQL URL: postgres://USER@HOST:PORT/DATABASE".into(),
+                )
+            }
+        };
+        if url.password().is_some() {
+            if matches!(raw.origin, Origin::File(_)) {
+                return fail(
+                    self,
+                    "contains a password, and secrets must not be written in bot.toml: remove it from the URL and set SHAREBOT_DATABASE__PASSWORD or database.password_file".into(),
+                );
+            }
+            if password.is_some() {
+                return fail(
+                    self,
+                    "has a password and database.password is set too; keep only one".into(),
+                );
+            }
+        }
+        if let Some(pw) = password {
+            if url.set_password(Some(&pw.value)).is_err() {
+                return fail(
+                    self,
+                    "cannot carry a password (no user name in the URL?)".into(),
+                );
+            }
+        }
+        let mut shown = url.clone();
+        if shown.password().is_some() {
+            let _ = shown.set_password(Some(MASK));
+        }
+        Some((
+            Dialect::Postgres,
+            Secret::new(url.to_string()),
+            shown.to_string(),
+        ))
+    }
+
+    fn effective(&self) -> Vec<(String, String, Origin)> {
+        KEYS.iter()
+            .filter_map(|spec| {
+                let path = spec.path();
+                let raw = self.raw.get(&path)?;
+                let shown = if spec.secret {
+                    MASK.to_string()
+                } else if path == "database.url" {
+                    mask_url_password(&raw.value)
+                } else {
+                    raw.value.clone()
+                };
+                Some((path, shown, raw.origin.clone()))
+            })
+            .collect()
+    }
+}
+
+/// A URL with its password (if any) replaced by the mask; unparsable text is masked whole
+/// when it might hold a password.
+fn mask_url_password(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some(MASK));
+            u.to_string()
+        }
+        Ok(_) => text.to_string(),
+        Err(_) if text.contains('@') => MASK.to_string(),
+        Err(_) => text.to_string(),
+    }
+}
+
+fn parse_base_url(v: &str) -> Result<String, String> {
+    let url = url::Url::parse(v).map_err(|e| {
+        format!("`{v}` is not a valid URL ({e}); write e.g. https://chat.example.com")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("`{v}` must use http:// or https://"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("`{v}` has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain a user name or password".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("`{v}` must not have a query or fragment"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+fn parse_token(v: &str) -> Result<(), String> {
+    if v.trim().is_empty() {
+        Err("is empty".into())
+    } else if v.chars().any(char::is_whitespace) {
+        Err("contains white space; copy the token exactly as Mattermost showed it".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// Mattermost team names: 2–64 characters of `a-z 0-9 -`, starting and ending alphanumeric
+/// (`model.IsValidTeamName`).
+fn parse_team_name(v: &str) -> Result<&str, String> {
+    let ok = (2..=64).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && v.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && v.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+    if ok {
+        Ok(v)
+    } else {
+        Err(format!(
+            "`{v}` is not a Mattermost team name (2 to 64 lower-case letters, digits and hyphens, as in the team's URL)"
+        ))
+    }
+}
+
+/// Channel names: 1–64 characters of `a-z 0-9 - _` (`model.IsValidChannelIdentifier`).
+fn parse_channel_name(v: &str) -> Result<&str, String> {
+    let ok = (1..=64).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(v)
+    } else {
+        Err(format!(
+            "`{v}` is not a Mattermost channel name (lower-case letters, digits, - and _, as in the channel's URL)"
+        ))
+    }
+}
+
+fn parse_channel_ref(v: &str) -> Result<ChannelRef, String> {
+    let Some((team, channel)) = v.split_once('/') else {
+        return Err(format!(
+            "`{v}` must be team-name/channel-name, e.g. engineering/admins"
+        ));
+    };
+    Ok(ChannelRef {
+        team: parse_team_name(team)?.to_string(),
+        channel: parse_channel_name(channel)?.to_string(),
+    })
+}
+
+fn parse_duration(v: &str, min: Duration) -> Result<Duration, String> {
+    let d = humantime::parse_duration(v)
+        .map_err(|_| format!("`{v}` is not a duration; write e.g. 30s, 15m, 24h"))?;
+    if d < min {
+        return Err(format!(
+            "`{v}` is too short; the minimum is {}",
+            humantime::format_duration(min)
+        ));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests;

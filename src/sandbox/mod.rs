@@ -2,5 +2,6 @@
 
 pub mod cli;
 pub mod faults;
+pub mod invite;
 pub mod recorder;
 pub mod websocket;

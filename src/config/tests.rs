@@ -1,0 +1,326 @@
+//! Unit tests of configuration loading and validation.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use super::*;
+
+const TOKEN: &str = "tok3n-that-must-stay-hidden";
+const SIGNING: &str = "0123456789abcdef0123456789abcdef-signing";
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn secrets() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("SHAREBOT_MATTERMOST__TOKEN", TOKEN),
+        ("SHAREBOT_SERVER__SECRET", SIGNING),
+    ]
+}
+
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f
+}
+
+fn shipped() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.toml")
+}
+
+fn errors_of(result: Result<Config, ConfigErrors>) -> Vec<ConfigError> {
+    match result {
+        Ok(_) => panic!("expected the configuration to be refused"),
+        Err(ConfigErrors(errs)) => errs,
+    }
+}
+
+#[test]
+fn shipped_file_loads_with_secrets_from_env() {
+    let cfg = Config::load_from(Some(&shipped()), &env(&secrets())).unwrap();
+    assert_eq!(cfg.mattermost.url, "http://127.0.0.1:8065");
+    assert_eq!(cfg.mattermost.token.expose(), TOKEN);
+    assert_eq!(
+        cfg.mattermost.admin_channel.to_string(),
+        "engineering/admins"
+    );
+    assert_eq!(cfg.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(cfg.database.dialect, Dialect::Sqlite);
+    assert_eq!(cfg.review.reminder_after, Duration::from_secs(24 * 3600));
+    assert_eq!(cfg.review.reconcile_every, Duration::from_secs(30));
+    assert_eq!(cfg.log.format, LogFormat::Pretty);
+    let shown = cfg.render();
+    assert!(
+        !shown.contains(TOKEN) && !shown.contains(SIGNING),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!(
+            "token = \"{MASK}\"  # from env SHAREBOT_MATTERMOST__TOKEN"
+        )),
+        "{shown}"
+    );
+}
+
+#[test]
+fn the_environment_alone_is_enough() {
+    let mut vars = secrets();
+    vars.extend([
+        ("SHAREBOT_MATTERMOST__URL", "https://chat.example.com/"),
+        ("SHAREBOT_MATTERMOST__ADMIN_CHANNEL", "ops/sharebot-admins"),
+        ("SHAREBOT_SERVER__PUBLIC_URL", "https://bot.example.com"),
+        ("SHAREBOT_CONFIG", "ignored.toml"),
+        ("SHAREBOT_TEST_DATABASE_URL", "ignored"),
+    ]);
+    let cfg = Config::load_from(None, &env(&vars)).unwrap();
+    assert_eq!(cfg.mattermost.url, "https://chat.example.com");
+    assert_eq!(cfg.database.url.expose(), "sqlite://sharebot.db");
+    assert_eq!(cfg.review.inbox_team, "shared-inbox");
+    assert!(cfg
+        .render()
+        .contains("url = \"https://chat.example.com/\"  # from env SHAREBOT_MATTERMOST__URL"));
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let mut vars = secrets();
+    vars.push(("SHAREBOT_REVIEW__RECONCILE_EVERY", "5s"));
+    let cfg = Config::load_from(Some(&shipped()), &env(&vars)).unwrap();
+    assert_eq!(cfg.review.reconcile_every, Duration::from_secs(5));
+}
+
+#[test]
+fn a_misspelled_key_is_named_with_the_nearest_valid_one() {
+    let f = file("[mattermost]\nulr = \"http://x\"\nadmin_channel = \"a1/b\"\n[server]\npublic_url = \"http://b\"\n");
+    let errs = errors_of(Config::load_from(Some(f.path()), &env(&secrets())));
+    let e = errs
+        .iter()
+        .find(|e| e.key == "mattermost.ulr")
+        .expect("names the key");
+    assert!(e.message.contains("did you mean `mattermost.url`?"), "{e}");
+}
+
+#[test]
+fn a_misspelled_section_and_env_var_are_named() {
+    let f = file("[reveiw]\ninbox_team = \"x\"\n");
+    let mut vars = secrets();
+    vars.push(("SHAREBOT_MATTERMOST__TOKN", "x"));
+    let errs = errors_of(Config::load_from(Some(f.path()), &env(&vars)));
+    assert!(
+        errs.iter()
+            .any(|e| e.key == "reveiw" && e.message.contains("did you mean [review]?")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.key == "SHAREBOT_MATTERMOST__TOKN"
+            && e.message.contains("SHAREBOT_MATTERMOST__TOKEN")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn an_inline_secret_is_refused_with_how_to_pass_it() {
+    let f = file("[mattermost]\nurl = \"http://x\"\ntoken = \"abc\"\n");
+    let errs = errors_of(Config::load_from(Some(f.path()), &env(&secrets())));
+    let e = errs.iter().find(|e| e.key == "mattermost.token").unwrap();
+    assert!(
+        e.message.contains("SHAREBOT_MATTERMOST__TOKEN") && e.message.contains("token_file"),
+        "{e}"
+    );
+    assert!(!e.message.contains("abc"));
+}
+
+#[test]
+fn a_database_password_in_the_file_is_refused_but_allowed_from_env() {
+    let f = file("[database]\nurl = \"postgres://bot:pw123@db:5432/sharebot\"\n");
+    let errs = errors_of(Config::load_from(Some(f.path()), &env(&secrets())));
+    let e = errs.iter().find(|e| e.key == "database.url").unwrap();
+    assert!(
+        e.message.contains("SHAREBOT_DATABASE__PASSWORD") && !e.message.contains("pw123"),
+        "{e}"
+    );
+
+    let mut vars = secrets();
+    vars.push((
+        "SHAREBOT_DATABASE__URL",
+        "postgres://bot:pw123@db:5432/sharebot",
+    ));
+    let cfg = Config::load_from(Some(&shipped()), &env(&vars)).unwrap();
+    assert_eq!(cfg.database.dialect, Dialect::Postgres);
+    assert!(!cfg.database.display_url.contains("pw123"));
+    assert!(!cfg.render().contains("pw123"));
+}
+
+#[test]
+fn database_password_is_merged_into_the_url() {
+    let mut vars = secrets();
+    vars.push(("SHAREBOT_DATABASE__URL", "postgres://bot@db:5432/sharebot"));
+    vars.push(("SHAREBOT_DATABASE__PASSWORD", "s3cr3t/pw"));
+    let cfg = Config::load_from(Some(&shipped()), &env(&vars)).unwrap();
+    assert!(
+        cfg.database.url.expose().contains("s3cr3t%2Fpw@db"),
+        "{}",
+        cfg.database.url.expose()
+    );
+    assert!(cfg.database.display_url.contains(MASK));
+}
+
+#[test]
+fn a_secret_can_come_from_a_file() {
+    let secret_file = file(&format!("{TOKEN}\n"));
+    let f = file(&format!(
+        "[mattermost]\nurl = \"http://x\"\nadmin_channel = \"ab/c\"\ntoken_file = \"{}\"\n[server]\npublic_url = \"http://y\"\n",
+        secret_file.path().display()
+    ));
+    let cfg = Config::load_from(
+        Some(f.path()),
+        &env(&[("SHAREBOT_SERVER__SECRET", SIGNING)]),
+    )
+    .unwrap();
+    assert_eq!(cfg.mattermost.token.expose(), TOKEN);
+    assert!(cfg.render().contains("# from file"));
+}
+
+#[test]
+fn a_missing_secret_file_is_named() {
+    let mut vars = secrets();
+    vars.retain(|(k, _)| *k != "SHAREBOT_MATTERMOST__TOKEN");
+    vars.push((
+        "SHAREBOT_MATTERMOST__TOKEN_FILE",
+        "/nonexistent/sharebot-token",
+    ));
+    let errs = errors_of(Config::load_from(Some(&shipped()), &env(&vars)));
+    assert!(errs
+        .iter()
+        .any(|e| e.key == "mattermost.token_file"
+            && e.message.contains("/nonexistent/sharebot-token")));
+}
+
+#[test]
+fn a_missing_token_is_named_with_how_to_set_it() {
+    let errs = errors_of(Config::load_from(
+        Some(&shipped()),
+        &env(&[("SHAREBOT_SERVER__SECRET", SIGNING)]),
+    ));
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].key, "mattermost.token");
+    assert!(errs[0].message.contains("SHAREBOT_MATTERMOST__TOKEN"));
+}
+
+#[test]
+fn bad_values_are_named() {
+    let cases = [
+        ("SHAREBOT_MATTERMOST__URL", "not a url", "mattermost.url"),
+        (
+            "SHAREBOT_MATTERMOST__URL",
+            "ftp://chat.example.com",
+            "mattermost.url",
+        ),
+        (
+            "SHAREBOT_MATTERMOST__URL",
+            "https://user:pw@chat.example.com",
+            "mattermost.url",
+        ),
+        (
+            "SHAREBOT_SERVER__PUBLIC_URL",
+            "localhost:8080",
+            "server.public_url",
+        ),
+        (
+            "SHAREBOT_MATTERMOST__ADMIN_CHANNEL",
+            "admins",
+            "mattermost.admin_channel",
+        ),
+        (
+            "SHAREBOT_MATTERMOST__ADMIN_CHANNEL",
+            "Engineering/Admins",
+            "mattermost.admin_channel",
+        ),
+        ("SHAREBOT_SERVER__LISTEN", "8080", "server.listen"),
+        ("SHAREBOT_SERVER__SECRET", "zq9xv", "server.secret"),
+        ("SHAREBOT_DATABASE__URL", "mysql://x/y", "database.url"),
+        (
+            "SHAREBOT_DATABASE__MAX_CONNECTIONS",
+            "0",
+            "database.max_connections",
+        ),
+        (
+            "SHAREBOT_REVIEW__REMINDER_AFTER",
+            "tomorrow",
+            "review.reminder_after",
+        ),
+        (
+            "SHAREBOT_REVIEW__RECONCILE_EVERY",
+            "10ms",
+            "review.reconcile_every",
+        ),
+        ("SHAREBOT_REVIEW__INBOX_TEAM", "-x-", "review.inbox_team"),
+        ("SHAREBOT_LOG__FORMAT", "xml", "log.format"),
+        ("SHAREBOT_LOG__LEVEL", "[[[", "log.level"),
+    ];
+    for (var, value, key) in cases {
+        let mut vars = secrets();
+        vars.retain(|(k, _)| *k != var);
+        vars.push((var, value));
+        let errs = errors_of(Config::load_from(Some(&shipped()), &env(&vars)));
+        assert!(errs.iter().any(|e| e.key == key), "{var}={value}: {errs:?}");
+        if key == "server.secret" {
+            assert!(
+                errs.iter().all(|e| !e.message.contains(value)),
+                "secret leaked: {errs:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn all_errors_are_reported_at_once() {
+    let f = file("[mattermost]\nurl = \"nope\"\nextra = 1\n");
+    let errs = errors_of(Config::load_from(Some(f.path()), &HashMap::new()));
+    let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+    for k in [
+        "mattermost.extra",
+        "mattermost.token",
+        "mattermost.admin_channel",
+        "server.public_url",
+        "server.secret",
+    ] {
+        assert!(keys.contains(&k), "{k} missing from {keys:?}");
+    }
+}
+
+#[test]
+fn invalid_toml_is_reported() {
+    let f = file("[mattermost\nurl=");
+    let errs = errors_of(Config::load_from(Some(f.path()), &env(&secrets())));
+    assert!(
+        errs.iter()
+            .any(|e| e.key == "--config" && e.message.contains("not valid TOML")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn the_readme_documents_every_key() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let shipped = std::fs::read_to_string(shipped()).unwrap();
+    for spec in KEYS {
+        assert!(
+            readme.contains(&format!("| `{}`", spec.path())),
+            "README lacks {}",
+            spec.path()
+        );
+        let key = if spec.secret {
+            format!("# Secret: {}", spec.env_var())
+        } else {
+            format!("{} = ", spec.key)
+        };
+        assert!(shipped.contains(&key), "bot.toml lacks {key}");
+    }
+}

@@ -1,0 +1,281 @@
+//! The `sharebot` binary as an admin runs it: check-config, migrate and run, with exit codes,
+//! messages naming the key at fault, and no secret in any output or log line.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const TOKEN: &str = "tokXYZ-recognisable-bot-token-7731";
+const SIGNING: &str = "sig-recognisable-signing-secret-0123456789";
+
+fn shipped() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.toml")
+}
+
+/// The binary with a clean environment (no stray SHAREBOT_*/RUST_LOG from the caller).
+fn sharebot(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sharebot"));
+    cmd.current_dir(dir).env_clear();
+    if let Ok(path) = std::env::var("PATH") {
+        cmd.env("PATH", path);
+    }
+    cmd
+}
+
+fn with_secrets(cmd: &mut Command) -> &mut Command {
+    cmd.env("SHAREBOT_MATTERMOST__TOKEN", TOKEN)
+        .env("SHAREBOT_SERVER__SECRET", SIGNING)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[test]
+fn check_config_accepts_the_shipped_file_and_masks_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = with_secrets(&mut sharebot(dir.path()))
+        .args(["check-config", "--config"])
+        .arg(shipped())
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("token = \"********\"  # from env SHAREBOT_MATTERMOST__TOKEN"),
+        "{all}"
+    );
+    assert!(
+        all.contains("admin_channel = \"engineering/admins\""),
+        "{all}"
+    );
+    assert!(!all.contains(TOKEN) && !all.contains(SIGNING), "{all}");
+}
+
+#[test]
+fn the_default_file_is_bot_toml_in_the_working_directory_and_env_alone_works_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = with_secrets(&mut sharebot(dir.path()))
+        .env("SHAREBOT_MATTERMOST__URL", "https://chat.example.com")
+        .env("SHAREBOT_MATTERMOST__ADMIN_CHANNEL", "ops/admins")
+        .env("SHAREBOT_SERVER__PUBLIC_URL", "https://bot.example.com")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::copy(shipped(), dir.path().join("bot.toml")).unwrap();
+    let out = with_secrets(&mut sharebot(dir.path()))
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert!(text(&out).contains("# from bot.toml"), "{}", text(&out));
+}
+
+/// Runs check-config and expects exit code 2 with an error line naming `key`.
+fn refused(dir: &Path, config: &Path, env: &[(&str, &str)], key: &str) -> String {
+    let mut cmd = sharebot(dir);
+    cmd.args(["check-config", "--config"]).arg(config);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains(&format!("  - {key}: ")),
+        "expected an error naming {key}: {all}"
+    );
+    assert!(!all.contains(TOKEN) && !all.contains(SIGNING), "{all}");
+    all
+}
+
+#[test]
+fn bad_configuration_exits_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = [
+        ("SHAREBOT_MATTERMOST__TOKEN", TOKEN),
+        ("SHAREBOT_SERVER__SECRET", SIGNING),
+    ];
+    let shipped_text = std::fs::read_to_string(shipped()).unwrap();
+
+    let typo = write(
+        dir.path(),
+        "typo.toml",
+        &shipped_text.replace("admin_channel =", "admin_chanel ="),
+    );
+    let all = refused(dir.path(), &typo, &secrets, "mattermost.admin_chanel");
+    assert!(
+        all.contains("did you mean `mattermost.admin_channel`?"),
+        "{all}"
+    );
+
+    let inline = write(
+        dir.path(),
+        "inline.toml",
+        &shipped_text.replace("[server]", &format!("token = \"{TOKEN}\"\n[server]")),
+    );
+    let all = refused(dir.path(), &inline, &secrets[1..], "mattermost.token");
+    assert!(
+        all.contains("must not be written in bot.toml")
+            && all.contains("SHAREBOT_MATTERMOST__TOKEN"),
+        "{all}"
+    );
+
+    let bad_url = write(
+        dir.path(),
+        "url.toml",
+        &shipped_text.replace("http://127.0.0.1:8065", "127.0.0.1 8065"),
+    );
+    refused(dir.path(), &bad_url, &secrets, "mattermost.url");
+
+    let all = refused(dir.path(), &shipped(), &secrets[1..], "mattermost.token");
+    assert!(all.contains("SHAREBOT_MATTERMOST__TOKEN"), "{all}");
+}
+
+#[test]
+fn migrate_creates_the_sqlite_file_and_is_repeatable() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let out = with_secrets(&mut sharebot(dir.path()))
+            .args(["migrate", "--config"])
+            .arg(shipped())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stdout)
+            .contains("is up to date (migrations applied: [1])"));
+    }
+    assert!(dir.path().join("sharebot.db").exists());
+}
+
+#[test]
+fn run_serves_health_logs_no_secret_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = with_secrets(&mut sharebot(dir.path()))
+        .args(["run", "--config"])
+        .arg(shipped())
+        .env("SHAREBOT_SERVER__LISTEN", "127.0.0.1:0")
+        .env("SHAREBOT_LOG__FORMAT", "json")
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Collect every log line; announce the port once the server listens.
+    let stderr = child.stderr.take().unwrap();
+    let (port_tx, port_rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                if v["message"] == "HTTP server listening" {
+                    let _ = port_tx.send(v["listen"].as_str().unwrap_or_default().to_string());
+                }
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let addr = port_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server starts listening");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let health = http
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+        assert_eq!(
+            health.json::<serde_json::Value>().await.unwrap()["status"],
+            "ok"
+        );
+        let ready = http
+            .get(format!("http://{addr}/readyz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            ready.status(),
+            503,
+            "not ready until Mattermost is connected"
+        );
+        let body: serde_json::Value = ready.json().await.unwrap();
+        assert_eq!(body["checks"]["database"], "ok");
+        assert_eq!(body["checks"]["mattermost"], "not connected");
+        let metrics = http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(metrics.status(), 200);
+        assert!(metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"));
+    });
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    let logs = reader.join().unwrap();
+    let mut stdout = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout);
+    assert!(exit.success(), "clean exit on SIGTERM: {exit:?}\n{logs}");
+    assert!(logs.contains("not yet connected to Mattermost"), "{logs}");
+    assert!(logs.contains("shutdown requested"), "{logs}");
+    for secret in [TOKEN, SIGNING] {
+        assert!(!logs.contains(secret), "a secret reached the logs:\n{logs}");
+        assert!(!stdout.contains(secret));
+    }
+    let _ = std::io::stderr().flush();
+}
+
+#[test]
+fn a_postgres_password_never_reaches_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1: start-up fails, and the error must not show the password.
+    let out = with_secrets(&mut sharebot(dir.path()))
+        .args(["migrate", "--config"])
+        .arg(shipped())
+        .env(
+            "SHAREBOT_DATABASE__URL",
+            "postgres://bot@127.0.0.1:1/sharebot",
+        )
+        .env(
+            "SHAREBOT_DATABASE__PASSWORD",
+            "pw-recognisable-db-password-55",
+        )
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        all.contains(
+            "cannot connect to the database (postgres://bot:********@127.0.0.1:1/sharebot)"
+        ),
+        "{all}"
+    );
+    assert!(!all.contains("pw-recognisable-db-password-55"), "{all}");
+}

@@ -1,0 +1,253 @@
+//! Storage tests, each run on SQLite and on PostgreSQL.
+
+mod support;
+
+use std::future::Future;
+
+use sharebot::store::{Decision, NewRequest, Policy, RequestState, Store};
+use support::db::TestDb;
+
+async fn on_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let db = TestDb::sqlite().await;
+    test(db.store.clone()).await;
+    db.finish().await;
+}
+
+async fn on_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    if let Some(db) = TestDb::postgres().await {
+        test(db.store.clone()).await;
+        db.finish().await;
+    }
+}
+
+/// Declares one test per backend for an `async fn(Store)`.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::on_sqlite(super::$name).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::on_postgres(super::$name).await })*
+        }
+    };
+}
+
+on_both!(
+    migrations_are_applied_once,
+    kv_round_trip,
+    audit_log_orders_entries,
+    policies_upsert_and_list,
+    a_second_discovery_is_a_no_op,
+    concurrent_decisions_yield_exactly_one,
+    decisions_record_who_and_where,
+    notifications_are_claimed_once,
+    a_request_can_reopen_after_a_decision,
+);
+
+fn sample(channel: &str) -> NewRequest {
+    NewRequest {
+        remote_id: "remote0000000000000000000a".into(),
+        channel_id: channel.into(),
+        channel_name: "incident-room".into(),
+        channel_display_name: "Incident Room".into(),
+        channel_type: "O".into(),
+        channel_purpose: "Where incidents are handled".into(),
+    }
+}
+
+async fn migrations_are_applied_once(store: Store) {
+    assert_eq!(store.applied_migrations().await.unwrap(), vec![1]);
+    store
+        .migrate()
+        .await
+        .expect("running migrations again is a no-op");
+    assert_eq!(store.applied_migrations().await.unwrap(), vec![1]);
+    store.ping().await.unwrap();
+}
+
+async fn kv_round_trip(store: Store) {
+    assert_eq!(store.kv_get("ws.resume").await.unwrap(), None);
+    store.kv_put("ws.resume", "conn-1:5").await.unwrap();
+    store.kv_put("ws.resume", "conn-1:9").await.unwrap();
+    assert_eq!(
+        store.kv_get("ws.resume").await.unwrap().as_deref(),
+        Some("conn-1:9")
+    );
+    assert!(store.kv_delete("ws.resume").await.unwrap());
+    assert!(!store.kv_delete("ws.resume").await.unwrap());
+}
+
+async fn audit_log_orders_entries(store: Store) {
+    let first = store
+        .audit("admin1", "connection.created", "remote-a", "{}")
+        .await
+        .unwrap();
+    let second = store
+        .audit("sharebot", "request.opened", "req-1", "")
+        .await
+        .unwrap();
+    store
+        .audit("admin2", "request.accepted", "req-1", "{\"team\":\"t\"}")
+        .await
+        .unwrap();
+    assert!(second > first);
+    let recent = store.audit_recent(2).await.unwrap();
+    assert_eq!(recent.len(), 2);
+    assert_eq!(recent[0].action, "request.accepted");
+    assert_eq!(recent[1].actor, "sharebot");
+    let about = store.audit_for("req-1").await.unwrap();
+    assert_eq!(
+        about.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["request.opened", "request.accepted"]
+    );
+    assert!(about[0].at > 0);
+}
+
+async fn policies_upsert_and_list(store: Store) {
+    let p = store
+        .set_policy("remote-b", Policy::Review, None, "admin1")
+        .await
+        .unwrap();
+    assert_eq!(p.policy, Policy::Review);
+    let p = store
+        .set_policy("remote-b", Policy::AutoAccept, Some("team-x"), "admin2")
+        .await
+        .unwrap();
+    assert_eq!(p.policy, Policy::AutoAccept);
+    assert_eq!(p.destination_team_id.as_deref(), Some("team-x"));
+    assert_eq!(p.created_by, "admin1", "the creator is kept on update");
+    store
+        .set_policy("remote-a", Policy::Review, None, "admin1")
+        .await
+        .unwrap();
+    let all = store.policies().await.unwrap();
+    assert_eq!(
+        all.iter().map(|p| p.remote_id.as_str()).collect::<Vec<_>>(),
+        ["remote-a", "remote-b"]
+    );
+    assert!(store.delete_policy("remote-a").await.unwrap());
+    assert_eq!(store.policy("remote-a").await.unwrap(), None);
+}
+
+async fn a_second_discovery_is_a_no_op(store: Store) {
+    let (first, created) = store.open_request(&sample("chan1")).await.unwrap();
+    assert!(created);
+    assert_eq!(first.state, RequestState::Pending);
+    let (again, created) = store.open_request(&sample("chan1")).await.unwrap();
+    assert!(!created);
+    assert_eq!(again.id, first.id);
+    assert_eq!(store.pending_requests().await.unwrap().len(), 1);
+}
+
+async fn concurrent_decisions_yield_exactly_one(store: Store) {
+    let (req, _) = store.open_request(&sample("chan2")).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        let id = req.id.clone();
+        tasks.push(tokio::spawn(async move {
+            let (to, team) = if i % 2 == 0 {
+                (RequestState::Accepted, Some("team-a"))
+            } else {
+                (RequestState::Rejected, None)
+            };
+            store
+                .decide(&id, to, team, &format!("admin{i}"), None)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut made = Vec::new();
+    let mut lost = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Decision::Made(r) => made.push(r),
+            Decision::AlreadyDecided(r) => lost.push(r),
+            Decision::NotFound => panic!("the request exists"),
+        }
+    }
+    assert_eq!(made.len(), 1, "exactly one decision wins");
+    assert_eq!(lost.len(), 7);
+    for l in &lost {
+        assert_eq!(l.decided_by, made[0].decided_by, "losers learn who decided");
+        assert_eq!(l.state, made[0].state);
+    }
+    assert!(store.pending_requests().await.unwrap().is_empty());
+}
+
+async fn decisions_record_who_and_where(store: Store) {
+    let (req, _) = store.open_request(&sample("chan3")).await.unwrap();
+    let Decision::Made(done) = store
+        .decide(
+            &req.id,
+            RequestState::Accepted,
+            Some("team-eng"),
+            "admin1",
+            Some("for the incident team"),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("first decision wins")
+    };
+    assert_eq!(done.state, RequestState::Accepted);
+    assert_eq!(done.team_id.as_deref(), Some("team-eng"));
+    assert_eq!(done.decided_by.as_deref(), Some("admin1"));
+    assert_eq!(done.note.as_deref(), Some("for the incident team"));
+    assert!(done.decided_at.is_some());
+    assert_eq!(
+        store
+            .decide("nope", RequestState::Rejected, None, "a", None)
+            .await
+            .unwrap(),
+        Decision::NotFound
+    );
+    assert!(
+        !store.mark_reminded(&req.id).await.unwrap(),
+        "decided requests are not reminded"
+    );
+}
+
+async fn notifications_are_claimed_once(store: Store) {
+    let (req, _) = store.open_request(&sample("chan4")).await.unwrap();
+    assert!(store.claim_notification(&req.id, "admin1").await.unwrap());
+    assert!(
+        !store.claim_notification(&req.id, "admin1").await.unwrap(),
+        "a second claim loses"
+    );
+    assert!(store.claim_notification(&req.id, "admin2").await.unwrap());
+    store
+        .complete_notification(&req.id, "admin1", "dm1", "post1")
+        .await
+        .unwrap();
+    // admin2's send failed: releasing lets a retry claim it again; admin1's sent post stays.
+    store.release_notification(&req.id, "admin2").await.unwrap();
+    store.release_notification(&req.id, "admin1").await.unwrap();
+    let rows = store.notifications(&req.id).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].post_id.as_deref(), Some("post1"));
+    assert!(store.claim_notification(&req.id, "admin2").await.unwrap());
+}
+
+async fn a_request_can_reopen_after_a_decision(store: Store) {
+    let (req, _) = store.open_request(&sample("chan5")).await.unwrap();
+    store
+        .decide(&req.id, RequestState::Rejected, None, "admin1", None)
+        .await
+        .unwrap();
+    let (again, created) = store.open_request(&sample("chan5")).await.unwrap();
+    assert!(
+        created,
+        "a channel shared again after a rejection gets a new request"
+    );
+    assert_ne!(again.id, req.id);
+    assert_eq!(store.requests_for_channel("chan5").await.unwrap().len(), 2);
+}
