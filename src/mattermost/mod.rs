@@ -2,6 +2,7 @@
 
 mod api_channels;
 mod api_remote;
+mod api_setup;
 mod api_users;
 mod client;
 mod error;
