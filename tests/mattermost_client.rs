@@ -492,7 +492,10 @@ async fn paths_bodies_and_queries_match_the_api() {
     assert_eq!(seen[3].path, "/api/v4/remotecluster/r1");
     let body: Value = serde_json::from_slice(&seen[4].body).unwrap();
     assert_eq!(body, json!({"password": "pw"}));
-    assert_eq!(seen[5].query, "in_channel=c1&only_confirmed=true");
+    assert_eq!(
+        seen[5].query,
+        "page=0&per_page=200&in_channel=c1&only_confirmed=true"
+    );
     assert_eq!(
         seen[6].path,
         "/api/v4/teams/name/my%20team/channels/name/off%20topic%2Fx"

@@ -18,6 +18,9 @@ use super::models::AppError;
 use super::retry::{rate_limit_wait, Backoff, RateGate};
 use super::route::Route;
 
+/// Most 429 answers one call accepts before giving up, whatever their `Retry-After`.
+const MAX_RATE_LIMITED_ATTEMPTS: u32 = 50;
+
 /// Receives one observation per API call and per WebSocket event, e.g. to export metrics.
 pub trait ApiObserver: Send + Sync {
     /// One HTTP attempt finished. `route` is the template (`/api/v4/users/{user_id}`);
@@ -300,9 +303,14 @@ impl Client {
                     tokio::time::sleep(delay).await;
                 }
                 Attempt::RateLimited(asked) => {
-                    let wait = asked.unwrap_or_else(|| options.backoff.delay(rate_limits));
+                    // `Retry-After: 0` must not turn into a busy loop: wait at least the base.
+                    let wait = asked
+                        .unwrap_or_else(|| options.backoff.delay(rate_limits))
+                        .max(options.backoff.base);
                     rate_limits += 1;
-                    if rate_waited + wait > options.max_rate_limit_wait {
+                    if rate_waited + wait > options.max_rate_limit_wait
+                        || rate_limits > MAX_RATE_LIMITED_ATTEMPTS
+                    {
                         return Err(Error::RateLimited {
                             route: request.route.template,
                             retry_after: wait,

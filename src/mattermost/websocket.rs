@@ -36,7 +36,7 @@ use url::Url;
 
 use super::client::Client;
 use super::events::{Event, Frame};
-use super::retry::Backoff;
+use super::retry::{rate_limit_wait, Backoff};
 
 /// Tuning of the WebSocket listener.
 #[derive(Clone, Debug)]
@@ -216,6 +216,7 @@ impl Worker {
     async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut failures = 0u32;
         let mut tls = None;
+        let mut server_wait: Option<Duration> = None;
         loop {
             let url = match self.url() {
                 Ok(url) => url,
@@ -259,10 +260,11 @@ impl Worker {
                 Ok(Err(e)) => {
                     let level_warn = failures == 0 || failures % 10 == 0;
                     if level_warn {
-                        tracing::warn!(error = %e, attempt = failures + 1, "Mattermost WebSocket connect failed");
+                        tracing::warn!(error = %e.message, attempt = failures + 1, "Mattermost WebSocket connect failed");
                     } else {
-                        tracing::debug!(error = %e, attempt = failures + 1, "Mattermost WebSocket connect failed");
+                        tracing::debug!(error = %e.message, attempt = failures + 1, "Mattermost WebSocket connect failed");
                     }
+                    server_wait = e.retry_after;
                 }
                 Err(_) => {
                     tracing::warn!(
@@ -271,7 +273,12 @@ impl Worker {
                     );
                 }
             }
-            let delay = self.options.backoff.delay(failures);
+            // A rate-limited upgrade says how long to stay away.
+            let delay = self
+                .options
+                .backoff
+                .delay(failures)
+                .max(server_wait.take().unwrap_or_default());
             failures = failures.saturating_add(1);
             tokio::select! {
                 _ = stopped(&mut shutdown) => break,
@@ -505,12 +512,34 @@ fn ping(seq: i64) -> Message {
     Message::Text(json!({"action": "ping", "seq": seq}).to_string().into())
 }
 
+/// Why a connection attempt failed.
+struct OpenError {
+    message: String,
+    /// `Retry-After` / `X-Ratelimit-Reset` of a 429 answer to the upgrade.
+    retry_after: Option<Duration>,
+}
+
+impl From<String> for OpenError {
+    fn from(message: String) -> Self {
+        OpenError {
+            message,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<&str> for OpenError {
+    fn from(message: &str) -> Self {
+        message.to_owned().into()
+    }
+}
+
 /// TCP (+ TLS for `wss`) + the upgrade, authenticated with the bot token.
 async fn open(
     url: &Url,
     token: &str,
     tls: &mut Option<tokio_rustls::TlsConnector>,
-) -> Result<Socket, String> {
+) -> Result<Socket, OpenError> {
     let host = url.host_str().ok_or("the URL has no host")?;
     let port = url.port_or_known_default().ok_or("the URL has no port")?;
     let tcp = TcpStream::connect(format!("{host}:{port}"))
@@ -547,10 +576,15 @@ async fn open(
     request.headers_mut().insert(AUTHORIZATION, auth);
     match tokio_tungstenite::client_async(request, io).await {
         Ok((socket, _response)) => Ok(socket),
-        Err(tungstenite::Error::Http(response)) => {
-            Err(format!("upgrade refused with status {}", response.status()))
-        }
-        Err(e) => Err(format!("upgrade failed: {e}")),
+        Err(tungstenite::Error::Http(response)) => Err(OpenError {
+            message: format!("upgrade refused with status {}", response.status()),
+            retry_after: if response.status().as_u16() == 429 {
+                rate_limit_wait(response.headers())
+            } else {
+                None
+            },
+        }),
+        Err(e) => Err(format!("upgrade failed: {e}").into()),
     }
 }
 
