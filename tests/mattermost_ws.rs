@@ -612,3 +612,46 @@ async fn rate_limited_upgrade_waits_retry_after() {
     assert_eq!(attempts.len(), 2);
     assert!(attempts[1].duration_since(attempts[0]) >= Duration::from_millis(950));
 }
+
+/// Counts WebSocket events by type.
+#[derive(Default)]
+struct EventCounter(Mutex<Vec<String>>);
+
+impl sharebot::mattermost::ApiObserver for EventCounter {
+    fn api_call(&self, _: &str, _: &str, _: Option<u16>, _: Duration) {}
+    fn ws_event(&self, event: &str) {
+        self.0.lock().unwrap().push(event.to_owned());
+    }
+}
+
+#[tokio::test]
+async fn observer_counts_each_delivered_event_once() {
+    let (_mock, plain) = start(vec![vec![
+        hello("conn0", 0),
+        posted("p1", 1),
+        posted("p1", 1),
+        Step::Hang,
+    ]])
+    .await;
+    let counter = Arc::new(EventCounter::default());
+    let client = Client::new(
+        plain.base_url().as_str(),
+        "tok",
+        ClientOptions {
+            observer: Some(counter.clone()),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    let (_stop, shutdown) = watch::channel(false);
+    let mut handle = client.websocket(
+        WsConfig {
+            options: options(),
+            ..Default::default()
+        },
+        shutdown,
+    );
+    read_until(&mut handle.messages, |m| posted_ids(m).len() == 1).await;
+    assert_quiet(&mut handle.messages).await;
+    assert_eq!(*counter.0.lock().unwrap(), ["hello", "posted"]);
+}

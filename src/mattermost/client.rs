@@ -285,7 +285,6 @@ impl Client {
         let mut rate_limits = 0u32;
         let mut rate_waited = Duration::ZERO;
         loop {
-            self.inner.gate.wait_open().await;
             match self.attempt(&request, &url).await {
                 Attempt::Done(result) => return result,
                 Attempt::Retry(error) if retries >= options.max_retries => return Err(error),
@@ -335,6 +334,8 @@ impl Client {
         let Ok(_permit) = self.inner.permits.acquire().await else {
             return Attempt::Done(Err(Error::Config("client closed".into())));
         };
+        // After the permit: a call queued for a permit must still respect a 429 seen meanwhile.
+        self.inner.gate.wait_open().await;
         let started = Instant::now();
         let mut builder = self.inner.http.request(request.method.clone(), url.clone());
         if let Some(body) = &request.body {
@@ -365,6 +366,21 @@ impl Client {
         let idempotent = request.idempotency == Idempotency::Idempotent;
         let (status, headers, body) = match outcome {
             Ok(answer) => answer,
+            // No connection means nothing was sent: safe to retry even a create.
+            Err(e) if e.is_connect() => {
+                let error = if e.is_timeout() {
+                    Error::Timeout {
+                        route,
+                        after: options.connect_timeout,
+                    }
+                } else {
+                    Error::Transport {
+                        route,
+                        message: describe(&e),
+                    }
+                };
+                return Attempt::Retry(error);
+            }
             Err(e) if e.is_timeout() => {
                 let error = Error::Timeout {
                     route,
@@ -381,8 +397,7 @@ impl Client {
                     route,
                     message: describe(&e),
                 };
-                // A refused connection means nothing was sent: safe to retry even a create.
-                return if idempotent || e.is_connect() {
+                return if idempotent {
                     Attempt::Retry(error)
                 } else {
                     Attempt::Done(Err(error))

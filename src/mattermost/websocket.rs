@@ -235,8 +235,11 @@ impl Worker {
             };
             match opened {
                 Ok(Ok(socket)) => {
+                    let opened_at = Instant::now();
                     let (end, heard) = self.serve(socket, &mut shutdown).await;
-                    if heard {
+                    // Only a connection that worked for a while ends an outage; one the server
+                    // keeps closing right away must not cause a reconnect storm.
+                    if heard && opened_at.elapsed() >= self.options.ping_interval {
                         failures = 0;
                     }
                     let reason = match &end {
@@ -378,10 +381,8 @@ impl Worker {
             }
             return None;
         }
-        if let Some(observer) = &self.client.options().observer {
-            observer.ws_event(&frame.event);
-        }
         if frame.event == "hello" {
+            self.observe(&frame.event);
             return self.on_hello(&frame, announced).await;
         }
         if !*announced {
@@ -417,6 +418,7 @@ impl Worker {
             self.next_seq = seq + 1;
             self.gap_reconnects = 0;
         }
+        self.observe(&frame.event);
         match Event::decode(&frame.event, &frame.data, &frame.broadcast) {
             Ok(event) => {
                 if !self.emit(WsMessage::Event(event)).await {
@@ -435,8 +437,10 @@ impl Worker {
             Ok(Event::Hello { connection_id, .. }) => connection_id,
             _ => return Some(End::Dropped("malformed hello".into())),
         };
+        let mut renumbered = false;
         let resumed = match self.connection_id.replace(connection_id.clone()) {
             Some(previous) if previous != connection_id => {
+                renumbered = true;
                 tracing::info!("Mattermost could not resume the WebSocket connection; resyncing");
                 let reason = ResyncReason::NewConnection {
                     previous,
@@ -460,7 +464,9 @@ impl Worker {
         }
         self.gap_reconnects = 0;
         self.save_resume_point();
-        if !*announced {
+        // Announce a connection once, or again when the server replaced the one we announced
+        // (a pong may have arrived before its hello).
+        if !*announced || renumbered {
             *announced = true;
             self.state.send_replace(ConnectionState::Connected);
             tracing::info!(resumed, "Mattermost WebSocket connected");
@@ -491,6 +497,12 @@ impl Worker {
             None
         } else {
             Some(End::ReceiverGone)
+        }
+    }
+
+    fn observe(&self, event: &str) {
+        if let Some(observer) = &self.client.options().observer {
+            observer.ws_event(event);
         }
     }
 
