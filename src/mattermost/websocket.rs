@@ -376,7 +376,9 @@ impl Worker {
             } else if frame.status != "OK" {
                 tracing::debug!(status = %frame.status, "WebSocket action answered with an error");
             }
-            if !*announced {
+            // When resuming, a lossless resume has no hello: the pong is the first sign of life.
+            // A fresh connection always starts with a hello, which announces it.
+            if !*announced && resuming {
                 return self.announce(resuming, announced).await;
             }
             return None;
