@@ -386,7 +386,8 @@ async fn fan_out_is_bounded() {
     for (i, call) in calls.into_iter().enumerate() {
         assert_eq!(call.await.unwrap().unwrap().id, format!("u{i}"));
     }
-    assert_eq!(mock.max_in_flight.load(Ordering::SeqCst), 2);
+    let max = mock.max_in_flight.load(Ordering::SeqCst);
+    assert!((1..=2).contains(&max), "{max} requests in flight at once");
 }
 
 #[tokio::test]

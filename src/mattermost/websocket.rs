@@ -423,6 +423,9 @@ impl Worker {
         self.observe(&frame.event);
         match Event::decode(&frame.event, &frame.data, &frame.broadcast) {
             Ok(event) => {
+                if let Event::Other { event, .. } = &event {
+                    tracing::debug!(event = %event, "WebSocket event the bot does not type");
+                }
                 if !self.emit(WsMessage::Event(event)).await {
                     return Some(End::ReceiverGone);
                 }
