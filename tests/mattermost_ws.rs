@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
@@ -36,6 +36,9 @@ struct WsMock {
     scripts: Arc<Mutex<VecDeque<Vec<Step>>>>,
     /// Query string and Authorization header of each connection, in order.
     connections: Arc<Mutex<Vec<(String, String)>>>,
+    /// Upgrades still to refuse with 429 `Retry-After: 1`, and when each attempt came.
+    refusals: Arc<Mutex<u32>>,
+    attempts: Arc<Mutex<Vec<tokio::time::Instant>>>,
 }
 
 async fn upgrade(
@@ -44,6 +47,22 @@ async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    mock.attempts
+        .lock()
+        .unwrap()
+        .push(tokio::time::Instant::now());
+    {
+        let mut refusals = mock.refusals.lock().unwrap();
+        if *refusals > 0 {
+            *refusals -= 1;
+            return (
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                [("Retry-After", "1")],
+                "limit exceeded\n",
+            )
+                .into_response();
+        }
+    }
     let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -570,4 +589,69 @@ async fn unreachable_server_is_retried_until_it_comes_up() {
             resumed: false
         }
     );
+}
+
+#[tokio::test]
+async fn rate_limited_upgrade_waits_retry_after() {
+    let (mock, client) = start(vec![vec![hello("conn0", 0), Step::Hang]]).await;
+    *mock.refusals.lock().unwrap() = 1;
+    let (_stop, shutdown) = watch::channel(false);
+    let mut handle = client.websocket(
+        WsConfig {
+            options: options(),
+            ..Default::default()
+        },
+        shutdown,
+    );
+    let seen = read_until(&mut handle.messages, |m| !m.is_empty()).await;
+    assert!(matches!(
+        &seen[0],
+        WsMessage::Connected { resumed: false, .. }
+    ));
+    let attempts = mock.attempts.lock().unwrap().clone();
+    assert_eq!(attempts.len(), 2);
+    assert!(attempts[1].duration_since(attempts[0]) >= Duration::from_millis(950));
+}
+
+/// Counts WebSocket events by type.
+#[derive(Default)]
+struct EventCounter(Mutex<Vec<String>>);
+
+impl sharebot::mattermost::ApiObserver for EventCounter {
+    fn api_call(&self, _: &str, _: &str, _: Option<u16>, _: Duration) {}
+    fn ws_event(&self, event: &str) {
+        self.0.lock().unwrap().push(event.to_owned());
+    }
+}
+
+#[tokio::test]
+async fn observer_counts_each_delivered_event_once() {
+    let (_mock, plain) = start(vec![vec![
+        hello("conn0", 0),
+        posted("p1", 1),
+        posted("p1", 1),
+        Step::Hang,
+    ]])
+    .await;
+    let counter = Arc::new(EventCounter::default());
+    let client = Client::new(
+        plain.base_url().as_str(),
+        "tok",
+        ClientOptions {
+            observer: Some(counter.clone()),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    let (_stop, shutdown) = watch::channel(false);
+    let mut handle = client.websocket(
+        WsConfig {
+            options: options(),
+            ..Default::default()
+        },
+        shutdown,
+    );
+    read_until(&mut handle.messages, |m| posted_ids(m).len() == 1).await;
+    assert_quiet(&mut handle.messages).await;
+    assert_eq!(*counter.0.lock().unwrap(), ["hello", "posted"]);
 }

@@ -14,7 +14,8 @@ use super::models::{
 use super::route::{validate_id, Route};
 
 impl Client {
-    /// `GET /remotecluster` with the filter's query.
+    /// `GET /remotecluster` with the filter's query. With `filter.page` unset, every page is
+    /// read (200 at a time) and `per_page` is ignored.
     pub async fn list_remote_clusters(
         &self,
         filter: &RemoteClusterFilter,
@@ -25,17 +26,25 @@ impl Client {
         {
             validate_id("channel_id", id)?;
         }
-        let request = Request::get(Route::fixed("/api/v4/remotecluster"))
-            .opt("page", filter.page)
-            .opt("per_page", filter.per_page)
-            .flag("exclude_offline", filter.exclude_offline)
-            .opt("in_channel", filter.in_channel.as_deref())
-            .opt("not_in_channel", filter.not_in_channel.as_deref())
-            .flag("only_confirmed", filter.only_confirmed)
-            .flag("only_plugins", filter.only_plugins)
-            .flag("exclude_plugins", filter.exclude_plugins)
-            .flag("include_deleted", filter.include_deleted);
-        self.json(request).await
+        let request = |page: u32, per_page: u32| {
+            Request::get(Route::fixed("/api/v4/remotecluster"))
+                .query("page", page)
+                .query("per_page", per_page)
+                .flag("exclude_offline", filter.exclude_offline)
+                .opt("in_channel", filter.in_channel.as_deref())
+                .opt("not_in_channel", filter.not_in_channel.as_deref())
+                .flag("only_confirmed", filter.only_confirmed)
+                .flag("only_plugins", filter.only_plugins)
+                .flag("exclude_plugins", filter.exclude_plugins)
+                .flag("include_deleted", filter.include_deleted)
+        };
+        match filter.page {
+            Some(page) => {
+                self.json(request(page, filter.per_page.unwrap_or(PAGE_SIZE)))
+                    .await
+            }
+            None => self.all_pages(|page| request(page, PAGE_SIZE)).await,
+        }
     }
 
     /// `POST /remotecluster` (201): a new connection with its invite code (and the generated
@@ -154,24 +163,34 @@ impl Client {
         Ok(self.empty(request).await? != StatusCode::NO_CONTENT)
     }
 
-    /// `GET /remotecluster/{remote_id}/sharedchannelremotes` with the filter's query.
+    /// `GET /remotecluster/{remote_id}/sharedchannelremotes` with the filter's query. With
+    /// `filter.page` unset, every page is read (200 at a time).
     pub async fn shared_channel_remotes(
         &self,
         remote_id: &str,
         filter: &SharedChannelRemoteFilter,
     ) -> Result<Vec<SharedChannelRemote>> {
-        let request = Request::get(Route::new(
+        let route = Route::new(
             "/api/v4/remotecluster/{remote_id}/sharedchannelremotes",
             &[remote_id],
-        )?)
-        .flag("include_unconfirmed", filter.include_unconfirmed)
-        .flag("exclude_confirmed", filter.exclude_confirmed)
-        .flag("exclude_home", filter.exclude_home)
-        .flag("exclude_remote", filter.exclude_remote)
-        .flag("include_deleted", filter.include_deleted)
-        .opt("page", filter.page)
-        .opt("per_page", filter.per_page);
-        self.json(request).await
+        )?;
+        let request = |page: u32, per_page: u32| {
+            Request::get(route.clone())
+                .flag("include_unconfirmed", filter.include_unconfirmed)
+                .flag("exclude_confirmed", filter.exclude_confirmed)
+                .flag("exclude_home", filter.exclude_home)
+                .flag("exclude_remote", filter.exclude_remote)
+                .flag("include_deleted", filter.include_deleted)
+                .query("page", page)
+                .query("per_page", per_page)
+        };
+        match filter.page {
+            Some(page) => {
+                self.json(request(page, filter.per_page.unwrap_or(PAGE_SIZE)))
+                    .await
+            }
+            None => self.all_pages(|page| request(page, PAGE_SIZE)).await,
+        }
     }
 
     /// Every shared channel of a team (`GET /sharedchannels/{team_id}`, all pages). Its

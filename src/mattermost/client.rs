@@ -18,6 +18,9 @@ use super::models::AppError;
 use super::retry::{rate_limit_wait, Backoff, RateGate};
 use super::route::Route;
 
+/// Most 429 answers one call accepts before giving up, whatever their `Retry-After`.
+const MAX_RATE_LIMITED_ATTEMPTS: u32 = 50;
+
 /// Receives one observation per API call and per WebSocket event, e.g. to export metrics.
 pub trait ApiObserver: Send + Sync {
     /// One HTTP attempt finished. `route` is the template (`/api/v4/users/{user_id}`);
@@ -282,7 +285,6 @@ impl Client {
         let mut rate_limits = 0u32;
         let mut rate_waited = Duration::ZERO;
         loop {
-            self.inner.gate.wait_open().await;
             match self.attempt(&request, &url).await {
                 Attempt::Done(result) => return result,
                 Attempt::Retry(error) if retries >= options.max_retries => return Err(error),
@@ -300,9 +302,14 @@ impl Client {
                     tokio::time::sleep(delay).await;
                 }
                 Attempt::RateLimited(asked) => {
-                    let wait = asked.unwrap_or_else(|| options.backoff.delay(rate_limits));
+                    // `Retry-After: 0` must not turn into a busy loop: wait at least the base.
+                    let wait = asked
+                        .unwrap_or_else(|| options.backoff.delay(rate_limits))
+                        .max(options.backoff.base);
                     rate_limits += 1;
-                    if rate_waited + wait > options.max_rate_limit_wait {
+                    if rate_waited + wait > options.max_rate_limit_wait
+                        || rate_limits > MAX_RATE_LIMITED_ATTEMPTS
+                    {
                         return Err(Error::RateLimited {
                             route: request.route.template,
                             retry_after: wait,
@@ -327,6 +334,8 @@ impl Client {
         let Ok(_permit) = self.inner.permits.acquire().await else {
             return Attempt::Done(Err(Error::Config("client closed".into())));
         };
+        // After the permit: a call queued for a permit must still respect a 429 seen meanwhile.
+        self.inner.gate.wait_open().await;
         let started = Instant::now();
         let mut builder = self.inner.http.request(request.method.clone(), url.clone());
         if let Some(body) = &request.body {
@@ -357,6 +366,21 @@ impl Client {
         let idempotent = request.idempotency == Idempotency::Idempotent;
         let (status, headers, body) = match outcome {
             Ok(answer) => answer,
+            // No connection means nothing was sent: safe to retry even a create.
+            Err(e) if e.is_connect() => {
+                let error = if e.is_timeout() {
+                    Error::Timeout {
+                        route,
+                        after: options.connect_timeout,
+                    }
+                } else {
+                    Error::Transport {
+                        route,
+                        message: describe(&e),
+                    }
+                };
+                return Attempt::Retry(error);
+            }
             Err(e) if e.is_timeout() => {
                 let error = Error::Timeout {
                     route,
@@ -373,8 +397,7 @@ impl Client {
                     route,
                     message: describe(&e),
                 };
-                // A refused connection means nothing was sent: safe to retry even a create.
-                return if idempotent || e.is_connect() {
+                return if idempotent {
                     Attempt::Retry(error)
                 } else {
                     Attempt::Done(Err(error))

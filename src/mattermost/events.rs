@@ -14,13 +14,24 @@ use super::models::{nullable, Channel, Post};
 #[serde(default)]
 pub(crate) struct Frame {
     pub(crate) event: String,
-    #[serde(deserialize_with = "nullable")]
+    /// Kept even when malformed (then empty), so the frame's `seq` still counts.
+    #[serde(deserialize_with = "lenient")]
     pub(crate) data: Map<String, Value>,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "lenient")]
     pub(crate) broadcast: Broadcast,
     pub(crate) seq: Option<i64>,
     pub(crate) seq_reply: Option<i64>,
     pub(crate) status: String,
+}
+
+/// Decodes a part of a frame the bot can live without, falling back to the default.
+fn lenient<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + serde::de::DeserializeOwned,
+{
+    let value = Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).unwrap_or_default())
 }
 
 /// Who an event was sent to (`broadcast` of the envelope).
@@ -326,6 +337,14 @@ mod tests {
         );
         let other = decode(json!({"event": "typing", "data": {"parent_id": ""}})).unwrap();
         assert_eq!(other.name(), "typing");
+    }
+
+    #[test]
+    fn malformed_envelope_parts_keep_the_seq() {
+        let f = frame(json!({"event": "posted", "seq": 9, "data": "oops", "broadcast": [1]}));
+        assert_eq!(f.seq, Some(9));
+        assert!(f.data.is_empty());
+        assert_eq!(f.broadcast, Broadcast::default());
     }
 
     #[test]

@@ -36,7 +36,7 @@ use url::Url;
 
 use super::client::Client;
 use super::events::{Event, Frame};
-use super::retry::Backoff;
+use super::retry::{rate_limit_wait, Backoff};
 
 /// Tuning of the WebSocket listener.
 #[derive(Clone, Debug)]
@@ -216,6 +216,7 @@ impl Worker {
     async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut failures = 0u32;
         let mut tls = None;
+        let mut server_wait: Option<Duration> = None;
         loop {
             let url = match self.url() {
                 Ok(url) => url,
@@ -234,8 +235,11 @@ impl Worker {
             };
             match opened {
                 Ok(Ok(socket)) => {
+                    let opened_at = Instant::now();
                     let (end, heard) = self.serve(socket, &mut shutdown).await;
-                    if heard {
+                    // Only a connection that worked for a while ends an outage; one the server
+                    // keeps closing right away must not cause a reconnect storm.
+                    if heard && opened_at.elapsed() >= self.options.ping_interval {
                         failures = 0;
                     }
                     let reason = match &end {
@@ -259,10 +263,11 @@ impl Worker {
                 Ok(Err(e)) => {
                     let level_warn = failures == 0 || failures % 10 == 0;
                     if level_warn {
-                        tracing::warn!(error = %e, attempt = failures + 1, "Mattermost WebSocket connect failed");
+                        tracing::warn!(error = %e.message, attempt = failures + 1, "Mattermost WebSocket connect failed");
                     } else {
-                        tracing::debug!(error = %e, attempt = failures + 1, "Mattermost WebSocket connect failed");
+                        tracing::debug!(error = %e.message, attempt = failures + 1, "Mattermost WebSocket connect failed");
                     }
+                    server_wait = e.retry_after;
                 }
                 Err(_) => {
                     tracing::warn!(
@@ -271,7 +276,12 @@ impl Worker {
                     );
                 }
             }
-            let delay = self.options.backoff.delay(failures);
+            // A rate-limited upgrade says how long to stay away.
+            let delay = self
+                .options
+                .backoff
+                .delay(failures)
+                .max(server_wait.take().unwrap_or_default());
             failures = failures.saturating_add(1);
             tokio::select! {
                 _ = stopped(&mut shutdown) => break,
@@ -366,15 +376,15 @@ impl Worker {
             } else if frame.status != "OK" {
                 tracing::debug!(status = %frame.status, "WebSocket action answered with an error");
             }
-            if !*announced {
+            // When resuming, a lossless resume has no hello: the pong is the first sign of life.
+            // A fresh connection always starts with a hello, which announces it.
+            if !*announced && resuming {
                 return self.announce(resuming, announced).await;
             }
             return None;
         }
-        if let Some(observer) = &self.client.options().observer {
-            observer.ws_event(&frame.event);
-        }
         if frame.event == "hello" {
+            self.observe(&frame.event);
             return self.on_hello(&frame, announced).await;
         }
         if !*announced {
@@ -410,8 +420,12 @@ impl Worker {
             self.next_seq = seq + 1;
             self.gap_reconnects = 0;
         }
+        self.observe(&frame.event);
         match Event::decode(&frame.event, &frame.data, &frame.broadcast) {
             Ok(event) => {
+                if let Event::Other { event, .. } = &event {
+                    tracing::debug!(event = %event, "WebSocket event the bot does not type");
+                }
                 if !self.emit(WsMessage::Event(event)).await {
                     return Some(End::ReceiverGone);
                 }
@@ -428,8 +442,10 @@ impl Worker {
             Ok(Event::Hello { connection_id, .. }) => connection_id,
             _ => return Some(End::Dropped("malformed hello".into())),
         };
+        let mut renumbered = false;
         let resumed = match self.connection_id.replace(connection_id.clone()) {
             Some(previous) if previous != connection_id => {
+                renumbered = true;
                 tracing::info!("Mattermost could not resume the WebSocket connection; resyncing");
                 let reason = ResyncReason::NewConnection {
                     previous,
@@ -453,7 +469,9 @@ impl Worker {
         }
         self.gap_reconnects = 0;
         self.save_resume_point();
-        if !*announced {
+        // Announce a connection once, or again when the server replaced the one we announced
+        // (a pong may have arrived before its hello).
+        if !*announced || renumbered {
             *announced = true;
             self.state.send_replace(ConnectionState::Connected);
             tracing::info!(resumed, "Mattermost WebSocket connected");
@@ -487,6 +505,12 @@ impl Worker {
         }
     }
 
+    fn observe(&self, event: &str) {
+        if let Some(observer) = &self.client.options().observer {
+            observer.ws_event(event);
+        }
+    }
+
     async fn emit(&self, message: WsMessage) -> bool {
         self.tx.send(message).await.is_ok()
     }
@@ -505,12 +529,34 @@ fn ping(seq: i64) -> Message {
     Message::Text(json!({"action": "ping", "seq": seq}).to_string().into())
 }
 
+/// Why a connection attempt failed.
+struct OpenError {
+    message: String,
+    /// `Retry-After` / `X-Ratelimit-Reset` of a 429 answer to the upgrade.
+    retry_after: Option<Duration>,
+}
+
+impl From<String> for OpenError {
+    fn from(message: String) -> Self {
+        OpenError {
+            message,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<&str> for OpenError {
+    fn from(message: &str) -> Self {
+        message.to_owned().into()
+    }
+}
+
 /// TCP (+ TLS for `wss`) + the upgrade, authenticated with the bot token.
 async fn open(
     url: &Url,
     token: &str,
     tls: &mut Option<tokio_rustls::TlsConnector>,
-) -> Result<Socket, String> {
+) -> Result<Socket, OpenError> {
     let host = url.host_str().ok_or("the URL has no host")?;
     let port = url.port_or_known_default().ok_or("the URL has no port")?;
     let tcp = TcpStream::connect(format!("{host}:{port}"))
@@ -547,10 +593,15 @@ async fn open(
     request.headers_mut().insert(AUTHORIZATION, auth);
     match tokio_tungstenite::client_async(request, io).await {
         Ok((socket, _response)) => Ok(socket),
-        Err(tungstenite::Error::Http(response)) => {
-            Err(format!("upgrade refused with status {}", response.status()))
-        }
-        Err(e) => Err(format!("upgrade failed: {e}")),
+        Err(tungstenite::Error::Http(response)) => Err(OpenError {
+            message: format!("upgrade refused with status {}", response.status()),
+            retry_after: if response.status().as_u16() == 429 {
+                rate_limit_wait(response.headers())
+            } else {
+                None
+            },
+        }),
+        Err(e) => Err(format!("upgrade failed: {e}").into()),
     }
 }
 

@@ -170,7 +170,8 @@ impl PostList {
     }
 }
 
-/// Body of `PUT /posts/{id}/patch`: only the fields given are changed.
+/// Body of `PUT /posts/{id}/patch`: only the fields given are changed; a given `props`
+/// replaces the post's whole props (send the attachments and every marker you keep).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PostPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]

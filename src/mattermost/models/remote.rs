@@ -173,7 +173,7 @@ pub struct SharedChannelRemote {
     pub last_post_create_id: String,
 }
 
-/// Query of `GET /remotecluster`; `None`/`false` fields are not sent.
+/// Query of `GET /remotecluster`; `false`/`None` fields are not sent. `page: None` reads all pages.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RemoteClusterFilter {
     pub page: Option<u32>,
@@ -187,7 +187,8 @@ pub struct RemoteClusterFilter {
     pub include_deleted: bool,
 }
 
-/// Query of `GET /remotecluster/{id}/sharedchannelremotes`; `None`/`false` fields are not sent.
+/// Query of `GET /remotecluster/{id}/sharedchannelremotes`; `false`/`None` fields are not sent.
+/// `page: None` reads all pages.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SharedChannelRemoteFilter {
     pub include_unconfirmed: bool,
