@@ -4,11 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use std::sync::Arc;
 
 use crate::config::Config;
-use crate::http::{self, AppState, MattermostLink};
 use crate::store::Store;
 
 /// Exit code for bad configuration (`sysexits`-style usage error, as documented in the README).
@@ -145,7 +143,7 @@ async fn migrate(config: Config) -> ExitCode {
     }
 }
 
-/// `sharebot run`: database, HTTP server, then the Mattermost connection, until SIGTERM/Ctrl-C.
+/// `sharebot run`: start-up checks, HTTP server and WebSocket listener, until SIGTERM/Ctrl-C.
 async fn run(config: Config) -> ExitCode {
     crate::logging::init(&config.log);
     tracing::info!(
@@ -155,45 +153,28 @@ async fn run(config: Config) -> ExitCode {
         "starting sharebot {}",
         env!("CARGO_PKG_VERSION")
     );
-    let store = match open_store(&config).await {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
-    let listener = match TcpListener::bind(config.server.listen).await {
-        Ok(l) => l,
+    let bot = match crate::bot::start(
+        &config,
+        crate::bot::Tuning::default(),
+        Arc::new(crate::bot::LoggingDomain),
+    )
+    .await
+    {
+        Ok(bot) => bot,
         Err(err) => {
-            tracing::error!(listen = %config.server.listen, "cannot listen: {err}");
-            eprintln!(
-                "error: cannot listen on {} (server.listen): {err}",
-                config.server.listen
-            );
+            tracing::error!("cannot start: {err}");
+            eprintln!("error: {err}");
             return ExitCode::FAILURE;
         }
     };
-    let local = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|_| config.server.listen.to_string());
-    let (_link_tx, link_rx) = watch::channel(MattermostLink::NotStarted);
-    let router = http::router(AppState {
-        store: store.clone(),
-        mattermost: link_rx,
-        metrics: crate::metrics::Metrics::new(),
-    });
-    tracing::info!(listen = %local, public_url = %config.server.public_url, "HTTP server listening");
-    tracing::warn!(
-        "not yet connected to Mattermost: this build has no Mattermost client yet; \
-         /healthz answers, /readyz reports Mattermost as not connected"
-    );
-    let served = http::serve(listener, router, shutdown_signal()).await;
-    store.close().await;
-    match served {
+    shutdown_signal().await;
+    match bot.shutdown().await {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS
         }
         Err(err) => {
-            tracing::error!("HTTP server failed: {err}");
+            tracing::error!("{err}");
             ExitCode::FAILURE
         }
     }

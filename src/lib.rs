@@ -3,6 +3,7 @@
 //! Data flows one way: transport ([`mattermost`], [`http`]) → domain → [`store`].
 //! [`sandbox`] is a Mattermost-compatible test double used by the tests and the demo.
 
+pub mod bot;
 pub mod cli;
 pub mod config;
 pub mod http;

@@ -191,6 +191,16 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+impl crate::mattermost::ApiObserver for Metrics {
+    fn api_call(&self, method: &str, route: &str, status: Option<u16>, elapsed: Duration) {
+        Metrics::api_call(self, method, route, status, elapsed);
+    }
+
+    fn ws_event(&self, event: &str) {
+        Metrics::ws_event(self, event);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

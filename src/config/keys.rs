@@ -72,6 +72,7 @@ pub const KEYS: &[KeySpec] = &[
     key("mattermost", "url", None, "base URL of the Mattermost server, e.g. https://chat.example.com"),
     secret("mattermost", "token", true, "access token of the bot account, which needs the system_admin role"),
     key("mattermost", "admin_channel", None, "channel for @sharebot commands, as team-name/channel-name"),
+    key("mattermost", "create_missing", Some("false"), "at start, create the admin channel and inbox team and join them when missing (true) or stop with instructions (false)"),
     key("server", "listen", Some("127.0.0.1:8080"), "address the HTTP server (callbacks, health) listens on"),
     key("server", "public_url", None, "base URL at which Mattermost reaches this bot's HTTP server"),
     secret("server", "secret", true, "key that signs callback contexts; at least 32 characters"),

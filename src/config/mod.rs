@@ -73,6 +73,8 @@ pub struct MattermostConfig {
     pub url: String,
     pub token: Secret,
     pub admin_channel: ChannelRef,
+    /// Create the admin channel and inbox team, and join them, when missing.
+    pub create_missing: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -177,6 +179,7 @@ impl Parser<'_> {
         let mm_url = self.parse("mattermost.url", parse_base_url);
         let token = self.secret("mattermost.token", parse_token);
         let admin_channel = self.parse("mattermost.admin_channel", parse_channel_ref);
+        let create_missing = self.parse("mattermost.create_missing", parse_bool);
         let listen = self.parse("server.listen", |v| {
             v.parse::<SocketAddr>().map_err(|_| {
                 format!("`{v}` is not an address with a port, e.g. 127.0.0.1:8080 or 0.0.0.0:8080")
@@ -221,7 +224,7 @@ impl Parser<'_> {
 
         let effective = self.effective();
         match (
-            mm_url,
+            (mm_url, create_missing),
             token,
             admin_channel,
             listen,
@@ -236,7 +239,7 @@ impl Parser<'_> {
             format,
         ) {
             (
-                Some(url),
+                (Some(url), Some(create_missing)),
                 Some(token),
                 Some(admin_channel),
                 Some(listen),
@@ -254,6 +257,7 @@ impl Parser<'_> {
                     url,
                     token,
                     admin_channel,
+                    create_missing,
                 },
                 server: ServerConfig {
                     listen,
@@ -434,6 +438,14 @@ fn parse_base_url(v: &str) -> Result<String, String> {
         return Err(format!("`{v}` must not have a query or fragment"));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("`{v}` is not true or false")),
+    }
 }
 
 fn parse_token(v: &str) -> Result<(), String> {

@@ -29,13 +29,23 @@ impl Client {
 
     /// `POST /teams` (201): a new team, invite-only (`I`) or open (`O`). Not retried after a
     /// 5xx: the first attempt may have created it.
-    pub async fn create_team(&self, name: &str, display_name: &str, invite_only: bool) -> Result<Team> {
+    pub async fn create_team(
+        &self,
+        name: &str,
+        display_name: &str,
+        invite_only: bool,
+    ) -> Result<Team> {
         let body = json!({
             "name": name,
             "display_name": display_name,
             "type": if invite_only { "I" } else { "O" },
         });
-        let request = Request::new(Method::POST, Route::fixed("/api/v4/teams"), Idempotency::NotIdempotent).json(&body)?;
+        let request = Request::new(
+            Method::POST,
+            Route::fixed("/api/v4/teams"),
+            Idempotency::NotIdempotent,
+        )
+        .json(&body)?;
         self.json(request).await
     }
 }

@@ -66,7 +66,7 @@ impl RateGate {
             .closed_until
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if guard.map_or(true, |current| current < until) {
+        if guard.is_none_or(|current| current < until) {
             *guard = Some(until);
         }
     }
