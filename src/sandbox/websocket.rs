@@ -1,12 +1,33 @@
 //! The sandbox's WebSocket endpoint (`/api/v4/websocket`): authentication, `hello`, per-connection
 //! `seq`, resumable connections with a bounded replay buffer, and event fan-out.
 //!
-//! PLACEHOLDER: the interface below is fixed; the bodies are being written.
+//! Shaped like the real server (`server/channels/api4/websocket.go`,
+//! `server/channels/app/platform/web_conn.go`, `web_hub.go`, `websocket_router.go`):
+//! - a bad or missing token on the upgrade still upgrades; the socket then waits (5 s) for an
+//!   `authentication_challenge`, and a challenge with a bad token closes the socket;
+//! - a fresh connection gets `hello` (seq 0); a resumed one (query `connection_id` +
+//!   `sequence_number`, matching a *disconnected* connection of the same user) gets no `hello`
+//!   and continues at exactly `sequence_number`, replaying what it missed from a buffer of the
+//!   last 128 events (the server's dead queue); a resume that cannot be served losslessly gets a
+//!   new `connection_id` and a `hello` with seq 0;
+//! - disconnected connections stay resumable for 5 minutes (the hub's inactive-connection reaper).
 
-use std::collections::HashMap;
-use std::sync::Arc;
+mod ids;
 
-use serde_json::Value;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+
+pub use ids::{is_valid_id, new_id};
 
 /// Resolves a bearer token (session or bot access token) to the id of its user, if valid.
 pub type TokenCheck = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -24,22 +45,110 @@ pub struct Broadcast {
     pub team_id: String,
 }
 
+/// Events kept per connection for replay (`deadQueueSize` in `web_conn.go`).
+pub const DEAD_QUEUE_SIZE: usize = 128;
+/// Frames that may wait for a live socket before it counts as too slow (`sendQueueSize`).
+const SEND_QUEUE_SIZE: usize = 256;
+/// How long a disconnected connection stays resumable (`inactiveConnReaperInterval`).
+const RESUMABLE_FOR: Duration = Duration::from_secs(5 * 60);
+/// An unauthenticated socket is closed after this (`authCheckInterval`).
+const AUTH_TIMEOUT: Duration = Duration::from_secs(5);
+/// The server pings every `pingInterval` and closes a socket silent for `pongWaitTime`.
+const PING_INTERVAL: Duration = Duration::from_secs(60);
+const PONG_WAIT: Duration = Duration::from_secs(100);
+
 /// Registry of live and resumable WebSocket connections; cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
-    _check: TokenCheck,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    check: TokenCheck,
+    server_version: String,
+    hostname: Option<String>,
+    state: Mutex<HubState>,
+}
+
+#[derive(Default)]
+struct HubState {
+    /// Connections by connection id.
+    conns: HashMap<String, Conn>,
+    /// Distinguishes successive sockets attached to the same connection.
+    next_attach: u64,
+}
+
+/// One logical connection: survives socket drops until reaped or forgotten.
+struct Conn {
+    user_id: String,
+    /// The seq the next event on this connection gets.
+    next_seq: i64,
+    /// The last [`DEAD_QUEUE_SIZE`] events (seq, serialized frame), contiguous in seq.
+    buffer: VecDeque<(i64, Arc<str>)>,
+    live: Option<Live>,
+    disconnected_at: Instant,
+}
+
+/// The socket currently attached to a connection.
+struct Live {
+    attach: u64,
+    tx: mpsc::Sender<Arc<str>>,
+    /// Dropping this tells the socket task to drop the socket.
+    _close: oneshot::Sender<()>,
+}
+
+/// What a socket task gets when it is attached to a connection.
+struct Attached {
+    conn_id: String,
+    attach: u64,
+    tx: mpsc::Sender<Arc<str>>,
+    rx: mpsc::Receiver<Arc<str>>,
+    close: oneshot::Receiver<()>,
+}
+
+impl Conn {
+    fn push(&mut self, seq: i64, frame: Arc<str>) {
+        self.buffer.push_back((seq, frame));
+        while self.buffer.len() > DEAD_QUEUE_SIZE {
+            self.buffer.pop_front();
+        }
+    }
+
+    /// Whether a resume at `seq` can be served without loss.
+    fn can_resume_at(&self, seq: i64) -> bool {
+        if seq == self.next_seq {
+            return true;
+        }
+        matches!(self.buffer.front(), Some((first, _)) if *first <= seq && seq < self.next_seq)
+    }
+
+    /// Detaches the live socket (if any), which makes the socket task drop it.
+    fn detach(&mut self) {
+        if self.live.take().is_some() {
+            self.disconnected_at = Instant::now();
+        }
+    }
 }
 
 impl Hub {
     /// A hub that authenticates connections with `check` and reports `server_version` in `hello`.
     pub fn new(server_version: impl Into<String>, check: TokenCheck) -> Hub {
-        let _ = server_version.into();
-        Hub { _check: check }
+        Hub {
+            inner: Arc::new(Inner {
+                check,
+                server_version: server_version.into(),
+                hostname: hostname(),
+                state: Mutex::new(HubState::default()),
+            }),
+        }
     }
 
     /// Sends `event` to every connection (live, or disconnected but resumable) of each user in
     /// `users`. `data` builds the event's `data` per recipient user id (e.g. `mentions` only for
     /// the mentioned user).
+    ///
+    /// As on the real server, a non-empty `broadcast.user_id` restricts delivery to that user and
+    /// users in `broadcast.omit_users` get nothing.
     pub fn publish(
         &self,
         event: &str,
@@ -47,17 +156,618 @@ impl Hub {
         broadcast: &Broadcast,
         data: &dyn Fn(&str) -> Value,
     ) {
-        let _ = (event, users, broadcast, data);
+        let wanted: HashSet<&str> = users
+            .iter()
+            .map(String::as_str)
+            .filter(|user| broadcast.user_id.is_empty() || *user == broadcast.user_id)
+            .filter(|user| {
+                !broadcast
+                    .omit_users
+                    .as_ref()
+                    .is_some_and(|omit| omit.contains_key(*user))
+            })
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let broadcast = broadcast_json(broadcast);
+        let mut per_user: HashMap<String, Value> = HashMap::new();
+        let mut state = self.lock();
+        reap(&mut state);
+        for conn in state.conns.values_mut() {
+            if !wanted.contains(conn.user_id.as_str()) {
+                continue;
+            }
+            let payload = per_user
+                .entry(conn.user_id.clone())
+                .or_insert_with(|| data(&conn.user_id))
+                .clone();
+            let seq = conn.next_seq;
+            conn.next_seq += 1;
+            let frame: Arc<str> = envelope(event, payload, broadcast.clone(), seq).into();
+            conn.push(seq, frame.clone());
+            let too_slow = conn
+                .live
+                .as_ref()
+                .is_some_and(|live| live.tx.try_send(frame).is_err());
+            if too_slow {
+                // A consumer that cannot keep up is dropped; it can resume from the buffer.
+                conn.detach();
+            }
+        }
     }
 
     /// Closes every open WebSocket at once (fault injection); the connections stay resumable.
-    pub fn drop_all(&self) {}
+    pub fn drop_all(&self) {
+        let mut state = self.lock();
+        for conn in state.conns.values_mut() {
+            conn.detach();
+        }
+    }
 
     /// Forgets every resumable connection, as after a server restart or a long outage.
-    pub fn forget_sessions(&self) {}
+    pub fn forget_sessions(&self) {
+        let mut state = self.lock();
+        for conn in state.conns.values_mut() {
+            conn.detach();
+        }
+        state.conns.clear();
+    }
 
     /// The router serving `GET /api/v4/websocket`.
     pub fn router(&self) -> axum::Router {
         axum::Router::new()
+            .route("/api/v4/websocket", get(upgrade))
+            // The real route optionally takes a trailing slash.
+            .route("/api/v4/websocket/", get(upgrade))
+            .with_state(self.clone())
+    }
+
+    /// Number of sockets currently attached (for tests and diagnostics).
+    pub fn live_connections(&self) -> usize {
+        self.lock()
+            .conns
+            .values()
+            .filter(|conn| conn.live.is_some())
+            .count()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HubState> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn check_token(&self, token: &str) -> Option<String> {
+        (self.inner.check)(token)
+    }
+
+    /// Attaches a new socket of `user_id`, resuming `resume` = (connection id, next seq) when
+    /// that disconnected connection exists; otherwise a fresh connection with a `hello`.
+    fn attach(&self, user_id: &str, resume: Option<(&str, i64)>) -> Attached {
+        let mut state = self.lock();
+        reap(&mut state);
+        state.next_attach += 1;
+        let attach = state.next_attach;
+        let (tx, rx) = mpsc::channel(SEND_QUEUE_SIZE);
+        let (close_tx, close) = oneshot::channel();
+        let live = Live {
+            attach,
+            tx: tx.clone(),
+            _close: close_tx,
+        };
+
+        // Only a connection whose socket is gone can be taken over (RemoveInactiveByConnectionID).
+        let found = resume.and_then(|(id, seq)| {
+            let conn = state.conns.get(id)?;
+            (conn.user_id == user_id && conn.live.is_none()).then(|| (id.to_owned(), seq))
+        });
+        if let Some((old_id, seq)) = found {
+            let Some(mut conn) = state.conns.remove(&old_id) else {
+                unreachable!("connection checked above")
+            };
+            let conn_id = if conn.can_resume_at(seq) {
+                for (_, frame) in conn.buffer.iter().filter(|(s, _)| *s >= seq) {
+                    // The buffer is smaller than the queue, so this cannot fail.
+                    let _ = tx.try_send(frame.clone());
+                }
+                old_id
+            } else {
+                // Lossy resume: same socket, new identity, hello at seq 0 (writePump).
+                conn.buffer.clear();
+                conn.next_seq = 0;
+                let conn_id = new_id();
+                self.hello(&mut conn, &conn_id, &tx);
+                conn_id
+            };
+            conn.live = Some(live);
+            state.conns.insert(conn_id.clone(), conn);
+            return Attached {
+                conn_id,
+                attach,
+                tx,
+                rx,
+                close,
+            };
+        }
+
+        let conn_id = new_id();
+        let mut conn = Conn {
+            user_id: user_id.to_owned(),
+            next_seq: 0,
+            buffer: VecDeque::new(),
+            live: None,
+            disconnected_at: Instant::now(),
+        };
+        self.hello(&mut conn, &conn_id, &tx);
+        conn.live = Some(live);
+        state.conns.insert(conn_id.clone(), conn);
+        Attached {
+            conn_id,
+            attach,
+            tx,
+            rx,
+            close,
+        }
+    }
+
+    /// Queues the `hello` event (it takes a seq and is buffered like any event).
+    fn hello(&self, conn: &mut Conn, conn_id: &str, tx: &mpsc::Sender<Arc<str>>) {
+        let mut data = json!({
+            "server_version": self.inner.server_version,
+            "connection_id": conn_id,
+        });
+        if let Some(hostname) = &self.inner.hostname {
+            data["server_hostname"] = json!(hostname);
+        }
+        let broadcast = broadcast_json(&Broadcast {
+            user_id: conn.user_id.clone(),
+            ..Broadcast::default()
+        });
+        let seq = conn.next_seq;
+        conn.next_seq += 1;
+        let frame: Arc<str> = envelope("hello", data, broadcast, seq).into();
+        conn.push(seq, frame.clone());
+        let _ = tx.try_send(frame);
+    }
+
+    /// Marks the connection disconnected if `attach` is still its socket.
+    fn detach(&self, conn_id: &str, attach: u64) {
+        let mut state = self.lock();
+        if let Some(conn) = state.conns.get_mut(conn_id) {
+            if conn.live.as_ref().is_some_and(|live| live.attach == attach) {
+                conn.detach();
+            }
+        }
+    }
+}
+
+/// Drops connections disconnected for longer than [`RESUMABLE_FOR`].
+fn reap(state: &mut HubState) {
+    state
+        .conns
+        .retain(|_, conn| conn.live.is_some() || conn.disconnected_at.elapsed() < RESUMABLE_FOR);
+}
+
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .or_else(|| Some("sandbox".to_owned()))
+}
+
+/// The `broadcast` object with every field the real server serializes.
+fn broadcast_json(broadcast: &Broadcast) -> Value {
+    json!({
+        "omit_users": broadcast.omit_users,
+        "user_id": broadcast.user_id,
+        "channel_id": broadcast.channel_id,
+        "team_id": broadcast.team_id,
+        "connection_id": "",
+        "omit_connection_id": "",
+    })
+}
+
+fn envelope(event: &str, data: Value, broadcast: Value, seq: i64) -> String {
+    json!({"event": event, "data": data, "broadcast": broadcast, "seq": seq}).to_string()
+}
+
+/// A `{"status":"OK","seq_reply":n,"data":…}` answer (`model.NewWebSocketResponse`).
+fn ok_response(seq_reply: i64, data: Option<Value>) -> Arc<str> {
+    let mut response = json!({"status": "OK", "seq_reply": seq_reply});
+    if let Some(data) = data {
+        response["data"] = data;
+    }
+    response.to_string().into()
+}
+
+/// A `{"status":"FAIL","seq_reply":n,"error":AppError}` answer (`model.NewWebSocketError`).
+fn error_response(seq_reply: i64, id: &str, message: &str, status: u16) -> Arc<str> {
+    let mut response = json!({
+        "status": "FAIL",
+        "error": {
+            "id": id,
+            "message": message,
+            "detailed_error": "",
+            "status_code": status,
+        },
+    });
+    // `seq_reply` is `omitempty` on the server.
+    if seq_reply != 0 {
+        response["seq_reply"] = json!(seq_reply);
+    }
+    response.to_string().into()
+}
+
+/// A request frame from a client (`model.WebSocketRequest`).
+#[derive(serde::Deserialize)]
+struct Request {
+    #[serde(default)]
+    seq: i64,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    data: Option<serde_json::Map<String, Value>>,
+}
+
+/// The token of an upgrade request: `Authorization: Bearer|Token …`, else the `MMAUTHTOKEN` cookie.
+fn request_token(headers: &HeaderMap) -> Option<String> {
+    if let Some(value) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        for scheme in ["bearer ", "token "] {
+            if value.len() > scheme.len() && value[..scheme.len()].eq_ignore_ascii_case(scheme) {
+                return Some(value[scheme.len()..].trim().to_owned());
+            }
+        }
+    }
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == "MMAUTHTOKEN")
+        .map(|(_, value)| value.to_owned())
+}
+
+/// What the upgrade's query asks for.
+enum ResumeRequest {
+    Fresh,
+    Resume(String, i64),
+    /// A malformed resume request: the server closes the socket right after the upgrade.
+    Invalid,
+}
+
+fn resume_request(query: Option<&str>) -> ResumeRequest {
+    let pairs: HashMap<String, String> =
+        url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let connection_id = pairs.get("connection_id").map(String::as_str).unwrap_or("");
+    if connection_id.is_empty() {
+        return ResumeRequest::Fresh;
+    }
+    if !is_valid_id(connection_id) {
+        return ResumeRequest::Invalid;
+    }
+    match pairs.get("sequence_number").map(|s| s.parse::<i64>()) {
+        Some(Ok(seq)) => ResumeRequest::Resume(connection_id.to_owned(), seq),
+        _ => ResumeRequest::Invalid,
+    }
+}
+
+async fn upgrade(
+    State(hub): State<Hub>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(_) => {
+            let body = json!({
+                "id": "api.web_socket.connect.upgrade.app_error",
+                "message": "Failed to upgrade websocket connection.",
+                "detailed_error": "",
+                "request_id": ids::new_id(),
+                "status_code": 400,
+            });
+            return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        }
+    };
+    // A bad token is not refused here: the endpoint trusts the requester and the socket waits
+    // for an authentication challenge instead (APIHandlerTrustRequester).
+    let user_id = request_token(&headers).and_then(|token| hub.check_token(&token));
+    let resume = resume_request(query.as_deref());
+    ws.on_upgrade(move |socket| serve(hub, socket, user_id, resume))
+}
+
+async fn serve(hub: Hub, socket: WebSocket, user_id: Option<String>, resume: ResumeRequest) {
+    let attached = match (user_id, resume) {
+        (Some(_), ResumeRequest::Invalid) => return,
+        (Some(user), ResumeRequest::Resume(id, seq)) => Some(hub.attach(&user, Some((&id, seq)))),
+        (Some(user), ResumeRequest::Fresh) => Some(hub.attach(&user, None)),
+        (None, _) => None,
+    };
+    let mut session = Session {
+        hub,
+        attached,
+        socket,
+    };
+    session.run().await;
+    if let Some(attached) = &session.attached {
+        session.hub.detach(&attached.conn_id, attached.attach);
+    }
+}
+
+/// One socket's pump: writes queued frames, answers requests, pings.
+struct Session {
+    hub: Hub,
+    attached: Option<Attached>,
+    socket: WebSocket,
+}
+
+impl Session {
+    async fn run(&mut self) {
+        let started = tokio::time::Instant::now();
+        let mut ping = tokio::time::interval_at(started + PING_INTERVAL, PING_INTERVAL);
+        let mut pong_deadline = started + PONG_WAIT;
+        loop {
+            let authenticated = self.attached.is_some();
+            tokio::select! {
+                frame = next_frame(&mut self.attached) => {
+                    let Some(frame) = frame else { return };
+                    if self.socket.send(Message::Text(Utf8Bytes::from(&*frame))).await.is_err() {
+                        return;
+                    }
+                }
+                incoming = self.socket.next() => {
+                    match incoming {
+                        Some(Ok(Message::Text(text))) => {
+                            if !self.handle_request(text.as_str()).await {
+                                return;
+                            }
+                        }
+                        Some(Ok(Message::Pong(_))) => {
+                            pong_deadline = tokio::time::Instant::now() + PONG_WAIT;
+                        }
+                        Some(Ok(Message::Ping(_))) => {}
+                        // Binary frames are msgpack on the real server; not supported here.
+                        Some(Ok(Message::Binary(_))) | Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                    }
+                }
+                _ = ping.tick() => {
+                    if self.socket.send(Message::Ping(Default::default())).await.is_err() {
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep_until(pong_deadline) => return,
+                _ = tokio::time::sleep_until(started + AUTH_TIMEOUT), if !authenticated => return,
+            }
+        }
+    }
+
+    /// Handles one request frame; false when the socket must be closed.
+    async fn handle_request(&mut self, text: &str) -> bool {
+        let Ok(request) = serde_json::from_str::<Request>(text) else {
+            return false;
+        };
+        if request.action.is_empty() {
+            return self
+                .reply(error_response(
+                    request.seq,
+                    "api.web_socket_router.no_action.app_error",
+                    "No websocket action.",
+                    400,
+                ))
+                .await;
+        }
+        if request.seq <= 0 {
+            return self
+                .reply(error_response(
+                    request.seq,
+                    "api.web_socket_router.bad_seq.app_error",
+                    "Invalid sequence for WebSocket message.",
+                    400,
+                ))
+                .await;
+        }
+        let data = request.data.unwrap_or_default();
+        if request.action == "authentication_challenge" {
+            if self.attached.is_some() {
+                return true;
+            }
+            let Some(token) = data.get("token").and_then(Value::as_str) else {
+                return false;
+            };
+            let Some(user_id) = self.hub.check_token(token) else {
+                return false;
+            };
+            // A challenge always starts a fresh connection (hello, then the OK).
+            let attached = self.hub.attach(&user_id, None);
+            let _ = attached.tx.try_send(ok_response(request.seq, None));
+            self.attached = Some(attached);
+            return true;
+        }
+        if self.attached.is_none() {
+            return self
+                .reply(error_response(
+                    request.seq,
+                    "api.web_socket_router.not_authenticated.app_error",
+                    "Connection is not authenticated. Please log in and try again.",
+                    401,
+                ))
+                .await;
+        }
+        let response = match request.action.as_str() {
+            "ping" => ok_response(
+                request.seq,
+                Some(json!({
+                    "text": "pong",
+                    "version": version_of(&self.hub.inner.server_version),
+                    "server_time": now_millis(),
+                    "node_id": "",
+                })),
+            ),
+            "user_typing" => match data.get("channel_id").and_then(Value::as_str) {
+                Some(id) if is_valid_id(id) => ok_response(request.seq, None),
+                _ => invalid_param(request.seq, "channel_id"),
+            },
+            "user_update_active_status" => match data.get("user_is_active") {
+                Some(Value::Bool(_)) => ok_response(request.seq, None),
+                _ => invalid_param(request.seq, "user_is_active"),
+            },
+            // Accepted and ignored, as far as the sandbox is concerned.
+            "posted_notify_ack" | "presence" | "get_statuses" | "get_statuses_by_ids" => {
+                ok_response(request.seq, None)
+            }
+            _ => error_response(
+                request.seq,
+                "api.web_socket_router.bad_action.app_error",
+                "Unknown WebSocket action.",
+                500,
+            ),
+        };
+        self.reply(response).await
+    }
+
+    /// Sends an answer: through the connection's queue when authenticated (so it keeps its
+    /// place after queued events), directly otherwise.
+    async fn reply(&mut self, frame: Arc<str>) -> bool {
+        match &self.attached {
+            Some(attached) => {
+                let _ = attached.tx.try_send(frame);
+                true
+            }
+            None => self
+                .socket
+                .send(Message::Text(Utf8Bytes::from(&*frame)))
+                .await
+                .is_ok(),
+        }
+    }
+}
+
+fn invalid_param(seq: i64, name: &str) -> Arc<str> {
+    error_response(
+        seq,
+        "api.websocket_handler.invalid_param.app_error",
+        &format!("Invalid {name} parameter."),
+        400,
+    )
+}
+
+/// `model.CurrentVersion` is the first three parts of the reported server version.
+fn version_of(server_version: &str) -> String {
+    server_version
+        .split('.')
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The next frame to write; `None` when the hub detached this socket (drop it).
+async fn next_frame(attached: &mut Option<Attached>) -> Option<Arc<str>> {
+    match attached {
+        Some(attached) => tokio::select! {
+            biased;
+            _ = &mut attached.close => None,
+            frame = attached.rx.recv() => frame,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn_with(next_seq: i64, first: i64) -> Conn {
+        let mut conn = Conn {
+            user_id: "u".into(),
+            next_seq: 0,
+            buffer: VecDeque::new(),
+            live: None,
+            disconnected_at: Instant::now(),
+        };
+        for seq in first..next_seq {
+            conn.push(seq, Arc::from(seq.to_string()));
+        }
+        conn.next_seq = next_seq;
+        conn
+    }
+
+    #[test]
+    fn resume_needs_every_missed_event_in_the_buffer() {
+        let conn = conn_with(10, 0);
+        assert!(conn.can_resume_at(0));
+        assert!(conn.can_resume_at(9));
+        assert!(conn.can_resume_at(10), "nothing missed is lossless");
+        assert!(!conn.can_resume_at(11));
+        assert!(!conn.can_resume_at(-1));
+    }
+
+    #[test]
+    fn buffer_keeps_only_the_dead_queue_size() {
+        let conn = conn_with(200, 0);
+        assert_eq!(conn.buffer.len(), DEAD_QUEUE_SIZE);
+        assert!(!conn.can_resume_at(200 - DEAD_QUEUE_SIZE as i64 - 1));
+        assert!(conn.can_resume_at(200 - DEAD_QUEUE_SIZE as i64));
+    }
+
+    #[test]
+    fn resume_query_is_parsed_like_the_server() {
+        assert!(matches!(resume_request(None), ResumeRequest::Fresh));
+        assert!(matches!(
+            resume_request(Some("connection_id=&sequence_number=0&posted_ack=true")),
+            ResumeRequest::Fresh
+        ));
+        let id = new_id();
+        assert!(matches!(
+            resume_request(Some(&format!("connection_id={id}&sequence_number=5"))),
+            ResumeRequest::Resume(got, 5) if got == id
+        ));
+        assert!(matches!(
+            resume_request(Some(&format!("connection_id={id}"))),
+            ResumeRequest::Invalid
+        ));
+        assert!(matches!(
+            resume_request(Some("connection_id=short&sequence_number=1")),
+            ResumeRequest::Invalid
+        ));
+    }
+
+    #[test]
+    fn tokens_come_from_the_header_or_the_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Bearer abc".parse().unwrap());
+        assert_eq!(request_token(&headers).as_deref(), Some("abc"));
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "token xyz".parse().unwrap());
+        assert_eq!(request_token(&headers).as_deref(), Some("xyz"));
+        let mut headers = HeaderMap::new();
+        headers.insert("cookie", "a=b; MMAUTHTOKEN=t1".parse().unwrap());
+        assert_eq!(request_token(&headers).as_deref(), Some("t1"));
+        assert_eq!(request_token(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn error_answers_have_the_app_error_shape() {
+        let v: Value = serde_json::from_str(&error_response(3, "x.y", "m", 500)).unwrap();
+        assert_eq!(v["status"], "FAIL");
+        assert_eq!(v["seq_reply"], 3);
+        assert_eq!(v["error"]["id"], "x.y");
+        assert_eq!(v["error"]["status_code"], 500);
     }
 }
