@@ -237,6 +237,29 @@ fn only_the_documented_deviations_are_excused() {
 }
 
 #[test]
+fn real_server_nulls_and_string_booleans_in_documented_places_pass() {
+    let spec = Spec::get();
+    let team = json!({
+        "id": "b8wsk6u9t3dc8r1i7hoxdgmyjw", "create_at": 1, "update_at": 1, "delete_at": 0,
+        "display_name": "Alpha", "name": "alpha", "description": "", "email": "",
+        "type": "O", "company_name": "", "allowed_domains": "", "invite_id": "x",
+        "allow_open_invite": false, "scheme_id": null, "group_constrained": null,
+        "policy_id": null, "cloud_limits_archived": false
+    });
+    spec.validate(&exchange(
+        "GET",
+        "/api/v4/teams/{team_id}",
+        200,
+        team.clone(),
+    ))
+    .unwrap();
+    let mut bad = team;
+    bad["name"] = Value::Null;
+    let err = error_of(spec.validate(&exchange("GET", "/api/v4/teams/{team_id}", 200, bad)));
+    assert_eq!(err, "/name: expected string, got null");
+}
+
+#[test]
 fn assert_conforms_lists_every_failure() {
     let recorder = Recorder::default();
     recorder.push(exchange("GET", "/api/v4/users/{user_id}", 200, user()));

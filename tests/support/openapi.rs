@@ -416,13 +416,22 @@ fn pointer_matches(pattern: &str, pointer: &str) -> bool {
 pub fn assert_conforms(recorder: &Recorder) {
     let spec = Spec::get();
     let mut failures = Vec::new();
+    let mut notes = std::collections::BTreeSet::new();
     for exchange in recorder.exchanges() {
+        if let Some(found) = spec.find_route(&exchange.method, &exchange.route) {
+            for note in found.notes {
+                notes.insert(format!("{} {}: {note}", exchange.method, exchange.route));
+            }
+        }
         if let Err(err) = spec.validate(&exchange) {
             failures.push(format!(
                 "{} {} -> {}: {err}",
                 exchange.method, exchange.route, exchange.status
             ));
         }
+    }
+    for note in notes {
+        eprintln!("openapi note: {note}");
     }
     if !failures.is_empty() {
         panic!(
