@@ -360,17 +360,17 @@ async fn resume_after_drop_replays_exactly_the_missed_events_without_hello() {
 }
 
 #[tokio::test]
-async fn resume_beyond_the_buffer_gets_a_new_connection_and_hello() {
+async fn resume_beyond_the_dead_queue_gets_a_new_connection_and_hello() {
     let hub = hub();
     let addr = serve(&hub).await;
     let mut ws = connect(addr, Some("alice-token"), "").await;
     let id = hello(&mut ws).await;
-    hub.drop_all();
-    expect_closed(&mut ws).await;
-    wait_no_live(&hub).await;
-    for n in 0..130 {
+    // 130 events are sent while the client reads nothing; only the last 128 stay buffered.
+    for n in 1..=130 {
         publish(&hub, "posted", &[ALICE], n);
     }
+    hub.drop_all();
+    wait_no_live(&hub).await;
     let mut ws = connect(
         addr,
         Some("alice-token"),
@@ -382,17 +382,81 @@ async fn resume_beyond_the_buffer_gets_a_new_connection_and_hello() {
     publish(&hub, "posted", &[ALICE], 1);
     assert_eq!(next_json(&mut ws).await["seq"], 1);
 
+    // The oldest event still buffered can be asked for.
+    for n in 2..=131 {
+        publish(&hub, "posted", &[ALICE], n);
+    }
+    hub.drop_all();
+    wait_no_live(&hub).await;
+    // Sent: seq 0..=131; buffered: 4..=131.
+    let mut ws = connect(
+        addr,
+        Some("alice-token"),
+        &format!("?connection_id={new_id}&sequence_number=4"),
+    )
+    .await;
+    let first = next_json(&mut ws).await;
+    assert_eq!(
+        (first["event"].clone(), first["seq"].clone()),
+        (json!("posted"), json!(4))
+    );
+
     // A sequence number the connection never reached is a loss as well.
     hub.drop_all();
-    expect_closed(&mut ws).await;
+    drop(ws);
     wait_no_live(&hub).await;
     let mut ws = connect(
         addr,
         Some("alice-token"),
-        &format!("?connection_id={new_id}&sequence_number=99"),
+        &format!("?connection_id={new_id}&sequence_number=999"),
     )
     .await;
     assert_ne!(hello(&mut ws).await, new_id);
+}
+
+#[tokio::test]
+async fn events_wait_for_a_disconnected_connection_up_to_the_send_queue() {
+    let hub = hub();
+    let addr = serve(&hub).await;
+    let mut ws = connect(addr, Some("alice-token"), "").await;
+    let id = hello(&mut ws).await;
+    hub.drop_all();
+    expect_closed(&mut ws).await;
+    wait_no_live(&hub).await;
+    // More than the dead queue, less than the send queue: all delivered, numbered in order.
+    for n in 1..=200 {
+        publish(&hub, "posted", &[ALICE], n);
+    }
+    let mut ws = connect(
+        addr,
+        Some("alice-token"),
+        &format!("?connection_id={id}&sequence_number=1"),
+    )
+    .await;
+    for n in 1..=200 {
+        let event = next_json(&mut ws).await;
+        assert_eq!(
+            (event["seq"].clone(), event["data"]["n"].clone()),
+            (json!(n), json!(n))
+        );
+    }
+
+    // A 257th waiting event removes the connection: the next reconnect starts afresh.
+    hub.drop_all();
+    expect_closed(&mut ws).await;
+    wait_no_live(&hub).await;
+    for n in 0..257 {
+        publish(&hub, "posted", &[ALICE], n);
+    }
+    let mut ws = connect(
+        addr,
+        Some("alice-token"),
+        &format!("?connection_id={id}&sequence_number=201"),
+    )
+    .await;
+    assert_ne!(hello(&mut ws).await, id);
+    publish(&hub, "posted", &[ALICE], 1);
+    assert_eq!(next_json(&mut ws).await["seq"], 1);
 }
 
 #[tokio::test]
@@ -459,16 +523,16 @@ async fn plain_http_on_the_websocket_route_is_an_app_error() {
 }
 
 #[tokio::test]
-async fn a_consumer_that_cannot_keep_up_is_dropped_without_blocking_publishers() {
+async fn a_consumer_that_cannot_keep_up_is_closed_and_removed_without_blocking_publishers() {
     let hub = hub();
     let addr = serve(&hub).await;
     let mut ws = connect(addr, Some("alice-token"), "").await;
-    hello(&mut ws).await;
-    // The client reads nothing while 300 large events are published.
+    let id = hello(&mut ws).await;
+    // The client reads nothing while 600 large events are published.
     let big = "x".repeat(64 * 1024);
     let users = vec![ALICE.to_owned()];
     let started = std::time::Instant::now();
-    for _ in 0..300 {
+    for _ in 0..600 {
         hub.publish(
             "posted",
             &users,
@@ -481,4 +545,25 @@ async fn a_consumer_that_cannot_keep_up_is_dropped_without_blocking_publishers()
         "publishing blocked"
     );
     wait_no_live(&hub).await;
+    // What was queued still arrives, then a close frame (writePump on a closed queue).
+    let mut received = 0;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Text(_))) => received += 1,
+            Some(Ok(Message::Close(_))) => break,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+    assert!(received > 0 && received < 600, "{received}");
+    // The connection was removed: resuming it starts afresh.
+    let mut ws = connect(
+        addr,
+        Some("alice-token"),
+        &format!("?connection_id={id}&sequence_number={}", received + 1),
+    )
+    .await;
+    assert_ne!(hello(&mut ws).await, id);
 }

@@ -5,12 +5,16 @@
 //! `server/channels/app/platform/web_conn.go`, `web_hub.go`, `websocket_router.go`):
 //! - a bad or missing token on the upgrade still upgrades; the socket then waits (5 s) for an
 //!   `authentication_challenge`, and a challenge with a bad token closes the socket;
-//! - a fresh connection gets `hello` (seq 0); a resumed one (query `connection_id` +
-//!   `sequence_number`, matching a *disconnected* connection of the same user) gets no `hello`
-//!   and continues at exactly `sequence_number`, replaying what it missed from a buffer of the
-//!   last 128 events (the server's dead queue); a resume that cannot be served losslessly gets a
-//!   new `connection_id` and a `hello` with seq 0;
-//! - disconnected connections stay resumable for 5 minutes (the hub's inactive-connection reaper).
+//! - a fresh connection gets `hello` (seq 0); `seq` is given when an event is handed to a
+//!   socket, and the last 128 handed over are kept (the server's dead queue);
+//! - a reconnect with query `connection_id` + `sequence_number` naming a *disconnected*
+//!   connection of the same user resumes it without `hello`: from the dead queue when that seq is
+//!   still there, or losslessly when it is the next one; otherwise (loss) it gets a new
+//!   `connection_id` and `hello` at seq 0. Unknown, expired (5 minutes), still-open or
+//!   forgotten connections start afresh;
+//! - events for a disconnected connection wait in its send queue (256) and go out, numbered,
+//!   after the resume; a connection whose queue fills up (a slow live socket or too much waiting)
+//!   is closed (close frame) and removed, as `closeAndRemoveConn` does.
 
 mod ids;
 
@@ -78,13 +82,21 @@ struct HubState {
     next_attach: u64,
 }
 
-/// One logical connection: survives socket drops until reaped or forgotten.
+/// An event without its `seq`: the JSON object minus its closing brace (the real server's
+/// precomputed JSON), completed per connection by [`render`].
+type Body = Arc<str>;
+
+/// One logical connection (the server's `WebConn`): survives socket drops until reaped, removed
+/// or forgotten.
 struct Conn {
     user_id: String,
-    /// The seq the next event on this connection gets.
+    /// The seq the next event handed to a socket gets (`WebConn.Sequence`).
     next_seq: i64,
-    /// The last [`DEAD_QUEUE_SIZE`] events (seq, serialized frame), contiguous in seq.
-    buffer: VecDeque<(i64, Arc<str>)>,
+    /// The last [`DEAD_QUEUE_SIZE`] events handed to a socket (seq, frame), contiguous in seq.
+    dead: VecDeque<(i64, Arc<str>)>,
+    /// Events published while no socket was attached, numbered when handed to one
+    /// (the server's active queue of an inactive connection).
+    pending: VecDeque<Body>,
     live: Option<Live>,
     disconnected_at: Instant,
 }
@@ -93,8 +105,8 @@ struct Conn {
 struct Live {
     attach: u64,
     tx: mpsc::Sender<Arc<str>>,
-    /// Dropping this tells the socket task to drop the socket.
-    _close: oneshot::Sender<()>,
+    /// Sending on this closes the socket with a close frame; dropping it drops the socket.
+    close: oneshot::Sender<()>,
 }
 
 /// What a socket task gets when it is attached to a connection.
@@ -106,26 +118,79 @@ struct Attached {
     close: oneshot::Receiver<()>,
 }
 
+/// How a socket task is told to stop.
+enum Stop {
+    /// The socket is simply dropped (as when the network goes away).
+    Drop,
+    /// A close frame is sent first (the server closing a connection it removed).
+    Close,
+}
+
+fn render(body: &str, seq: i64) -> Arc<str> {
+    format!("{body},\"seq\":{seq}}}").into()
+}
+
 impl Conn {
-    fn push(&mut self, seq: i64, frame: Arc<str>) {
-        self.buffer.push_back((seq, frame));
-        while self.buffer.len() > DEAD_QUEUE_SIZE {
-            self.buffer.pop_front();
+    fn new(user_id: &str) -> Conn {
+        Conn {
+            user_id: user_id.to_owned(),
+            next_seq: 0,
+            dead: VecDeque::new(),
+            pending: VecDeque::new(),
+            live: None,
+            disconnected_at: Instant::now(),
         }
     }
 
-    /// Whether a resume at `seq` can be served without loss.
-    fn can_resume_at(&self, seq: i64) -> bool {
-        if seq == self.next_seq {
-            return true;
+    /// Numbers `body`, keeps it in the dead queue and hands it to the socket.
+    /// False when the socket's queue is full.
+    fn send(&mut self, body: &str) -> bool {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let frame = render(body, seq);
+        self.dead.push_back((seq, frame.clone()));
+        while self.dead.len() > DEAD_QUEUE_SIZE {
+            self.dead.pop_front();
         }
-        matches!(self.buffer.front(), Some((first, _)) if *first <= seq && seq < self.next_seq)
+        match &self.live {
+            Some(live) => live.tx.try_send(frame).is_ok(),
+            None => true,
+        }
     }
 
-    /// Detaches the live socket (if any), which makes the socket task drop it.
-    fn detach(&mut self) {
-        if self.live.take().is_some() {
+    /// Queues an event for this connection; false when it must be removed (queue full).
+    fn deliver(&mut self, body: Body) -> bool {
+        if self.live.is_some() {
+            return self.send(&body);
+        }
+        if self.pending.len() >= SEND_QUEUE_SIZE {
+            return false;
+        }
+        self.pending.push_back(body);
+        true
+    }
+
+    /// Where a resume at `seq` starts in the dead queue: `Some(index)` when `seq` was sent and is
+    /// still buffered, `Some(len)` when nothing was missed, `None` on loss (`isInDeadQueue`,
+    /// `hasMsgLoss`).
+    fn resume_index(&self, seq: i64) -> Option<usize> {
+        if let Some(index) = self.dead.iter().position(|(s, _)| *s == seq) {
+            return Some(index);
+        }
+        match self.dead.back() {
+            None => Some(0),
+            Some((last, _)) if *last == seq - 1 => Some(self.dead.len()),
+            Some(_) => None,
+        }
+    }
+
+    /// Detaches the live socket (if any) and makes its task stop.
+    fn detach(&mut self, stop: Stop) {
+        if let Some(live) = self.live.take() {
             self.disconnected_at = Instant::now();
+            if let Stop::Close = stop {
+                let _ = live.close.send(());
+            }
         }
     }
 }
@@ -148,7 +213,9 @@ impl Hub {
     /// the mentioned user).
     ///
     /// As on the real server, a non-empty `broadcast.user_id` restricts delivery to that user and
-    /// users in `broadcast.omit_users` get nothing.
+    /// users in `broadcast.omit_users` get nothing. A connection whose queue is full (a live
+    /// socket that cannot keep up, or 256 events waiting for a disconnected one) is closed and
+    /// removed, so its client starts afresh (`closeAndRemoveConn`).
     pub fn publish(
         &self,
         event: &str,
@@ -171,29 +238,25 @@ impl Hub {
             return;
         }
         let broadcast = broadcast_json(broadcast);
-        let mut per_user: HashMap<String, Value> = HashMap::new();
+        let mut per_user: HashMap<String, Body> = HashMap::new();
         let mut state = self.lock();
         reap(&mut state);
-        for conn in state.conns.values_mut() {
+        let mut removed = Vec::new();
+        for (conn_id, conn) in state.conns.iter_mut() {
             if !wanted.contains(conn.user_id.as_str()) {
                 continue;
             }
-            let payload = per_user
+            let body = per_user
                 .entry(conn.user_id.clone())
-                .or_insert_with(|| data(&conn.user_id))
+                .or_insert_with(|| event_body(event, data(&conn.user_id), broadcast.clone()))
                 .clone();
-            let seq = conn.next_seq;
-            conn.next_seq += 1;
-            let frame: Arc<str> = envelope(event, payload, broadcast.clone(), seq).into();
-            conn.push(seq, frame.clone());
-            let too_slow = conn
-                .live
-                .as_ref()
-                .is_some_and(|live| live.tx.try_send(frame).is_err());
-            if too_slow {
-                // A consumer that cannot keep up is dropped; it can resume from the buffer.
-                conn.detach();
+            if !conn.deliver(body) {
+                conn.detach(Stop::Close);
+                removed.push(conn_id.clone());
             }
+        }
+        for conn_id in removed {
+            state.conns.remove(&conn_id);
         }
     }
 
@@ -201,7 +264,7 @@ impl Hub {
     pub fn drop_all(&self) {
         let mut state = self.lock();
         for conn in state.conns.values_mut() {
-            conn.detach();
+            conn.detach(Stop::Drop);
         }
     }
 
@@ -209,7 +272,7 @@ impl Hub {
     pub fn forget_sessions(&self) {
         let mut state = self.lock();
         for conn in state.conns.values_mut() {
-            conn.detach();
+            conn.detach(Stop::Drop);
         }
         state.conns.clear();
     }
@@ -250,12 +313,13 @@ impl Hub {
         reap(&mut state);
         state.next_attach += 1;
         let attach = state.next_attach;
-        let (tx, rx) = mpsc::channel(SEND_QUEUE_SIZE);
+        // Room for a full dead queue replay followed by a full pending queue.
+        let (tx, rx) = mpsc::channel(DEAD_QUEUE_SIZE + SEND_QUEUE_SIZE);
         let (close_tx, close) = oneshot::channel();
         let live = Live {
             attach,
             tx: tx.clone(),
-            _close: close_tx,
+            close: close_tx,
         };
 
         // Only a connection whose socket is gone can be taken over (RemoveInactiveByConnectionID).
@@ -263,45 +327,41 @@ impl Hub {
             let conn = state.conns.get(id)?;
             (conn.user_id == user_id && conn.live.is_none()).then(|| (id.to_owned(), seq))
         });
-        if let Some((old_id, seq)) = found {
-            let Some(mut conn) = state.conns.remove(&old_id) else {
-                unreachable!("connection checked above")
-            };
-            let conn_id = if conn.can_resume_at(seq) {
-                for (_, frame) in conn.buffer.iter().filter(|(s, _)| *s >= seq) {
-                    // The buffer is smaller than the queue, so this cannot fail.
-                    let _ = tx.try_send(frame.clone());
+        let (conn_id, mut conn) = match found.and_then(|(id, seq)| {
+            let conn = state.conns.remove(&id)?;
+            Some((id, seq, conn))
+        }) {
+            Some((old_id, seq, mut conn)) => match conn.resume_index(seq) {
+                Some(index) => {
+                    // Replay what the client missed, with the seqs it had (drainDeadQueue).
+                    for (_, frame) in conn.dead.iter().skip(index) {
+                        let _ = tx.try_send(frame.clone());
+                    }
+                    conn.live = Some(live);
+                    (old_id, conn)
                 }
-                old_id
-            } else {
-                // Lossy resume: same socket, new identity, hello at seq 0 (writePump).
-                conn.buffer.clear();
-                conn.next_seq = 0;
+                None => {
+                    // Lossy resume: same connection, new identity, hello at seq 0 (writePump).
+                    conn.dead.clear();
+                    conn.next_seq = 0;
+                    conn.live = Some(live);
+                    let conn_id = new_id();
+                    self.hello(&mut conn, &conn_id);
+                    (conn_id, conn)
+                }
+            },
+            None => {
                 let conn_id = new_id();
-                self.hello(&mut conn, &conn_id, &tx);
-                conn_id
-            };
-            conn.live = Some(live);
-            state.conns.insert(conn_id.clone(), conn);
-            return Attached {
-                conn_id,
-                attach,
-                tx,
-                rx,
-                close,
-            };
-        }
-
-        let conn_id = new_id();
-        let mut conn = Conn {
-            user_id: user_id.to_owned(),
-            next_seq: 0,
-            buffer: VecDeque::new(),
-            live: None,
-            disconnected_at: Instant::now(),
+                let mut conn = Conn::new(user_id);
+                conn.live = Some(live);
+                self.hello(&mut conn, &conn_id);
+                (conn_id, conn)
+            }
         };
-        self.hello(&mut conn, &conn_id, &tx);
-        conn.live = Some(live);
+        // What waited while no socket was attached goes out now, numbered on the way.
+        while let Some(body) = conn.pending.pop_front() {
+            conn.send(&body);
+        }
         state.conns.insert(conn_id.clone(), conn);
         Attached {
             conn_id,
@@ -312,8 +372,8 @@ impl Hub {
         }
     }
 
-    /// Queues the `hello` event (it takes a seq and is buffered like any event).
-    fn hello(&self, conn: &mut Conn, conn_id: &str, tx: &mpsc::Sender<Arc<str>>) {
+    /// Sends the `hello` event (it takes a seq and is kept in the dead queue like any event).
+    fn hello(&self, conn: &mut Conn, conn_id: &str) {
         let mut data = json!({
             "server_version": self.inner.server_version,
             "connection_id": conn_id,
@@ -325,11 +385,7 @@ impl Hub {
             user_id: conn.user_id.clone(),
             ..Broadcast::default()
         });
-        let seq = conn.next_seq;
-        conn.next_seq += 1;
-        let frame: Arc<str> = envelope("hello", data, broadcast, seq).into();
-        conn.push(seq, frame.clone());
-        let _ = tx.try_send(frame);
+        conn.send(&event_body("hello", data, broadcast));
     }
 
     /// Marks the connection disconnected if `attach` is still its socket.
@@ -337,7 +393,7 @@ impl Hub {
         let mut state = self.lock();
         if let Some(conn) = state.conns.get_mut(conn_id) {
             if conn.live.as_ref().is_some_and(|live| live.attach == attach) {
-                conn.detach();
+                conn.detach(Stop::Drop);
             }
         }
     }
@@ -370,8 +426,11 @@ fn broadcast_json(broadcast: &Broadcast) -> Value {
     })
 }
 
-fn envelope(event: &str, data: Value, broadcast: Value, seq: i64) -> String {
-    json!({"event": event, "data": data, "broadcast": broadcast, "seq": seq}).to_string()
+/// The event's JSON without `seq` and without the closing brace (see [`render`]).
+fn event_body(event: &str, data: Value, broadcast: Value) -> Body {
+    let mut json = json!({"event": event, "data": data, "broadcast": broadcast}).to_string();
+    json.pop();
+    json.into()
 }
 
 /// A `{"status":"OK","seq_reply":n,"data":…}` answer (`model.NewWebSocketResponse`).
@@ -519,12 +578,26 @@ impl Session {
         loop {
             let authenticated = self.attached.is_some();
             tokio::select! {
-                frame = next_frame(&mut self.attached) => {
-                    let Some(frame) = frame else { return };
-                    if self.socket.send(Message::Text(Utf8Bytes::from(&*frame))).await.is_err() {
+                next = next_frame(&mut self.attached) => match next {
+                    Next::Frame(frame) => {
+                        if self.socket.send(Message::Text(Utf8Bytes::from(&*frame))).await.is_err() {
+                            return;
+                        }
+                    }
+                    Next::Stop(Stop::Drop) => return,
+                    Next::Stop(Stop::Close) => {
+                        // Like writePump on a closed send queue: flush, then a close frame.
+                        if let Some(attached) = self.attached.as_mut() {
+                            while let Ok(frame) = attached.rx.try_recv() {
+                                if self.socket.send(Message::Text(Utf8Bytes::from(&*frame))).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        let _ = self.socket.send(Message::Close(None)).await;
                         return;
                     }
-                }
+                },
                 incoming = self.socket.next() => {
                     match incoming {
                         Some(Ok(Message::Text(text))) => {
@@ -677,13 +750,25 @@ fn now_millis() -> i64 {
         .unwrap_or(0)
 }
 
-/// The next frame to write; `None` when the hub detached this socket (drop it).
-async fn next_frame(attached: &mut Option<Attached>) -> Option<Arc<str>> {
+/// What the socket task must do next.
+enum Next {
+    Frame(Arc<str>),
+    Stop(Stop),
+}
+
+/// The next frame to write, or how to stop when the hub detached this socket.
+async fn next_frame(attached: &mut Option<Attached>) -> Next {
     match attached {
         Some(attached) => tokio::select! {
             biased;
-            _ = &mut attached.close => None,
-            frame = attached.rx.recv() => frame,
+            closed = &mut attached.close => Next::Stop(match closed {
+                Ok(()) => Stop::Close,
+                Err(_) => Stop::Drop,
+            }),
+            frame = attached.rx.recv() => match frame {
+                Some(frame) => Next::Frame(frame),
+                None => Next::Stop(Stop::Drop),
+            },
         },
         None => std::future::pending().await,
     }
@@ -693,37 +778,55 @@ async fn next_frame(attached: &mut Option<Attached>) -> Option<Arc<str>> {
 mod tests {
     use super::*;
 
-    fn conn_with(next_seq: i64, first: i64) -> Conn {
-        let mut conn = Conn {
-            user_id: "u".into(),
-            next_seq: 0,
-            buffer: VecDeque::new(),
-            live: None,
-            disconnected_at: Instant::now(),
-        };
-        for seq in first..next_seq {
-            conn.push(seq, Arc::from(seq.to_string()));
+    /// A disconnected connection that has sent seqs `0..sent`.
+    fn conn_with(sent: i64) -> Conn {
+        let mut conn = Conn::new("u");
+        for n in 0..sent {
+            conn.send(&event_body("e", json!(n), json!({})));
         }
-        conn.next_seq = next_seq;
         conn
     }
 
     #[test]
-    fn resume_needs_every_missed_event_in_the_buffer() {
-        let conn = conn_with(10, 0);
-        assert!(conn.can_resume_at(0));
-        assert!(conn.can_resume_at(9));
-        assert!(conn.can_resume_at(10), "nothing missed is lossless");
-        assert!(!conn.can_resume_at(11));
-        assert!(!conn.can_resume_at(-1));
+    fn resume_needs_the_asked_seq_in_the_dead_queue_or_no_loss() {
+        let conn = conn_with(10);
+        assert_eq!(conn.resume_index(0), Some(0));
+        assert_eq!(conn.resume_index(9), Some(9));
+        assert_eq!(
+            conn.resume_index(10),
+            Some(10),
+            "nothing missed is lossless"
+        );
+        assert_eq!(conn.resume_index(11), None);
+        assert_eq!(conn.resume_index(-1), None);
     }
 
     #[test]
-    fn buffer_keeps_only_the_dead_queue_size() {
-        let conn = conn_with(200, 0);
-        assert_eq!(conn.buffer.len(), DEAD_QUEUE_SIZE);
-        assert!(!conn.can_resume_at(200 - DEAD_QUEUE_SIZE as i64 - 1));
-        assert!(conn.can_resume_at(200 - DEAD_QUEUE_SIZE as i64));
+    fn the_dead_queue_keeps_only_its_size() {
+        let conn = conn_with(200);
+        assert_eq!(conn.dead.len(), DEAD_QUEUE_SIZE);
+        let oldest = 200 - DEAD_QUEUE_SIZE as i64;
+        assert_eq!(conn.resume_index(oldest - 1), None);
+        assert_eq!(conn.resume_index(oldest), Some(0));
+    }
+
+    #[test]
+    fn frames_are_the_event_with_its_seq() {
+        let body = event_body("posted", json!({"a": 1}), json!({"user_id": ""}));
+        let frame: Value = serde_json::from_str(&render(&body, 7)).unwrap();
+        assert_eq!(
+            frame,
+            json!({"event": "posted", "data": {"a": 1}, "broadcast": {"user_id": ""}, "seq": 7})
+        );
+    }
+
+    #[test]
+    fn a_disconnected_connection_holds_at_most_the_send_queue() {
+        let mut conn = conn_with(1);
+        for _ in 0..SEND_QUEUE_SIZE {
+            assert!(conn.deliver(Arc::from("{")));
+        }
+        assert!(!conn.deliver(Arc::from("{")));
     }
 
     #[test]
