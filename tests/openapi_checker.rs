@@ -149,6 +149,32 @@ fn unknown_routes_and_undocumented_statuses_fail() {
 }
 
 #[test]
+fn the_websocket_route_is_documented_in_prose() {
+    let spec = Spec::get();
+    let upgrade = Exchange {
+        method: "GET".into(),
+        route: "/api/v4/websocket".into(),
+        status: 101,
+        body: None,
+    };
+    spec.validate(&upgrade).unwrap();
+    let refused = json!({"id": "api.web_socket.connect.upgrade.app_error",
+                         "message": "Failed to upgrade websocket connection.",
+                         "detailed_error": "", "request_id": "x", "status_code": 400});
+    spec.validate(&exchange("GET", "/api/v4/websocket", 400, refused))
+        .unwrap();
+    let err = error_of(spec.validate(&exchange(
+        "GET",
+        "/api/v4/websocket",
+        400,
+        json!({"error": 1}),
+    )));
+    assert!(err.contains("/status_code"), "{err}");
+    let err = error_of(spec.validate(&exchange("POST", "/api/v4/websocket", 200, json!({}))));
+    assert!(err.contains("not in the spec"), "{err}");
+}
+
+#[test]
 fn app_errors_pass_and_fake_errors_fail() {
     let spec = Spec::get();
     let not_found = json!({

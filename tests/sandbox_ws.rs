@@ -227,6 +227,25 @@ async fn ping_pong_and_unknown_actions() {
         json!({"status": "OK", "seq_reply": 3})
     );
 
+    send(
+        &mut ws,
+        json!({"seq": 5, "action": "get_statuses_by_ids", "data": {"user_ids": [ALICE, BOB]}}),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({"status": "OK", "seq_reply": 5, "data": {ALICE: "online", BOB: "offline"}})
+    );
+    send(
+        &mut ws,
+        json!({"seq": 6, "action": "get_statuses_by_ids", "data": {"user_ids": []}}),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut ws).await["error"]["id"],
+        "api.websocket_handler.invalid_param.app_error"
+    );
+
     send(&mut ws, json!({"seq": 4, "action": "no_such_thing"})).await;
     let answer = next_json(&mut ws).await;
     assert_eq!(answer["status"], "FAIL");

@@ -295,6 +295,16 @@ impl Hub {
             .count()
     }
 
+    /// Users with at least one socket attached.
+    fn online_users(&self) -> HashSet<String> {
+        self.lock()
+            .conns
+            .values()
+            .filter(|conn| conn.live.is_some())
+            .map(|conn| conn.user_id.clone())
+            .collect()
+    }
+
     fn lock(&self) -> MutexGuard<'_, HubState> {
         self.inner
             .state
@@ -694,10 +704,33 @@ impl Session {
                 Some(Value::Bool(_)) => ok_response(request.seq, None),
                 _ => invalid_param(request.seq, "user_is_active"),
             },
-            // Accepted and ignored, as far as the sandbox is concerned.
-            "posted_notify_ack" | "presence" | "get_statuses" | "get_statuses_by_ids" => {
-                ok_response(request.seq, None)
+            // Only logged and counted by the server.
+            "posted_notify_ack" => ok_response(request.seq, None),
+            // Statuses as the sandbox knows them: online while a socket is attached.
+            "get_statuses" => {
+                let online = self.hub.online_users();
+                let map: serde_json::Map<String, Value> =
+                    online.into_iter().map(|u| (u, json!("online"))).collect();
+                ok_response(request.seq, (!map.is_empty()).then_some(Value::Object(map)))
             }
+            "get_statuses_by_ids" => match status_ids(data.get("user_ids")) {
+                Some(ids) => {
+                    let online = self.hub.online_users();
+                    let map: serde_json::Map<String, Value> = ids
+                        .into_iter()
+                        .map(|id| {
+                            let status = if online.contains(&id) {
+                                "online"
+                            } else {
+                                "offline"
+                            };
+                            (id, json!(status))
+                        })
+                        .collect();
+                    ok_response(request.seq, Some(Value::Object(map)))
+                }
+                None => invalid_param(request.seq, "user_ids"),
+            },
             _ => error_response(
                 request.seq,
                 "api.web_socket_router.bad_action.app_error",
@@ -723,6 +756,16 @@ impl Session {
                 .is_ok(),
         }
     }
+}
+
+/// The `user_ids` of `get_statuses_by_ids`: a non-empty list of valid ids.
+fn status_ids(value: Option<&Value>) -> Option<Vec<String>> {
+    let ids: Vec<String> = value?
+        .as_array()?
+        .iter()
+        .map(|id| id.as_str().filter(|id| is_valid_id(id)).map(str::to_owned))
+        .collect::<Option<_>>()?;
+    (!ids.is_empty()).then_some(ids)
 }
 
 fn invalid_param(seq: i64, name: &str) -> Arc<str> {
