@@ -175,7 +175,10 @@ async fn rate_limiting_answers_like_mattermost() {
                         "rate_limit": {"per_sec": 1, "max_burst": 0, "vary_by_user": true}}))
             .await;
     }
-    // Keyed by token: one user's exhaustion does not limit another.
+    // Absent fields mean off; keyed by token: one user's exhaustion does not limit another.
+    sandbox
+        .set(json!({"rate_limit": {"per_sec": 1, "max_burst": 0, "vary_by_user": true}}))
+        .await;
     assert_eq!(sandbox.ping(Some("user-token")).await.status(), 200);
     assert_eq!(sandbox.ping(Some("user-token")).await.status(), 429);
     assert_eq!(sandbox.ping(Some("admin-token")).await.status(), 200);

@@ -517,6 +517,21 @@ async fn forgotten_or_foreign_connections_are_not_resumed() {
 }
 
 #[tokio::test]
+async fn oversized_request_frames_close_the_socket() {
+    let hub = hub();
+    let addr = serve(&hub).await;
+    let mut ws = connect(addr, Some("alice-token"), "").await;
+    hello(&mut ws).await;
+    let text = "x".repeat(9 * 1024);
+    send(
+        &mut ws,
+        json!({"seq": 1, "action": "ping", "data": {"pad": text}}),
+    )
+    .await;
+    expect_closed(&mut ws).await;
+}
+
+#[tokio::test]
 async fn a_malformed_resume_request_is_closed() {
     let hub = hub();
     let addr = serve(&hub).await;

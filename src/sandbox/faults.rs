@@ -34,11 +34,13 @@ pub struct RateLimit {
     pub per_sec: u32,
     pub max_burst: u32,
     /// Key the limiter by token instead of by remote address.
+    #[serde(default)]
     pub vary_by_user: bool,
 }
 
-/// The switchable fault settings; all off by default.
+/// The switchable fault settings; all off by default (and absent fields mean off).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct FaultSettings {
     /// Added latency for every API answer, in milliseconds.
     pub latency_ms: u64,

@@ -53,6 +53,8 @@ pub struct Broadcast {
 pub const DEAD_QUEUE_SIZE: usize = 128;
 /// Frames that may wait for a live socket before it counts as too slow (`sendQueueSize`).
 const SEND_QUEUE_SIZE: usize = 256;
+/// Largest request frame a client may send (`model.SocketMaxMessageSizeKb`, 8 KiB).
+const SOCKET_MAX_MESSAGE_SIZE: usize = 8 * 1024;
 /// How long a disconnected connection stays resumable (`inactiveConnReaperInterval`).
 const RESUMABLE_FOR: Duration = Duration::from_secs(5 * 60);
 /// An unauthenticated socket is closed after this (`authCheckInterval`).
@@ -552,7 +554,8 @@ async fn upgrade(
     // for an authentication challenge instead (APIHandlerTrustRequester).
     let user_id = request_token(&headers).and_then(|token| hub.check_token(&token));
     let resume = resume_request(query.as_deref());
-    ws.on_upgrade(move |socket| serve(hub, socket, user_id, resume))
+    ws.max_message_size(SOCKET_MAX_MESSAGE_SIZE)
+        .on_upgrade(move |socket| serve(hub, socket, user_id, resume))
 }
 
 async fn serve(hub: Hub, socket: WebSocket, user_id: Option<String>, resume: ResumeRequest) {
