@@ -517,6 +517,61 @@ async fn forgotten_or_foreign_connections_are_not_resumed() {
 }
 
 #[tokio::test]
+async fn user_typing_goes_through_the_typing_handler() {
+    let hub = hub();
+    let publisher = hub.clone();
+    hub.on_typing(Arc::new(move |user: &str, channel: &str, parent: &str| {
+        if channel != CAROL {
+            return false;
+        }
+        let broadcast = Broadcast {
+            channel_id: channel.to_owned(),
+            omit_users: Some([(user.to_owned(), true)].into()),
+            ..Broadcast::default()
+        };
+        let users = vec![ALICE.to_owned(), BOB.to_owned()];
+        let (user, parent) = (user.to_owned(), parent.to_owned());
+        publisher.publish(
+            "typing",
+            &users,
+            &broadcast,
+            &|_| json!({"parent_id": parent, "user_id": user}),
+        );
+        true
+    }));
+    let addr = serve(&hub).await;
+    let mut alice = connect(addr, Some("alice-token"), "").await;
+    hello(&mut alice).await;
+    let mut bob = connect(addr, Some("bob-token"), "").await;
+    hello(&mut bob).await;
+    send(
+        &mut alice,
+        json!({"seq": 1, "action": "user_typing", "data": {"channel_id": CAROL}}),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut alice).await,
+        json!({"status": "OK", "seq_reply": 1})
+    );
+    let typing = next_json(&mut bob).await;
+    assert_eq!(typing["event"], "typing");
+    assert_eq!(typing["data"], json!({"parent_id": "", "user_id": ALICE}));
+    assert_eq!(typing["broadcast"]["channel_id"], CAROL);
+    expect_silence(&mut alice).await;
+    // No permission: the server's invalid channel_id answer.
+    send(
+        &mut alice,
+        json!({"seq": 2, "action": "user_typing", "data": {"channel_id": BOB}}),
+    )
+    .await;
+    let answer = next_json(&mut alice).await;
+    assert_eq!(
+        answer["error"]["id"],
+        "api.websocket_handler.invalid_param.app_error"
+    );
+}
+
+#[tokio::test]
 async fn oversized_request_frames_close_the_socket() {
     let hub = hub();
     let addr = serve(&hub).await;

@@ -36,6 +36,12 @@ pub use ids::{is_valid_id, new_id};
 /// Resolves a bearer token (session or bot access token) to the id of its user, if valid.
 pub type TokenCheck = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// Handles a `user_typing` request: (user id, channel id, parent id) → whether the user may post
+/// in that channel. The handler publishes the `typing` event (to the channel's members, omitting
+/// the typist, data `{parent_id, user_id}`) as `PublishUserTyping` does; `false` is answered as
+/// an invalid `channel_id`, like the server's permission check.
+pub type TypingHandler = Arc<dyn Fn(&str, &str, &str) -> bool + Send + Sync>;
+
 /// The `broadcast` object of an event envelope, as the real server sends it.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct Broadcast {
@@ -73,6 +79,7 @@ struct Inner {
     check: TokenCheck,
     server_version: String,
     hostname: Option<String>,
+    typing: Mutex<Option<TypingHandler>>,
     state: Mutex<HubState>,
 }
 
@@ -113,6 +120,7 @@ struct Live {
 
 /// What a socket task gets when it is attached to a connection.
 struct Attached {
+    user_id: String,
     conn_id: String,
     attach: u64,
     tx: mpsc::Sender<Arc<str>>,
@@ -205,6 +213,7 @@ impl Hub {
                 check,
                 server_version: server_version.into(),
                 hostname: hostname(),
+                typing: Mutex::new(None),
                 state: Mutex::new(HubState::default()),
             }),
         }
@@ -286,6 +295,23 @@ impl Hub {
             // The real route optionally takes a trailing slash.
             .route("/api/v4/websocket/", get(upgrade))
             .with_state(self.clone())
+    }
+
+    /// Sets what `user_typing` requests do (without one they are only validated).
+    pub fn on_typing(&self, handler: TypingHandler) {
+        *self
+            .inner
+            .typing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(handler);
+    }
+
+    fn typing_handler(&self) -> Option<TypingHandler> {
+        self.inner
+            .typing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Number of sockets currently attached (for tests and diagnostics).
@@ -376,6 +402,7 @@ impl Hub {
         }
         state.conns.insert(conn_id.clone(), conn);
         Attached {
+            user_id: user_id.to_owned(),
             conn_id,
             attach,
             tx,
@@ -700,7 +727,19 @@ impl Session {
                 })),
             ),
             "user_typing" => match data.get("channel_id").and_then(Value::as_str) {
-                Some(id) if is_valid_id(id) => ok_response(request.seq, None),
+                Some(channel_id) if is_valid_id(channel_id) => {
+                    let parent_id = data.get("parent_id").and_then(Value::as_str).unwrap_or("");
+                    let user_id = self.attached.as_ref().map(|a| a.user_id.clone());
+                    let allowed = match (self.hub.typing_handler(), user_id) {
+                        (Some(handler), Some(user_id)) => handler(&user_id, channel_id, parent_id),
+                        _ => true,
+                    };
+                    if allowed {
+                        ok_response(request.seq, None)
+                    } else {
+                        invalid_param(request.seq, "channel_id")
+                    }
+                }
                 _ => invalid_param(request.seq, "channel_id"),
             },
             "user_update_active_status" => match data.get("user_is_active") {
