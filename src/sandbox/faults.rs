@@ -23,7 +23,7 @@ use rand::Rng;
 use serde_json::json;
 
 use self::gcra::{Decision, Gcra};
-use super::websocket::{new_id, Hub};
+use super::websocket::{new_id, request_token, Hub};
 
 /// Tells whether a bearer token belongs to a system admin (guards `/__sandbox/` routes).
 pub type AdminCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
@@ -120,29 +120,6 @@ impl Faults {
             .as_mut()
             .map(|limiter| limiter.check(key, Instant::now()))
     }
-}
-
-/// The token of a request as the server finds it: `Authorization: Bearer|Token …`, then the
-/// `MMAUTHTOKEN` cookie.
-fn request_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        for scheme in ["bearer ", "token "] {
-            if value.len() > scheme.len() && value[..scheme.len()].eq_ignore_ascii_case(scheme) {
-                return Some(value[scheme.len()..].trim().to_owned());
-            }
-        }
-    }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == "MMAUTHTOKEN")
-        .map(|(_, value)| value.to_owned())
 }
 
 /// The limiter key (`RateLimiter.GenerateKey`): the token when varying by user and one is

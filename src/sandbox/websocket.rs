@@ -510,15 +510,19 @@ struct Request {
     data: Option<serde_json::Map<String, Value>>,
 }
 
-/// The token of an upgrade request: `Authorization: Bearer|Token …`, else the `MMAUTHTOKEN` cookie.
-fn request_token(headers: &HeaderMap) -> Option<String> {
+/// The token of a request as the server finds it (`ParseAuthTokenFromRequest`):
+/// `Authorization: Bearer|Token …`, else the `MMAUTHTOKEN` cookie.
+pub(crate) fn request_token(headers: &HeaderMap) -> Option<String> {
     if let Some(value) = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
         for scheme in ["bearer ", "token "] {
-            if value.len() > scheme.len() && value[..scheme.len()].eq_ignore_ascii_case(scheme) {
-                return Some(value[scheme.len()..].trim().to_owned());
+            let prefixed = value
+                .get(..scheme.len())
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(scheme));
+            if let Some(token) = value.get(scheme.len()..).filter(|_| prefixed) {
+                return Some(token.trim().to_owned()).filter(|t| !t.is_empty());
             }
         }
     }
