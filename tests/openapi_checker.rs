@@ -307,3 +307,48 @@ fn assert_conforms_lists_every_failure() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn recorded_answers_of_a_router_are_checked_end_to_end() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    let recorder = Recorder::default();
+    let app = axum::Router::new()
+        .route(
+            "/api/v4/users/{user_id}",
+            axum::routing::get(|| async { axum::Json(user()) }),
+        )
+        .route(
+            "/api/v4/remotecluster",
+            axum::routing::post(|| async {
+                let mut rc = remote_cluster();
+                rc["create_at"] = json!("yesterday");
+                (
+                    axum::http::StatusCode::CREATED,
+                    axum::Json(json!({"remote_cluster": rc, "invite": "x"})),
+                )
+            }),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            recorder.clone(),
+            sharebot::sandbox::recorder::record,
+        ));
+    let get = Request::get("/api/v4/users/me")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.clone().oneshot(get).await.unwrap().status(), 200);
+    assert_conforms(&recorder);
+
+    let post = Request::post("/api/v4/remotecluster")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.oneshot(post).await.unwrap().status(), 201);
+    let panic = std::panic::catch_unwind(|| assert_conforms(&recorder)).unwrap_err();
+    let message = panic.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains("POST /api/v4/remotecluster -> 201: /remote_cluster/create_at: expected integer, got string"),
+        "{message}"
+    );
+}
