@@ -16,7 +16,6 @@
 //!   after the resume; a connection whose queue fills up (a slow live socket or too much waiting)
 //!   is closed (close frame) and removed, as `closeAndRemoveConn` does.
 
-mod ids;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -31,7 +30,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
-pub use ids::{is_valid_id, new_id};
+pub use crate::ids::{is_valid_id, new_id};
 
 /// Resolves a bearer token (session or bot access token) to the id of its user, if valid.
 pub type TokenCheck = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -575,7 +574,7 @@ async fn upgrade(
                 "id": "api.web_socket.connect.upgrade.app_error",
                 "message": "Failed to upgrade websocket connection.",
                 "detailed_error": "",
-                "request_id": ids::new_id(),
+                "request_id": new_id(),
                 "status_code": 400,
             });
             return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
