@@ -57,6 +57,6 @@ mod tests {
         // 125 bits of ones, then 3 one bits padded with two zero bits: 0b11100 = 28 = 'h'.
         assert_eq!(encode(&[0xff; 16]), format!("{}h", "9".repeat(25)));
         assert!(!is_valid_id("short"));
-        assert!(!is_valid_id("ABCDEFGHIJKLMNOPQRSTUVWXYZ"));
+        assert!(!is_valid_id("abcdefghijklmnopqrstuvwxy-"));
     }
 }
