@@ -153,7 +153,6 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
         ("POST", "/api/v4/users/logout", post(users::logout)),
         ("GET", "/api/v4/users", get(users::list)),
         ("POST", "/api/v4/users/ids", post(users::by_ids)),
-        ("GET", "/api/v4/users/me", get(users::me)),
         ("GET", "/api/v4/users/{user_id}", get(users::get_one)),
         (
             "GET",

@@ -76,12 +76,7 @@ pub(crate) async fn logout(State(state): State<Shared>, headers: HeaderMap) -> i
     status_ok()
 }
 
-/// `GET /users/me`.
-pub(crate) async fn me(caller: Caller) -> Json<User> {
-    Json(caller.user)
-}
-
-/// `GET /users/{user_id}`.
+/// `GET /users/{user_id}` (`me` for the caller, as `GET /users/me`).
 pub(crate) async fn get_one(
     State(state): State<Shared>,
     caller: Caller,
