@@ -142,7 +142,9 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         triggers: TriggerSigner::new(options.trigger_ttl),
         http,
     });
-    let mut app = api::router(shared).layer(from_fn_with_state(faults.clone(), faults::middleware));
+    let mut app = api::router(shared)
+        .layer(axum::middleware::from_fn(server_headers))
+        .layer(from_fn_with_state(faults.clone(), faults::middleware));
     if let Some(recorder) = options.recorder.clone() {
         app = app.layer(from_fn_with_state(recorder, recorder::record));
     }
@@ -179,6 +181,24 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         stop,
         task,
     })
+}
+
+/// Adds the headers the real server puts on every API answer (`X-Request-Id`, `X-Version-Id`).
+async fn server_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key("X-Request-Id") {
+        if let Ok(value) = ids::new_id().parse() {
+            headers.insert("X-Request-Id", value);
+        }
+    }
+    if let Ok(value) = format!("{SERVER_VERSION}.0.sandbox.false").parse() {
+        headers.insert("X-Version-Id", value);
+    }
+    response
 }
 
 impl RunningSandbox {

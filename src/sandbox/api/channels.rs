@@ -203,6 +203,8 @@ pub(crate) async fn by_names(
     Path((team_name, channel_name)): Path<(String, String)>,
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<Channel>> {
+    super::path_name(&team_name, false)?;
+    super::path_name(&channel_name, false)?;
     let include_deleted = query.include_deleted.as_deref() == Some("true");
     let db = state.db();
     let team = db.team_by_name(&team_name).cloned().ok_or_else(|| {

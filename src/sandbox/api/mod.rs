@@ -108,6 +108,20 @@ pub(crate) fn path_id(name: &str, value: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// A name path parameter (`username`, `team_name`, `channel_name`): outside the router's
+/// pattern (`[A-Za-z0-9_-]+`, plus `.` for usernames) the router answers 404.
+pub(crate) fn path_name(value: &str, allow_dot: bool) -> ApiResult<()> {
+    let ok = !value.is_empty()
+        && value.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (allow_dot && b == b'.')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::not_found_route())
+    }
+}
+
 /// `page` and `per_page` query parameters, as `model.Params` reads them (default 60, max 200).
 #[derive(serde::Deserialize, Default)]
 pub(crate) struct Paging {
@@ -244,12 +258,24 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
 }
 
 /// The API router (no middleware), with the server's 404 for unknown routes.
+///
+/// A known path with the wrong method is also a 404 AppError, not a 405: the real server's
+/// gorilla/mux router records the method mismatch, then its catch-all `/api/v4/{anything:.*}`
+/// route (`Handle404`, registered after the API) matches and clears it.
 pub(crate) fn router(shared: Shared) -> axum::Router {
     let mut router = axum::Router::new();
     for (_, path, handler) in route_table() {
         router = router.route(path, handler);
     }
     router
-        .fallback(|| async { AppError::not_found_route() })
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
         .with_state(shared)
+}
+
+async fn not_found(uri: axum::http::Uri) -> AppError {
+    AppError::not_found_route().detail(format!(
+        "There doesn't appear to be an api call for the url='{}'.",
+        uri.path()
+    ))
 }

@@ -79,6 +79,7 @@ pub(crate) async fn by_name(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Team>> {
+    super::path_name(&name, false)?;
     let team = state.db().team_by_name(&name).cloned().ok_or_else(|| {
         AppError::new(
             404,

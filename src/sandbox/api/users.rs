@@ -106,6 +106,7 @@ pub(crate) async fn by_username(
     caller: Caller,
     Path(username): Path<String>,
 ) -> ApiResult<Json<User>> {
+    super::path_name(&username, true)?;
     let db = state.db();
     let user = db.user_by_username(&username).ok_or_else(missing_user)?;
     Ok(Json(if user.id == caller.user.id {
