@@ -45,13 +45,8 @@ impl PostedEvent {
     pub fn gather(db: &Db, post: &Post) -> Option<PostedEvent> {
         let channel = db.channels.get(&post.channel_id)?.clone();
         let sender = db.user(&post.user_id)?;
-        let sender_name = post
-            .props
-            .get("override_username")
-            .and_then(Value::as_str)
-            .filter(|_| post.props.get("from_webhook").and_then(Value::as_str) == Some("true"))
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("@{}", sender.username));
+        // `EnablePostUsernameOverride` is off by default, so the sender is always `@username`.
+        let sender_name = format!("@{}", sender.username);
         let recipients = db.channel_member_ids(&channel.id);
         let names = mentioned_names(&post.message);
         let everyone = ["channel", "all", "here"]
@@ -230,7 +225,42 @@ pub(crate) fn open_dialog(hub: &Hub, user_id: &str, request: &Value) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::seed::Seed;
+    use super::super::super::state::direct_channel_name;
     use super::*;
+
+    fn post(db: &Db, channel_id: &str, sender: &str, message: &str) -> Post {
+        Post {
+            id: "p".into(),
+            channel_id: channel_id.into(),
+            user_id: db.user_by_username(sender).unwrap().id.clone(),
+            message: message.into(),
+            ..Post::default()
+        }
+    }
+
+    #[test]
+    fn only_mentioned_members_and_dm_partners_get_mentions() {
+        let mut db = Db::from_seed(&Seed::default(), "tok");
+        let id = |db: &Db, n: &str| db.user_by_username(n).unwrap().id.clone();
+        let team = db.team_by_name("engineering").unwrap().id.clone();
+        let town = db.channel_by_name(&team, "town-square").unwrap().id.clone();
+        let event =
+            PostedEvent::gather(&db, &post(&db, &town, "sharebot", "hey @user-1.")).unwrap();
+        assert_eq!(event.mentioned, HashSet::from([id(&db, "user-1")]));
+        assert_eq!(event.recipients.len(), 4);
+        assert_eq!(event.sender_name, "@sharebot");
+        assert_eq!(event.display_name, "Town Square");
+
+        let (a, b) = (id(&db, "sharebot"), id(&db, "sysadmin"));
+        let dm = db.insert_channel("", "D", &direct_channel_name(&a, &b), "", &a, 0);
+        db.add_channel_member(&dm, &a, false, 0);
+        db.add_channel_member(&dm, &b, false, 0);
+        let event = PostedEvent::gather(&db, &post(&db, &dm, "sharebot", "hello")).unwrap();
+        assert_eq!(event.mentioned, HashSet::from([b.clone()]));
+        assert_eq!(event.display_name, "@sharebot");
+        assert_eq!(event.channel.team_id, "");
+    }
 
     #[test]
     fn mentions_are_found_with_and_without_trailing_punctuation() {
