@@ -725,7 +725,8 @@ async fn a_button_click_reaches_the_integration_and_applies_its_answer() {
     let select_id = post["props"]["attachments"][0]["actions"][1]["id"]
         .as_str()
         .unwrap();
-    hook.answer(200, json!({}));
+    // An update without `props` keeps the post's props (and their integrations, server-side).
+    hook.answer(200, json!({"update": {"message": "Team chosen"}}));
     let (status, _) = env
         .call(
             Method::POST,
@@ -741,6 +742,22 @@ async fn a_button_click_reaches_the_integration_and_applies_its_answer() {
         got["context"],
         json!({"step": "team", "selected_option": "engineering"})
     );
+    let (_, updated) = env
+        .call(
+            Method::GET,
+            &format!("/api/v4/posts/{post_id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(updated["message"], "Team chosen");
+    assert_eq!(
+        updated["props"]["attachments"][0]["actions"][1]["id"],
+        select_id
+    );
+    assert!(!updated.to_string().contains("integration"));
+    let stored = env.sandbox.stored_post(post_id).unwrap();
+    assert!(serde_json::to_string(&stored).unwrap().contains(&hook.url));
     env.finish().await;
 }
 

@@ -34,8 +34,9 @@ struct DoActionBody {
 
 #[derive(Deserialize, Default)]
 struct IntegrationResponse {
+    /// Kept raw: an update without `props` keeps the post's props, unlike one with `props: {}`.
     #[serde(default)]
-    update: Option<Post>,
+    update: Option<Value>,
     #[serde(default, deserialize_with = "null_as_default")]
     ephemeral_text: String,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -167,36 +168,47 @@ pub(crate) async fn do_action(
             };
         }
     };
-    if let Some(mut update) = response.update {
-        retain(&mut update.props);
-        if click.ephemeral {
-            update.id = click.post.id.clone();
-            update.channel_id = click.post.channel_id.clone();
-            update.user_id = click.post.user_id.clone();
-            send_ephemeral(&state, &caller.user.id, update);
+    if let Some(update) = response.update.filter(|u| u.is_object()) {
+        let props_given = update.get("props").is_some_and(|p| !p.is_null());
+        let mut update: Post =
+            serde_json::from_value(update).map_err(|err| integration_error(err.to_string()))?;
+        if props_given {
+            retain(&mut update.props);
         } else {
-            let edited = {
-                let mut db = state.db();
-                match db.posts.get_mut(&click.post.id) {
-                    Some(stored) => {
-                        let now = now_ms();
-                        if stored.message != update.message {
-                            stored.edit_at = now;
-                        }
-                        stored.message = update.message;
-                        stored.props = update.props;
-                        stored.file_ids = update.file_ids;
-                        stored.update_at = now;
-                        stored.generate_action_ids();
-                        let post = stored.clone();
-                        Some((db.channel_member_ids(&post.channel_id), post))
-                    }
-                    None => None,
-                }
+            update.props = click.post.props.clone();
+        }
+        let edited = {
+            let mut db = state.db();
+            let stored = if click.ephemeral {
+                db.ephemeral_posts.get_mut(&click.post.id)
+            } else {
+                db.posts.get_mut(&click.post.id)
             };
-            if let Some((recipients, post)) = edited {
-                events::post_edited(&state.hub, &recipients, &post);
+            match stored {
+                Some(stored) => {
+                    let now = now_ms();
+                    if stored.message != update.message {
+                        stored.edit_at = now;
+                    }
+                    stored.message = update.message;
+                    stored.props = update.props;
+                    stored.file_ids = update.file_ids;
+                    stored.update_at = now;
+                    stored.generate_action_ids();
+                    let post = stored.clone();
+                    let recipients = if click.ephemeral {
+                        vec![caller.user.id.clone()]
+                    } else {
+                        db.channel_member_ids(&post.channel_id)
+                    };
+                    Some((recipients, post))
+                }
+                None => None,
             }
+        };
+        // An ephemeral post is updated for the clicker alone (`UpdateEphemeralPost`).
+        if let Some((recipients, post)) = edited {
+            events::post_edited(&state.hub, &recipients, &post);
         }
     }
     if !response.ephemeral_text.is_empty() {
