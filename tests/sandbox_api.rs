@@ -546,6 +546,27 @@ async fn a_direct_channel_is_created_once_and_carries_posts() {
         "hello"
     );
     assert_eq!(list["has_next"], false);
+    let since = reply["create_at"].as_i64().unwrap();
+    let (status, recent) = env
+        .call(
+            Method::GET,
+            &format!("/api/v4/channels/{channel_id}/posts?since={since}&page=0&per_page=60"),
+            Some("bottoken"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{recent}");
+    assert!(recent["order"].as_array().unwrap().contains(&reply["id"]));
+    let (status, page) = env
+        .call(
+            Method::GET,
+            &format!("/api/v4/channels/{channel_id}/posts?page=1&per_page=1"),
+            Some("bottoken"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["order"], json!([post["id"]]));
 
     let user = env.login("user-1", "SampleUs@r-1").await;
     let (status, _) = env

@@ -276,8 +276,9 @@ pub(crate) async fn ephemeral(
 pub(crate) struct ChannelPostsQuery {
     #[serde(flatten)]
     paging: Paging,
+    /// Kept as text: flattened query structs only see strings.
     #[serde(default)]
-    since: Option<i64>,
+    since: Option<String>,
 }
 
 /// `GET /channels/{channel_id}/posts`: a `PostList`, newest first.
@@ -288,13 +289,20 @@ pub(crate) async fn of_channel(
     Query(query): Query<ChannelPostsQuery>,
 ) -> ApiResult<Json<PostList>> {
     path_id("channel_id", &channel_id)?;
+    let since: Option<i64> = match query.since.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(
+            text.parse()
+                .map_err(|_| AppError::invalid_url_param("since"))?,
+        ),
+    };
     let db = state.db();
     readable_channel(&db, &caller, &channel_id)?;
     let mut posts: Vec<&Post> = db
         .posts
         .values()
         .filter(|p| p.channel_id == channel_id)
-        .filter(|p| match query.since {
+        .filter(|p| match since {
             Some(since) => p.update_at >= since,
             None => p.delete_at == 0,
         })
@@ -302,7 +310,7 @@ pub(crate) async fn of_channel(
     posts.sort_by(|a, b| b.create_at.cmp(&a.create_at).then(b.id.cmp(&a.id)));
     let posts: Vec<Post> = posts.into_iter().map(for_client).collect();
     drop(db);
-    let posts = if query.since.is_some() {
+    let posts = if since.is_some() {
         posts
     } else {
         query.paging.apply(posts)?
