@@ -1160,6 +1160,33 @@ async fn malformed_requests_get_the_server_errors() {
     env.finish().await;
 }
 
+#[tokio::test]
+async fn ping_and_client_config_need_no_session() {
+    let env = env_with(SandboxOptions {
+        name: "Org Alpha".into(),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let (status, ping) = env
+        .call(Method::GET, "/api/v4/system/ping", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ping["status"], "OK");
+    let (status, config) = env
+        .call(Method::GET, "/api/v4/config/client?format=old", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(config["SiteName"], "Org Alpha");
+    assert_eq!(config["SiteURL"], env.sandbox.site_url());
+    assert_eq!(config["Version"], sandbox::SERVER_VERSION);
+    let (status, body) = env
+        .call(Method::GET, "/api/v4/config/client?format=new", None, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+    assert_app_error(&body, 501, "api.config.client.old_format.app_error");
+    env.finish().await;
+}
+
 #[test]
 fn every_served_route_is_in_the_spec() {
     let spec = support::openapi::Spec::get();

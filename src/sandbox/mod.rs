@@ -141,6 +141,9 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         hub: hub.clone(),
         triggers: TriggerSigner::new(options.trigger_ttl),
         http,
+        name: options.name.clone(),
+        site_url: site_url.clone(),
+        diagnostic_id: ids::new_id(),
     });
     let mut app = api::router(shared)
         .layer(axum::middleware::from_fn(server_headers))

@@ -262,6 +262,25 @@ impl Db {
         (member, true)
     }
 
+    /// The creation time of a new post in a channel: now, but strictly after the channel's
+    /// last post, so a channel's posts have a stable newest-first order.
+    pub fn next_post_time(&self, channel_id: &str) -> i64 {
+        let last = self.channels.get(channel_id).map_or(0, |c| c.last_post_at);
+        now_ms().max(last + 1)
+    }
+
+    /// Records a new post's time on its channel.
+    pub fn touch_channel(&mut self, channel_id: &str, at: i64, root: bool) {
+        if let Some(channel) = self.channels.get_mut(channel_id) {
+            channel.last_post_at = at;
+            channel.total_msg_count += 1;
+            if root {
+                channel.last_root_post_at = at;
+                channel.total_msg_count_root += 1;
+            }
+        }
+    }
+
     pub fn user(&self, id: &str) -> Option<&User> {
         self.users.get(id).map(|r| &r.user)
     }

@@ -392,7 +392,7 @@ pub(crate) async fn add_member(
                 "No team member found for that user ID and team ID.",
             ));
         }
-        let now = now_ms();
+        let now = db.next_post_time(&channel.id);
         let (member, new) = db.add_channel_member(&channel.id, &target.id, false, now);
         let posted = if new {
             let post = if target.id == caller.user.id {
@@ -423,6 +423,7 @@ pub(crate) async fn add_member(
                 )
             };
             db.posts.insert(post.id.clone(), post.clone());
+            db.touch_channel(&channel.id, now, true);
             PostedEvent::gather(&db, &post)
         } else {
             None
@@ -501,7 +502,7 @@ pub(crate) async fn archive(
                 "The channel has been archived or deleted.",
             ));
         }
-        let now = now_ms();
+        let now = db.next_post_time(&channel.id);
         let post = system_post(
             &channel.id,
             &caller.user.id,
@@ -511,6 +512,7 @@ pub(crate) async fn archive(
             now,
         );
         db.posts.insert(post.id.clone(), post.clone());
+        db.touch_channel(&channel.id, now, true);
         let posted = PostedEvent::gather(&db, &post);
         let stored = db
             .channels

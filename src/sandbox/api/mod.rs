@@ -19,6 +19,7 @@ mod actions;
 mod channels;
 pub(crate) mod events;
 mod posts;
+mod system;
 mod teams;
 mod users;
 
@@ -30,6 +31,11 @@ pub(crate) struct Sandbox {
     pub triggers: TriggerSigner,
     /// Client for integration requests (button clicks, dialog submissions).
     pub http: reqwest::Client,
+    /// The instance's name (`SiteName`) and public URL (`SiteURL`).
+    pub name: String,
+    pub site_url: String,
+    /// A stable id for this instance (`DiagnosticId`).
+    pub diagnostic_id: String,
 }
 
 /// Handle to the instance's shared state.
@@ -254,6 +260,8 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
             "/api/v4/actions/dialogs/submit",
             post(actions::submit_dialog),
         ),
+        ("GET", "/api/v4/system/ping", get(system::ping)),
+        ("GET", "/api/v4/config/client", get(system::client_config)),
     ]
 }
 

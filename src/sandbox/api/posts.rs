@@ -67,7 +67,7 @@ pub(crate) async fn create(
                 ));
             }
         }
-        let now = now_ms();
+        let now = db.next_post_time(&post.channel_id);
         post.id = new_id();
         post.user_id = caller.user.id.clone();
         post.create_at = now;
@@ -83,14 +83,7 @@ pub(crate) async fn create(
                 root.last_reply_at = now;
             }
         }
-        if let Some(channel) = db.channels.get_mut(&post.channel_id) {
-            channel.last_post_at = now;
-            channel.total_msg_count += 1;
-            if post.root_id.is_empty() {
-                channel.last_root_post_at = now;
-                channel.total_msg_count_root += 1;
-            }
-        }
+        db.touch_channel(&post.channel_id, now, post.root_id.is_empty());
         let event = PostedEvent::gather(&db, &post);
         (post, event)
     };
