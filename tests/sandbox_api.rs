@@ -862,11 +862,7 @@ async fn clicks_fail_as_the_server_does() {
 
 #[tokio::test]
 async fn a_click_trigger_opens_a_dialog_until_it_expires() {
-    let env = env_with(SandboxOptions {
-        trigger_ttl: Duration::from_millis(300),
-        ..SandboxOptions::default()
-    })
-    .await;
+    let env = env().await;
     let hook = integration().await;
     let post = post_buttons(&env, &hook).await;
     let post_id = post["id"].as_str().unwrap();
@@ -897,6 +893,31 @@ async fn a_click_trigger_opens_a_dialog_until_it_expires() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({"status": "OK"}));
+
+    // As on the real server, opening needs no session and does not check who calls: the
+    // `open_dialog` event goes to the user the trigger was issued to (here sysadmin).
+    let other_admin = env.login("sysadmin2", "Sys@dmin-sample2").await;
+    for token in [None, Some(other_admin.as_str())] {
+        let (status, _) = env
+            .call(
+                Method::POST,
+                "/api/v4/actions/dialogs/open",
+                token,
+                Some(dialog(&trigger)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, body) = env
+        .call(
+            Method::POST,
+            "/api/v4/actions/dialogs/open",
+            None,
+            Some(json!({"trigger_id": trigger, "dialog": {"title": "x"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_app_error(&body, 400, "api.context.invalid_body_param.app_error");
 
     let (status, body) = env
         .call(
@@ -948,19 +969,41 @@ async fn a_click_trigger_opens_a_dialog_until_it_expires() {
         "interactive_message.decode_trigger_id.verify_signature_failed",
     );
     other.finish().await;
+    env.finish().await;
 
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let (status, body) = env
+    // On an instance whose triggers live 1 ms, the trigger is stale by the time it is used.
+    let short = env_with(SandboxOptions {
+        trigger_ttl: Duration::from_millis(1),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let post = post_buttons(&short, &hook).await;
+    let admin = short.login("sysadmin", "Sys@dmin-sample1").await;
+    let (status, _) = short
+        .call(
+            Method::POST,
+            &format!(
+                "/api/v4/posts/{}/actions/accept",
+                post["id"].as_str().unwrap()
+            ),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let stale = hook.last()["trigger_id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (status, body) = short
         .call(
             Method::POST,
             "/api/v4/actions/dialogs/open",
             Some("bottoken"),
-            Some(dialog(&trigger)),
+            Some(dialog(&stale)),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_app_error(&body, 400, "interactive_message.decode_trigger_id.expired");
-    env.finish().await;
+    short.finish().await;
 }
 
 #[tokio::test]
