@@ -32,10 +32,7 @@ impl Spec {
 pub fn assert_conforms(recorder: &Recorder) {
     for exchange in recorder.exchanges() {
         if let Err(err) = Spec::get().validate(&exchange) {
-            panic!(
-                "{} {} -> {}: {err}",
-                exchange.method, exchange.route, exchange.status
-            );
+            panic!("{} {} -> {}: {err}", exchange.method, exchange.route, exchange.status);
         }
     }
 }
