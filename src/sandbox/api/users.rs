@@ -168,23 +168,23 @@ pub(crate) async fn list(
                 .in_team
                 .as_deref()
                 .filter(|t| !t.is_empty())
-                .map_or(true, |t| db.is_team_member(t, &u.id))
+                .is_none_or(|t| db.is_team_member(t, &u.id))
         })
         .filter(|u| {
             query
                 .in_channel
                 .as_deref()
                 .filter(|c| !c.is_empty())
-                .map_or(true, |c| db.is_channel_member(c, &u.id))
+                .is_none_or(|c| db.is_channel_member(c, &u.id))
         })
         .filter(|u| {
             query
                 .role
                 .as_deref()
                 .filter(|r| !r.is_empty())
-                .map_or(true, |r| u.roles.split_whitespace().any(|x| x == r))
+                .is_none_or(|r| u.roles.split_whitespace().any(|x| x == r))
         })
-        .filter(|u| active.map_or(true, |a| (u.delete_at == 0) == a))
+        .filter(|u| active.is_none_or(|a| (u.delete_at == 0) == a))
         .map(|u| {
             if u.id == caller.user.id {
                 u.clone()
