@@ -1,4 +1,5 @@
-//! Mattermost-style ids: 26 characters of lower-case base32 (`model.NewId`).
+//! Mattermost-style ids (26 characters of lower-case base32, `model.NewId`) and timestamps
+//! (milliseconds since the epoch, `model.GetMillis`).
 
 use rand::RngCore;
 
@@ -29,6 +30,14 @@ fn encode(bytes: &[u8; 16]) -> String {
         out.push(ALPHABET[((acc << (5 - bits)) & 31) as usize] as char);
     }
     out
+}
+
+/// Milliseconds since the epoch, as Mattermost counts time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Whether `s` has the shape of a Mattermost id.

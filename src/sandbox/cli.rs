@@ -1,8 +1,11 @@
-//! `sharebot sandbox`: runs one sandbox instance until Ctrl-C.
+//! `sharebot sandbox`: runs one sandbox instance until Ctrl-C or SIGTERM.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use super::{start, SandboxOptions, Seed};
 
 /// Arguments of `sharebot sandbox`.
 #[derive(Debug, clap::Args)]
@@ -24,8 +27,55 @@ pub struct SandboxArgs {
     pub bot_token: Option<String>,
 }
 
-/// Runs the sandbox until Ctrl-C.
-pub async fn run(_args: SandboxArgs) -> ExitCode {
-    eprintln!("the sandbox is not built yet");
-    ExitCode::from(1)
+/// Runs the sandbox until Ctrl-C or SIGTERM; prints `sandbox ready: <site url>` once serving.
+pub async fn run(args: SandboxArgs) -> ExitCode {
+    let seed = match &args.seed {
+        Some(path) => match Seed::from_file(path) {
+            Ok(seed) => seed,
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::from(crate::cli::EXIT_CONFIG);
+            }
+        },
+        None => Seed::default(),
+    };
+    let options = SandboxOptions {
+        listen: args.listen,
+        site_url: args.site_url,
+        name: args.name.unwrap_or_else(|| "sandbox".into()),
+        seed,
+        bot_token: args.bot_token,
+        ..SandboxOptions::default()
+    };
+    let sandbox = match start(options).await {
+        Ok(sandbox) => sandbox,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if sandbox.bot_token_generated() {
+        eprintln!("sandbox bot token (generated): {}", sandbox.bot_token());
+    }
+    println!("sandbox ready: {}", sandbox.site_url());
+    let _ = std::io::stdout().flush();
+    wait_for_stop().await;
+    sandbox.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// Resolves on Ctrl-C or (on Unix) SIGTERM.
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -5,3 +5,273 @@ pub mod faults;
 pub mod invite;
 pub mod recorder;
 pub mod websocket;
+
+mod api;
+pub mod error;
+mod ids;
+pub mod model;
+pub mod seed;
+mod state;
+mod trigger;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::middleware::from_fn_with_state;
+
+pub use self::error::AppError;
+use self::faults::{FaultSettings, Faults};
+use self::recorder::Recorder;
+pub use self::seed::{Seed, SeedError};
+use self::state::Db;
+use self::trigger::TriggerSigner;
+use self::websocket::{Hub, TokenCheck};
+
+/// The server version the sandbox reports (`hello`'s `server_version`).
+pub const SERVER_VERSION: &str = "10.11.0";
+
+/// How to start a sandbox instance.
+#[derive(Clone)]
+pub struct SandboxOptions {
+    /// Address to listen on (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Public base URL; defaults to `http://<bound address>`.
+    pub site_url: Option<String>,
+    /// Name of the instance (the organization it stands for).
+    pub name: String,
+    /// Starting data.
+    pub seed: Seed,
+    /// The bot's access token; else the seed's; else a generated one.
+    pub bot_token: Option<String>,
+    /// Fault injection and rate limiting at start.
+    pub faults: FaultSettings,
+    /// Records every API answer when given.
+    pub recorder: Option<Recorder>,
+    /// How long a trigger id stays valid (the real server's `InteractiveDialogTriggerTimeout`).
+    pub trigger_ttl: Duration,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> SandboxOptions {
+        SandboxOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            site_url: None,
+            name: "sandbox".into(),
+            seed: Seed::default(),
+            bot_token: None,
+            faults: FaultSettings::default(),
+            recorder: None,
+            trigger_ttl: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Why a sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot build the integration HTTP client: {0}")]
+    HttpClient(#[from] reqwest::Error),
+}
+
+/// A started sandbox; stop it with [`RunningSandbox::shutdown`].
+pub struct RunningSandbox {
+    addr: SocketAddr,
+    site_url: String,
+    name: String,
+    bot_token: String,
+    bot_token_generated: bool,
+    hub: Hub,
+    faults: Faults,
+    db: Arc<Mutex<Db>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Every API route the sandbox serves: `(METHOD, template)`, templates named as in the spec.
+pub fn served_routes() -> Vec<(&'static str, &'static str)> {
+    api::route_table()
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect()
+}
+
+/// Starts a sandbox: binds, seeds, and serves until [`RunningSandbox::shutdown`].
+pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxError> {
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| SandboxError::Bind {
+            addr: options.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+        addr: options.listen,
+        source,
+    })?;
+    let site_url = options
+        .site_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let (bot_token, bot_token_generated) = match options
+        .bot_token
+        .clone()
+        .or_else(|| options.seed.bot_token.clone())
+    {
+        Some(token) => (token, false),
+        None => (ids::new_id(), true),
+    };
+    let db = Arc::new(Mutex::new(Db::from_seed(&options.seed, &bot_token)));
+    let check_db = db.clone();
+    let check: TokenCheck = Arc::new(move |token: &str| {
+        let db = check_db.lock().unwrap_or_else(|p| p.into_inner());
+        db.user_by_token(token).map(|u| u.id.clone())
+    });
+    let hub = Hub::new(SERVER_VERSION, check);
+    let faults = Faults::new(options.faults.clone());
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let shared = Arc::new(api::Sandbox {
+        db: db.clone(),
+        hub: hub.clone(),
+        triggers: TriggerSigner::new(options.trigger_ttl),
+        http,
+        name: options.name.clone(),
+        site_url: site_url.clone(),
+        diagnostic_id: ids::new_id(),
+    });
+    let mut app = api::router(shared)
+        .layer(axum::middleware::from_fn(server_headers))
+        .layer(from_fn_with_state(faults.clone(), faults::middleware));
+    if let Some(recorder) = options.recorder.clone() {
+        app = app.layer(from_fn_with_state(recorder, recorder::record));
+    }
+    let admin_db = db.clone();
+    let is_admin: faults::AdminCheck = Arc::new(move |token: &str| {
+        let db = admin_db.lock().unwrap_or_else(|p| p.into_inner());
+        db.user_by_token(token).is_some_and(|u| u.is_system_admin())
+    });
+    let app =
+        app.merge(hub.router())
+            .merge(faults::admin_router(faults.clone(), hub.clone(), is_admin));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        if let Err(err) = serve.await {
+            tracing::error!(%err, "sandbox server stopped");
+        }
+    });
+    Ok(RunningSandbox {
+        addr,
+        site_url,
+        name: options.name,
+        bot_token,
+        bot_token_generated,
+        hub,
+        faults,
+        db,
+        stop,
+        task,
+    })
+}
+
+/// Adds the headers the real server puts on every API answer (`X-Request-Id`, `X-Version-Id`).
+async fn server_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key("X-Request-Id") {
+        if let Ok(value) = ids::new_id().parse() {
+            headers.insert("X-Request-Id", value);
+        }
+    }
+    if let Ok(value) = format!("{SERVER_VERSION}.0.sandbox.false").parse() {
+        headers.insert("X-Version-Id", value);
+    }
+    response
+}
+
+impl RunningSandbox {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The public base URL (no trailing slash).
+    pub fn site_url(&self) -> &str {
+        &self.site_url
+    }
+
+    /// The instance's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The bot's access token.
+    pub fn bot_token(&self) -> &str {
+        &self.bot_token
+    }
+
+    /// Whether the bot token was generated (neither given nor in the seed).
+    pub fn bot_token_generated(&self) -> bool {
+        self.bot_token_generated
+    }
+
+    /// The WebSocket hub (to drop or forget connections).
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// The switchable faults.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    fn with_db<T>(&self, f: impl FnOnce(&Db) -> T) -> T {
+        let db = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        f(&db)
+    }
+
+    /// The id of the user (or bot) with this username.
+    pub fn user_id(&self, username: &str) -> Option<String> {
+        self.with_db(|db| db.user_by_username(username).map(|u| u.id.clone()))
+    }
+
+    /// The id of the team with this name.
+    pub fn team_id(&self, name: &str) -> Option<String> {
+        self.with_db(|db| db.team_by_name(name).map(|t| t.id.clone()))
+    }
+
+    /// The id of a team's channel by names.
+    pub fn channel_id(&self, team: &str, channel: &str) -> Option<String> {
+        self.with_db(|db| {
+            let team = db.team_by_name(team)?;
+            db.channel_by_name(&team.id, channel).map(|c| c.id.clone())
+        })
+    }
+
+    /// A stored post as the state keeps it (integrations included), for assertions.
+    pub fn stored_post(&self, post_id: &str) -> Option<model::Post> {
+        self.with_db(|db| db.posts.get(post_id).cloned())
+    }
+
+    /// Stops serving and waits for the server task to end.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}

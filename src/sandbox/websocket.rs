@@ -16,7 +16,6 @@
 //!   after the resume; a connection whose queue fills up (a slow live socket or too much waiting)
 //!   is closed (close frame) and removed, as `closeAndRemoveConn` does.
 
-
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};

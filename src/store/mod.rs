@@ -143,10 +143,4 @@ impl Store {
     }
 }
 
-/// Milliseconds since the epoch, as Mattermost counts time.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::ids::now_ms;

@@ -1,0 +1,317 @@
+//! `/api/v4/posts…`: creating, reading, editing posts; ephemeral posts; a channel's posts.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::super::error::{ApiResult, AppError};
+use super::super::ids::{is_valid_id, new_id, now_ms};
+use super::super::model::{null_as_default, Post, PostList};
+use super::super::state::Db;
+use super::channels::{missing_channel, readable_channel};
+use super::events::{self, PostedEvent};
+use super::users::created;
+use super::{parse_body, path_id, Caller, Paging, Shared};
+
+pub(crate) fn missing_post() -> AppError {
+    AppError::new(404, "app.post.get.app_error", "Unable to get the post.")
+}
+
+/// The post as clients get it: integrations stripped, empty metadata.
+pub(crate) fn for_client(post: &Post) -> Post {
+    let mut post = post.stripped();
+    post.metadata.get_or_insert_with(Map::new);
+    post
+}
+
+/// `POST /posts`: 201 with the saved post; `posted` goes to the channel's members.
+pub(crate) async fn create(
+    State(state): State<Shared>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let mut post: Post = parse_body(&body, "post")?;
+    if !is_valid_id(&post.channel_id) {
+        return Err(AppError::invalid_param("channel_id"));
+    }
+    let (saved, event) = {
+        let mut db = state.db();
+        let channel = db
+            .channels
+            .get(&post.channel_id)
+            .cloned()
+            .ok_or_else(|| caller.denied("create_post"))?;
+        if !db.can_post(&caller.user, &channel) {
+            return Err(caller.denied("create_post"));
+        }
+        if channel.delete_at != 0 {
+            return Err(AppError::new(
+                400,
+                "api.post.create_post.can_not_post_to_deleted.error",
+                "Can not post to deleted channel.",
+            ));
+        }
+        if !post.root_id.is_empty() {
+            let root_ok = db
+                .posts
+                .get(&post.root_id)
+                .is_some_and(|r| r.channel_id == post.channel_id && r.delete_at == 0);
+            if !root_ok {
+                return Err(AppError::new(
+                    400,
+                    "api.post.create_post.root_id.app_error",
+                    "Invalid RootId parameter.",
+                ));
+            }
+        }
+        let now = db.next_post_time(&post.channel_id);
+        post.id = new_id();
+        post.user_id = caller.user.id.clone();
+        post.create_at = now;
+        post.update_at = now;
+        post.edit_at = 0;
+        post.delete_at = 0;
+        post.remote_id = None;
+        post.generate_action_ids();
+        db.posts.insert(post.id.clone(), post.clone());
+        if !post.root_id.is_empty() {
+            if let Some(root) = db.posts.get_mut(&post.root_id) {
+                root.reply_count += 1;
+                root.last_reply_at = now;
+            }
+        }
+        db.touch_channel(&post.channel_id, now, post.root_id.is_empty());
+        let event = PostedEvent::gather(&db, &post);
+        (post, event)
+    };
+    if let Some(event) = event {
+        event.publish(&state.hub);
+    }
+    Ok(created(for_client(&saved)))
+}
+
+fn readable_post(db: &Db, caller: &Caller, post_id: &str) -> ApiResult<Post> {
+    let post = db
+        .posts
+        .get(post_id)
+        .filter(|p| p.delete_at == 0)
+        .cloned()
+        .ok_or_else(missing_post)?;
+    let channel = db
+        .channels
+        .get(&post.channel_id)
+        .ok_or_else(missing_channel)?;
+    if !db.can_read_channel(&caller.user, channel) {
+        return Err(caller.denied("read_channel_content"));
+    }
+    Ok(post)
+}
+
+/// `GET /posts/{post_id}`.
+pub(crate) async fn get_one(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(post_id): Path<String>,
+) -> ApiResult<Json<Post>> {
+    path_id("post_id", &post_id)?;
+    let post = readable_post(&state.db(), &caller, &post_id)?;
+    Ok(Json(for_client(&post)))
+}
+
+/// Applies an edit by `caller` to a stored post (author or admin), emits `post_edited`.
+fn edit(
+    state: &Shared,
+    caller: &Caller,
+    post_id: &str,
+    change: impl FnOnce(&mut Post),
+) -> ApiResult<Post> {
+    let (post, recipients) = {
+        let mut db = state.db();
+        let current = readable_post(&db, caller, post_id)?;
+        if current.user_id != caller.user.id && !caller.is_admin() {
+            return Err(caller.denied("edit_others_posts"));
+        }
+        if current.user_id == caller.user.id
+            && !db.can_post(
+                &caller.user,
+                db.channels
+                    .get(&current.channel_id)
+                    .ok_or_else(missing_channel)?,
+            )
+        {
+            return Err(caller.denied("edit_post"));
+        }
+        let mut post = current.clone();
+        change(&mut post);
+        let now = now_ms();
+        if post.message != current.message {
+            post.edit_at = now;
+        }
+        post.update_at = now;
+        post.generate_action_ids();
+        db.posts.insert(post.id.clone(), post.clone());
+        (post, db.channel_member_ids(&current.channel_id))
+    };
+    events::post_edited(&state.hub, &recipients, &post);
+    Ok(post)
+}
+
+/// `PUT /posts/{post_id}`: replaces message and props; the body's `id` must be the post's.
+pub(crate) async fn update(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(post_id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Post>> {
+    path_id("post_id", &post_id)?;
+    let update: Post = parse_body(&body, "post")?;
+    if update.id != post_id {
+        return Err(AppError::invalid_param("id"));
+    }
+    let post = edit(&state, &caller, &post_id, |post| {
+        post.message = update.message;
+        post.props = update.props;
+        post.file_ids = update.file_ids;
+        post.is_pinned = update.is_pinned;
+    })?;
+    Ok(Json(for_client(&post)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PatchBody {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    props: Option<Map<String, Value>>,
+    #[serde(default)]
+    is_pinned: Option<bool>,
+    #[serde(default)]
+    file_ids: Option<Vec<String>>,
+}
+
+/// `PUT /posts/{post_id}/patch`: changes only the fields given.
+pub(crate) async fn patch(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(post_id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Post>> {
+    path_id("post_id", &post_id)?;
+    let patch: PatchBody = parse_body(&body, "post")?;
+    let post = edit(&state, &caller, &post_id, |post| {
+        if let Some(message) = patch.message {
+            post.message = message;
+        }
+        if let Some(props) = patch.props {
+            post.props = props;
+        }
+        if let Some(pinned) = patch.is_pinned {
+            post.is_pinned = pinned;
+        }
+        if let Some(files) = patch.file_ids {
+            post.file_ids = files;
+        }
+    })?;
+    Ok(Json(for_client(&post)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EphemeralBody {
+    #[serde(default, deserialize_with = "null_as_default")]
+    user_id: String,
+    #[serde(default)]
+    post: Option<Post>,
+}
+
+/// Builds and delivers an ephemeral post to one user (`SendEphemeralPost`); it is kept so its
+/// actions can be clicked (the real server carries them in encrypted cookies instead).
+pub(crate) fn send_ephemeral(state: &Shared, user_id: &str, mut post: Post) -> Post {
+    let now = now_ms();
+    if post.id.is_empty() {
+        post.id = new_id();
+    }
+    post.post_type = "system_ephemeral".into();
+    post.create_at = now;
+    post.update_at = now;
+    post.generate_action_ids();
+    state
+        .db()
+        .ephemeral_posts
+        .insert(post.id.clone(), post.clone());
+    events::ephemeral(&state.hub, user_id, &post);
+    post
+}
+
+/// `POST /posts/ephemeral` `{user_id, post}`: needs `create_post_ephemeral` (system admins).
+pub(crate) async fn ephemeral(
+    State(state): State<Shared>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<Response> {
+    caller.require_admin("create_post_ephemeral")?;
+    let body: EphemeralBody = parse_body(&body, "ephemeral_post")?;
+    if !is_valid_id(&body.user_id) {
+        return Err(AppError::invalid_param("user_id"));
+    }
+    let mut post = body.post.ok_or_else(|| AppError::invalid_param("post"))?;
+    if !is_valid_id(&post.channel_id) {
+        return Err(AppError::invalid_param("channel_id"));
+    }
+    post.user_id = caller.user.id.clone();
+    let post = send_ephemeral(&state, &body.user_id, post);
+    Ok(created(for_client(&post)))
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct ChannelPostsQuery {
+    #[serde(flatten)]
+    paging: Paging,
+    /// Kept as text: flattened query structs only see strings.
+    #[serde(default)]
+    since: Option<String>,
+}
+
+/// `GET /channels/{channel_id}/posts`: a `PostList`, newest first.
+pub(crate) async fn of_channel(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(channel_id): Path<String>,
+    Query(query): Query<ChannelPostsQuery>,
+) -> ApiResult<Json<PostList>> {
+    path_id("channel_id", &channel_id)?;
+    let since: Option<i64> = match query.since.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(
+            text.parse()
+                .map_err(|_| AppError::invalid_url_param("since"))?,
+        ),
+    };
+    let db = state.db();
+    readable_channel(&db, &caller, &channel_id)?;
+    let mut posts: Vec<&Post> = db
+        .posts
+        .values()
+        .filter(|p| p.channel_id == channel_id)
+        .filter(|p| match since {
+            Some(since) => p.update_at >= since,
+            None => p.delete_at == 0,
+        })
+        .collect();
+    posts.sort_by(|a, b| b.create_at.cmp(&a.create_at).then(b.id.cmp(&a.id)));
+    let posts: Vec<Post> = posts.into_iter().map(for_client).collect();
+    drop(db);
+    let posts = if since.is_some() {
+        posts
+    } else {
+        query.paging.apply(posts)?
+    };
+    let mut list = PostList::default();
+    for post in posts {
+        list.order.push(post.id.clone());
+        list.posts.insert(post.id.clone(), post);
+    }
+    Ok(Json(list))
+}

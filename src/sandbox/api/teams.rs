@@ -1,0 +1,182 @@
+//! `/api/v4/teams…`: reading teams and their members, adding members.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::Json;
+use serde::Deserialize;
+
+use super::super::error::{ApiResult, AppError};
+use super::super::ids::now_ms;
+use super::super::model::{null_as_default, Team, TeamMember};
+use super::users::{created, resolve_user_id};
+use super::{events, parse_body, path_id, Caller, Paging, Shared};
+
+fn missing_team() -> AppError {
+    AppError::new(
+        404,
+        "app.team.get.find.app_error",
+        "Unable to find the existing team.",
+    )
+}
+
+/// What the caller may see of a team (`Sanitize` for those without `manage_team`).
+fn visible(caller: &Caller, team: &Team) -> Team {
+    if caller.is_admin() {
+        team.clone()
+    } else {
+        team.sanitized()
+    }
+}
+
+/// `GET /teams`: every team for admins; the open teams for others.
+pub(crate) async fn list(
+    State(state): State<Shared>,
+    caller: Caller,
+    Query(paging): Query<Paging>,
+) -> ApiResult<Json<Vec<Team>>> {
+    let mut teams: Vec<Team> = state
+        .db()
+        .teams
+        .values()
+        .filter(|t| t.delete_at == 0 && (caller.is_admin() || t.allow_open_invite))
+        .map(|t| visible(&caller, t))
+        .collect();
+    teams.sort_by(|a, b| a.display_name.cmp(&b.display_name));
+    Ok(Json(paging.apply(teams)?))
+}
+
+fn check_view(state: &Shared, caller: &Caller, team: &Team) -> ApiResult<()> {
+    let db = state.db();
+    if db.can_view_team(&caller.user, &team.id) || (team.allow_open_invite && team.team_type == "O")
+    {
+        Ok(())
+    } else {
+        Err(caller.denied("view_team"))
+    }
+}
+
+/// `GET /teams/{team_id}`.
+pub(crate) async fn get_one(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(team_id): Path<String>,
+) -> ApiResult<Json<Team>> {
+    path_id("team_id", &team_id)?;
+    let team = state
+        .db()
+        .teams
+        .get(&team_id)
+        .cloned()
+        .ok_or_else(missing_team)?;
+    check_view(&state, &caller, &team)?;
+    Ok(Json(visible(&caller, &team)))
+}
+
+/// `GET /teams/name/{name}`.
+pub(crate) async fn by_name(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Team>> {
+    super::path_name(&name, false)?;
+    let team = state.db().team_by_name(&name).cloned().ok_or_else(|| {
+        AppError::new(
+            404,
+            "app.team.get_by_name.missing.app_error",
+            "Unable to find the existing team.",
+        )
+    })?;
+    check_view(&state, &caller, &team)?;
+    Ok(Json(visible(&caller, &team)))
+}
+
+/// `GET /users/{user_id}/teams`: the user's teams (the user itself or an admin).
+pub(crate) async fn of_user(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Vec<Team>>> {
+    let user_id = resolve_user_id(&caller, &user_id)?;
+    if user_id != caller.user.id {
+        caller.require_admin("manage_system")?;
+    }
+    let db = state.db();
+    let mut teams: Vec<Team> = db
+        .teams
+        .values()
+        .filter(|t| t.delete_at == 0 && db.is_team_member(&t.id, &user_id))
+        .map(|t| visible(&caller, t))
+        .collect();
+    teams.sort_by(|a, b| a.display_name.cmp(&b.display_name));
+    Ok(Json(teams))
+}
+
+/// `GET /teams/{team_id}/members`.
+pub(crate) async fn members(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(team_id): Path<String>,
+    Query(paging): Query<Paging>,
+) -> ApiResult<Json<Vec<TeamMember>>> {
+    path_id("team_id", &team_id)?;
+    let db = state.db();
+    if !db.can_view_team(&caller.user, &team_id) {
+        return Err(caller.denied("view_team"));
+    }
+    let list: Vec<TeamMember> = db
+        .team_members
+        .values()
+        .filter(|m| m.team_id == team_id && m.delete_at == 0)
+        .cloned()
+        .collect();
+    Ok(Json(paging.apply(list)?))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AddMemberBody {
+    #[serde(default, deserialize_with = "null_as_default")]
+    team_id: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    user_id: String,
+}
+
+/// `POST /teams/{team_id}/members` `{team_id, user_id}`: 201 with the member.
+pub(crate) async fn add_member(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(team_id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    path_id("team_id", &team_id)?;
+    let body: AddMemberBody = parse_body(&body, "team_member")?;
+    if body.team_id != team_id {
+        return Err(AppError::invalid_param("team_id"));
+    }
+    if !super::super::ids::is_valid_id(&body.user_id) {
+        return Err(AppError::invalid_param("user_id"));
+    }
+    let member = {
+        let mut db = state.db();
+        let team = db.teams.get(&team_id).cloned().ok_or_else(missing_team)?;
+        let joining_open_team =
+            body.user_id == caller.user.id && team.allow_open_invite && team.team_type == "O";
+        let team_admin = db
+            .team_members
+            .get(&(team_id.clone(), caller.user.id.clone()))
+            .is_some_and(|m| m.scheme_admin);
+        if !(caller.is_admin() || team_admin || joining_open_team) {
+            return Err(caller.denied("add_user_to_team"));
+        }
+        if db.user(&body.user_id).is_none() {
+            return Err(AppError::new(
+                404,
+                "app.user.missing_account.const",
+                "Unable to find the user.",
+            ));
+        }
+        db.join_team(&team_id, &body.user_id, now_ms())
+    };
+    events::added_to_team(&state.hub, &team_id, &body.user_id);
+    Ok(created(member))
+}
