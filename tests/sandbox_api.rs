@@ -1242,3 +1242,83 @@ fn every_served_route_is_in_the_spec() {
         );
     }
 }
+
+#[tokio::test]
+async fn teams_are_created_and_single_memberships_read_as_the_server_answers() {
+    let env = env().await;
+    let admin = env.login("sysadmin", "Sys@dmin-sample1").await;
+    let (status, team) = env
+        .call(
+            Method::POST,
+            "/api/v4/teams",
+            Some(&admin),
+            Some(json!({"name": "review-inbox", "display_name": "Review inbox", "type": "I"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{team}");
+    assert_eq!(team["type"], "I");
+    assert_eq!(team["allow_open_invite"], false);
+    let team_id = team["id"].as_str().unwrap().to_string();
+
+    let me = env.id("sysadmin");
+    let (status, member) = env
+        .call(
+            Method::GET,
+            &format!("/api/v4/teams/{team_id}/members/{me}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{member}");
+    assert_eq!(
+        member["scheme_admin"], true,
+        "the creator administers the team"
+    );
+
+    let other = env.id("sysadmin2");
+    let (status, body) = env
+        .call(
+            Method::GET,
+            &format!("/api/v4/teams/{team_id}/members/{other}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_app_error(&body, 404, "app.team.get_member.missing.app_error");
+
+    let (status, body) = env
+        .call(
+            Method::POST,
+            "/api/v4/teams",
+            Some(&admin),
+            Some(json!({"name": "review-inbox", "display_name": "Again", "type": "O"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_app_error(&body, 400, "app.team.save.existing.app_error");
+
+    let (status, body) = env
+        .call(
+            Method::POST,
+            "/api/v4/teams",
+            Some(&admin),
+            Some(json!({"name": "Bad Name!", "display_name": "x", "type": "O"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_app_error(&body, 400, "model.team.is_valid.characters.app_error");
+
+    // A plain user cannot read memberships of a team it cannot see.
+    let user = env.login("user-1", "SampleUs@r-1").await;
+    let (status, _) = env
+        .call(
+            Method::GET,
+            &format!("/api/v4/teams/{team_id}/members/{me}"),
+            Some(&user),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    env.finish().await;
+}

@@ -67,26 +67,11 @@ impl Db {
         let mut db = Db::default();
         let now = now_ms();
         for seed_team in &seed.teams {
-            let team = Team {
-                id: new_id(),
-                create_at: now,
-                update_at: now,
-                display_name: seed_team
-                    .display_name
-                    .clone()
-                    .unwrap_or_else(|| seed_team.name.clone()),
-                name: seed_team.name.clone(),
-                email: format!("{}@sandbox.test", seed_team.name),
-                team_type: if seed_team.invite_only { "I" } else { "O" }.into(),
-                invite_id: new_id(),
-                allow_open_invite: !seed_team.invite_only,
-                ..Team::default()
-            };
-            let team_id = team.id.clone();
-            db.teams.insert(team_id.clone(), team);
-            for (name, display) in [("town-square", "Town Square"), ("off-topic", "Off-Topic")] {
-                db.insert_channel(&team_id, "O", name, display, "", now);
-            }
+            let display = seed_team
+                .display_name
+                .clone()
+                .unwrap_or_else(|| seed_team.name.clone());
+            db.insert_team(&seed_team.name, &display, seed_team.invite_only, now);
         }
         let mut bot_token = Some(bot_token.to_string());
         for seed_user in &seed.users {
@@ -218,6 +203,34 @@ impl Db {
         let id = channel.id.clone();
         self.channels.insert(id.clone(), channel);
         id
+    }
+
+    /// Creates a team with its default channels (`town-square`, `off-topic`); returns its id.
+    pub fn insert_team(
+        &mut self,
+        name: &str,
+        display_name: &str,
+        invite_only: bool,
+        now: i64,
+    ) -> String {
+        let team = Team {
+            id: new_id(),
+            create_at: now,
+            update_at: now,
+            display_name: display_name.to_string(),
+            name: name.to_string(),
+            email: format!("{name}@sandbox.test"),
+            team_type: if invite_only { "I" } else { "O" }.into(),
+            invite_id: new_id(),
+            allow_open_invite: !invite_only,
+            ..Team::default()
+        };
+        let team_id = team.id.clone();
+        self.teams.insert(team_id.clone(), team);
+        for (channel, display) in [("town-square", "Town Square"), ("off-topic", "Off-Topic")] {
+            self.insert_channel(&team_id, "O", channel, display, "", now);
+        }
+        team_id
     }
 
     /// Adds a team member (and joins the team's default channels); returns the member.

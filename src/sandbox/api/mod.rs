@@ -186,6 +186,7 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
             get(channels::of_user_in_team),
         ),
         ("GET", "/api/v4/teams", get(teams::list)),
+        ("POST", "/api/v4/teams", post(teams::create)),
         ("GET", "/api/v4/teams/{team_id}", get(teams::get_one)),
         ("GET", "/api/v4/teams/name/{name}", get(teams::by_name)),
         (
@@ -197,6 +198,11 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
             "POST",
             "/api/v4/teams/{team_id}/members",
             post(teams::add_member),
+        ),
+        (
+            "GET",
+            "/api/v4/teams/{team_id}/members/{user_id}",
+            get(teams::member),
         ),
         (
             "GET",

@@ -1,4 +1,4 @@
-//! `/api/v4/teams…`: reading teams and their members, adding members.
+//! `/api/v4/teams…`: creating and reading teams, reading and adding members.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -179,4 +179,111 @@ pub(crate) async fn add_member(
     };
     events::added_to_team(&state.hub, &team_id, &body.user_id);
     Ok(created(member))
+}
+
+/// `GET /teams/{team_id}/members/{user_id}`: one membership (404 when there is none).
+pub(crate) async fn member(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((team_id, user_id)): Path<(String, String)>,
+) -> ApiResult<Json<TeamMember>> {
+    path_id("team_id", &team_id)?;
+    let user_id = resolve_user_id(&caller, &user_id)?;
+    let db = state.db();
+    if !db.teams.contains_key(&team_id) {
+        return Err(missing_team());
+    }
+    if !db.can_view_team(&caller.user, &team_id) {
+        return Err(caller.denied("view_team"));
+    }
+    db.team_members
+        .get(&(team_id, user_id))
+        .filter(|m| m.delete_at == 0)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| {
+            AppError::new(
+                404,
+                "app.team.get_member.missing.app_error",
+                "No team member found for that user ID and team ID.",
+            )
+        })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CreateBody {
+    #[serde(default, deserialize_with = "null_as_default")]
+    name: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    display_name: String,
+    #[serde(default, rename = "type", deserialize_with = "null_as_default")]
+    team_type: String,
+}
+
+/// `model.IsValidTeamName`: 2–64 characters of `a-z 0-9 -`, alphanumeric at both ends.
+fn valid_team_name(name: &str) -> bool {
+    (2..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+}
+
+/// `POST /teams` `{name, display_name, type}`: 201 with the team; the creator joins it as a
+/// team admin (`create_team`, which every user has by default).
+pub(crate) async fn create(
+    State(state): State<Shared>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let body: CreateBody = parse_body(&body, "team")?;
+    if !valid_team_name(&body.name) {
+        return Err(AppError::new(
+            400,
+            "model.team.is_valid.characters.app_error",
+            "Name must be 2 or more lowercase alphanumeric characters.",
+        ));
+    }
+    if body.display_name.trim().is_empty() || body.display_name.chars().count() > 64 {
+        return Err(AppError::new(
+            400,
+            "model.team.is_valid.name.app_error",
+            "Invalid name.",
+        ));
+    }
+    if body.team_type != "O" && body.team_type != "I" {
+        return Err(AppError::new(
+            400,
+            "model.team.is_valid.type.app_error",
+            "Invalid type.",
+        ));
+    }
+    let team = {
+        let mut db = state.db();
+        if db.team_by_name(&body.name).is_some() {
+            return Err(AppError::new(
+                400,
+                "app.team.save.existing.app_error",
+                "A team with that name already exists.",
+            ));
+        }
+        let now = now_ms();
+        let team_id = db.insert_team(&body.name, &body.display_name, body.team_type == "I", now);
+        let key = (team_id.clone(), caller.user.id.clone());
+        db.join_team(&team_id, &caller.user.id, now);
+        if let Some(member) = db.team_members.get_mut(&key) {
+            member.roles = "team_user team_admin".into();
+            member.scheme_admin = true;
+        }
+        db.teams.get(&team_id).cloned().ok_or_else(missing_team)?
+    };
+    events::added_to_team(&state.hub, &team.id, &caller.user.id);
+    Ok(created(visible(&caller, &team)))
 }
