@@ -269,8 +269,11 @@ impl RunningSandbox {
         self.with_db(|db| db.posts.get(post_id).cloned())
     }
 
-    /// Stops serving and waits for the server task to end.
+    /// Stops as a server process would: every WebSocket is closed and forgotten (nothing can
+    /// be resumed), the listener closes, and in-flight requests finish.
     pub async fn shutdown(self) {
+        self.hub().forget_sessions();
+        self.hub().drop_all();
         let _ = self.stop.send(());
         let _ = self.task.await;
     }
