@@ -1,8 +1,11 @@
 //! The `sharebot` binary as an admin runs it: check-config, migrate and run, with exit codes,
 //! messages naming the key at fault, and no secret in any output or log line.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 const TOKEN: &str = "tokXYZ-recognisable-bot-token-7731";
 const SIGNING: &str = "sig-recognisable-signing-secret-0123456789";
@@ -181,6 +184,112 @@ fn run_without_mattermost_fails_clearly_and_logs_no_secret() {
         !all.contains(TOKEN) && !all.contains(SIGNING),
         "a secret reached the output:\n{all}"
     );
+}
+
+#[test]
+fn run_connects_to_the_sandbox_serves_health_and_stops_on_sigterm_without_leaking_secrets() {
+    const BOT_TOKEN: &str = "botTokenRecognisable0000zz";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = rt
+        .block_on(sharebot::sandbox::start(
+            sharebot::sandbox::SandboxOptions {
+                bot_token: Some(BOT_TOKEN.into()),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = sharebot(dir.path())
+        .args(["run", "--config"])
+        .arg(shipped())
+        .env("SHAREBOT_MATTERMOST__URL", sandbox.site_url())
+        .env("SHAREBOT_MATTERMOST__TOKEN", BOT_TOKEN)
+        .env("SHAREBOT_SERVER__SECRET", SIGNING)
+        .env("SHAREBOT_SERVER__LISTEN", "127.0.0.1:0")
+        .env("SHAREBOT_LOG__FORMAT", "json")
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Collect every log line; announce the address once the server listens.
+    let stderr = child.stderr.take().unwrap();
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                if v["message"] == "HTTP server listening" {
+                    let _ = addr_tx.send(v["listen"].as_str().unwrap_or_default().to_string());
+                }
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let addr = addr_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server starts listening");
+
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let health = http
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+        let mut ready = None;
+        for _ in 0..200 {
+            let res = http
+                .get(format!("http://{addr}/readyz"))
+                .send()
+                .await
+                .unwrap();
+            if res.status() == 200 {
+                ready = Some(res.json::<serde_json::Value>().await.unwrap());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let ready = ready.expect("ready once the WebSocket is connected");
+        assert_eq!(ready["checks"]["database"], "ok");
+        assert_eq!(ready["checks"]["mattermost"], "connected");
+        let metrics = http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert!(metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"));
+        let text = metrics.text().await.unwrap();
+        assert!(
+            text.contains("route=\"/api/v4/users/me\",status=\"200\""),
+            "{text}"
+        );
+    });
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    let logs = reader.join().unwrap();
+    let mut stdout = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout);
+    assert!(exit.success(), "clean exit on SIGTERM: {exit:?}\n{logs}");
+    assert!(logs.contains("Mattermost checks passed"), "{logs}");
+    assert!(logs.contains("shutdown requested"), "{logs}");
+    for secret in [BOT_TOKEN, SIGNING] {
+        assert!(!logs.contains(secret), "a secret reached the logs:\n{logs}");
+        assert!(!stdout.contains(secret));
+    }
+    rt.block_on(sandbox.shutdown());
 }
 
 #[test]

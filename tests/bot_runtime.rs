@@ -1,0 +1,513 @@
+//! The bot against the sandbox, as in production: start-up checks, readiness, a dropped
+//! WebSocket resumed without losing a `posted` event, a fresh connection after an outage
+//! answered by a resync, 429s waited out, 5xx retried only where that is safe.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use sharebot::bot::{self, BotError, Domain, RunningBot, Tuning};
+use sharebot::config::Config;
+use sharebot::mattermost::models::Post;
+use sharebot::mattermost::{Backoff, Client, ClientOptions, Event, WsOptions};
+use sharebot::sandbox::faults::{FaultSettings, RateLimit};
+use sharebot::sandbox::{self, RunningSandbox, SandboxOptions};
+
+const BOT_TOKEN: &str = "sandboxbottoken0000000000a";
+const SIGNING: &str = "test-signing-secret-0123456789abcdef";
+
+/// Records what the bot's domain receives.
+#[derive(Default)]
+struct Recording {
+    events: Mutex<Vec<Event>>,
+    reconciles: Mutex<Vec<String>>,
+}
+
+impl Domain for Recording {
+    async fn event(&self, event: Event) {
+        self.events.lock().unwrap().push(event);
+    }
+    async fn reconcile(&self, reason: String) {
+        self.reconciles.lock().unwrap().push(reason);
+    }
+}
+
+impl Recording {
+    fn posted_messages(&self) -> Vec<(String, String)> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                Event::Posted { post, .. } => Some((post.id.clone(), post.message.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+    fn reconciles(&self) -> usize {
+        self.reconciles.lock().unwrap().len()
+    }
+}
+
+async fn start_sandbox() -> RunningSandbox {
+    sandbox::start(SandboxOptions {
+        bot_token: Some(BOT_TOKEN.into()),
+        ..SandboxOptions::default()
+    })
+    .await
+    .expect("sandbox starts")
+}
+
+fn config(sandbox_url: &str, db: &std::path::Path, extra: &[(&str, &str)]) -> Config {
+    let mut env: HashMap<String, String> = [
+        ("SHAREBOT_MATTERMOST__URL", sandbox_url),
+        ("SHAREBOT_MATTERMOST__TOKEN", BOT_TOKEN),
+        ("SHAREBOT_MATTERMOST__ADMIN_CHANNEL", "engineering/admins"),
+        ("SHAREBOT_SERVER__LISTEN", "127.0.0.1:0"),
+        ("SHAREBOT_SERVER__PUBLIC_URL", "http://127.0.0.1:9"),
+        ("SHAREBOT_SERVER__SECRET", SIGNING),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    env.insert(
+        "SHAREBOT_DATABASE__URL".into(),
+        format!("sqlite://{}", db.join("bot.db").display()),
+    );
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    Config::load_from(None, &env).expect("valid test configuration")
+}
+
+fn fast() -> Tuning {
+    Tuning {
+        client: ClientOptions {
+            request_timeout: Duration::from_secs(5),
+            backoff: Backoff {
+                base: Duration::from_millis(10),
+                cap: Duration::from_millis(100),
+            },
+            ..ClientOptions::default()
+        },
+        websocket: WsOptions {
+            ping_interval: Duration::from_secs(2),
+            backoff: Backoff {
+                base: Duration::from_millis(20),
+                cap: Duration::from_millis(200),
+            },
+            ..WsOptions::default()
+        },
+        resume_flush: Duration::from_millis(20),
+    }
+}
+
+/// Polls `check` every 20 ms for up to 10 s.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+async fn ready(bot: &RunningBot) -> reqwest::StatusCode {
+    reqwest::get(format!("http://{}/readyz", bot.http_addr))
+        .await
+        .unwrap()
+        .status()
+}
+
+/// A session token for a seeded user, logged in as a person would.
+async fn login(sandbox: &RunningSandbox, user: &str, password: &str) -> String {
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v4/users/login", sandbox.site_url()))
+        .json(&json!({"login_id": user, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.headers()["Token"].to_str().unwrap().to_string()
+}
+
+/// A client acting as `sysadmin`, to post as an admin would.
+async fn admin_client(sandbox: &RunningSandbox) -> Client {
+    let token = login(sandbox, "sysadmin", "Sys@dmin-sample1").await;
+    Client::new(sandbox.site_url(), &token, ClientOptions::default()).unwrap()
+}
+
+async fn post(client: &Client, channel_id: &str, message: &str) -> Post {
+    client
+        .create_post(&Post {
+            channel_id: channel_id.into(),
+            message: message.into(),
+            ..Post::default()
+        })
+        .await
+        .expect("post created")
+}
+
+#[tokio::test]
+async fn starts_against_the_sandbox_and_becomes_ready() {
+    let sandbox = start_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let domain = Arc::new(Recording::default());
+    let bot = bot::start(&config(sandbox.site_url(), dir.path(), &[]), fast(), domain)
+        .await
+        .expect("bot starts");
+    assert_eq!(bot.identity.user.username, "sharebot");
+    assert_eq!(bot.identity.admin_channel.name, "admins");
+    assert_eq!(bot.identity.inbox_team.name, "shared-inbox");
+    let mut link = bot.link.clone();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        link.wait_for(|l| *l == sharebot::http::MattermostLink::Connected),
+    )
+    .await
+    .expect("connects")
+    .unwrap();
+    assert_eq!(ready(&bot).await, 200);
+    let metrics = reqwest::get(format!("http://{}/metrics", bot.http_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("sharebot_mattermost_requests_total{method=\"GET\",route=\"/api/v4/users/me\",status=\"200\"} 1"),
+        "{metrics}"
+    );
+    bot.shutdown().await.unwrap();
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_wrong_token_fails_start_up_with_a_clear_message() {
+    let sandbox = start_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        sandbox.site_url(),
+        dir.path(),
+        &[("SHAREBOT_MATTERMOST__TOKEN", "notarealtoken0000000000000")],
+    );
+    let err = bot::start(&cfg, fast(), Arc::new(Recording::default()))
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, BotError::TokenRefused { status: 401, .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("Mattermost refused the bot token (HTTP 401")
+            && text.contains("SHAREBOT_MATTERMOST__TOKEN"),
+        "{text}"
+    );
+    assert!(!text.contains("notarealtoken"), "{text}");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_plain_user_token_is_refused_for_lacking_the_admin_role() {
+    let sandbox = start_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = login(&sandbox, "user-1", "SampleUs@r-1").await;
+    let cfg = config(
+        sandbox.site_url(),
+        dir.path(),
+        &[("SHAREBOT_MATTERMOST__TOKEN", &token)],
+    );
+    let err = bot::start(&cfg, fast(), Arc::new(Recording::default()))
+        .await
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("the bot account @user-1 lacks the system_admin role"),
+        "{text}"
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_missing_admin_channel_is_explained_or_created_when_configured() {
+    let sandbox = start_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        sandbox.site_url(),
+        dir.path(),
+        &[(
+            "SHAREBOT_MATTERMOST__ADMIN_CHANNEL",
+            "marketing/sharebot-ops",
+        )],
+    );
+    let err = bot::start(&cfg, fast(), Arc::new(Recording::default()))
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains(
+            "the admin channel marketing/sharebot-ops (mattermost.admin_channel) does not exist"
+        ),
+        "{err}"
+    );
+    let cfg = config(
+        sandbox.site_url(),
+        dir.path(),
+        &[
+            (
+                "SHAREBOT_MATTERMOST__ADMIN_CHANNEL",
+                "marketing/sharebot-ops",
+            ),
+            ("SHAREBOT_MATTERMOST__CREATE_MISSING", "true"),
+            ("SHAREBOT_REVIEW__INBOX_TEAM", "review-inbox"),
+        ],
+    );
+    let bot = bot::start(&cfg, fast(), Arc::new(Recording::default()))
+        .await
+        .expect("creates what is missing");
+    assert_eq!(bot.identity.admin_channel.channel_type, "P");
+    assert_eq!(bot.identity.inbox_team.team_type, "I");
+    let admin = admin_client(&sandbox).await;
+    let team = admin
+        .team_by_name("review-inbox")
+        .await
+        .expect("inbox team created");
+    assert_eq!(team.name, "review-inbox");
+    let members = admin
+        .channel_members(&bot.identity.admin_channel.id)
+        .await
+        .unwrap();
+    assert!(members.iter().any(|m| m.user_id == bot.identity.user.id));
+    bot.shutdown().await.unwrap();
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dropped_socket_resumes_without_losing_or_repeating_a_posted_event() {
+    let sandbox = start_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let domain = Arc::new(Recording::default());
+    let bot = bot::start(
+        &config(sandbox.site_url(), dir.path(), &[]),
+        fast(),
+        domain.clone(),
+    )
+    .await
+    .unwrap();
+    let channel = bot.identity.admin_channel.id.clone();
+    let admin = admin_client(&sandbox).await;
+    let mut link = bot.link.clone();
+    link.wait_for(|l| *l == sharebot::http::MattermostLink::Connected)
+        .await
+        .unwrap();
+
+    post(&admin, &channel, "before the drop").await;
+    eventually("the first post arrives", || {
+        domain.posted_messages().len() == 1
+    })
+    .await;
+    for round in 0..3 {
+        sandbox.hub().drop_all();
+        for i in 0..5 {
+            post(&admin, &channel, &format!("round {round} message {i}")).await;
+        }
+    }
+    eventually("all 16 posts arrive", || {
+        domain.posted_messages().len() >= 16
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let posted = domain.posted_messages();
+    let mut ids: Vec<&String> = posted.iter().map(|(id, _)| id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(posted.len(), 16, "no event repeated: {posted:?}");
+    assert_eq!(ids.len(), 16);
+    assert_eq!(
+        domain.reconciles(),
+        0,
+        "a resumed connection loses nothing, so no resync"
+    );
+    assert_eq!(ready(&bot).await, 200);
+    // The resume point is persisted (nothing secret in it).
+    bot.shutdown().await.unwrap();
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fresh_connection_after_an_outage_triggers_a_resync_and_readyz_follows_the_socket() {
+    let sandbox = start_sandbox().await;
+    let addr = sandbox.addr();
+    let dir = tempfile::tempdir().unwrap();
+    let domain = Arc::new(Recording::default());
+    let bot = bot::start(
+        &config(sandbox.site_url(), dir.path(), &[]),
+        fast(),
+        domain.clone(),
+    )
+    .await
+    .unwrap();
+    let mut link = bot.link.clone();
+    link.wait_for(|l| *l == sharebot::http::MattermostLink::Connected)
+        .await
+        .unwrap();
+    assert_eq!(ready(&bot).await, 200);
+
+    // The server goes away: the socket drops and the bot is not ready.
+    sandbox.shutdown().await;
+    link.wait_for(|l| *l == sharebot::http::MattermostLink::Disconnected)
+        .await
+        .unwrap();
+    assert_eq!(ready(&bot).await, 503);
+
+    // It comes back (a restart: no resumable connection): the bot reconnects and resyncs.
+    let sandbox = sandbox::start(SandboxOptions {
+        listen: addr,
+        bot_token: Some(BOT_TOKEN.into()),
+        ..SandboxOptions::default()
+    })
+    .await
+    .expect("sandbox restarts on the same port");
+    link.wait_for(|l| *l == sharebot::http::MattermostLink::Connected)
+        .await
+        .unwrap();
+    eventually("a resync is requested", || domain.reconciles() == 1).await;
+    assert_eq!(ready(&bot).await, 200);
+    bot.shutdown().await.unwrap();
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn rate_limited_creates_are_waited_out_and_none_is_lost_or_doubled() {
+    let sandbox = start_sandbox().await;
+    let admin = admin_client(&sandbox).await;
+    let channel = admin
+        .channel_by_name("engineering", "admins")
+        .await
+        .unwrap()
+        .id;
+    sandbox.faults().set(FaultSettings {
+        rate_limit: Some(RateLimit {
+            per_sec: 5,
+            max_burst: 2,
+            vary_by_user: true,
+        }),
+        ..FaultSettings::default()
+    });
+    let bot_client = Client::new(sandbox.site_url(), BOT_TOKEN, fast().client).unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..15 {
+        let c = bot_client.clone();
+        let channel = channel.clone();
+        tasks.push(tokio::spawn(async move {
+            post(&c, &channel, &format!("burst {i}")).await.id
+        }));
+    }
+    let mut created = Vec::new();
+    for t in tasks {
+        created.push(t.await.unwrap());
+    }
+    sandbox.faults().set(FaultSettings::default());
+    let list = admin
+        .channel_posts(
+            &channel,
+            &sharebot::mattermost::ChannelPostsQuery::default(),
+        )
+        .await
+        .unwrap();
+    let bursts: Vec<&Post> = list
+        .posts
+        .values()
+        .filter(|p| p.message.starts_with("burst "))
+        .collect();
+    assert_eq!(bursts.len(), 15, "every post exists exactly once");
+    created.sort();
+    created.dedup();
+    assert_eq!(created.len(), 15);
+    sandbox.shutdown().await;
+}
+
+/// Counts answers by status for one route.
+#[derive(Default)]
+struct Statuses(Mutex<Vec<(String, String, Option<u16>)>>);
+
+impl sharebot::mattermost::ApiObserver for Statuses {
+    fn api_call(&self, method: &str, route: &str, status: Option<u16>, _elapsed: Duration) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((method.into(), route.into(), status));
+    }
+}
+
+impl Statuses {
+    fn count(&self, method: &str, route: &str, status: u16) -> usize {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, r, s)| m == method && r == route && *s == Some(status))
+            .count()
+    }
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_on_reads_and_surfaced_on_creates() {
+    let sandbox = start_sandbox().await;
+    let statuses = Arc::new(Statuses::default());
+    let mut options = fast().client;
+    // Retries spread over about half a second: time enough to see a failure and recover.
+    options.backoff = Backoff {
+        base: Duration::from_millis(60),
+        cap: Duration::from_millis(250),
+    };
+    options.observer = Some(statuses.clone());
+    let client = Client::new(sandbox.site_url(), BOT_TOKEN, options).unwrap();
+    let channel = client
+        .channel_by_name("engineering", "admins")
+        .await
+        .unwrap()
+        .id;
+
+    // Every answer fails: a create is tried once and the error surfaced.
+    sandbox.faults().set(FaultSettings {
+        error_rate: 1.0,
+        ..FaultSettings::default()
+    });
+    let err = client
+        .create_post(&Post {
+            channel_id: channel.clone(),
+            message: "must not be sent twice".into(),
+            ..Post::default()
+        })
+        .await
+        .expect_err("surfaced");
+    assert!(err.status().is_some_and(|s| s >= 500), "{err:?}");
+    let failed_creates: usize = [500, 503]
+        .iter()
+        .map(|s| statuses.count("POST", "/api/v4/posts", *s))
+        .sum();
+    assert_eq!(failed_creates, 1, "a create is never retried after a 5xx");
+
+    // A read is retried: it succeeds once the server recovers.
+    let read = tokio::spawn({
+        let client = client.clone();
+        let channel = channel.clone();
+        async move { client.get_channel(&channel).await }
+    });
+    let route = "/api/v4/channels/{channel_id}";
+    eventually("a failed read is seen", || {
+        statuses.count("GET", route, 503) + statuses.count("GET", route, 500) >= 1
+    })
+    .await;
+    sandbox.faults().set(FaultSettings::default());
+    let channel_back = read.await.unwrap().expect("the retried read succeeds");
+    assert_eq!(channel_back.id, channel);
+    assert_eq!(statuses.count("GET", route, 200), 1);
+    sandbox.shutdown().await;
+}
