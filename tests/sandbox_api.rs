@@ -1322,3 +1322,108 @@ async fn teams_are_created_and_single_memberships_read_as_the_server_answers() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     env.finish().await;
 }
+
+/// A WebSocket of `token`, past its `hello`.
+async fn socket(
+    env: &Env,
+    token: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!(
+        "{}/api/v4/websocket",
+        env.sandbox.site_url().replacen("http", "ws", 1)
+    );
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let hello = next_event(&mut ws).await;
+    assert_eq!(hello["event"], "hello");
+    assert_eq!(hello["seq"], 0);
+    ws
+}
+
+/// The next event frame (skipping action replies), within 5 s.
+async fn next_event<S>(ws: &mut S) -> Value
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("an event within 5 s")
+            .expect("the socket stays open")
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            if v.get("event").is_some() {
+                return v;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn posted_events_reach_channel_members_with_per_recipient_mentions() {
+    let env = env().await;
+    let admin = env.login("sysadmin", "Sys@dmin-sample1").await;
+    let admin2 = env.login("sysadmin2", "Sys@dmin-sample2").await;
+    let user = env.login("user-1", "SampleUs@r-1").await;
+    let mut ws_admin2 = socket(&env, &admin2).await;
+    let mut ws_bot = socket(&env, "bottoken").await;
+    let mut ws_user = socket(&env, &user).await;
+    let channel = env.sandbox.channel_id("engineering", "admins").unwrap();
+
+    let (status, post) = env
+        .call(
+            Method::POST,
+            "/api/v4/posts",
+            Some(&admin),
+            Some(json!({"channel_id": channel, "message": "please check @sysadmin2"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{post}");
+
+    let ev = next_event(&mut ws_admin2).await;
+    assert_eq!(ev["event"], "posted");
+    assert_eq!(ev["seq"], 1, "seq counts per connection from the hello's 0");
+    assert_eq!(ev["broadcast"]["channel_id"], channel.as_str());
+    let inner: Value =
+        serde_json::from_str(ev["data"]["post"].as_str().expect("post is a JSON string")).unwrap();
+    assert_eq!(inner["id"], post["id"]);
+    assert_eq!(inner["message"], "please check @sysadmin2");
+    assert_eq!(ev["data"]["channel_type"], "P");
+    assert_eq!(ev["data"]["channel_name"], "admins");
+    assert_eq!(ev["data"]["sender_name"], "@sysadmin");
+    let mentions: Vec<String> = serde_json::from_str(
+        ev["data"]["mentions"]
+            .as_str()
+            .expect("mentions is a JSON string"),
+    )
+    .unwrap();
+    assert_eq!(mentions, vec![env.id("sysadmin2")]);
+
+    let ev = next_event(&mut ws_bot).await;
+    assert_eq!(ev["event"], "posted");
+    assert!(
+        ev["data"].get("mentions").is_none(),
+        "only the mentioned recipient gets mentions: {ev}"
+    );
+
+    // user-1 is not in the private channel: nothing reaches its socket.
+    use futures_util::StreamExt;
+    let nothing = tokio::time::timeout(Duration::from_millis(200), ws_user.next()).await;
+    assert!(
+        nothing.is_err()
+            || !matches!(&nothing, Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t)))) if t.contains("\"posted\"")),
+        "a non-member got the post"
+    );
+    env.finish().await;
+}
