@@ -181,6 +181,20 @@ async fn starts_against_the_sandbox_and_becomes_ready() {
         "{metrics}"
     );
     bot.shutdown().await.unwrap();
+
+    // The resume point survives the process (and holds nothing secret).
+    let url = format!("sqlite://{}", dir.path().join("bot.db").display());
+    let store = sharebot::store::Store::connect_url(&url, &url, 1)
+        .await
+        .unwrap();
+    let saved = bot::load_resume_point(&store)
+        .await
+        .expect("resume point saved");
+    assert_eq!(saved.connection_id.len(), 26);
+    assert!(saved.next_seq >= 1);
+    let raw = store.kv_get(bot::RESUME_KEY).await.unwrap().unwrap();
+    assert!(!raw.contains(BOT_TOKEN));
+    store.close().await;
     sandbox.shutdown().await;
 }
 
@@ -509,5 +523,43 @@ async fn server_errors_are_retried_on_reads_and_surfaced_on_creates() {
     let channel_back = read.await.unwrap().expect("the retried read succeeds");
     assert_eq!(channel_back.id, channel);
     assert_eq!(statuses.count("GET", route, 200), 1);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_restarted_bot_resumes_its_connection_and_gets_what_was_posted_while_it_was_down() {
+    let sandbox = start_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(sandbox.site_url(), dir.path(), &[]);
+    let first = Arc::new(Recording::default());
+    let bot = bot::start(&cfg, fast(), first.clone()).await.unwrap();
+    let channel = bot.identity.admin_channel.id.clone();
+    let admin = admin_client(&sandbox).await;
+    let mut link = bot.link.clone();
+    link.wait_for(|l| *l == sharebot::http::MattermostLink::Connected)
+        .await
+        .unwrap();
+    post(&admin, &channel, "while running").await;
+    eventually("the first post arrives", || {
+        first.posted_messages().len() == 1
+    })
+    .await;
+    bot.shutdown().await.unwrap();
+
+    post(&admin, &channel, "while the bot was down").await;
+
+    let second = Arc::new(Recording::default());
+    let bot = bot::start(&cfg, fast(), second.clone()).await.unwrap();
+    eventually("the missed post arrives", || {
+        second.posted_messages().len() == 1
+    })
+    .await;
+    assert_eq!(second.posted_messages()[0].1, "while the bot was down");
+    assert_eq!(
+        second.reconciles(),
+        0,
+        "the connection was resumed, nothing was lost"
+    );
+    bot.shutdown().await.unwrap();
     sandbox.shutdown().await;
 }
