@@ -173,29 +173,41 @@ impl Store {
         Ok((pending, done.rows_affected() == 1))
     }
 
-    /// A request by id.
-    pub async fn request(&self, id: &str) -> Result<Option<ReviewRequest>, StoreError> {
-        let row: Option<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM review_requests WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(request).transpose()
+    /// Requests matching `filter` (a SQL condition over one optional `$1` text argument),
+    /// oldest first.
+    async fn select(
+        &self,
+        filter: &str,
+        arg: Option<&str>,
+    ) -> Result<Vec<ReviewRequest>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM review_requests WHERE {filter} ORDER BY created_at, id");
+        let mut query = sqlx::query_as::<_, Row>(&sql);
+        if let Some(arg) = arg {
+            query = query.bind(arg);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(request)
+            .collect()
     }
 
-    /// The pending request for a channel, if any.
+    /// A request by id.
+    pub async fn request(&self, id: &str) -> Result<Option<ReviewRequest>, StoreError> {
+        Ok(self.select("id = $1", Some(id)).await?.pop())
+    }
+
+    /// The pending request for a channel, if any (there is at most one).
     pub async fn pending_request_for_channel(
         &self,
         channel_id: &str,
     ) -> Result<Option<ReviewRequest>, StoreError> {
-        let row: Option<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM review_requests WHERE channel_id = $1 AND state = 'pending'"
-        ))
-        .bind(channel_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(request).transpose()
+        Ok(self
+            .select("channel_id = $1 AND state = 'pending'", Some(channel_id))
+            .await?
+            .pop())
     }
 
     /// Every request about a channel, oldest first.
@@ -203,23 +215,12 @@ impl Store {
         &self,
         channel_id: &str,
     ) -> Result<Vec<ReviewRequest>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM review_requests WHERE channel_id = $1 ORDER BY created_at, id"
-        ))
-        .bind(channel_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(request).collect()
+        self.select("channel_id = $1", Some(channel_id)).await
     }
 
     /// Every pending request, oldest first.
     pub async fn pending_requests(&self) -> Result<Vec<ReviewRequest>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM review_requests WHERE state = 'pending' ORDER BY created_at, id"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(request).collect()
+        self.select("state = 'pending'", None).await
     }
 
     /// Moves a pending request to `to` in one conditional update; exactly one caller wins.
