@@ -867,7 +867,8 @@ async fn a_click_trigger_opens_a_dialog_until_it_expires() {
     let post = post_buttons(&env, &hook).await;
     let post_id = post["id"].as_str().unwrap();
     let admin = env.login("sysadmin", "Sys@dmin-sample1").await;
-    let (status, _) = env
+    let mut ws_admin = socket(&env, &admin).await;
+    let (status, click) = env
         .call(
             Method::POST,
             &format!("/api/v4/posts/{post_id}/actions/accept"),
@@ -893,6 +894,27 @@ async fn a_click_trigger_opens_a_dialog_until_it_expires() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({"status": "OK"}));
+    // The clicker's client gets `open_dialog` with the whole request as a JSON string
+    // (after any events the click itself caused).
+    let event = loop {
+        let ev = next_event(&mut ws_admin).await;
+        if ev["event"] == "open_dialog" {
+            break ev;
+        }
+    };
+    let opened: Value = serde_json::from_str(
+        event["data"]["dialog"]
+            .as_str()
+            .expect("dialog is a JSON string"),
+    )
+    .unwrap();
+    // As OpenInteractiveDialog does, the event carries the client's short trigger id (the
+    // one the click answered), not the signed one the integration used.
+    assert_eq!(opened["trigger_id"], click["trigger_id"]);
+    assert_ne!(opened["trigger_id"], trigger.as_str());
+    assert_eq!(opened["url"], hook.url.as_str());
+    assert_eq!(opened["dialog"]["title"], "Choose a team");
+    assert_eq!(event["broadcast"]["user_id"], env.id("sysadmin"));
 
     // As on the real server, opening needs no session and does not check who calls: the
     // `open_dialog` event goes to the user the trigger was issued to (here sysadmin).
