@@ -114,17 +114,11 @@ async fn dispatch(command: Command) -> ExitCode {
 
 /// Connects to the database and applies the migrations.
 async fn open_store(config: &Config) -> Result<Store, ExitCode> {
-    let store = Store::connect(&config.database).await.map_err(|err| {
+    Store::open(&config.database).await.map_err(|err| {
         tracing::error!(database = %config.database.display_url, "{err}");
         eprintln!("error: {err}");
         ExitCode::FAILURE
-    })?;
-    store.migrate().await.map_err(|err| {
-        tracing::error!(database = %config.database.display_url, "{err}");
-        eprintln!("error: {err}");
-        ExitCode::FAILURE
-    })?;
-    Ok(store)
+    })
 }
 
 async fn migrate(config: Config) -> ExitCode {

@@ -91,8 +91,7 @@ pub async fn start<D: Domain>(
         source,
     })?;
 
-    let store = Store::connect(&config.database).await?;
-    store.migrate().await?;
+    let store = Store::open(&config.database).await?;
 
     let identity = startup::verify(&client, config).await?;
     tracing::info!(

@@ -100,6 +100,14 @@ impl Store {
         Ok(Store { pool, dialect })
     }
 
+    /// Connects as configured and applies the pending migrations: what every command that
+    /// uses the database does first.
+    pub async fn open(config: &DatabaseConfig) -> Result<Store, StoreError> {
+        let store = Store::connect(config).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
     /// Applies the pending migrations of this dialect.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self.dialect {
