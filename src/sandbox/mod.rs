@@ -8,6 +8,7 @@ pub mod websocket;
 
 mod api;
 pub mod error;
+pub mod federation;
 mod ids;
 pub mod model;
 pub mod seed;
@@ -50,6 +51,8 @@ pub struct SandboxOptions {
     pub recorder: Option<Recorder>,
     /// How long a trigger id stays valid (the real server's `InteractiveDialogTriggerTimeout`).
     pub trigger_ttl: Duration,
+    /// Ping interval and invite lifetime of secure connections.
+    pub federation: federation::FederationOptions,
 }
 
 impl Default for SandboxOptions {
@@ -63,6 +66,7 @@ impl Default for SandboxOptions {
             faults: FaultSettings::default(),
             recorder: None,
             trigger_ttl: Duration::from_secs(3),
+            federation: federation::FederationOptions::default(),
         }
     }
 }
@@ -91,6 +95,8 @@ pub struct RunningSandbox {
     db: Arc<Mutex<Db>>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
+    /// The pinger and the sync sender.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Every API route the sandbox serves: `(METHOD, template)`, templates named as in the spec.
@@ -99,6 +105,12 @@ pub fn served_routes() -> Vec<(&'static str, &'static str)> {
         .into_iter()
         .map(|(method, path, _)| (method, path))
         .collect()
+}
+
+/// The routes other servers call (`/api/v4/remotecluster/ping`, `/msg`, `/confirm_invite`);
+/// they are not part of the client API the spec documents.
+pub fn server_to_server_routes() -> Vec<(&'static str, &'static str)> {
+    federation::inbound::ROUTES.to_vec()
 }
 
 /// Starts a sandbox: binds, seeds, and serves until [`RunningSandbox::shutdown`].
@@ -137,6 +149,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
+    let (runtime, sync_queue) = federation::Runtime::new(options.federation.clone());
     let shared = Arc::new(api::Sandbox {
         db: db.clone(),
         hub: hub.clone(),
@@ -145,7 +158,9 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         name: options.name.clone(),
         site_url: site_url.clone(),
         diagnostic_id: ids::new_id(),
+        federation: runtime,
     });
+    let background = federation::spawn(shared.clone(), sync_queue);
     let mut app = api::router(shared)
         .layer(axum::middleware::from_fn(server_headers))
         .layer(from_fn_with_state(faults.clone(), faults::middleware));
@@ -184,6 +199,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         db,
         stop,
         task,
+        background,
     })
 }
 
@@ -274,6 +290,9 @@ impl RunningSandbox {
     pub async fn shutdown(self) {
         self.hub().forget_sessions();
         self.hub().drop_all();
+        for task in &self.background {
+            task.abort();
+        }
         let _ = self.stop.send(());
         let _ = self.task.await;
     }

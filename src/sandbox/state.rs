@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use sha2::{Digest, Sha256};
 
+use super::federation::records::{RemoteCluster, SharedChannel, SharedChannelRemote};
 use super::ids::{new_id, now_ms};
 use super::model::{Channel, ChannelMember, Post, Team, TeamMember, User};
 use super::seed::Seed;
@@ -50,6 +51,12 @@ pub(crate) struct Db {
     pub posts: HashMap<String, Post>,
     /// Ephemeral posts by id: never listed, kept so their actions can be clicked.
     pub ephemeral_posts: HashMap<String, Post>,
+    /// Secure connections by remote id (soft-deleted ones kept, as the server does).
+    pub remote_clusters: HashMap<String, RemoteCluster>,
+    /// Shared channels by channel id.
+    pub shared_channels: HashMap<String, SharedChannel>,
+    /// Links of shared channels to connections, by their own id (soft-deleted ones kept).
+    pub shared_channel_remotes: HashMap<String, SharedChannelRemote>,
 }
 
 /// The name of the direct channel between two users, as the server builds it (ids sorted).
@@ -172,6 +179,18 @@ impl Db {
             }
         }
         db
+    }
+
+    /// Stores a user synced from another server (it cannot log in: no password).
+    pub fn insert_remote_user(&mut self, user: User) {
+        self.users.insert(
+            user.id.clone(),
+            UserRecord {
+                user,
+                salt: String::new(),
+                password_hash: String::new(),
+            },
+        );
     }
 
     /// Creates a channel row and returns its id.

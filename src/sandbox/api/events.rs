@@ -208,6 +208,22 @@ pub(crate) fn channel_deleted(hub: &Hub, recipients: &[String], channel: &Channe
     );
 }
 
+/// `channel_updated` to the channel's members, the channel as a JSON string (as
+/// `notifyClientsForSharedChannelConverted` sends it when sharing starts or stops).
+pub(crate) fn channel_updated(hub: &Hub, recipients: &[String], channel: &Channel) {
+    let broadcast = Broadcast {
+        channel_id: channel.id.clone(),
+        ..Broadcast::default()
+    };
+    let text = serde_json::to_string(channel).unwrap_or_default();
+    hub.publish(
+        "channel_updated",
+        recipients,
+        &broadcast,
+        &|_| json!({"channel": text}),
+    );
+}
+
 /// `open_dialog` to the user the trigger was issued to; `dialog` is the request as a JSON string.
 pub(crate) fn open_dialog(hub: &Hub, user_id: &str, request: &Value) {
     let broadcast = Broadcast {

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::routing::{delete, get, post, put, MethodRouter};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiResult, AppError};
@@ -16,9 +16,11 @@ use super::trigger::TriggerSigner;
 use super::websocket::Hub;
 
 mod actions;
-mod channels;
+pub(crate) mod channels;
 pub(crate) mod events;
-mod posts;
+pub(crate) mod posts;
+mod remote_clusters;
+mod shared_channels;
 mod system;
 mod teams;
 mod users;
@@ -36,6 +38,8 @@ pub(crate) struct Sandbox {
     pub site_url: String,
     /// A stable id for this instance (`DiagnosticId`).
     pub diagnostic_id: String,
+    /// Connections to other instances and the sync of shared channels.
+    pub federation: super::federation::Runtime,
 }
 
 /// Handle to the instance's shared state.
@@ -266,6 +270,67 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
             "/api/v4/actions/dialogs/submit",
             post(actions::submit_dialog),
         ),
+        ("GET", "/api/v4/remotecluster", get(remote_clusters::list)),
+        (
+            "POST",
+            "/api/v4/remotecluster",
+            post(remote_clusters::create),
+        ),
+        (
+            "POST",
+            "/api/v4/remotecluster/accept_invite",
+            post(remote_clusters::accept_invite),
+        ),
+        (
+            "GET",
+            "/api/v4/remotecluster/{remote_id}",
+            get(remote_clusters::get_one),
+        ),
+        (
+            "PATCH",
+            "/api/v4/remotecluster/{remote_id}",
+            patch(remote_clusters::patch),
+        ),
+        (
+            "DELETE",
+            "/api/v4/remotecluster/{remote_id}",
+            delete(remote_clusters::delete_one),
+        ),
+        (
+            "POST",
+            "/api/v4/remotecluster/{remote_id}/generate_invite",
+            post(remote_clusters::generate_invite),
+        ),
+        (
+            "POST",
+            "/api/v4/remotecluster/{remote_id}/channels/{channel_id}/invite",
+            post(shared_channels::invite),
+        ),
+        (
+            "POST",
+            "/api/v4/remotecluster/{remote_id}/channels/{channel_id}/uninvite",
+            post(shared_channels::uninvite),
+        ),
+        (
+            "GET",
+            "/api/v4/remotecluster/{remote_id}/sharedchannelremotes",
+            get(shared_channels::links_of_remote),
+        ),
+        (
+            "GET",
+            "/api/v4/sharedchannels/{team_id}",
+            get(shared_channels::of_team),
+        ),
+        (
+            "GET",
+            "/api/v4/sharedchannels/remote_info/{remote_id}",
+            get(shared_channels::remote_info),
+        ),
+        (
+            "GET",
+            "/api/v4/sharedchannels/{channel_id}/remotes",
+            get(shared_channels::remotes_of_channel),
+        ),
         ("GET", "/api/v4/system/ping", get(system::ping)),
         ("GET", "/api/v4/config/client", get(system::client_config)),
     ]
@@ -279,6 +344,14 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
 pub(crate) fn router(shared: Shared) -> axum::Router {
     let mut router = axum::Router::new();
     for (_, path, handler) in route_table() {
+        router = router.route(path, handler);
+    }
+    for (_, path) in super::federation::inbound::ROUTES {
+        let handler = match *path {
+            super::federation::protocol::PING_PATH => post(super::federation::inbound::ping),
+            super::federation::protocol::MSG_PATH => post(super::federation::inbound::msg),
+            _ => post(super::federation::inbound::confirm_invite),
+        };
         router = router.route(path, handler);
     }
     router

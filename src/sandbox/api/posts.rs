@@ -90,6 +90,7 @@ pub(crate) async fn create(
     if let Some(event) = event {
         event.publish(&state.hub);
     }
+    notify_if_shared(&state, &saved.channel_id);
     Ok(created(for_client(&saved)))
 }
 
@@ -156,7 +157,15 @@ fn edit(
         (post, db.channel_member_ids(&current.channel_id))
     };
     events::post_edited(&state.hub, &recipients, &post);
+    notify_if_shared(state, &post.channel_id);
     Ok(post)
+}
+
+/// Queues a shared channel's change for the servers it is shared with.
+pub(crate) fn notify_if_shared(state: &Shared, channel_id: &str) {
+    if state.db().shared_channels.contains_key(channel_id) {
+        state.federation.channel_changed(channel_id);
+    }
 }
 
 /// `PUT /posts/{post_id}`: replaces message and props; the body's `id` must be the post's.

@@ -1,0 +1,124 @@
+//! The records a server keeps about its secure connections and shared channels
+//! (`model.RemoteCluster`, `model.SharedChannel`, `model.SharedChannelRemote`), field for field.
+
+use serde::{Deserialize, Serialize};
+
+/// An invite not yet accepted has a site URL with this prefix (`model.SiteURLPending`).
+pub const SITE_URL_PENDING: &str = "pending_";
+
+/// A connection is offline after this long without a ping (`model.RemoteOfflineAfterMillis`).
+pub const REMOTE_OFFLINE_AFTER_MS: i64 = 5 * 60 * 1000;
+
+/// `model.RemoteCluster`, tokens included; clients only ever get [`RemoteCluster::sanitized`].
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct RemoteCluster {
+    pub remote_id: String,
+    pub remote_team_id: String,
+    pub name: String,
+    pub display_name: String,
+    pub site_url: String,
+    pub default_team_id: String,
+    pub create_at: i64,
+    pub delete_at: i64,
+    pub last_ping_at: i64,
+    pub last_global_user_sync_at: i64,
+    /// What the other side must present to us.
+    pub token: String,
+    /// What we present to the other side.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub remote_token: String,
+    pub topics: String,
+    pub creator_id: String,
+    pub plugin_id: String,
+    pub options: i64,
+}
+
+impl RemoteCluster {
+    /// `Sanitize`: the copy clients get, without either token.
+    pub fn sanitized(&self) -> RemoteCluster {
+        RemoteCluster {
+            token: String::new(),
+            remote_token: String::new(),
+            ..self.clone()
+        }
+    }
+
+    /// `IsConfirmed`: the other side accepted (the site URL is no longer a placeholder).
+    pub fn is_confirmed(&self) -> bool {
+        !self.site_url.is_empty() && !self.site_url.starts_with(SITE_URL_PENDING)
+    }
+
+    /// `IsOnline`: pinged within the last five minutes.
+    pub fn is_online(&self, now: i64) -> bool {
+        self.last_ping_at > now - REMOTE_OFFLINE_AFTER_MS
+    }
+
+    /// `ToRemoteClusterInfo`: the public facts.
+    pub fn info(&self) -> RemoteClusterInfo {
+        RemoteClusterInfo {
+            name: self.name.clone(),
+            display_name: self.display_name.clone(),
+            create_at: self.create_at,
+            delete_at: self.delete_at,
+            last_ping_at: self.last_ping_at,
+        }
+    }
+}
+
+/// `model.RemoteClusterInfo`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct RemoteClusterInfo {
+    pub name: String,
+    pub display_name: String,
+    pub create_at: i64,
+    pub delete_at: i64,
+    pub last_ping_at: i64,
+}
+
+/// `model.SharedChannel`: one per shared channel, on each server that has the channel.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SharedChannel {
+    /// The channel's id.
+    pub id: String,
+    /// The team when it was shared or received; a move does not update it.
+    pub team_id: String,
+    /// True where the channel was shared from.
+    pub home: bool,
+    pub readonly: bool,
+    pub name: String,
+    pub display_name: String,
+    pub purpose: String,
+    pub header: String,
+    pub creator_id: String,
+    pub create_at: i64,
+    pub update_at: i64,
+    /// The connection the channel came from; empty on its home server.
+    pub remote_id: String,
+}
+
+/// `model.SharedChannelRemote`: a shared channel's link to one connection.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SharedChannelRemote {
+    pub id: String,
+    pub channel_id: String,
+    pub creator_id: String,
+    pub create_at: i64,
+    pub update_at: i64,
+    pub delete_at: i64,
+    pub is_invite_accepted: bool,
+    pub is_invite_confirmed: bool,
+    pub remote_id: String,
+    pub last_post_update_at: i64,
+    pub last_post_id: String,
+    pub last_post_create_at: i64,
+    pub last_post_create_id: String,
+    pub last_members_sync_at: i64,
+}
+
+/// Valid connection names (`model.RemoteCluster.IsValid`): 1–64 of `[a-zA-Z0-9._-]`.
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}

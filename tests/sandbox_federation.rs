@@ -1,0 +1,1092 @@
+//! Two (or three) sandbox instances connected as Mattermost servers are: secure connections
+//! created, accepted and confirmed over HTTP, pings, shared channels offered and received, and
+//! posts synced both ways — driven through the REST API as an admin would.
+
+mod support;
+
+use std::future::Future;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sharebot::sandbox::federation::{FederationOptions, UNSHARE_MESSAGE};
+use sharebot::sandbox::recorder::Recorder;
+use sharebot::sandbox::{self, RunningSandbox, SandboxOptions};
+
+/// One instance, with a system admin's session.
+struct Node {
+    sandbox: RunningSandbox,
+    recorder: Recorder,
+    http: reqwest::Client,
+    admin: String,
+}
+
+fn quick() -> FederationOptions {
+    FederationOptions {
+        ping_interval: Duration::from_millis(200),
+        ..FederationOptions::default()
+    }
+}
+
+async fn node_with(name: &str, federation: FederationOptions) -> Node {
+    let recorder = Recorder::default();
+    let sandbox = sandbox::start(SandboxOptions {
+        name: name.into(),
+        recorder: Some(recorder.clone()),
+        bot_token: Some("bottoken".into()),
+        federation,
+        ..SandboxOptions::default()
+    })
+    .await
+    .unwrap();
+    let mut node = Node {
+        sandbox,
+        recorder,
+        http: reqwest::Client::new(),
+        admin: String::new(),
+    };
+    node.admin = node.login("sysadmin", "Sys@dmin-sample1").await;
+    node
+}
+
+async fn node(name: &str) -> Node {
+    node_with(name, quick()).await
+}
+
+impl Node {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{}", self.sandbox.site_url(), path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A call as the node's system admin.
+    async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call(method, path, Some(&self.admin), body).await
+    }
+
+    async fn login(&self, username: &str, password: &str) -> String {
+        let response = self
+            .http
+            .post(format!("{}/api/v4/users/login", self.sandbox.site_url()))
+            .json(&json!({"login_id": username, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.headers()["Token"].to_str().unwrap().to_string()
+    }
+
+    fn id(&self, username: &str) -> String {
+        self.sandbox.user_id(username).unwrap()
+    }
+
+    fn team(&self, name: &str) -> String {
+        self.sandbox.team_id(name).unwrap()
+    }
+
+    async fn remote(&self, remote_id: &str) -> Value {
+        let (status, rc) = self
+            .admin(
+                Method::GET,
+                &format!("/api/v4/remotecluster/{remote_id}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{rc}");
+        rc
+    }
+
+    /// The channel's posts, oldest first.
+    async fn posts(&self, channel_id: &str) -> Vec<Value> {
+        let (status, list) = self
+            .admin(
+                Method::GET,
+                &format!("/api/v4/channels/{channel_id}/posts"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let mut posts: Vec<Value> = list["order"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| list["posts"][id.as_str().unwrap()].clone())
+            .collect();
+        posts.reverse();
+        posts
+    }
+
+    async fn post(&self, token: &str, channel_id: &str, message: &str) -> Value {
+        let (status, post) = self
+            .call(
+                Method::POST,
+                "/api/v4/posts",
+                Some(token),
+                Some(json!({"channel_id": channel_id, "message": message})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{post}");
+        post
+    }
+
+    async fn create_channel(&self, team: &str, name: &str) -> String {
+        let (status, channel) = self
+            .admin(
+                Method::POST,
+                "/api/v4/channels",
+                Some(json!({"team_id": self.team(team), "name": name,
+                    "display_name": format!("Channel {name}"), "type": "O"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{channel}");
+        channel["id"].as_str().unwrap().to_string()
+    }
+
+    async fn finish(self) {
+        support::openapi::assert_conforms(&self.recorder);
+        self.sandbox.shutdown().await;
+    }
+}
+
+fn assert_app_error(body: &Value, status: u16, id: &str) {
+    assert_eq!(body["id"], id, "{body}");
+    assert_eq!(body["status_code"], status, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+}
+
+/// Polls `check` until it gives a value (10 s at most).
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    for _ in 0..200 {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A connection created on `a` (display name "Org B") and accepted on `b` (as "org-a", into
+/// b's shared-inbox team); returns its id once both sides are confirmed and online.
+async fn connect(a: &Node, b: &Node) -> String {
+    let (status, created) = a
+        .admin(
+            Method::POST,
+            "/api/v4/remotecluster",
+            Some(json!({"name": "org-b", "display_name": "Org B",
+                "default_team_id": a.team("engineering"), "password": "s3cret-Pass"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let remote_id = created["remote_cluster"]["remote_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, accepted) = b
+        .admin(
+            Method::POST,
+            "/api/v4/remotecluster/accept_invite",
+            Some(json!({"invite": created["invite"], "name": "org-a",
+                "default_team_id": b.team("shared-inbox"), "password": "s3cret-Pass"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{accepted}");
+    assert_eq!(accepted["remote_id"], remote_id.as_str());
+    for node in [a, b] {
+        eventually(
+            "the connection confirmed and online on both sides",
+            || async {
+                let rc = node.remote(&remote_id).await;
+                let pinged = rc["last_ping_at"].as_i64().unwrap_or(0) > 0;
+                let confirmed = !rc["site_url"].as_str().unwrap().starts_with("pending_");
+                (pinged && confirmed).then_some(())
+            },
+        )
+        .await;
+    }
+    remote_id
+}
+
+/// Shares a new channel of a's engineering team with the connection; returns its id once b
+/// has it.
+async fn share(a: &Node, b: &Node, remote_id: &str, name: &str) -> String {
+    let channel_id = a.create_channel("engineering", name).await;
+    let (status, body) = a
+        .admin(
+            Method::POST,
+            &format!("/api/v4/remotecluster/{remote_id}/channels/{channel_id}/invite"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"status": "OK"}));
+    eventually("the channel on the receiving side", || async {
+        let (status, _) = b
+            .admin(Method::GET, &format!("/api/v4/channels/{channel_id}"), None)
+            .await;
+        (status == StatusCode::OK).then_some(())
+    })
+    .await;
+    channel_id
+}
+
+/// Waits for a post with `message` in the channel on `node`.
+async fn arrives(node: &Node, channel_id: &str, message: &str) -> Value {
+    eventually(&format!("'{message}' to arrive"), || async {
+        node.posts(channel_id)
+            .await
+            .into_iter()
+            .find(|p| p["message"] == message)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_connection_is_created_accepted_confirmed_and_pinged() {
+    let a = node("org-alpha").await;
+    let b = node("org-beta").await;
+
+    // Created without a password: the server makes one up and returns it once.
+    let (status, created) = a
+        .admin(
+            Method::POST,
+            "/api/v4/remotecluster",
+            Some(json!({"name": "Org-B", "default_team_id": a.team("engineering")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let rc = &created["remote_cluster"];
+    assert_eq!(rc["name"], "org-b");
+    assert_eq!(rc["display_name"], "Org-B");
+    assert!(rc["site_url"].as_str().unwrap().starts_with("pending_"));
+    assert_eq!(rc["token"], "");
+    assert!(rc.get("remote_token").is_none());
+    assert_eq!(rc["creator_id"], a.id("sysadmin").as_str());
+    let password = created["password"].as_str().unwrap().to_string();
+    assert_eq!(password.len(), 16);
+    let invite = created["invite"].as_str().unwrap().to_string();
+    let remote_id = rc["remote_id"].as_str().unwrap().to_string();
+
+    // The code is the server's format: it opens with the password and names this server.
+    let opened = sharebot::sandbox::invite::decrypt(&invite, &password).unwrap();
+    assert_eq!(opened.remote_id, remote_id);
+    assert_eq!(opened.site_url, a.sandbox.site_url());
+    assert_eq!(opened.version, 3);
+
+    // Refusals on the accepting side, each with the server's error.
+    let accept = |invite: &str, password: &str, team: &str| {
+        json!({"invite": invite, "name": "org-a", "display_name": "Org A",
+            "default_team_id": team, "password": password})
+    };
+    let inbox = b.team("shared-inbox");
+    let path = "/api/v4/remotecluster/accept_invite";
+    let (status, body) = b
+        .admin(Method::POST, path, Some(accept(&invite, "wrong", &inbox)))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_app_error(&body, 400, "api.remote_cluster.invite_decrypt_error");
+    let (status, body) = b
+        .admin(
+            Method::POST,
+            path,
+            Some(accept("not base64!", &password, &inbox)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_app_error(&body, 400, "api.remote_cluster.base64_decode_error");
+    let (_, body) = b
+        .admin(Method::POST, path, Some(accept(&invite, &password, "")))
+        .await;
+    assert_app_error(&body, 400, "api.context.invalid_body_param.app_error");
+    let (_, body) = b
+        .admin(
+            Method::POST,
+            path,
+            Some(accept(&invite, &password, &a.team("engineering"))),
+        )
+        .await;
+    assert_app_error(&body, 400, "api.context.invalid_body_param.app_error");
+    let user = b.login("user-1", "SampleUs@r-1").await;
+    let (status, body) = b
+        .call(
+            Method::POST,
+            path,
+            Some(&user),
+            Some(accept(&invite, &password, &inbox)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_app_error(&body, 403, "api.context.permissions.app_error");
+
+    // Accepted: b's record carries a's site URL at once; a's is confirmed by b's call.
+    let (status, accepted) = b
+        .admin(Method::POST, path, Some(accept(&invite, &password, &inbox)))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{accepted}");
+    assert_eq!(accepted["remote_id"], remote_id.as_str());
+    assert_eq!(accepted["site_url"], a.sandbox.site_url());
+    assert_eq!(accepted["default_team_id"], inbox.as_str());
+    assert_eq!(accepted["creator_id"], b.id("sysadmin").as_str());
+    assert_eq!(accepted["token"], "");
+    let rc = a.remote(&remote_id).await;
+    assert_eq!(rc["site_url"], b.sandbox.site_url());
+
+    // Both sides ping each other and show the connection online.
+    for node in [&a, &b] {
+        eventually("a ping answered", || async {
+            let rc = node.remote(&remote_id).await;
+            (rc["last_ping_at"].as_i64().unwrap() > 0).then_some(())
+        })
+        .await;
+        let (status, list) = node
+            .admin(
+                Method::GET,
+                "/api/v4/remotecluster?exclude_offline=true&only_confirmed=true",
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+        assert_eq!(list[0]["remote_id"], remote_id.as_str());
+    }
+
+    // A confirmed connection gets no new invite code.
+    let (status, body) = a
+        .admin(
+            Method::POST,
+            &format!("/api/v4/remotecluster/{remote_id}/generate_invite"),
+            Some(json!({"password": "another-one"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_app_error(
+        &body,
+        400,
+        "api.remote_cluster.generate_invite_cluster_is_confirmed",
+    );
+
+    // The code was used: its token was replaced at confirmation, so a third server fails to
+    // confirm it, and its own record is soft-deleted again.
+    let c = node("org-gamma").await;
+    let (status, body) = c
+        .admin(
+            Method::POST,
+            path,
+            Some(accept(&invite, &password, &c.team("shared-inbox"))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_app_error(&body, 500, "api.remote_cluster.accept_invitation_error");
+    assert!(
+        body["detailed_error"]
+            .as_str()
+            .unwrap()
+            .contains("api.context.invalid_token.error"),
+        "{body}"
+    );
+    let (_, list) = c.admin(Method::GET, "/api/v4/remotecluster", None).await;
+    assert_eq!(list, json!([]));
+    let (_, list) = c
+        .admin(
+            Method::GET,
+            "/api/v4/remotecluster?include_deleted=true",
+            None,
+        )
+        .await;
+    assert!(list[0]["delete_at"].as_i64().unwrap() > 0, "{list}");
+
+    // Patch and delete (soft: still readable by id).
+    let (status, patched) = a
+        .admin(
+            Method::PATCH,
+            &format!("/api/v4/remotecluster/{remote_id}"),
+            Some(json!({"display_name": "Organisation B"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(patched["display_name"], "Organisation B");
+    assert_eq!(patched["token"], "");
+    let (status, body) = a
+        .admin(
+            Method::DELETE,
+            &format!("/api/v4/remotecluster/{remote_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"status": "OK"}));
+    assert!(a.remote(&remote_id).await["delete_at"].as_i64().unwrap() > 0);
+    let (_, list) = a.admin(Method::GET, "/api/v4/remotecluster", None).await;
+    assert_eq!(list, json!([]));
+    let (status, body) = a
+        .admin(
+            Method::DELETE,
+            &format!("/api/v4/remotecluster/{remote_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_app_error(&body, 404, "api.remote_cluster.get.not_found");
+
+    for node in [a, b, c] {
+        node.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn creating_a_connection_needs_a_team_and_a_valid_name() {
+    let a = node("org-alpha").await;
+    let (status, body) = a
+        .admin(
+            Method::POST,
+            "/api/v4/remotecluster",
+            Some(json!({"name": "org-b"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_app_error(&body, 400, "api.context.invalid_body_param.app_error");
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("remote_cluster.default_team_id"));
+    // The server saves through its store, whose validation error becomes a 500.
+    let (status, body) = a
+        .admin(
+            Method::POST,
+            "/api/v4/remotecluster",
+            Some(json!({"name": "org b!", "default_team_id": a.team("engineering")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_app_error(&body, 500, "api.remote_cluster.save.app_error");
+    let (status, created) = a
+        .admin(
+            Method::POST,
+            "/api/v4/remotecluster",
+            Some(
+                json!({"name": "org-b", "default_team_id": a.team("engineering"),
+                "password": "chosen-Pass1"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(created.get("password").is_none(), "{created}");
+    let remote_id = created["remote_cluster"]["remote_id"].as_str().unwrap();
+    let (status, code) = a
+        .admin(
+            Method::POST,
+            &format!("/api/v4/remotecluster/{remote_id}/generate_invite"),
+            Some(json!({"password": "other-Pass2"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let opened = sharebot::sandbox::invite::decrypt(code.as_str().unwrap(), "other-Pass2").unwrap();
+    assert_eq!(opened.remote_id, remote_id);
+    let (status, body) = a
+        .admin(
+            Method::POST,
+            &format!("/api/v4/remotecluster/{remote_id}/generate_invite"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_app_error(&body, 400, "api.context.invalid_body_param.app_error");
+    let (status, body) = a
+        .admin(
+            Method::GET,
+            "/api/v4/remotecluster/aaaaaaaaaaaaaaaaaaaaaaaaaa",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_app_error(&body, 404, "api.remote_cluster.get.not_found");
+    a.finish().await;
+}
+
+#[tokio::test]
+async fn an_expired_invite_or_an_unreachable_inviter_fails_the_accept() {
+    let expired = node_with(
+        "org-alpha",
+        FederationOptions {
+            invite_expires_after: Duration::ZERO,
+            ..quick()
+        },
+    )
+    .await;
+    let b = node("org-beta").await;
+    let create = |a: &Node| {
+        json!({"name": "org-b", "default_team_id": a.team("engineering"),
+            "password": "s3cret-Pass"})
+    };
+    let accept = |invite: &Value| {
+        json!({"invite": invite, "name": "org-a", "password": "s3cret-Pass",
+            "default_team_id": b.team("shared-inbox")})
+    };
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (_, created) = expired
+        .admin(
+            Method::POST,
+            "/api/v4/remotecluster",
+            Some(create(&expired)),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (status, body) = b
+        .admin(
+            Method::POST,
+            "/api/v4/remotecluster/accept_invite",
+            Some(accept(&created["invite"])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_app_error(&body, 500, "api.remote_cluster.accept_invitation_error");
+    assert!(body["detailed_error"]
+        .as_str()
+        .unwrap()
+        .contains("api.context.invitation_expired.error"));
+    let rc = expired
+        .remote(created["remote_cluster"]["remote_id"].as_str().unwrap())
+        .await;
+    assert!(rc["site_url"].as_str().unwrap().starts_with("pending_"));
+
+    // The inviter is gone: the accept fails and says so (and reusing the name for the same
+    // connection is then a store conflict, as on the server).
+    let gone = node("org-gone").await;
+    let (_, created) = gone
+        .admin(Method::POST, "/api/v4/remotecluster", Some(create(&gone)))
+        .await;
+    gone.finish().await;
+    let (status, body) = b
+        .admin(
+            Method::POST,
+            "/api/v4/remotecluster/accept_invite",
+            Some(accept(&created["invite"])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_app_error(&body, 500, "api.remote_cluster.accept_invitation_error");
+    assert!(
+        body["detailed_error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach"),
+        "{body}"
+    );
+    let (_, list) = b.admin(Method::GET, "/api/v4/remotecluster", None).await;
+    assert_eq!(list, json!([]), "the failed accept left no live connection");
+    expired.finish().await;
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn server_to_server_calls_need_the_connection_token() {
+    let a = node("org-alpha").await;
+    let b = node("org-beta").await;
+    let remote_id = connect(&a, &b).await;
+    let ping = |id: &str| {
+        json!({"remote_id": id, "msg": {"id": "bbbbbbbbbbbbbbbbbbbbbbbbbb", "topic": "ping",
+            "create_at": 1, "payload": {"sent_at": 5}}})
+    };
+    let url = format!("{}/api/v4/remotecluster/ping", a.sandbox.site_url());
+    let send = |id: Option<&str>, token: Option<&str>, body: Value| {
+        let mut request = a.http.post(&url).json(&body);
+        if let Some(id) = id {
+            request = request.header("X-RemoteCluster-Id", id);
+        }
+        if let Some(token) = token {
+            request = request.header("X-RemoteCluster-Token", token);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, body) = send(Some(&remote_id), None, ping(&remote_id)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_app_error(&body, 401, "api.context.session_expired.app_error");
+    let (status, body) = send(None, Some("whatever"), ping(&remote_id)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_app_error(&body, 401, "api.context.remote_id_missing.app_error");
+    let (status, body) = send(Some(&remote_id), Some("forged"), ping(&remote_id)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_app_error(&body, 401, "api.context.invalid_token.error");
+    // A session token is no remote token either.
+    let (status, body) = a
+        .call(
+            Method::POST,
+            "/api/v4/remotecluster/ping",
+            Some(&a.admin),
+            Some(ping(&remote_id)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_app_error(&body, 401, "api.context.session_expired.app_error");
+    let (status, _) = a
+        .call(
+            Method::POST,
+            "/api/v4/remotecluster/msg",
+            None,
+            Some(ping(&remote_id)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    a.finish().await;
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn a_shared_channel_arrives_with_its_id_and_posts_flow_both_ways() {
+    let a = node("org-alpha").await;
+    let b = node("org-beta").await;
+    let remote_id = connect(&a, &b).await;
+    let channel_id = share(&a, &b, &remote_id, "project-x").await;
+
+    // Received into the connection's default team, by the connection's creator, same id.
+    let (_, channel) = b
+        .admin(Method::GET, &format!("/api/v4/channels/{channel_id}"), None)
+        .await;
+    assert_eq!(channel["team_id"], b.team("shared-inbox").as_str());
+    assert_eq!(channel["creator_id"], b.id("sysadmin").as_str());
+    assert_eq!(channel["name"], "project-x");
+    assert_eq!(channel["shared"], true);
+    let (_, members) = b
+        .admin(
+            Method::GET,
+            &format!("/api/v4/channels/{channel_id}/members"),
+            None,
+        )
+        .await;
+    assert_eq!(members.as_array().unwrap().len(), 1, "{members}");
+    assert_eq!(members[0]["user_id"], b.id("sysadmin").as_str());
+    assert_eq!(members[0]["scheme_admin"], true);
+    let (_, home) = a
+        .admin(Method::GET, &format!("/api/v4/channels/{channel_id}"), None)
+        .await;
+    assert_eq!(home["shared"], true);
+
+    // Both sides hold the records.
+    let (_, links) = a
+        .admin(
+            Method::GET,
+            &format!("/api/v4/remotecluster/{remote_id}/sharedchannelremotes"),
+            None,
+        )
+        .await;
+    assert_eq!(links.as_array().unwrap().len(), 1, "{links}");
+    assert_eq!(links[0]["channel_id"], channel_id.as_str());
+    assert_eq!(links[0]["is_invite_confirmed"], true);
+    let (_, homes) = a
+        .admin(
+            Method::GET,
+            &format!("/api/v4/remotecluster/{remote_id}/sharedchannelremotes?exclude_home=true"),
+            None,
+        )
+        .await;
+    assert_eq!(homes, json!([]));
+    let (_, shared) = a
+        .admin(
+            Method::GET,
+            &format!("/api/v4/sharedchannels/{}", a.team("engineering")),
+            None,
+        )
+        .await;
+    assert_eq!(shared[0]["id"], channel_id.as_str());
+    assert_eq!(shared[0]["home"], true);
+    let (_, shared) = b
+        .admin(
+            Method::GET,
+            &format!("/api/v4/sharedchannels/{}", b.team("shared-inbox")),
+            None,
+        )
+        .await;
+    assert_eq!(shared[0]["id"], channel_id.as_str());
+    assert_eq!(shared[0]["home"], false);
+    assert_eq!(shared[0]["remote_id"], remote_id.as_str());
+    let (_, remotes) = a
+        .admin(
+            Method::GET,
+            &format!("/api/v4/sharedchannels/{channel_id}/remotes"),
+            None,
+        )
+        .await;
+    assert_eq!(remotes[0]["name"], "org-b");
+    let (status, info) = b
+        .admin(
+            Method::GET,
+            &format!("/api/v4/sharedchannels/remote_info/{remote_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["display_name"], "org-a");
+
+    // A post on either side appears on the other, by a synced remote user.
+    let sent = a.post(&a.admin, &channel_id, "hello from alpha").await;
+    let got = arrives(&b, &channel_id, "hello from alpha").await;
+    assert_eq!(got["id"], sent["id"]);
+    assert_eq!(got["remote_id"], remote_id.as_str());
+    let (_, author) = b
+        .admin(
+            Method::GET,
+            &format!("/api/v4/users/{}", got["user_id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(author["username"], "sysadmin:org-a");
+    assert_eq!(author["remote_id"], remote_id.as_str());
+    let reply = b.post(&b.admin, &channel_id, "hello from beta").await;
+    let got = arrives(&a, &channel_id, "hello from beta").await;
+    assert_eq!(got["id"], reply["id"]);
+    let (_, author) = a
+        .admin(
+            Method::GET,
+            &format!("/api/v4/users/{}", got["user_id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(author["username"], "sysadmin:org-b");
+
+    // Edits follow; nothing is echoed back or duplicated.
+    let (status, _) = a
+        .admin(
+            Method::PUT,
+            &format!("/api/v4/posts/{}/patch", sent["id"].as_str().unwrap()),
+            Some(json!({"message": "hello from alpha (edited)"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    arrives(&b, &channel_id, "hello from alpha (edited)").await;
+    for node in [&a, &b] {
+        let texts: Vec<String> = node
+            .posts(&channel_id)
+            .await
+            .iter()
+            .filter(|p| p["type"] == "")
+            .map(|p| p["message"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(texts, ["hello from alpha (edited)", "hello from beta"]);
+    }
+
+    // Inviting again is a no-op.
+    let (status, _) = a
+        .admin(
+            Method::POST,
+            &format!("/api/v4/remotecluster/{remote_id}/channels/{channel_id}/invite"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, links) = a
+        .admin(
+            Method::GET,
+            &format!("/api/v4/remotecluster/{remote_id}/sharedchannelremotes"),
+            None,
+        )
+        .await;
+    assert_eq!(links.as_array().unwrap().len(), 1);
+    a.finish().await;
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn uninvite_stops_the_sync_from_either_side() {
+    let a = node("org-alpha").await;
+    let b = node("org-beta").await;
+    let remote_id = connect(&a, &b).await;
+    let channel_id = share(&a, &b, &remote_id, "project-y").await;
+    let uninvite = format!("/api/v4/remotecluster/{remote_id}/channels/{channel_id}/uninvite");
+
+    // The receiving side stops: the channel stays there as a local one, the sender is not told.
+    let (status, body) = b.admin(Method::POST, &uninvite, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, channel) = b
+        .admin(Method::GET, &format!("/api/v4/channels/{channel_id}"), None)
+        .await;
+    assert_eq!(channel["shared"], false);
+    assert_eq!(channel["delete_at"], 0);
+    let notice = arrives(&b, &channel_id, UNSHARE_MESSAGE).await;
+    assert_eq!(notice["type"], "system_generic");
+    let (_, home) = a
+        .admin(Method::GET, &format!("/api/v4/channels/{channel_id}"), None)
+        .await;
+    assert_eq!(home["shared"], true);
+    let (status, _) = b.admin(Method::POST, &uninvite, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // a still sends, b refuses; a's own posts are kept. The refusal is retried three times
+    // (0.2 s, then 0.4 s apart): after two seconds it is over.
+    a.post(&a.admin, &channel_id, "after the uninvite").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(b
+        .posts(&channel_id)
+        .await
+        .iter()
+        .all(|p| p["message"] != "after the uninvite"));
+
+    // The home side stops too: no link left, so the channel is no longer shared there.
+    let (status, _) = a.admin(Method::POST, &uninvite, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, home) = a
+        .admin(Method::GET, &format!("/api/v4/channels/{channel_id}"), None)
+        .await;
+    assert_eq!(home["shared"], false);
+    arrives(&a, &channel_id, UNSHARE_MESSAGE).await;
+    let (_, shared) = a
+        .admin(
+            Method::GET,
+            &format!("/api/v4/sharedchannels/{}", a.team("engineering")),
+            None,
+        )
+        .await;
+    assert_eq!(shared, json!([]));
+    a.finish().await;
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn an_invite_to_a_pending_connection_is_delivered_once_it_is_accepted() {
+    let a = node("org-alpha").await;
+    let b = node("org-beta").await;
+    let (_, created) = a
+        .admin(
+            Method::POST,
+            "/api/v4/remotecluster",
+            Some(
+                json!({"name": "org-b", "default_team_id": a.team("engineering"),
+                "password": "s3cret-Pass"}),
+            ),
+        )
+        .await;
+    let remote_id = created["remote_cluster"]["remote_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let channel_id = a.create_channel("engineering", "early-bird").await;
+    let (status, _) = a
+        .admin(
+            Method::POST,
+            &format!("/api/v4/remotecluster/{remote_id}/channels/{channel_id}/invite"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let links = format!("/api/v4/remotecluster/{remote_id}/sharedchannelremotes");
+    let (_, confirmed) = a.admin(Method::GET, &links, None).await;
+    assert_eq!(confirmed, json!([]));
+    let (_, pending) = a
+        .admin(
+            Method::GET,
+            &format!("{links}?include_unconfirmed=true"),
+            None,
+        )
+        .await;
+    assert_eq!(pending[0]["is_invite_confirmed"], false, "{pending}");
+    let (status, _) = b
+        .admin(
+            Method::POST,
+            "/api/v4/remotecluster/accept_invite",
+            Some(json!({"invite": created["invite"], "name": "org-a",
+                "password": "s3cret-Pass", "default_team_id": b.team("marketing")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let channel = eventually("the waiting invite delivered", || async {
+        let (status, channel) = b
+            .admin(Method::GET, &format!("/api/v4/channels/{channel_id}"), None)
+            .await;
+        (status == StatusCode::OK).then_some(channel)
+    })
+    .await;
+    assert_eq!(channel["team_id"], b.team("marketing").as_str());
+    let confirmed = eventually("the link confirmed", || async {
+        let (_, list) = a.admin(Method::GET, &links, None).await;
+        (list.as_array().unwrap().len() == 1).then_some(list)
+    })
+    .await;
+    assert_eq!(confirmed[0]["is_invite_confirmed"], true);
+    a.finish().await;
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn invites_are_refused_as_the_server_refuses_them() {
+    let a = node("org-alpha").await;
+    let b = node("org-beta").await;
+    let remote_id = connect(&a, &b).await;
+    let channel_id = a.create_channel("engineering", "clash").await;
+    let invite = |remote: &str, channel: &str| {
+        format!("/api/v4/remotecluster/{remote}/channels/{channel}/invite")
+    };
+    let unknown = "aaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let (status, body) = a
+        .admin(Method::POST, &invite(unknown, &channel_id), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_app_error(&body, 400, "api.context.remote_id_invalid.app_error");
+    let (status, body) = a
+        .admin(Method::POST, &invite(&remote_id, unknown), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_app_error(&body, 400, "api.context.invalid_url_param.app_error");
+    let user = a.login("user-1", "SampleUs@r-1").await;
+    let (status, body) = a
+        .call(
+            Method::POST,
+            &invite(&remote_id, &channel_id),
+            Some(&user),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_app_error(&body, 403, "api.context.permissions.app_error");
+    let (_, dm) = a
+        .admin(
+            Method::POST,
+            "/api/v4/channels/direct",
+            Some(json!([a.id("sysadmin"), a.id("user-1")])),
+        )
+        .await;
+    let (status, body) = a
+        .admin(
+            Method::POST,
+            &invite(&remote_id, dm["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_app_error(&body, 400, "api.command_share.share_channel.error");
+
+    // The name is taken in the receiving team: the call succeeds (the other server answers
+    // later), the inviter is told by an ephemeral post, and no link is saved.
+    let (status, _) = b
+        .admin(
+            Method::POST,
+            "/api/v4/channels",
+            Some(json!({"team_id": b.team("shared-inbox"), "name": "clash",
+                "display_name": "Clash", "type": "O"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut ws = socket(&a, &a.admin).await;
+    let (status, _) = a
+        .admin(Method::POST, &invite(&remote_id, &channel_id), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let ephemeral = loop {
+        let event = next_event(&mut ws).await;
+        if event["event"] == "ephemeral_message" {
+            break event;
+        }
+    };
+    let post: Value = serde_json::from_str(ephemeral["data"]["post"].as_str().unwrap()).unwrap();
+    let text = post["message"].as_str().unwrap();
+    assert!(
+        text.starts_with("Error sending channel invite for Org B:"),
+        "{text}"
+    );
+    let (_, links) = a
+        .admin(
+            Method::GET,
+            &format!(
+                "/api/v4/remotecluster/{remote_id}/sharedchannelremotes?include_unconfirmed=true"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(links, json!([]));
+
+    // A shared channel's success message names the connection.
+    let ok = a.create_channel("engineering", "no-clash").await;
+    let (status, _) = a.admin(Method::POST, &invite(&remote_id, &ok), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let ephemeral = loop {
+        let event = next_event(&mut ws).await;
+        if event["event"] == "ephemeral_message" {
+            break event;
+        }
+    };
+    let post: Value = serde_json::from_str(ephemeral["data"]["post"].as_str().unwrap()).unwrap();
+    assert_eq!(post["message"], "`Org B` has been added to channel.");
+    a.finish().await;
+    b.finish().await;
+}
+
+#[test]
+fn server_to_server_routes_are_outside_the_client_spec() {
+    let spec = support::openapi::Spec::get();
+    for (method, path) in sandbox::server_to_server_routes() {
+        assert!(
+            !spec.has_route(method, path),
+            "{method} {path} is in the client spec: check it there"
+        );
+    }
+}
+
+/// A WebSocket of `token` on `node`, past its `hello`.
+async fn socket(
+    node: &Node,
+    token: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!(
+        "{}/api/v4/websocket",
+        node.sandbox.site_url().replacen("http", "ws", 1)
+    );
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(next_event(&mut ws).await["event"], "hello");
+    ws
+}
+
+/// The next event frame, within 10 s.
+async fn next_event<S>(ws: &mut S) -> Value
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("an event within 10 s")
+            .expect("the socket stays open")
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            if v.get("event").is_some() {
+                return v;
+            }
+        }
+    }
+}
