@@ -104,7 +104,8 @@ fn apply(db: &mut Db, caller: &Caller, channel: &Channel, team: &Team, force: bo
                 ));
                 return Outcome { removed, result };
             }
-            db.channel_members.remove(&(channel.id.clone(), user_id.clone()));
+            db.channel_members
+                .remove(&(channel.id.clone(), user_id.clone()));
             removed.push(user_id);
         }
     }

@@ -173,16 +173,22 @@ pub(crate) fn user_removed(
         channel_id: channel_id.to_string(),
         ..Broadcast::default()
     };
-    hub.publish("user_removed", members, &to_channel, &|_| {
-        json!({"user_id": user_id, "remover_id": remover_id})
-    });
+    hub.publish(
+        "user_removed",
+        members,
+        &to_channel,
+        &|_| json!({"user_id": user_id, "remover_id": remover_id}),
+    );
     let to_user = Broadcast {
         user_id: user_id.to_string(),
         ..Broadcast::default()
     };
-    hub.publish("user_removed", &[user_id.to_string()], &to_user, &|_| {
-        json!({"channel_id": channel_id, "remover_id": remover_id})
-    });
+    hub.publish(
+        "user_removed",
+        &[user_id.to_string()],
+        &to_user,
+        &|_| json!({"channel_id": channel_id, "remover_id": remover_id}),
+    );
 }
 
 /// `direct_added` to both members of a new direct channel.
