@@ -19,6 +19,7 @@
 //! bot = false                  # true: a bot account; the first bot gets the bot token
 //! display_name = "sharebot"    # bots: shown as the first name
 //! description = "..."          # bots: bot_description
+//! deactivated = false          # true: a deactivated account (delete_at set; cannot log in)
 //!
 //! [[channels]]
 //! team = "engineering"         # required
@@ -79,6 +80,8 @@ pub struct SeedUser {
     pub display_name: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    #[serde(default)]
+    pub deactivated: bool,
 }
 
 /// A channel of the seed.

@@ -129,6 +129,9 @@ impl Db {
                 last_password_update: now,
                 ..User::default()
             };
+            if seed_user.deactivated {
+                user.delete_at = now;
+            }
             if seed_user.bot {
                 user.is_bot = true;
                 user.first_name = seed_user.display_name.clone().unwrap_or_default();

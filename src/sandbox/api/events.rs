@@ -160,6 +160,37 @@ pub(crate) fn user_added(hub: &Hub, recipients: &[String], channel: &Channel, us
     );
 }
 
+/// `user_removed` for a member taken out of a channel: one copy to the remaining members, one to
+/// the removed user (who no longer gets the channel's events).
+pub(crate) fn user_removed(
+    hub: &Hub,
+    members: &[String],
+    channel_id: &str,
+    user_id: &str,
+    remover_id: &str,
+) {
+    let to_channel = Broadcast {
+        channel_id: channel_id.to_string(),
+        ..Broadcast::default()
+    };
+    hub.publish(
+        "user_removed",
+        members,
+        &to_channel,
+        &|_| json!({"user_id": user_id, "remover_id": remover_id}),
+    );
+    let to_user = Broadcast {
+        user_id: user_id.to_string(),
+        ..Broadcast::default()
+    };
+    hub.publish(
+        "user_removed",
+        &[user_id.to_string()],
+        &to_user,
+        &|_| json!({"channel_id": channel_id, "remover_id": remover_id}),
+    );
+}
+
 /// `direct_added` to both members of a new direct channel.
 pub(crate) fn direct_added(
     hub: &Hub,

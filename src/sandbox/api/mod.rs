@@ -16,6 +16,7 @@ use super::trigger::TriggerSigner;
 use super::websocket::Hub;
 
 mod actions;
+mod channel_move;
 pub(crate) mod channels;
 pub(crate) mod events;
 pub(crate) mod posts;
@@ -244,6 +245,11 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
             "GET",
             "/api/v4/channels/{channel_id}/members/{user_id}",
             get(channels::member),
+        ),
+        (
+            "POST",
+            "/api/v4/channels/{channel_id}/move",
+            post(channel_move::move_channel),
         ),
         (
             "GET",

@@ -12,7 +12,7 @@ use super::super::model::{null_as_default, Team, TeamMember};
 use super::users::{created, resolve_user_id};
 use super::{events, parse_body, path_id, Caller, Paging, Shared};
 
-fn missing_team() -> AppError {
+pub(crate) fn missing_team() -> AppError {
     AppError::new(
         404,
         "app.team.get.find.app_error",
