@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use sha2::{Digest, Sha256};
 
 use super::ids::{new_id, now_ms};
-use super::model::{Channel, ChannelMember, Post, Team, TeamMember, User};
+use super::model::{Channel, ChannelMember, Post, Reaction, Team, TeamMember, User};
 use super::seed::Seed;
 
 /// A stored user: the public record plus its salted password hash.
@@ -50,6 +50,9 @@ pub(crate) struct Db {
     pub posts: HashMap<String, Post>,
     /// Ephemeral posts by id: never listed, kept so their actions can be clicked.
     pub ephemeral_posts: HashMap<String, Post>,
+    /// Keyed by (post id, user id, emoji name); a removed reaction stays with `delete_at` set,
+    /// as the server's rows do (shared-channel sync reads removals from them).
+    pub reactions: BTreeMap<(String, String, String), Reaction>,
 }
 
 /// The name of the direct channel between two users, as the server builds it (ids sorted).

@@ -19,6 +19,7 @@ mod actions;
 mod channels;
 pub(crate) mod events;
 mod posts;
+pub(crate) mod reactions;
 mod system;
 mod teams;
 mod users;
@@ -265,6 +266,17 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
             "POST",
             "/api/v4/actions/dialogs/submit",
             post(actions::submit_dialog),
+        ),
+        ("POST", "/api/v4/reactions", post(reactions::create)),
+        (
+            "GET",
+            "/api/v4/posts/{post_id}/reactions",
+            get(reactions::of_post),
+        ),
+        (
+            "DELETE",
+            "/api/v4/users/{user_id}/posts/{post_id}/reactions/{emoji_name}",
+            delete(reactions::remove),
         ),
         ("GET", "/api/v4/system/ping", get(system::ping)),
         ("GET", "/api/v4/config/client", get(system::client_config)),
