@@ -37,7 +37,7 @@ fn missing_emoji() -> AppError {
     AppError::new(
         404,
         "app.emoji.get_by_name.no_result",
-        "Unable to find the emoji.",
+        "We couldn’t find the emoji.",
     )
 }
 
@@ -305,4 +305,75 @@ pub(crate) async fn remove(
         },
     )?;
     Ok(status_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::seed::Seed;
+    use super::*;
+
+    fn db_with_post() -> (Db, String, String) {
+        let mut db = Db::from_seed(&Seed::default(), "tok");
+        let team = db.team_by_name("engineering").unwrap().id.clone();
+        let town = db.channel_by_name(&team, "town-square").unwrap().id.clone();
+        let user = db.user_by_username("user-1").unwrap().id.clone();
+        let post = Post {
+            id: super::super::super::ids::new_id(),
+            channel_id: town,
+            user_id: user.clone(),
+            ..Post::default()
+        };
+        let post_id = post.id.clone();
+        db.posts.insert(post_id.clone(), post);
+        (db, post_id, user)
+    }
+
+    #[test]
+    fn a_remote_reaction_keeps_its_origin_and_a_removal_keeps_the_row() {
+        let (mut db, post_id, user) = db_with_post();
+        let remote = Reaction {
+            user_id: user.clone(),
+            post_id: post_id.clone(),
+            emoji_name: "white_check_mark".into(),
+            create_at: 1234,
+            remote_id: Some("remote1".into()),
+            ..Reaction::default()
+        };
+        let event = apply_save(&mut db, remote.clone()).unwrap();
+        assert_eq!(event.event, "reaction_added");
+        assert_eq!(event.reaction.create_at, 1234);
+        assert_eq!(event.reaction.remote_id.as_deref(), Some("remote1"));
+        assert_eq!(event.recipients.len(), 4);
+        assert!(db.posts[&post_id].has_reactions);
+
+        let event = apply_remove(&mut db, remote).unwrap();
+        assert_eq!(event.event, "reaction_removed");
+        assert!(reactions_of(&db, &post_id).is_empty());
+        assert!(!db.posts[&post_id].has_reactions);
+        let row = db.reactions.values().next().unwrap();
+        assert!(row.delete_at > 0);
+        assert_eq!(row.remote_id.as_deref(), Some("remote1"));
+    }
+
+    #[test]
+    fn the_fifty_first_distinct_emoji_is_refused() {
+        let (mut db, post_id, user) = db_with_post();
+        let react = |db: &mut Db, name: String| {
+            apply_save(
+                db,
+                Reaction {
+                    user_id: user.clone(),
+                    post_id: post_id.clone(),
+                    emoji_name: name,
+                    ..Reaction::default()
+                },
+            )
+        };
+        for i in 0..UNIQUE_EMOJI_LIMIT {
+            react(&mut db, format!("e{i}")).unwrap();
+        }
+        let err = react(&mut db, "one_more".into()).err().unwrap();
+        assert_eq!(err.id, "app.reaction.save.save.too_many_reactions");
+        assert!(react(&mut db, "e0".into()).is_ok());
+    }
 }
