@@ -229,6 +229,8 @@ pub struct Post {
     pub file_ids: Vec<String>,
     #[serde(default)]
     pub pending_post_id: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub has_reactions: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_id: Option<String>,
     #[serde(default)]
@@ -303,6 +305,28 @@ fn actions_mut(props: &mut Map<String, Value>) -> Vec<&mut Map<String, Value>> {
         }
     }
     out
+}
+
+/// `model.Reaction`: every field is always sent (no `omitempty`); `remote_id` is `""` once
+/// saved.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Reaction {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub user_id: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub post_id: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub emoji_name: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub create_at: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub update_at: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub delete_at: i64,
+    #[serde(default)]
+    pub remote_id: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub channel_id: String,
 }
 
 /// `model.PostList`.

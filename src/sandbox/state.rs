@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::federation::records::{RemoteCluster, SharedChannel, SharedChannelRemote};
 use super::ids::{new_id, now_ms};
-use super::model::{Channel, ChannelMember, Post, Team, TeamMember, User};
+use super::model::{Channel, ChannelMember, Post, Reaction, Team, TeamMember, User};
 use super::seed::Seed;
 
 /// A stored user: the public record plus its salted password hash.
@@ -57,6 +57,9 @@ pub(crate) struct Db {
     pub shared_channels: HashMap<String, SharedChannel>,
     /// Links of shared channels to connections, by their own id (soft-deleted ones kept).
     pub shared_channel_remotes: HashMap<String, SharedChannelRemote>,
+    /// Keyed by (post id, user id, emoji name); a removed reaction stays with `delete_at` set,
+    /// as the server's rows do (shared-channel sync reads removals from them).
+    pub reactions: BTreeMap<(String, String, String), Reaction>,
 }
 
 /// The name of the direct channel between two users, as the server builds it (ids sorted).

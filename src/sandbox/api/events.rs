@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use super::super::model::{Channel, Post};
+use super::super::model::{Channel, Post, Reaction};
 use super::super::state::Db;
 use super::super::websocket::{Broadcast, Hub};
 
@@ -114,6 +114,32 @@ pub(crate) fn post_edited(hub: &Hub, recipients: &[String], post: &Post) {
         &broadcast,
         &|_| json!({"post": text}),
     );
+}
+
+/// `reaction_added` or `reaction_removed`, gathered under the lock and published after it.
+pub(crate) struct ReactionEvent {
+    pub event: &'static str,
+    pub reaction: Reaction,
+    /// The post's channel (a removal's reaction may carry no channel id).
+    pub channel_id: String,
+    pub recipients: Vec<String>,
+}
+
+impl ReactionEvent {
+    /// Sends the event to the channel's members; `reaction` is the reaction as a JSON string.
+    pub fn publish(&self, hub: &Hub) {
+        let broadcast = Broadcast {
+            channel_id: self.channel_id.clone(),
+            ..Broadcast::default()
+        };
+        let text = serde_json::to_string(&self.reaction).unwrap_or_default();
+        hub.publish(
+            self.event,
+            &self.recipients,
+            &broadcast,
+            &|_| json!({"reaction": text}),
+        );
+    }
 }
 
 /// `ephemeral_message` to one user.

@@ -20,6 +20,7 @@ mod channel_move;
 pub(crate) mod channels;
 pub(crate) mod events;
 pub(crate) mod posts;
+pub(crate) mod reactions;
 mod remote_clusters;
 mod shared_channels;
 mod system;
@@ -336,6 +337,17 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
             "GET",
             "/api/v4/sharedchannels/{channel_id}/remotes",
             get(shared_channels::remotes_of_channel),
+        ),
+        ("POST", "/api/v4/reactions", post(reactions::create)),
+        (
+            "GET",
+            "/api/v4/posts/{post_id}/reactions",
+            get(reactions::of_post),
+        ),
+        (
+            "DELETE",
+            "/api/v4/users/{user_id}/posts/{post_id}/reactions/{emoji_name}",
+            delete(reactions::remove),
         ),
         ("GET", "/api/v4/system/ping", get(system::ping)),
         ("GET", "/api/v4/config/client", get(system::client_config)),
