@@ -222,6 +222,7 @@ pub(crate) fn apply_remove(db: &mut Db, mut reaction: Reaction) -> ApiResult<Rea
 pub(crate) fn save_reaction(state: &Shared, reaction: Reaction) -> ApiResult<Reaction> {
     let event = apply_save(&mut state.db(), reaction)?;
     event.publish(&state.hub);
+    super::posts::notify_if_shared(state, &event.channel_id);
     Ok(event.reaction)
 }
 
@@ -229,6 +230,7 @@ pub(crate) fn save_reaction(state: &Shared, reaction: Reaction) -> ApiResult<Rea
 pub(crate) fn remove_reaction(state: &Shared, reaction: Reaction) -> ApiResult<Reaction> {
     let event = apply_remove(&mut state.db(), reaction)?;
     event.publish(&state.hub);
+    super::posts::notify_if_shared(state, &event.channel_id);
     Ok(event.reaction)
 }
 

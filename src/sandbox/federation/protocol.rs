@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::super::model::{Post, User};
+use super::super::model::{Post, Reaction, User};
 
 /// The connection id the sender knows this server by (`model.HeaderRemoteclusterId`).
 pub const HEADER_REMOTE_ID: &str = "X-RemoteCluster-Id";
@@ -118,27 +118,6 @@ pub struct UnshareMsg {
     pub remote_id: String,
 }
 
-/// `model.Reaction` as sync messages carry it.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct SyncReaction {
-    #[serde(default)]
-    pub user_id: String,
-    #[serde(default)]
-    pub post_id: String,
-    #[serde(default)]
-    pub emoji_name: String,
-    #[serde(default)]
-    pub create_at: i64,
-    #[serde(default)]
-    pub update_at: i64,
-    #[serde(default)]
-    pub delete_at: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remote_id: Option<String>,
-    #[serde(default)]
-    pub channel_id: String,
-}
-
 /// `model.SyncMsg` (the parts the sandbox syncs: users, posts, reactions).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct SyncMsg {
@@ -151,7 +130,7 @@ pub struct SyncMsg {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub posts: Vec<Post>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub reactions: Vec<SyncReaction>,
+    pub reactions: Vec<Reaction>,
 }
 
 /// `model.SyncResponse`.

@@ -10,9 +10,10 @@ use tokio::sync::mpsc;
 
 use super::super::api::channels::system_post;
 use super::super::api::events::{self, PostedEvent};
+use super::super::api::reactions::{apply_remove, apply_save};
 use super::super::api::Shared;
 use super::super::ids::{new_id, now_ms};
-use super::super::model::{Post, User};
+use super::super::model::{Post, Reaction, User};
 use super::super::state::Db;
 use super::outbound::{self, Target};
 use super::protocol::{Response, SyncMsg, SyncResponse, MSG_PATH, TOPIC_SYNC};
@@ -123,20 +124,43 @@ fn gather(db: &Db, channel_id: &str) -> Vec<Batch> {
             .filter(|p| p.remote_id.as_deref() != Some(rc.remote_id.as_str()))
             .filter(|p| (p.update_at, p.id.clone()) > cursor)
             .collect();
-        if posts.is_empty() {
-            continue;
-        }
         posts.sort_by(|a, b| (a.update_at, &a.id).cmp(&(b.update_at, &b.id)));
         posts.truncate(MAX_POSTS);
+        // Reactions changed since the cursor (removals included), on any post of the channel,
+        // not made on the target server; applying one twice changes nothing.
+        let reactions: Vec<Reaction> = db
+            .reactions
+            .values()
+            .filter(|r| r.update_at >= cursor.0)
+            .filter(|r| r.remote_id.as_deref() != Some(rc.remote_id.as_str()))
+            .filter(|r| {
+                db.posts
+                    .get(&r.post_id)
+                    .is_some_and(|p| p.channel_id == channel_id)
+            })
+            .cloned()
+            .collect();
+        if posts.is_empty() && reactions.is_empty() {
+            continue;
+        }
         let mut users = BTreeMap::new();
-        for post in &posts {
-            if let Some(user) = db.user(&post.user_id) {
+        let authors = posts
+            .iter()
+            .map(|p| p.user_id.as_str())
+            .chain(reactions.iter().map(|r| r.user_id.as_str()));
+        for author in authors {
+            if let Some(user) = db.user(author) {
                 if user.remote_id.as_deref() != Some(rc.remote_id.as_str()) {
                     users.insert(user.id.clone(), sanitized_for_sync(user));
                 }
             }
         }
-        let last = posts.last().map(|p| (p.update_at, p.id.clone()));
+        let newest_reaction = reactions.iter().map(|r| r.update_at).max().unwrap_or(0);
+        let last = posts
+            .last()
+            .map(|p| (p.update_at, p.id.clone()))
+            .filter(|(at, _)| *at >= newest_reaction)
+            .or(Some((newest_reaction.max(cursor.0), cursor.1.clone())));
         batches.push(Batch {
             link_id: scr.id.clone(),
             site_url: rc.site_url.clone(),
@@ -147,7 +171,7 @@ fn gather(db: &Db, channel_id: &str) -> Vec<Batch> {
                 channel_id: channel_id.to_string(),
                 users,
                 posts: posts.into_iter().map(Post::stripped).collect(),
-                reactions: Vec::new(),
+                reactions,
             },
             cursor: last.unwrap_or(cursor),
         });
@@ -172,6 +196,7 @@ struct Outbox {
     added: Vec<(Vec<String>, super::super::model::Channel, String)>,
     to_team: Vec<(String, String)>,
     edited: Vec<(Vec<String>, Post)>,
+    reactions: Vec<events::ReactionEvent>,
 }
 
 /// Applies a sync message from `rc` (`processSyncMessage`).
@@ -207,6 +232,19 @@ pub(crate) fn receive(
                 Err(_) => answer.post_errors.push(id),
             }
         }
+        for reaction in msg.reactions {
+            let update_at = reaction.update_at;
+            let key = reaction.post_id.clone();
+            match upsert_reaction(&mut db, rc, reaction, &channel.id, &mut out) {
+                Ok(()) => {
+                    answer.reactions_last_update_at = answer.reactions_last_update_at.max(update_at)
+                }
+                Err(_) => answer.reaction_errors.push(key),
+            }
+        }
+    }
+    for event in &out.reactions {
+        event.publish(&state.hub);
     }
     for (team_id, user_id) in &out.to_team {
         events::added_to_team(&state.hub, team_id, user_id);
@@ -395,5 +433,55 @@ fn upsert_post(
     if let Some(event) = PostedEvent::gather(db, &post) {
         out.posted.push(event);
     }
+    Ok(())
+}
+
+/// `upsertSyncReaction`: a removal (`delete_at` set) removes the live reaction; otherwise the
+/// reaction is saved as coming from `rc` unless it is already there.
+fn upsert_reaction(
+    db: &mut Db,
+    rc: &RemoteCluster,
+    mut reaction: Reaction,
+    channel_id: &str,
+    out: &mut Outbox,
+) -> Result<(), String> {
+    if !db
+        .posts
+        .get(&reaction.post_id)
+        .is_some_and(|p| p.channel_id == channel_id)
+    {
+        return Err("reaction post not found in the channel".into());
+    }
+    let author_ok = db
+        .user(&reaction.user_id)
+        .is_some_and(|u| u.remote_id.as_deref() == Some(rc.remote_id.as_str()));
+    if !author_ok {
+        return Err("remoteID mismatch".into());
+    }
+    let live = db
+        .reactions
+        .get(&(
+            reaction.post_id.clone(),
+            reaction.user_id.clone(),
+            reaction.emoji_name.clone(),
+        ))
+        .is_some_and(|r| r.delete_at == 0);
+    reaction.remote_id = Some(rc.remote_id.clone());
+    let event = if reaction.delete_at > 0 {
+        if !live {
+            return Ok(());
+        }
+        reaction.delete_at = 0;
+        apply_remove(db, reaction)
+    } else {
+        if live {
+            return Ok(());
+        }
+        reaction.create_at = 0;
+        reaction.update_at = 0;
+        apply_save(db, reaction)
+    }
+    .map_err(|err| err.message)?;
+    out.reactions.push(event);
     Ok(())
 }
