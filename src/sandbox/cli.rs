@@ -25,6 +25,9 @@ pub struct SandboxArgs {
     /// Access token of the `sharebot` bot account (generated and printed when absent).
     #[arg(long, env = "SHAREBOT_SANDBOX_BOT_TOKEN", hide_env_values = true)]
     pub bot_token: Option<String>,
+    /// Seconds between pings of confirmed secure connections (the server pings every 60).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ping_interval_secs: u64,
 }
 
 /// Runs the sandbox until Ctrl-C or SIGTERM; prints `sandbox ready: <site url>` once serving.
@@ -45,6 +48,10 @@ pub async fn run(args: SandboxArgs) -> ExitCode {
         name: args.name.unwrap_or_else(|| "sandbox".into()),
         seed,
         bot_token: args.bot_token,
+        federation: super::federation::FederationOptions {
+            ping_interval: std::time::Duration::from_secs(args.ping_interval_secs),
+            ..super::federation::FederationOptions::default()
+        },
         ..SandboxOptions::default()
     };
     let sandbox = match start(options).await {

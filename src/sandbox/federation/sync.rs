@@ -445,11 +445,11 @@ fn upsert_reaction(
     channel_id: &str,
     out: &mut Outbox,
 ) -> Result<(), String> {
-    if !db
+    let in_channel = db
         .posts
         .get(&reaction.post_id)
-        .is_some_and(|p| p.channel_id == channel_id)
-    {
+        .is_some_and(|p| p.channel_id == channel_id);
+    if !in_channel {
         return Err("reaction post not found in the channel".into());
     }
     let author_ok = db
