@@ -326,6 +326,11 @@ async fn a_connection_is_created_accepted_confirmed_and_pinged() {
         )
         .await;
     assert_app_error(&body, 400, "api.context.invalid_body_param.app_error");
+    let mut bad_name = accept(&invite, &password, &inbox);
+    bad_name["name"] = json!("org a!");
+    let (status, body) = b.admin(Method::POST, path, Some(bad_name)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_app_error(&body, 400, "model.cluster.is_valid.name.app_error");
     let user = b.login("user-1", "SampleUs@r-1").await;
     let (status, body) = b
         .call(
@@ -663,7 +668,19 @@ async fn a_shared_channel_arrives_with_its_id_and_posts_flow_both_ways() {
     let a = node("org-alpha").await;
     let b = node("org-beta").await;
     let remote_id = connect(&a, &b).await;
+    let mut creator_socket = socket(&b, &b.admin).await;
     let channel_id = share(&a, &b, &remote_id, "project-x").await;
+
+    // The connection's creator alone is told, by `channel_created` then the join post; no
+    // `user_added`.
+    let created = next_event(&mut creator_socket).await;
+    assert_eq!(created["event"], "channel_created", "{created}");
+    assert_eq!(created["data"]["channel_id"], channel_id.as_str());
+    assert_eq!(created["data"]["team_id"], b.team("shared-inbox").as_str());
+    let joined = next_event(&mut creator_socket).await;
+    assert_eq!(joined["event"], "posted", "{joined}");
+    let join_post: Value = serde_json::from_str(joined["data"]["post"].as_str().unwrap()).unwrap();
+    assert_eq!(join_post["type"], "system_join_channel");
 
     // Received into the connection's default team, by the connection's creator, same id.
     let (_, channel) = b
@@ -758,6 +775,37 @@ async fn a_shared_channel_arrives_with_its_id_and_posts_flow_both_ways() {
         .await;
     assert_eq!(author["username"], "sysadmin:org-a");
     assert_eq!(author["remote_id"], remote_id.as_str());
+    let (status, _) = b
+        .admin(
+            Method::GET,
+            &format!(
+                "/api/v4/channels/{channel_id}/members/{}",
+                got["user_id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the synced user is a channel member"
+    );
+    let (_, linked) = a
+        .admin(
+            Method::GET,
+            &format!("/api/v4/remotecluster?in_channel={channel_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(linked[0]["remote_id"], remote_id.as_str());
+    let (_, unlinked) = a
+        .admin(
+            Method::GET,
+            &format!("/api/v4/remotecluster?not_in_channel={channel_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(unlinked, json!([]));
     let reply = b.post(&b.admin, &channel_id, "hello from beta").await;
     let got = arrives(&a, &channel_id, "hello from beta").await;
     assert_eq!(got["id"], reply["id"]);
@@ -1183,6 +1231,22 @@ async fn invites_are_refused_as_the_server_refuses_them() {
     };
     let post: Value = serde_json::from_str(ephemeral["data"]["post"].as_str().unwrap()).unwrap();
     assert_eq!(post["message"], "`Org B` has been added to channel.");
+
+    // The same channel offered again over a second connection between the same servers: its
+    // id already exists on the receiver, so that invite fails.
+    let second = connect(&a, &b).await;
+    assert_ne!(second, remote_id);
+    let (status, _) = a.admin(Method::POST, &invite(&second, &ok), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let ephemeral = loop {
+        let event = next_event(&mut ws).await;
+        if event["event"] == "ephemeral_message" {
+            break event;
+        }
+    };
+    let post: Value = serde_json::from_str(ephemeral["data"]["post"].as_str().unwrap()).unwrap();
+    let text = post["message"].as_str().unwrap();
+    assert!(text.contains("channel already exists"), "{text}");
     a.finish().await;
     b.finish().await;
 }

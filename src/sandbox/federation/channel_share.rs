@@ -11,7 +11,7 @@ use super::super::error::{ApiResult, AppError};
 use super::super::ids::{new_id, now_ms};
 use super::super::model::{Channel, Post};
 use super::outbound::{self, Target};
-use super::protocol::{ChannelInviteMsg, Response, UnshareMsg, MSG_PATH, TOPIC_CHANNEL_INVITE};
+use super::protocol::{ChannelInviteMsg, Response, MSG_PATH, TOPIC_CHANNEL_INVITE};
 use super::records::{RemoteCluster, SharedChannel, SharedChannelRemote};
 use super::SEND_TIMEOUT;
 
@@ -412,32 +412,4 @@ fn publish_unshare(state: &Shared, unshared: Option<UnshareEvents>) {
             event.publish(&state.hub);
         }
     }
-}
-
-/// Receiving side of `sharedchannel_unshare` (`onReceiveChannelUnshare`): only the channel's
-/// home may unshare it; the channel stays here as a local one.
-pub(crate) fn receive_unshare(
-    state: &Shared,
-    rc: &RemoteCluster,
-    msg: UnshareMsg,
-) -> Result<(), String> {
-    let unshared = {
-        let mut db = state.db();
-        let Some(sc) = db.shared_channels.get(&msg.channel_id).cloned() else {
-            return Ok(());
-        };
-        if sc.home || sc.remote_id != rc.remote_id {
-            return Err("invalid unshare request".into());
-        }
-        let now = now_ms();
-        for scr in db.shared_channel_remotes.values_mut() {
-            if scr.channel_id == msg.channel_id && scr.delete_at == 0 {
-                scr.delete_at = now;
-                scr.update_at = now;
-            }
-        }
-        unshare_with_events(&mut db, &msg.channel_id, &rc.creator_id)
-    };
-    publish_unshare(state, unshared);
-    Ok(())
 }

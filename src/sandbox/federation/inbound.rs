@@ -13,8 +13,8 @@ use super::super::error::{ApiResult, AppError};
 use super::super::ids::{is_valid_id, new_id, now_ms};
 use super::super::invite::RemoteClusterInvite;
 use super::protocol::{
-    ChannelInviteMsg, Frame, Ping, Response, SyncMsg, UnshareMsg, HEADER_REMOTE_ID,
-    HEADER_REMOTE_TOKEN, TOPIC_CHANNEL_INVITE, TOPIC_SYNC, TOPIC_UNSHARE,
+    ChannelInviteMsg, Frame, Ping, Response, SyncMsg, HEADER_REMOTE_ID, HEADER_REMOTE_TOKEN,
+    TOPIC_CHANNEL_INVITE, TOPIC_SYNC,
 };
 use super::records::RemoteCluster;
 
@@ -206,14 +206,9 @@ pub(crate) async fn msg(
             },
             Err(err) => Response::fail(format!("invalid sync message: {err}")),
         },
-        TOPIC_UNSHARE => match serde_json::from_value::<UnshareMsg>(payload) {
-            Ok(unshare) => match super::channel_share::receive_unshare(&state, &caller, unshare) {
-                Ok(()) => Response::ok(Value::Null),
-                Err(err) => Response::fail(err),
-            },
-            Err(_) => Response::fail("invalid unshare request"),
-        },
-        // No listener for the topic: still a success, as the server answers.
+        // No listener for the topic (the sandbox has none for `sharedchannel_unshare`, which
+        // only the `/share-channel unshare` slash command sends): still a success, as the
+        // server answers.
         _ => Response::ok(Value::Null),
     };
     Ok(Json(answer))

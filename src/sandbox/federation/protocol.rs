@@ -22,7 +22,6 @@ pub const TOPIC_PING: &str = "ping";
 pub const TOPIC_INVITATION: &str = "invitation";
 pub const TOPIC_CHANNEL_INVITE: &str = "sharedchannel_invite";
 pub const TOPIC_SYNC: &str = "sharedchannel_sync";
-pub const TOPIC_UNSHARE: &str = "sharedchannel_unshare";
 
 /// `model.RemoteClusterFrame`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -107,15 +106,6 @@ pub struct ChannelInviteMsg {
     pub purpose: String,
     #[serde(default, rename = "type")]
     pub channel_type: String,
-}
-
-/// The unshare notice a home server sends (`sharedchannel_unshare`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct UnshareMsg {
-    #[serde(default)]
-    pub channel_id: String,
-    #[serde(default)]
-    pub remote_id: String,
 }
 
 /// `model.SyncMsg` (the parts the sandbox syncs: users, posts, reactions).
