@@ -3,7 +3,8 @@
 
 mod support;
 
-use std::future::Future;
+use support::sandbox::eventually;
+
 use std::time::Duration;
 
 use sharebot::mattermost::models::{
@@ -30,20 +31,6 @@ async fn instance(name: &str, recorder: &Recorder) -> (RunningSandbox, Client) {
     .unwrap();
     let client = Client::new(sandbox.site_url(), "bottoken", ClientOptions::default()).unwrap();
     (sandbox, client)
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    for _ in 0..200 {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 
 mod support;
 
+use support::sandbox::{assert_app_error, next_event, socket};
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -93,17 +95,6 @@ impl Env {
         support::openapi::assert_conforms(&self.recorder);
         self.sandbox.shutdown().await;
     }
-}
-
-fn assert_app_error(body: &Value, status: u16, id: &str) {
-    assert_eq!(body["id"], id, "{body}");
-    assert_eq!(body["status_code"], status, "{body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    assert!(body["request_id"].is_string(), "{body}");
-    assert!(body["detailed_error"].is_string(), "{body}");
 }
 
 /// An HTTP endpoint standing in for an integration: records each JSON body it gets and
@@ -867,7 +858,7 @@ async fn a_click_trigger_opens_a_dialog_until_it_expires() {
     let post = post_buttons(&env, &hook).await;
     let post_id = post["id"].as_str().unwrap();
     let admin = env.login("sysadmin", "Sys@dmin-sample1").await;
-    let mut ws_admin = socket(&env, &admin).await;
+    let mut ws_admin = socket(env.sandbox.site_url(), &admin).await;
     let (status, click) = env
         .call(
             Method::POST,
@@ -1345,62 +1336,15 @@ async fn teams_are_created_and_single_memberships_read_as_the_server_answers() {
     env.finish().await;
 }
 
-/// A WebSocket of `token`, past its `hello`.
-async fn socket(
-    env: &Env,
-    token: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let url = format!(
-        "{}/api/v4/websocket",
-        env.sandbox.site_url().replacen("http", "ws", 1)
-    );
-    let mut request = url.into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let hello = next_event(&mut ws).await;
-    assert_eq!(hello["event"], "hello");
-    assert_eq!(hello["seq"], 0);
-    ws
-}
-
-/// The next event frame (skipping action replies), within 5 s.
-async fn next_event<S>(ws: &mut S) -> Value
-where
-    S: futures_util::Stream<
-            Item = Result<
-                tokio_tungstenite::tungstenite::Message,
-                tokio_tungstenite::tungstenite::Error,
-            >,
-        > + Unpin,
-{
-    use futures_util::StreamExt;
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("an event within 5 s")
-            .expect("the socket stays open")
-            .unwrap();
-        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
-            let v: Value = serde_json::from_str(&text).unwrap();
-            if v.get("event").is_some() {
-                return v;
-            }
-        }
-    }
-}
-
 #[tokio::test]
 async fn posted_events_reach_channel_members_with_per_recipient_mentions() {
     let env = env().await;
     let admin = env.login("sysadmin", "Sys@dmin-sample1").await;
     let admin2 = env.login("sysadmin2", "Sys@dmin-sample2").await;
     let user = env.login("user-1", "SampleUs@r-1").await;
-    let mut ws_admin2 = socket(&env, &admin2).await;
-    let mut ws_bot = socket(&env, "bottoken").await;
-    let mut ws_user = socket(&env, &user).await;
+    let mut ws_admin2 = socket(env.sandbox.site_url(), &admin2).await;
+    let mut ws_bot = socket(env.sandbox.site_url(), "bottoken").await;
+    let mut ws_user = socket(env.sandbox.site_url(), &user).await;
     let channel = env.sandbox.channel_id("engineering", "admins").unwrap();
 
     let (status, post) = env

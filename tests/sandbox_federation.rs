@@ -4,7 +4,8 @@
 
 mod support;
 
-use std::future::Future;
+use support::sandbox::{assert_app_error, eventually, next_event, socket};
+
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -163,27 +164,6 @@ impl Node {
         support::openapi::assert_conforms(&self.recorder);
         self.sandbox.shutdown().await;
     }
-}
-
-fn assert_app_error(body: &Value, status: u16, id: &str) {
-    assert_eq!(body["id"], id, "{body}");
-    assert_eq!(body["status_code"], status, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
-}
-
-/// Polls `check` until it gives a value (10 s at most).
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    for _ in 0..200 {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// A connection created on `a` (display name "Org B") and accepted on `b` (as "org-a", into
@@ -668,7 +648,7 @@ async fn a_shared_channel_arrives_with_its_id_and_posts_flow_both_ways() {
     let a = node("org-alpha").await;
     let b = node("org-beta").await;
     let remote_id = connect(&a, &b).await;
-    let mut creator_socket = socket(&b, &b.admin).await;
+    let mut creator_socket = socket(b.sandbox.site_url(), &b.admin).await;
     let channel_id = share(&a, &b, &remote_id, "project-x").await;
 
     // The connection's creator alone is told, by `channel_created` then the join post; no
@@ -1191,7 +1171,7 @@ async fn invites_are_refused_as_the_server_refuses_them() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let mut ws = socket(&a, &a.admin).await;
+    let mut ws = socket(a.sandbox.site_url(), &a.admin).await;
     let (status, _) = a
         .admin(Method::POST, &invite(&remote_id, &channel_id), None)
         .await;
@@ -1259,50 +1239,5 @@ fn server_to_server_routes_are_outside_the_client_spec() {
             !spec.has_route(method, path),
             "{method} {path} is in the client spec: check it there"
         );
-    }
-}
-
-/// A WebSocket of `token` on `node`, past its `hello`.
-async fn socket(
-    node: &Node,
-    token: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let url = format!(
-        "{}/api/v4/websocket",
-        node.sandbox.site_url().replacen("http", "ws", 1)
-    );
-    let mut request = url.into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    assert_eq!(next_event(&mut ws).await["event"], "hello");
-    ws
-}
-
-/// The next event frame, within 10 s.
-async fn next_event<S>(ws: &mut S) -> Value
-where
-    S: futures_util::Stream<
-            Item = Result<
-                tokio_tungstenite::tungstenite::Message,
-                tokio_tungstenite::tungstenite::Error,
-            >,
-        > + Unpin,
-{
-    use futures_util::StreamExt;
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("an event within 10 s")
-            .expect("the socket stays open")
-            .unwrap();
-        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
-            let v: Value = serde_json::from_str(&text).unwrap();
-            if v.get("event").is_some() {
-                return v;
-            }
-        }
     }
 }

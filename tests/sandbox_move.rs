@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::sandbox::assert_app_error;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sharebot::sandbox::recorder::Recorder;
@@ -154,15 +156,6 @@ impl Env {
         support::openapi::assert_conforms(&self.recorder);
         self.sandbox.shutdown().await;
     }
-}
-
-fn assert_app_error(body: &Value, status: u16, id: &str) {
-    assert_eq!(body["id"], id, "{body}");
-    assert_eq!(body["status_code"], status, "{body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
 }
 
 #[tokio::test]

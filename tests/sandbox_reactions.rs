@@ -2,15 +2,12 @@
 
 mod support;
 
-use std::time::Duration;
+use support::sandbox::{assert_app_error, next_named, socket};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sharebot::sandbox::recorder::Recorder;
 use sharebot::sandbox::{self, RunningSandbox, SandboxOptions};
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 struct Env {
     sandbox: RunningSandbox,
@@ -118,15 +115,6 @@ impl Env {
         support::openapi::assert_conforms(&self.recorder);
         self.sandbox.shutdown().await;
     }
-}
-
-fn assert_app_error(body: &Value, status: u16, id: &str) {
-    assert_eq!(body["id"], id, "{body}");
-    assert_eq!(body["status_code"], status, "{body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
 }
 
 #[tokio::test]
@@ -387,57 +375,12 @@ async fn unreadable_missing_and_archived_posts_are_refused() {
     env.finish().await;
 }
 
-/// A WebSocket of `token`, past its `hello`.
-async fn socket(env: &Env, token: &str) -> Socket {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let url = format!(
-        "{}/api/v4/websocket",
-        env.sandbox.site_url().replacen("http", "ws", 1)
-    );
-    let mut request = url.into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let hello = next_event(&mut ws).await;
-    assert_eq!(hello["event"], "hello");
-    ws
-}
-
-/// The next event frame (skipping action replies), within 5 s.
-async fn next_event(ws: &mut Socket) -> Value {
-    use futures_util::StreamExt;
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("an event within 5 s")
-            .expect("the socket stays open")
-            .unwrap();
-        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
-            let v: Value = serde_json::from_str(&text).unwrap();
-            if v.get("event").is_some() {
-                return v;
-            }
-        }
-    }
-}
-
-/// The next event named `name`, skipping others (`posted` and the like).
-async fn next_named(ws: &mut Socket, name: &str) -> Value {
-    loop {
-        let ev = next_event(ws).await;
-        if ev["event"] == name {
-            return ev;
-        }
-    }
-}
-
 #[tokio::test]
 async fn channel_members_get_reaction_events_over_the_websocket() {
     let env = env().await;
     let user = env.login("user-1", "SampleUs@r-1").await;
     let admin = env.login("sysadmin", "Sys@dmin-sample1").await;
-    let mut ws_user = socket(&env, &user).await;
+    let mut ws_user = socket(env.sandbox.site_url(), &user).await;
     let post_id = env
         .post_in("engineering", "town-square", "react here")
         .await;

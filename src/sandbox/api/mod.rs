@@ -167,6 +167,15 @@ impl Paging {
     }
 }
 
+/// A boolean query flag as `web/params.go` reads it: Go's `strconv.ParseBool`, anything
+/// else (or nothing) being false.
+pub(crate) fn flag(value: &Option<String>) -> bool {
+    matches!(
+        value.as_deref(),
+        Some("1" | "t" | "T" | "TRUE" | "true" | "True")
+    )
+}
+
 /// `{"status": "OK"}`, the server's `ReturnStatusOK`.
 pub(crate) fn status_ok() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({"status": "OK"}))

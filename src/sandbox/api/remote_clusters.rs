@@ -17,7 +17,7 @@ use super::super::federation::{pinger, SEND_TIMEOUT};
 use super::super::ids::{is_valid_id, new_id, now_ms};
 use super::super::invite::{self, InviteError, RemoteClusterInvite, CURRENT_VERSION};
 use super::super::model::null_as_default;
-use super::{parse_body, path_id, status_ok, Caller, Shared};
+use super::{flag, parse_body, path_id, status_ok, Caller, Shared};
 
 const PERMISSION: &str = "manage_secure_connections";
 
@@ -102,14 +102,6 @@ fn generated_password() -> String {
     (0..16)
         .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
         .collect()
-}
-
-/// Go's `strconv.ParseBool`, anything else being false (as `web/params.go` reads flags).
-fn flag(value: &Option<String>) -> bool {
-    matches!(
-        value.as_deref(),
-        Some("1" | "t" | "T" | "TRUE" | "true" | "True")
-    )
 }
 
 #[derive(Deserialize, Default)]

@@ -15,7 +15,7 @@ use super::super::federation::records::{
 };
 use super::super::model::Channel;
 use super::remote_clusters::missing_remote;
-use super::{path_id, status_ok, Caller, Paging, Shared};
+use super::{flag, path_id, status_ok, Caller, Paging, Shared};
 
 /// The connection and channel of an invite/uninvite, checked in the server's order: the
 /// permission (`manage_secure_connections`, reported as `manage_shared_channels`), a live
@@ -81,13 +81,6 @@ pub(crate) struct LinkQuery {
     exclude_home: Option<String>,
     exclude_remote: Option<String>,
     include_deleted: Option<String>,
-}
-
-fn flag(value: &Option<String>) -> bool {
-    matches!(
-        value.as_deref(),
-        Some("1" | "t" | "T" | "TRUE" | "true" | "True")
-    )
 }
 
 /// `GET /remotecluster/{remote_id}/sharedchannelremotes`: by default confirmed, live links.
