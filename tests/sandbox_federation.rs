@@ -925,6 +925,23 @@ async fn reactions_follow_and_a_moved_shared_channel_keeps_its_record() {
     })
     .await;
 
+    // Once both sides agree, they stop talking: nothing bounces between them.
+    let messages = |node: &Node| {
+        node.recorder
+            .exchanges()
+            .iter()
+            .filter(|e| e.route == "/api/v4/remotecluster/msg")
+            .count()
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = (messages(&a), messages(&b));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        (messages(&a), messages(&b)),
+        before,
+        "sync messages kept flowing"
+    );
+
     // Moving the channel: the synced user is not in the new team, so only a forced move
     // works; the SharedChannel record keeps the old team, and the sharing goes on.
     let marketing = a.team("marketing");

@@ -258,7 +258,12 @@ pub(crate) fn receive(
     for (recipients, post) in &out.edited {
         events::post_edited(&state.hub, recipients, post);
     }
-    state.federation.channel_changed(&msg.channel_id);
+    // Forward what changed here to the channel's other links (never back to `rc`: what came
+    // from it is filtered out). A message that changed nothing forwards nothing, so two
+    // servers never bounce the same reaction between them.
+    if !out.posted.is_empty() || !out.edited.is_empty() || !out.reactions.is_empty() {
+        state.federation.channel_changed(&msg.channel_id);
+    }
     Ok(answer)
 }
 
