@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::sandbox::{assert_app_error, eventually, next_event, socket};
+use support::sandbox::{assert_app_error, eventually, next_event, next_named, socket};
 
 use std::time::Duration;
 
@@ -411,6 +411,23 @@ async fn a_connection_is_created_accepted_confirmed_and_pinged() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(patched["display_name"], "Organisation B");
     assert_eq!(patched["token"], "");
+    let (_, patched) = a
+        .admin(
+            Method::PATCH,
+            &format!("/api/v4/remotecluster/{remote_id}"),
+            Some(json!({"default_team_id": a.team("marketing")})),
+        )
+        .await;
+    assert_eq!(patched["default_team_id"], a.team("marketing").as_str());
+    assert_eq!(patched["display_name"], "Organisation B");
+    let (_, first) = a
+        .admin(Method::GET, "/api/v4/remotecluster?page=0&per_page=1", None)
+        .await;
+    assert_eq!(first.as_array().unwrap().len(), 1);
+    let (_, second) = a
+        .admin(Method::GET, "/api/v4/remotecluster?page=1&per_page=1", None)
+        .await;
+    assert_eq!(second, json!([]));
     let (status, body) = a
         .admin(
             Method::DELETE,
@@ -770,6 +787,35 @@ async fn a_shared_channel_arrives_with_its_id_and_posts_flow_both_ways() {
         StatusCode::OK,
         "the synced user is a channel member"
     );
+    let (status, _) = b
+        .admin(
+            Method::GET,
+            &format!(
+                "/api/v4/teams/{}/members/{}",
+                b.team("shared-inbox"),
+                got["user_id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "the synced user is a team member");
+    let links = format!("/api/v4/remotecluster/{remote_id}/sharedchannelremotes");
+    let (_, received) = b
+        .admin(Method::GET, &format!("{links}?exclude_home=true"), None)
+        .await;
+    assert_eq!(received[0]["channel_id"], channel_id.as_str());
+    let (_, homes) = b
+        .admin(Method::GET, &format!("{links}?exclude_remote=true"), None)
+        .await;
+    assert_eq!(homes, json!([]));
+    let (_, unconfirmed) = b
+        .admin(
+            Method::GET,
+            &format!("{links}?exclude_confirmed=true"),
+            None,
+        )
+        .await;
+    assert_eq!(unconfirmed, json!([]));
     let (_, linked) = a
         .admin(
             Method::GET,
@@ -836,6 +882,21 @@ async fn a_shared_channel_arrives_with_its_id_and_posts_flow_both_ways() {
         )
         .await;
     assert_eq!(links.as_array().unwrap().len(), 1);
+
+    // A connection without a default team puts received channels in the first team.
+    let (status, _) = b
+        .admin(
+            Method::PATCH,
+            &format!("/api/v4/remotecluster/{remote_id}"),
+            Some(json!({"default_team_id": ""})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let other = share(&a, &b, &remote_id, "project-w").await;
+    let (_, channel) = b
+        .admin(Method::GET, &format!("/api/v4/channels/{other}"), None)
+        .await;
+    assert_eq!(channel["team_id"], b.team("engineering").as_str());
     a.finish().await;
     b.finish().await;
 }
@@ -1018,8 +1079,21 @@ async fn uninvite_stops_the_sync_from_either_side() {
     let uninvite = format!("/api/v4/remotecluster/{remote_id}/channels/{channel_id}/uninvite");
 
     // The receiving side stops: the channel stays there as a local one, the sender is not told.
+    let mut member_socket = socket(b.sandbox.site_url(), &b.admin).await;
     let (status, body) = b.admin(Method::POST, &uninvite, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let updated = next_named(&mut member_socket, "channel_updated").await;
+    let channel: Value =
+        serde_json::from_str(updated["data"]["channel"].as_str().unwrap()).unwrap();
+    assert_eq!(channel["id"], channel_id.as_str());
+    assert_eq!(channel["shared"], false);
+    let links = format!("/api/v4/remotecluster/{remote_id}/sharedchannelremotes");
+    let (_, live) = b.admin(Method::GET, &links, None).await;
+    assert_eq!(live, json!([]));
+    let (_, all) = b
+        .admin(Method::GET, &format!("{links}?include_deleted=true"), None)
+        .await;
+    assert!(all[0]["delete_at"].as_i64().unwrap() > 0, "{all}");
     let (_, channel) = b
         .admin(Method::GET, &format!("/api/v4/channels/{channel_id}"), None)
         .await;

@@ -122,3 +122,41 @@ pub fn valid_name(name: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_one_to_64_of_the_server_characters() {
+        assert!(valid_name("org-b.eu_1"));
+        assert!(valid_name(&"a".repeat(64)));
+        assert!(!valid_name(&"a".repeat(65)));
+        assert!(!valid_name(""));
+        assert!(!valid_name("org b"));
+        assert!(!valid_name("org/b"));
+    }
+
+    #[test]
+    fn confirmed_and_online_follow_the_site_url_and_the_last_ping() {
+        let now = 10 * REMOTE_OFFLINE_AFTER_MS;
+        let mut rc = RemoteCluster {
+            site_url: format!("{SITE_URL_PENDING}abc"),
+            last_ping_at: now - REMOTE_OFFLINE_AFTER_MS + 1,
+            ..RemoteCluster::default()
+        };
+        assert!(!rc.is_confirmed());
+        assert!(rc.is_online(now));
+        rc.site_url = "https://b.example".into();
+        assert!(rc.is_confirmed());
+        rc.last_ping_at = now - REMOTE_OFFLINE_AFTER_MS;
+        assert!(
+            !rc.is_online(now),
+            "offline after five minutes without a ping"
+        );
+        rc.token = "secret".into();
+        rc.remote_token = "other".into();
+        let shown = rc.sanitized();
+        assert!(shown.token.is_empty() && shown.remote_token.is_empty());
+    }
+}
