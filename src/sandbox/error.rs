@@ -79,6 +79,16 @@ impl AppError {
         .detail(detail)
     }
 
+    /// The remote id names no usable connection (`SetInvalidRemoteIdError`: 400; the
+    /// shared-channel info route answers it with 404).
+    pub fn remote_id_invalid(status: u16, remote_id: &str) -> AppError {
+        AppError::new(
+            status,
+            "api.context.remote_id_invalid.app_error",
+            format!("The remote id {remote_id} is invalid."),
+        )
+    }
+
     /// 404 of the router: no such API route (`api.context.404.app_error`).
     pub fn not_found_route() -> AppError {
         AppError::new(

@@ -110,7 +110,10 @@ pub fn served_routes() -> Vec<(&'static str, &'static str)> {
 /// The routes other servers call (`/api/v4/remotecluster/ping`, `/msg`, `/confirm_invite`);
 /// they are not part of the client API the spec documents.
 pub fn server_to_server_routes() -> Vec<(&'static str, &'static str)> {
-    federation::inbound::ROUTES.to_vec()
+    federation::inbound::route_table()
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect()
 }
 
 /// Starts a sandbox: binds, seeds, and serves until [`RunningSandbox::shutdown`].

@@ -307,6 +307,12 @@ impl Db {
         now_ms().max(last + 1)
     }
 
+    /// Stores a new post and records its time on its channel.
+    pub fn save_post(&mut self, post: &Post) {
+        self.posts.insert(post.id.clone(), post.clone());
+        self.touch_channel(&post.channel_id, post.create_at, post.root_id.is_empty());
+    }
+
     /// Records a new post's time on its channel.
     pub fn touch_channel(&mut self, channel_id: &str, at: i64, root: bool) {
         if let Some(channel) = self.channels.get_mut(channel_id) {

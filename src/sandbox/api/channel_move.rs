@@ -179,7 +179,6 @@ fn finish_move(
         json!({"username": caller.user.username}),
         now,
     );
-    db.posts.insert(post.id.clone(), post.clone());
-    db.touch_channel(&channel.id, now, true);
+    db.save_post(&post);
     Ok((moved, PostedEvent::gather(db, &post)))
 }

@@ -422,8 +422,7 @@ pub(crate) async fn add_member(
                     now,
                 )
             };
-            db.posts.insert(post.id.clone(), post.clone());
-            db.touch_channel(&channel.id, now, true);
+            db.save_post(&post);
             PostedEvent::gather(&db, &post)
         } else {
             None
@@ -511,8 +510,7 @@ pub(crate) async fn archive(
             json!({"username": caller.user.username}),
             now,
         );
-        db.posts.insert(post.id.clone(), post.clone());
-        db.touch_channel(&channel.id, now, true);
+        db.save_post(&post);
         let posted = PostedEvent::gather(&db, &post);
         let stored = db
             .channels

@@ -373,12 +373,7 @@ pub(crate) fn router(shared: Shared) -> axum::Router {
     for (_, path, handler) in route_table() {
         router = router.route(path, handler);
     }
-    for (_, path) in super::federation::inbound::ROUTES {
-        let handler = match *path {
-            super::federation::protocol::PING_PATH => post(super::federation::inbound::ping),
-            super::federation::protocol::MSG_PATH => post(super::federation::inbound::msg),
-            _ => post(super::federation::inbound::confirm_invite),
-        };
+    for (_, path, handler) in super::federation::inbound::route_table() {
         router = router.route(path, handler);
     }
     router

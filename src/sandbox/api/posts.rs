@@ -76,14 +76,13 @@ pub(crate) async fn create(
         post.delete_at = 0;
         post.remote_id = None;
         post.generate_action_ids();
-        db.posts.insert(post.id.clone(), post.clone());
+        db.save_post(&post);
         if !post.root_id.is_empty() {
             if let Some(root) = db.posts.get_mut(&post.root_id) {
                 root.reply_count += 1;
                 root.last_reply_at = now;
             }
         }
-        db.touch_channel(&post.channel_id, now, post.root_id.is_empty());
         let event = PostedEvent::gather(&db, &post);
         (post, event)
     };

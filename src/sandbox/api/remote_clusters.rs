@@ -10,11 +10,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::super::error::{ApiResult, AppError};
-use super::super::federation::outbound::{self, Target};
-use super::super::federation::protocol::{CONFIRM_INVITE_PATH, TOPIC_INVITATION};
-use super::super::federation::records::{valid_name, RemoteCluster, SITE_URL_PENDING};
-use super::super::federation::{pinger, SEND_TIMEOUT};
-use super::super::ids::{is_valid_id, new_id, now_ms};
+use super::super::federation::invitation;
+use super::super::federation::records::{RemoteCluster, SITE_URL_PENDING};
+use super::super::ids::{new_id, now_ms};
 use super::super::invite::{self, InviteError, RemoteClusterInvite, CURRENT_VERSION};
 use super::super::model::null_as_default;
 use super::{flag, parse_body, path_id, status_ok, Caller, Shared};
@@ -27,44 +25,6 @@ pub(crate) fn missing_remote() -> AppError {
         "api.remote_cluster.get.not_found",
         "Could not find the secure connection.",
     )
-}
-
-/// `model.RemoteCluster.IsValid` (after `PreSave`).
-fn check_valid(rc: &RemoteCluster) -> ApiResult<()> {
-    let invalid = |what: &str| {
-        AppError::new(
-            400,
-            &format!("model.cluster.is_valid.{what}.app_error"),
-            format!("Invalid {what}."),
-        )
-    };
-    if !is_valid_id(&rc.remote_id) {
-        return Err(invalid("id"));
-    }
-    if !valid_name(&rc.name) {
-        return Err(invalid("name"));
-    }
-    if rc.create_at == 0 {
-        return Err(invalid("create_at"));
-    }
-    if !is_valid_id(&rc.creator_id) {
-        return Err(invalid("id"));
-    }
-    if !rc.default_team_id.is_empty() && !is_valid_id(&rc.default_team_id) {
-        return Err(invalid("id"));
-    }
-    Ok(())
-}
-
-/// `RemoteCluster.PreSave`: display name defaults to the name, the name is lower-cased.
-fn pre_save(rc: &mut RemoteCluster) {
-    if rc.display_name.is_empty() {
-        rc.display_name = rc.name.clone();
-    }
-    rc.name = rc.name.to_lowercase();
-    if rc.create_at == 0 {
-        rc.create_at = now_ms();
-    }
 }
 
 /// Encrypts an invite off the async threads (PBKDF2 with 600 000 rounds).
@@ -200,9 +160,9 @@ pub(crate) async fn create(
         creator_id: caller.user.id.clone(),
         ..RemoteCluster::default()
     };
-    pre_save(&mut rc);
+    rc.pre_save();
     // AddRemoteCluster wraps every store error, validation included, in a 500.
-    check_valid(&rc).map_err(|err| {
+    rc.validate().map_err(|err| {
         AppError::new(
             500,
             "api.remote_cluster.save.app_error",
@@ -241,15 +201,6 @@ pub(crate) struct AcceptBody {
     password: String,
 }
 
-fn accept_error(detail: impl Into<String>) -> AppError {
-    AppError::new(
-        500,
-        "api.remote_cluster.accept_invitation_error",
-        "Could not accept the invitation.",
-    )
-    .detail(detail)
-}
-
 /// `POST /remotecluster/accept_invite`: opens the code, saves the connection and confirms it
 /// with the inviting server; a refused or failed confirmation soft-deletes it again
 /// (`AcceptInvitation`). 201 with the connection.
@@ -272,8 +223,8 @@ pub(crate) async fn accept_invite(
     let (code, password) = (body.invite.clone(), body.password.clone());
     let opened = tokio::task::spawn_blocking(move || invite::decrypt(&code, &password))
         .await
-        .map_err(|_| accept_error("decryption did not finish"))?;
-    let invitation = opened.map_err(|err| match err {
+        .map_err(|_| invitation::accept_error("decryption did not finish"))?;
+    let opened = opened.map_err(|err| match err {
         InviteError::Encoding => AppError::new(
             400,
             "api.remote_cluster.base64_decode_error",
@@ -285,71 +236,14 @@ pub(crate) async fn accept_invite(
             "Could not decrypt the invitation: the code or the password is wrong.",
         ),
     })?;
-    let remote_token = if invitation.version >= 2 {
-        new_id()
-    } else {
-        invitation.token.clone()
-    };
-    let mut rc = RemoteCluster {
-        remote_id: invitation.remote_id.clone(),
+    let draft = RemoteCluster {
         name: body.name,
         display_name: body.display_name,
-        site_url: invitation.site_url.clone(),
         default_team_id: body.default_team_id,
-        token: new_id(),
-        remote_token: remote_token.clone(),
         creator_id: caller.user.id.clone(),
         ..RemoteCluster::default()
     };
-    pre_save(&mut rc);
-    check_valid(&rc)?;
-    {
-        let mut db = state.db();
-        // The store's key is (remote id, name): a second row for it is a constraint error.
-        if db
-            .remote_clusters
-            .get(&rc.remote_id)
-            .is_some_and(|old| old.name == rc.name)
-        {
-            return Err(accept_error(
-                "duplicate key value violates unique constraint \"remoteclusters_pkey\"",
-            ));
-        }
-        db.remote_clusters.insert(rc.remote_id.clone(), rc.clone());
-    }
-    let confirm = RemoteClusterInvite {
-        remote_id: rc.remote_id.clone(),
-        remote_team_id: String::new(),
-        site_url: state.site_url.clone(),
-        token: rc.token.clone(),
-        refreshed_token: remote_token,
-        version: CURRENT_VERSION,
-    };
-    let target = Target {
-        site_url: &invitation.site_url,
-        remote_id: &rc.remote_id,
-        token: &invitation.token,
-    };
-    let msg = outbound::message(
-        TOPIC_INVITATION,
-        serde_json::to_value(&confirm).unwrap_or_default(),
-    );
-    let answer: Result<super::super::federation::protocol::Response, _> =
-        outbound::send(&state.http, &target, CONFIRM_INVITE_PATH, msg, SEND_TIMEOUT).await;
-    let failure = match answer {
-        Ok(reply) if reply.is_success() => None,
-        Ok(reply) => Some(reply.err),
-        Err(err) => Some(err.to_string()),
-    };
-    if let Some(reason) = failure {
-        if let Some(saved) = state.db().remote_clusters.get_mut(&rc.remote_id) {
-            saved.delete_at = now_ms();
-        }
-        return Err(accept_error(reason));
-    }
-    let pinger_state = state.clone();
-    let remote_id = rc.remote_id.clone();
-    tokio::spawn(async move { pinger::ping_now(&pinger_state, &remote_id).await });
+    let rc = invitation::accept(&state, &opened, draft).await?;
     Ok((axum::http::StatusCode::CREATED, Json(rc.sanitized())).into_response())
 }
 
@@ -399,7 +293,7 @@ pub(crate) async fn patch(
     if let Some(team) = patch.default_team_id {
         rc.default_team_id = team;
     }
-    check_valid(&rc).map_err(|err| {
+    rc.validate().map_err(|err| {
         AppError::new(
             500,
             "api.remote_cluster.update.app_error",

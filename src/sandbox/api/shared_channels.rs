@@ -30,13 +30,10 @@ fn target(
     path_id("channel_id", channel_id)?;
     caller.require_admin("manage_shared_channels")?;
     let db = state.db();
-    let rc = db.remote(remote_id, false).cloned().ok_or_else(|| {
-        AppError::new(
-            400,
-            "api.context.remote_id_invalid.app_error",
-            format!("The remote id {remote_id} is invalid."),
-        )
-    })?;
+    let rc = db
+        .remote(remote_id, false)
+        .cloned()
+        .ok_or_else(|| AppError::remote_id_invalid(400, remote_id))?;
     let channel = db
         .channels
         .get(channel_id)
@@ -155,13 +152,7 @@ pub(crate) async fn remote_info(
 ) -> ApiResult<Json<RemoteClusterInfo>> {
     path_id("remote_id", &remote_id)?;
     let db = state.db();
-    let invalid = || {
-        AppError::new(
-            404,
-            "api.context.remote_id_invalid.app_error",
-            format!("The remote id {remote_id} is invalid."),
-        )
-    };
+    let invalid = || AppError::remote_id_invalid(404, &remote_id);
     let rc = db
         .remote(&remote_id, flag(&query.include_deleted))
         .ok_or_else(invalid)?;

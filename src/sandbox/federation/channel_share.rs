@@ -24,6 +24,7 @@ pub(crate) fn invite(
     rc: &RemoteCluster,
     user_id: &str,
 ) -> ApiResult<()> {
+    let online = rc.is_online(now_ms());
     let changed = {
         let mut db = state.db();
         if db.channel_remote(&channel.id, &rc.remote_id).is_some() {
@@ -42,20 +43,7 @@ pub(crate) fn invite(
             let now = now_ms();
             db.shared_channels.insert(
                 channel.id.clone(),
-                SharedChannel {
-                    id: channel.id.clone(),
-                    team_id: channel.team_id.clone(),
-                    home: true,
-                    readonly: false,
-                    name: channel.name.clone(),
-                    display_name: channel.display_name.clone(),
-                    purpose: channel.purpose.clone(),
-                    header: channel.header.clone(),
-                    creator_id: user_id.to_string(),
-                    create_at: now,
-                    update_at: now,
-                    remote_id: String::new(),
-                },
+                SharedChannel::of(channel, user_id, "", now),
             );
             db.channels.get_mut(&channel.id).map(|c| {
                 c.shared = Some(true);
@@ -74,9 +62,15 @@ pub(crate) fn invite(
                 "Cannot invite a remote to a channel that was shared from another server.",
             ));
         }
-        if !rc.is_online(now_ms()) {
-            let now = now_ms();
-            save_link(&mut db, &channel.id, &rc.remote_id, user_id, false, now);
+        if !online {
+            save_link(
+                &mut db,
+                &channel.id,
+                &rc.remote_id,
+                user_id,
+                false,
+                now_ms(),
+            );
         }
         changed.map(|c| {
             let members = db.channel_member_ids(&c.id);
@@ -86,7 +80,7 @@ pub(crate) fn invite(
     if let Some((channel, members)) = changed {
         events::channel_updated(&state.hub, &members, &channel);
     }
-    if rc.is_online(now_ms()) {
+    if online {
         spawn_send(state, &channel.id, &rc.remote_id, user_id);
     }
     Ok(())
@@ -255,7 +249,9 @@ pub(crate) fn receive_invite(
                 let channel = channel.clone();
                 db.shared_channels
                     .entry(channel.id.clone())
-                    .or_insert_with(|| received_record(&channel, rc, now));
+                    .or_insert_with(|| {
+                        SharedChannel::of(&channel, &rc.creator_id, &rc.remote_id, now)
+                    });
                 save_link(
                     &mut db,
                     &channel.id,
@@ -307,8 +303,10 @@ pub(crate) fn receive_invite(
                 };
                 db.channels.insert(channel.id.clone(), channel.clone());
                 db.add_channel_member(&channel.id, &rc.creator_id, true, now);
-                db.shared_channels
-                    .insert(channel.id.clone(), received_record(&channel, rc, now));
+                db.shared_channels.insert(
+                    channel.id.clone(),
+                    SharedChannel::of(&channel, &rc.creator_id, &rc.remote_id, now),
+                );
                 save_link(
                     &mut db,
                     &channel.id,
@@ -326,8 +324,7 @@ pub(crate) fn receive_invite(
                         json!({"username": creator.username}),
                         now,
                     );
-                    db.posts.insert(post.id.clone(), post.clone());
-                    db.touch_channel(&channel.id, now, true);
+                    db.save_post(&post);
                     post
                 });
                 let event = posted.and_then(|post| PostedEvent::gather(&db, &post));
@@ -342,23 +339,6 @@ pub(crate) fn receive_invite(
         }
     }
     Ok(())
-}
-
-fn received_record(channel: &Channel, rc: &RemoteCluster, now: i64) -> SharedChannel {
-    SharedChannel {
-        id: channel.id.clone(),
-        team_id: channel.team_id.clone(),
-        home: false,
-        readonly: false,
-        name: channel.name.clone(),
-        display_name: channel.display_name.clone(),
-        purpose: channel.purpose.clone(),
-        header: channel.header.clone(),
-        creator_id: rc.creator_id.clone(),
-        create_at: now,
-        update_at: now,
-        remote_id: rc.remote_id.clone(),
-    }
 }
 
 /// `UninviteRemoteFromChannel`: the link is soft-deleted (the other server is not told); with

@@ -5,6 +5,7 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::routing::{post, MethodRouter};
 use axum::Json;
 use serde_json::Value;
 
@@ -18,12 +19,19 @@ use super::protocol::{
 };
 use super::records::RemoteCluster;
 
-/// Every server-to-server route: `(METHOD, path)`. They are not in the client API spec.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", super::protocol::PING_PATH),
-    ("POST", super::protocol::MSG_PATH),
-    ("POST", super::protocol::CONFIRM_INVITE_PATH),
-];
+/// Every server-to-server route: method, path and handler. They are not in the client API
+/// spec.
+pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
+    vec![
+        ("POST", super::protocol::PING_PATH, post(ping)),
+        ("POST", super::protocol::MSG_PATH, post(msg)),
+        (
+            "POST",
+            super::protocol::CONFIRM_INVITE_PATH,
+            post(confirm_invite),
+        ),
+    ]
+}
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers
@@ -68,14 +76,6 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
-fn invalid_remote_id(remote_id: &str) -> AppError {
-    AppError::new(
-        400,
-        "api.context.remote_id_invalid.app_error",
-        format!("The remote id {remote_id} is invalid."),
-    )
-}
-
 /// Decodes and checks a frame (`RemoteClusterFrame.IsValid`) and that it names the caller.
 fn frame(body: &[u8], caller: &RemoteCluster) -> ApiResult<Frame> {
     let frame: Frame = serde_json::from_slice(body).map_err(|err| {
@@ -103,7 +103,7 @@ fn frame(body: &[u8], caller: &RemoteCluster) -> ApiResult<Frame> {
         return Err(AppError::invalid_param("PayLoad"));
     }
     if frame.remote_id != caller.remote_id {
-        return Err(invalid_remote_id(&frame.remote_id));
+        return Err(AppError::remote_id_invalid(400, &frame.remote_id));
     }
     Ok(frame)
 }
@@ -175,9 +175,7 @@ pub(crate) async fn confirm_invite(
         rc.remote_token = confirm.token.clone();
         rc.token = token;
     }
-    let pinger = state.clone();
-    let remote_id = confirm.remote_id.clone();
-    tokio::spawn(async move { super::pinger::ping_now(&pinger, &remote_id).await });
+    super::pinger::ping_soon(&state, &confirm.remote_id);
     Ok(status_ok())
 }
 

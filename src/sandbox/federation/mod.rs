@@ -4,6 +4,7 @@
 
 pub(crate) mod channel_share;
 pub(crate) mod inbound;
+pub(crate) mod invitation;
 pub(crate) mod outbound;
 pub(crate) mod pinger;
 pub(crate) mod protocol;

@@ -30,6 +30,12 @@ pub(crate) async fn run(state: Shared) {
     }
 }
 
+/// Pings one connection in the background (`go PingNow(rc)`).
+pub(crate) fn ping_soon(state: &Shared, remote_id: &str) {
+    let (state, remote_id) = (state.clone(), remote_id.to_string());
+    tokio::spawn(async move { ping_now(&state, &remote_id).await });
+}
+
 /// Pings one connection now (`PingNow`); returns whether it answered.
 pub(crate) async fn ping_now(state: &Shared, remote_id: &str) -> bool {
     let Some((site_url, token, was_online)) = ({

@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::super::error::{ApiResult, AppError};
+use super::super::ids::{is_valid_id, now_ms};
+use super::super::model::Channel;
+
 /// An invite not yet accepted has a site URL with this prefix (`model.SiteURLPending`).
 pub const SITE_URL_PENDING: &str = "pending_";
 
@@ -53,6 +57,44 @@ impl RemoteCluster {
         self.last_ping_at > now - REMOTE_OFFLINE_AFTER_MS
     }
 
+    /// `PreSave`: the display name defaults to the name, the name is lower-cased.
+    pub fn pre_save(&mut self) {
+        if self.display_name.is_empty() {
+            self.display_name = self.name.clone();
+        }
+        self.name = self.name.to_lowercase();
+        if self.create_at == 0 {
+            self.create_at = now_ms();
+        }
+    }
+
+    /// `IsValid` (after `pre_save`): ids, the name rule, a creation time.
+    pub fn validate(&self) -> ApiResult<()> {
+        let invalid = |what: &str| {
+            AppError::new(
+                400,
+                &format!("model.cluster.is_valid.{what}.app_error"),
+                format!("Invalid {what}."),
+            )
+        };
+        if !is_valid_id(&self.remote_id) {
+            return Err(invalid("id"));
+        }
+        if !valid_name(&self.name) {
+            return Err(invalid("name"));
+        }
+        if self.create_at == 0 {
+            return Err(invalid("create_at"));
+        }
+        if !is_valid_id(&self.creator_id) {
+            return Err(invalid("id"));
+        }
+        if !self.default_team_id.is_empty() && !is_valid_id(&self.default_team_id) {
+            return Err(invalid("id"));
+        }
+        Ok(())
+    }
+
     /// `ToRemoteClusterInfo`: the public facts.
     pub fn info(&self) -> RemoteClusterInfo {
         RemoteClusterInfo {
@@ -94,6 +136,27 @@ pub struct SharedChannel {
     pub update_at: i64,
     /// The connection the channel came from; empty on its home server.
     pub remote_id: String,
+}
+
+impl SharedChannel {
+    /// The record of a channel shared from here (`remote_id` empty) or received from the
+    /// connection `remote_id`, with the channel's current names.
+    pub fn of(channel: &Channel, creator_id: &str, remote_id: &str, now: i64) -> SharedChannel {
+        SharedChannel {
+            id: channel.id.clone(),
+            team_id: channel.team_id.clone(),
+            home: remote_id.is_empty(),
+            readonly: false,
+            name: channel.name.clone(),
+            display_name: channel.display_name.clone(),
+            purpose: channel.purpose.clone(),
+            header: channel.header.clone(),
+            creator_id: creator_id.to_string(),
+            create_at: now,
+            update_at: now,
+            remote_id: remote_id.to_string(),
+        }
+    }
 }
 
 /// `model.SharedChannelRemote`: a shared channel's link to one connection.

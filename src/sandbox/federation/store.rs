@@ -1,6 +1,7 @@
 //! Look-ups and changes of connection and shared-channel records in the sandbox's data, as the
 //! server's stores make them (soft deletes, live links only where the server filters them).
 
+use super::super::api::channels::system_post;
 use super::super::model::{Channel, Post};
 use super::super::state::Db;
 use super::records::{RemoteCluster, SharedChannelRemote};
@@ -62,18 +63,15 @@ impl Db {
             channel.update_at = now;
             channel.clone()
         };
-        let post = Post {
-            id: super::super::ids::new_id(),
-            create_at: now,
-            update_at: now,
-            user_id: poster.to_string(),
-            channel_id: channel_id.to_string(),
-            message: UNSHARE_MESSAGE.into(),
-            post_type: "system_generic".into(),
-            ..Post::default()
-        };
-        self.posts.insert(post.id.clone(), post.clone());
-        self.touch_channel(channel_id, now, true);
+        let post = system_post(
+            channel_id,
+            poster,
+            "system_generic",
+            UNSHARE_MESSAGE.into(),
+            serde_json::json!({}),
+            now,
+        );
+        self.save_post(&post);
         Some((channel, post))
     }
 }

@@ -122,7 +122,7 @@ fn gather(db: &Db, channel_id: &str) -> Vec<Batch> {
             .filter(|p| p.channel_id == channel_id)
             .filter(|p| !p.post_type.starts_with("system_"))
             .filter(|p| p.remote_id.as_deref() != Some(rc.remote_id.as_str()))
-            .filter(|p| (p.update_at, p.id.clone()) > cursor)
+            .filter(|p| (p.update_at, p.id.as_str()) > (cursor.0, cursor.1.as_str()))
             .collect();
         posts.sort_by(|a, b| (a.update_at, &a.id).cmp(&(b.update_at, &b.id)));
         posts.truncate(MAX_POSTS);
@@ -351,8 +351,7 @@ fn upsert_user(
             json!({"username": username}),
             at,
         );
-        db.posts.insert(post.id.clone(), post.clone());
-        db.touch_channel(&channel.id, at, true);
+        db.save_post(&post);
         out.added.push((
             db.channel_member_ids(&channel.id),
             channel.clone(),
@@ -432,9 +431,7 @@ fn upsert_post(
     if !post.root_id.is_empty() && !db.posts.contains_key(&post.root_id) {
         post.root_id.clear();
     }
-    let root = post.root_id.is_empty();
-    db.posts.insert(post.id.clone(), post.clone());
-    db.touch_channel(channel_id, now, root);
+    db.save_post(&post);
     if let Some(event) = PostedEvent::gather(db, &post) {
         out.posted.push(event);
     }
