@@ -686,6 +686,7 @@ async fn a_shared_channel_arrives_with_its_id_and_posts_flow_both_ways() {
     assert_eq!(channel["team_id"], b.team("shared-inbox").as_str());
     assert_eq!(channel["creator_id"], b.id("sysadmin").as_str());
     assert_eq!(channel["name"], "project-x");
+    assert_eq!(channel["type"], "O");
     assert_eq!(channel["shared"], true);
     let (_, members) = b
         .admin(
