@@ -147,6 +147,7 @@ async fn run(config: Config) -> ExitCode {
         "starting sharebot {}",
         env!("CARGO_PKG_VERSION")
     );
+    let stop = crate::signals::StopSignal::install();
     let bot = match crate::bot::start(
         &config,
         crate::bot::Tuning::default(),
@@ -161,7 +162,7 @@ async fn run(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    shutdown_signal().await;
+    stop.wait().await;
     match bot.shutdown().await {
         Ok(()) => {
             tracing::info!("stopped");
@@ -172,27 +173,4 @@ async fn run(config: Config) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutdown requested: finishing in-flight requests");
 }

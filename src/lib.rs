@@ -12,4 +12,5 @@ pub mod logging;
 pub mod mattermost;
 pub mod metrics;
 pub mod sandbox;
+pub mod signals;
 pub mod store;

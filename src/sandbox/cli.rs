@@ -54,6 +54,7 @@ pub async fn run(args: SandboxArgs) -> ExitCode {
         },
         ..SandboxOptions::default()
     };
+    let stop = crate::signals::StopSignal::install();
     let sandbox = match start(options).await {
         Ok(sandbox) => sandbox,
         Err(err) => {
@@ -66,23 +67,7 @@ pub async fn run(args: SandboxArgs) -> ExitCode {
     }
     println!("sandbox ready: {}", sandbox.site_url());
     let _ = std::io::stdout().flush();
-    wait_for_stop().await;
+    stop.wait().await;
     sandbox.shutdown().await;
     ExitCode::SUCCESS
-}
-
-/// Resolves on Ctrl-C or (on Unix) SIGTERM.
-async fn wait_for_stop() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

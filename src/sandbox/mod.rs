@@ -49,7 +49,7 @@ pub struct SandboxOptions {
     pub faults: FaultSettings,
     /// Records every API answer when given.
     pub recorder: Option<Recorder>,
-    /// How long a trigger id stays valid (the real server's `InteractiveDialogTriggerTimeout`).
+    /// How long a trigger id stays valid: the outgoing-integration timeout, 30 s on current servers.
     pub trigger_ttl: Duration,
     /// Ping interval and invite lifetime of secure connections.
     pub federation: federation::FederationOptions,
@@ -65,7 +65,7 @@ impl Default for SandboxOptions {
             bot_token: None,
             faults: FaultSettings::default(),
             recorder: None,
-            trigger_ttl: Duration::from_secs(3),
+            trigger_ttl: Duration::from_secs(30),
             federation: federation::FederationOptions::default(),
         }
     }

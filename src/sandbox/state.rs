@@ -60,6 +60,10 @@ pub(crate) struct Db {
     /// Keyed by (post id, user id, emoji name); a removed reaction stays with `delete_at` set,
     /// as the server's rows do (shared-channel sync reads removals from them).
     pub reactions: BTreeMap<(String, String, String), Reaction>,
+    /// The order reactions were first stored in, by the same key: the server sorts a post's
+    /// reactions by `create_at` alone, and rows with equal times come back in the order the
+    /// database stored them, which this keeps (a revived reaction keeps its place).
+    pub reaction_order: HashMap<(String, String, String), u64>,
 }
 
 /// The name of the direct channel between two users, as the server builds it (ids sorted).

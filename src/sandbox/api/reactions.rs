@@ -79,7 +79,7 @@ pub(crate) fn reactions_of(db: &Db, post_id: &str) -> Vec<Reaction> {
         .filter(|r| r.delete_at == 0)
         .cloned()
         .collect();
-    list.sort_by_key(|r| r.create_at);
+    list.sort_by_key(|r| (r.create_at, db.reaction_order.get(&key(r)).copied()));
     list
 }
 
@@ -175,6 +175,8 @@ pub(crate) fn apply_save(db: &mut Db, mut reaction: Reaction) -> ApiResult<React
     if let Some(existing) = db.reactions.get(&key(&reaction)) {
         stored.create_at = existing.create_at;
     }
+    let next = db.reaction_order.len() as u64;
+    db.reaction_order.entry(key(&reaction)).or_insert(next);
     db.reactions.insert(key(&reaction), stored);
     refresh_post(db, &post.id, now);
     Ok(ReactionEvent {
