@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use std::sync::Arc;
 
 use crate::config::Config;
 use crate::store::Store;
@@ -148,18 +147,15 @@ async fn run(config: Config) -> ExitCode {
         env!("CARGO_PKG_VERSION")
     );
     let stop = crate::signals::StopSignal::install();
-    let bot = match crate::bot::start(
-        &config,
-        crate::bot::Tuning::default(),
-        Arc::new(crate::bot::LoggingDomain),
-    )
-    .await
-    {
+    let bot = match crate::bot::start(&config, crate::bot::Tuning::default(), None).await {
         Ok(bot) => bot,
         Err(err) => {
             tracing::error!("cannot start: {err}");
             eprintln!("error: {err}");
-            return ExitCode::FAILURE;
+            return match err {
+                crate::bot::BotError::Template(_) => ExitCode::from(EXIT_CONFIG),
+                _ => ExitCode::FAILURE,
+            };
         }
     };
     stop.wait().await;

@@ -11,6 +11,8 @@ pub mod ids;
 pub mod logging;
 pub mod mattermost;
 pub mod metrics;
+pub mod notify;
+pub mod review;
 pub mod sandbox;
 pub mod signals;
 pub mod store;

@@ -100,6 +100,7 @@ fn fast() -> Tuning {
             ..WsOptions::default()
         },
         resume_flush: Duration::from_millis(20),
+        ..Tuning::default()
     }
 }
 
@@ -155,7 +156,7 @@ async fn starts_against_the_sandbox_and_becomes_ready() {
     let sandbox = start_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     let domain = Arc::new(Recording::default());
-    let bot = bot::start(&config(sandbox.site_url(), dir.path(), &[]), fast(), domain)
+    let bot = bot::start_with_domain(&config(sandbox.site_url(), dir.path(), &[]), fast(), domain)
         .await
         .expect("bot starts");
     assert_eq!(bot.identity.user.username, "sharebot");
@@ -207,7 +208,7 @@ async fn a_wrong_token_fails_start_up_with_a_clear_message() {
         dir.path(),
         &[("SHAREBOT_MATTERMOST__TOKEN", "notarealtoken0000000000000")],
     );
-    let err = bot::start(&cfg, fast(), Arc::new(Recording::default()))
+    let err = bot::start_with_domain(&cfg, fast(), Arc::new(Recording::default()))
         .await
         .err()
         .expect("refused");
@@ -235,7 +236,7 @@ async fn a_plain_user_token_is_refused_for_lacking_the_admin_role() {
         dir.path(),
         &[("SHAREBOT_MATTERMOST__TOKEN", &token)],
     );
-    let err = bot::start(&cfg, fast(), Arc::new(Recording::default()))
+    let err = bot::start_with_domain(&cfg, fast(), Arc::new(Recording::default()))
         .await
         .err()
         .expect("refused");
@@ -259,7 +260,7 @@ async fn a_missing_admin_channel_is_explained_or_created_when_configured() {
             "marketing/sharebot-ops",
         )],
     );
-    let err = bot::start(&cfg, fast(), Arc::new(Recording::default()))
+    let err = bot::start_with_domain(&cfg, fast(), Arc::new(Recording::default()))
         .await
         .err()
         .expect("refused");
@@ -281,7 +282,7 @@ async fn a_missing_admin_channel_is_explained_or_created_when_configured() {
             ("SHAREBOT_REVIEW__INBOX_TEAM", "review-inbox"),
         ],
     );
-    let bot = bot::start(&cfg, fast(), Arc::new(Recording::default()))
+    let bot = bot::start_with_domain(&cfg, fast(), Arc::new(Recording::default()))
         .await
         .expect("creates what is missing");
     assert_eq!(bot.identity.admin_channel.channel_type, "P");
@@ -306,7 +307,7 @@ async fn a_dropped_socket_resumes_without_losing_or_repeating_a_posted_event() {
     let sandbox = start_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     let domain = Arc::new(Recording::default());
-    let bot = bot::start(
+    let bot = bot::start_with_domain(
         &config(sandbox.site_url(), dir.path(), &[]),
         fast(),
         domain.clone(),
@@ -359,7 +360,7 @@ async fn a_fresh_connection_after_an_outage_triggers_a_resync_and_readyz_follows
     let addr = sandbox.addr();
     let dir = tempfile::tempdir().unwrap();
     let domain = Arc::new(Recording::default());
-    let bot = bot::start(
+    let bot = bot::start_with_domain(
         &config(sandbox.site_url(), dir.path(), &[]),
         fast(),
         domain.clone(),
@@ -532,7 +533,9 @@ async fn a_restarted_bot_resumes_its_connection_and_gets_what_was_posted_while_i
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(sandbox.site_url(), dir.path(), &[]);
     let first = Arc::new(Recording::default());
-    let bot = bot::start(&cfg, fast(), first.clone()).await.unwrap();
+    let bot = bot::start_with_domain(&cfg, fast(), first.clone())
+        .await
+        .unwrap();
     let channel = bot.identity.admin_channel.id.clone();
     let admin = admin_client(&sandbox).await;
     let mut link = bot.link.clone();
@@ -549,7 +552,9 @@ async fn a_restarted_bot_resumes_its_connection_and_gets_what_was_posted_while_i
     post(&admin, &channel, "while the bot was down").await;
 
     let second = Arc::new(Recording::default());
-    let bot = bot::start(&cfg, fast(), second.clone()).await.unwrap();
+    let bot = bot::start_with_domain(&cfg, fast(), second.clone())
+        .await
+        .unwrap();
     eventually("the missed post arrives", || {
         second.posted_messages().len() == 1
     })

@@ -60,16 +60,17 @@ fn sample(channel: &str) -> NewRequest {
         channel_display_name: "Incident Room".into(),
         channel_type: "O".into(),
         channel_purpose: "Where incidents are handled".into(),
+        ..NewRequest::default()
     }
 }
 
 async fn migrations_are_applied_once(store: Store) {
-    assert_eq!(store.applied_migrations().await.unwrap(), vec![1]);
+    assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2]);
     store
         .migrate()
         .await
         .expect("running migrations again is a no-op");
-    assert_eq!(store.applied_migrations().await.unwrap(), vec![1]);
+    assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2]);
     store.ping().await.unwrap();
 }
 

@@ -8,6 +8,9 @@ use crate::store::StoreError;
 pub enum BotError {
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// A message template does not compile or render (exit code 2, as bad configuration).
+    #[error("{0} (templates.dir)")]
+    Template(#[from] crate::notify::TemplateError),
     /// The Mattermost server refused the bot's token.
     #[error("Mattermost refused the bot token (HTTP {status}: {message}); check mattermost.token (SHAREBOT_MATTERMOST__TOKEN): it must be a valid access token of the bot account")]
     TokenRefused { status: u16, message: String },

@@ -23,6 +23,15 @@ pub trait Domain: Send + Sync + 'static {
     fn event(&self, event: Event) -> impl std::future::Future<Output = ()> + Send;
     /// Events may have been lost: re-read the state that matters over REST.
     fn reconcile(&self, reason: String) -> impl std::future::Future<Output = ()> + Send;
+    /// What answers interactive callbacks, if the domain has any.
+    fn callbacks(self: Arc<Self>) -> Option<Arc<dyn crate::http::DynCallbacks>> {
+        None
+    }
+    /// Work the domain runs beside the listener until `stop` (e.g. a reconcile loop).
+    fn background(self: Arc<Self>, stop: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
+        let _ = stop;
+        None
+    }
 }
 
 /// Reads the resume point a previous run stored, if it is readable.

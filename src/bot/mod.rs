@@ -19,8 +19,10 @@ pub use startup::Identity;
 
 use crate::config::Config;
 use crate::http::{self, AppState, MattermostLink};
-use crate::mattermost::{Client, ClientOptions, Event, WsConfig, WsOptions};
+use crate::mattermost::{Client, ClientOptions, WsConfig, WsOptions};
 use crate::metrics::Metrics;
+use crate::notify::Templates;
+use crate::review::{self, Review};
 use crate::store::Store;
 
 /// Tuning that tests shorten; production uses the defaults.
@@ -30,6 +32,9 @@ pub struct Tuning {
     pub websocket: WsOptions,
     /// How often the resume point is written at most.
     pub resume_flush: Duration,
+    /// How long a reject waits for its notice to reach the other organization before it
+    /// stops the channel syncing anyway.
+    pub notice_sync_wait: Duration,
 }
 
 impl Default for Tuning {
@@ -38,21 +43,19 @@ impl Default for Tuning {
             client: ClientOptions::default(),
             websocket: WsOptions::default(),
             resume_flush: Duration::from_millis(500),
+            notice_sync_wait: Duration::from_secs(15),
         }
     }
 }
 
-/// The domain until the review workflow and the commands plug in: it logs what arrives.
-pub struct LoggingDomain;
-
-impl Domain for LoggingDomain {
-    async fn event(&self, event: Event) {
-        tracing::debug!(event = event.name(), "event received");
-    }
-
-    async fn reconcile(&self, reason: String) {
-        tracing::debug!(%reason, "reconcile requested");
-    }
+/// What the domain is built from: the one Mattermost client (one shared 429 gate), the
+/// store, the bot's identity and places, and the configuration.
+pub struct Setup<'a> {
+    pub client: Client,
+    pub store: Store,
+    pub identity: &'a Identity,
+    pub config: &'a Config,
+    pub tuning: &'a Tuning,
 }
 
 /// A started bot.
@@ -69,13 +72,53 @@ pub struct RunningBot {
     websocket: JoinHandle<()>,
     consumer: JoinHandle<()>,
     flusher: JoinHandle<()>,
+    background: Option<JoinHandle<()>>,
 }
 
-/// Starts the bot: database, Mattermost checks, HTTP server, WebSocket listener.
-pub async fn start<D: Domain>(
+/// Starts the bot with the review workflow: templates, database, Mattermost checks, HTTP
+/// server (callbacks included), WebSocket listener, reconcile loop. With `listener`, the HTTP
+/// server uses that socket instead of binding `server.listen`.
+pub async fn start(
+    config: &Config,
+    tuning: Tuning,
+    listener: Option<TcpListener>,
+) -> Result<RunningBot, BotError> {
+    let templates = Arc::new(Templates::load(config.templates.dir.as_deref())?);
+    start_with(config, tuning, listener, move |setup| {
+        Arc::new(Review::new(review::Context::new(
+            setup.client,
+            setup.store,
+            review::Places {
+                bot: setup.identity.user.clone(),
+                inbox_team: setup.identity.inbox_team.clone(),
+                admin_channel: setup.identity.admin_channel.clone(),
+            },
+            setup.config.review.clone(),
+            templates,
+            setup.config.server.secret.expose(),
+            &setup.config.server.public_url,
+            setup.tuning.notice_sync_wait,
+        )))
+    })
+    .await
+}
+
+/// Starts the bot with a given domain (tests use one that records what arrives).
+pub async fn start_with_domain<D: Domain>(
     config: &Config,
     tuning: Tuning,
     domain: Arc<D>,
+) -> Result<RunningBot, BotError> {
+    start_with(config, tuning, None, move |_| domain).await
+}
+
+/// Starts the bot: database, Mattermost checks, the domain built from `build`, HTTP server,
+/// WebSocket listener and the domain's background work.
+pub async fn start_with<D: Domain>(
+    config: &Config,
+    tuning: Tuning,
+    listener: Option<TcpListener>,
+    build: impl FnOnce(Setup<'_>) -> Arc<D>,
 ) -> Result<RunningBot, BotError> {
     let metrics = Metrics::new();
     let mut client_options = tuning.client.clone();
@@ -101,12 +144,23 @@ pub async fn start<D: Domain>(
         "Mattermost checks passed"
     );
 
-    let listener = TcpListener::bind(config.server.listen)
-        .await
-        .map_err(|source| BotError::Listen {
-            addr: config.server.listen.to_string(),
-            source,
-        })?;
+    let domain = build(Setup {
+        client: client.clone(),
+        store: store.clone(),
+        identity: &identity,
+        config,
+        tuning: &tuning,
+    });
+
+    let listener = match listener {
+        Some(l) => l,
+        None => TcpListener::bind(config.server.listen)
+            .await
+            .map_err(|source| BotError::Listen {
+                addr: config.server.listen.to_string(),
+                source,
+            })?,
+    };
     let http_addr = listener.local_addr().map_err(|source| BotError::Listen {
         addr: config.server.listen.to_string(),
         source,
@@ -117,6 +171,7 @@ pub async fn start<D: Domain>(
         store: store.clone(),
         mattermost: link.clone(),
         metrics: metrics.clone(),
+        callbacks: domain.clone().callbacks(),
     });
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(http::serve(listener, router, async move {
@@ -135,6 +190,7 @@ pub async fn start<D: Domain>(
         stop_rx.clone(),
     );
     let mirror = listener::mirror_state(ws.state, link_tx);
+    let background = domain.clone().background(stop_rx.clone());
     let consumer = tokio::spawn(listener::consume(ws.messages, domain, metrics.clone()));
     let flusher = listener::flusher(store.clone(), slot, tuning.resume_flush, stop_rx);
     // The mirror ends by itself when the listener's state sender is dropped.
@@ -151,10 +207,31 @@ pub async fn start<D: Domain>(
         websocket: ws.task,
         consumer,
         flusher,
+        background,
     })
 }
 
 impl RunningBot {
+    /// Stops at once, as a killed process would: no in-flight work is finished, nothing is
+    /// flushed, the database is left as it is (tests use it to show nothing is lost).
+    pub async fn kill(self) {
+        self.http.abort();
+        self.websocket.abort();
+        self.consumer.abort();
+        self.flusher.abort();
+        if let Some(background) = &self.background {
+            background.abort();
+        }
+        let _ = self.http.await;
+        let _ = self.websocket.await;
+        let _ = self.consumer.await;
+        let _ = self.flusher.await;
+        if let Some(background) = self.background {
+            let _ = background.await;
+        }
+        self.store.close().await;
+    }
+
     /// Stops accepting callbacks, lets in-flight requests finish, closes the WebSocket, saves
     /// the resume point and closes the database.
     pub async fn shutdown(self) -> Result<(), BotError> {
@@ -163,6 +240,9 @@ impl RunningBot {
         let served = self.http.await;
         let _ = self.websocket.await;
         let _ = self.consumer.await;
+        if let Some(background) = self.background {
+            let _ = background.await;
+        }
         let _ = self.flusher.await;
         self.store.close().await;
         match served {

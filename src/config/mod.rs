@@ -107,6 +107,15 @@ pub struct ReviewConfig {
     pub inbox_team: String,
     pub reminder_after: Duration,
     pub reconcile_every: Duration,
+    /// Pending requests older than this are declined; `None`: never.
+    pub expire_after: Option<Duration>,
+}
+
+/// Where message templates come from.
+#[derive(Debug, Clone, Default)]
+pub struct TemplatesConfig {
+    /// A folder whose files override the built-in templates of the same name.
+    pub dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +137,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub review: ReviewConfig,
+    pub templates: TemplatesConfig,
     pub log: LogConfig,
     /// Each key's shown value (secrets masked) and origin, in [`KEYS`] order.
     pub effective: Vec<(String, String, Origin)>,
@@ -202,10 +212,17 @@ impl Parser<'_> {
             parse_team_name(v).map(str::to_string)
         });
         let reminder_after = self.parse("review.reminder_after", |v| {
-            parse_duration(v, Duration::from_secs(60))
+            parse_duration(v, Duration::from_secs(1))
         });
         let reconcile_every = self.parse("review.reconcile_every", |v| {
             parse_duration(v, Duration::from_secs(1))
+        });
+        let expire_after = self.parse("review.expire_after", |v| match v {
+            "off" | "" => Ok(None),
+            v => parse_duration(v, Duration::from_secs(1)).map(Some),
+        });
+        let templates_dir = self.parse("templates.dir", |v| {
+            Ok::<_, String>((!v.is_empty()).then(|| std::path::PathBuf::from(v)))
         });
         let level = self.parse("log.level", |v| {
             tracing_subscriber::EnvFilter::try_new(v)
@@ -235,6 +252,7 @@ impl Parser<'_> {
             inbox_team,
             reminder_after,
             reconcile_every,
+            (expire_after, templates_dir),
             level,
             format,
         ) {
@@ -250,6 +268,7 @@ impl Parser<'_> {
                 Some(inbox_team),
                 Some(reminder_after),
                 Some(reconcile_every),
+                (Some(expire_after), Some(templates_dir)),
                 Some(level),
                 Some(format),
             ) if self.errors.is_empty() => Ok(Config {
@@ -274,7 +293,9 @@ impl Parser<'_> {
                     inbox_team,
                     reminder_after,
                     reconcile_every,
+                    expire_after,
                 },
+                templates: TemplatesConfig { dir: templates_dir },
                 log: LogConfig { level, format },
                 effective,
             }),

@@ -1,15 +1,17 @@
-//! The bot's HTTP server (axum): health and readiness now; interactive callbacks and metrics
-//! are added by the features that need them.
+//! The bot's HTTP server (axum): health, readiness, metrics, and the interactive callbacks
+//! Mattermost sends to `server.public_url`.
 
+mod callbacks;
 mod health;
 
 use std::future::Future;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use callbacks::{CallbackRefusal, Callbacks, DynCallbacks};
 pub use health::MattermostLink;
 
 use crate::metrics::Metrics;
@@ -22,6 +24,8 @@ pub struct AppState {
     /// The state of the bot's connection to Mattermost, for `/readyz`.
     pub mattermost: watch::Receiver<MattermostLink>,
     pub metrics: Metrics,
+    /// The domain that answers clicks and dialogs (`None`: the callback routes answer 404).
+    pub callbacks: Option<std::sync::Arc<dyn DynCallbacks>>,
 }
 
 /// The router with every route the bot serves.
@@ -30,6 +34,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics))
+        .route("/mattermost/actions", post(callbacks::action))
+        .route("/mattermost/dialogs", post(callbacks::dialog))
         .with_state(state)
 }
 

@@ -1,24 +1,57 @@
-//! The DM post each admin got about a request. A row is claimed before the post is sent and
-//! completed after, so a restart never sends a second copy and every copy can be updated.
+//! The posts sent about each request: every admin's review DM (and the auto-accept notice in
+//! the admin channel). A row is claimed before the post is sent and completed after, so a
+//! restart never sends a second copy and every copy can be updated.
 
+use super::requests::SHOWN_KEY_SQL;
 use super::{now_ms, Store, StoreError};
 
-/// One admin's notification about one request.
+/// One post about one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationPost {
     pub request_id: String,
+    /// The admin the DM went to; for a channel notice, the channel's id.
     pub admin_user_id: String,
     pub channel_id: Option<String>,
     /// `None` while claimed but not yet confirmed sent.
     pub post_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// `dm` or `channel`.
+    pub kind: String,
+    /// The team this admin picked in the post's menu.
+    pub chosen_team_id: Option<String>,
+    /// The request state the post shows ([`super::ReviewRequest::shown_key`]).
+    pub shown: String,
 }
 
-type Row = (String, String, Option<String>, Option<String>, i64, i64);
+type Row = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    String,
+);
+
+const COLUMNS: &str =
+    "n.request_id, n.admin_user_id, n.channel_id, n.post_id, n.created_at, n.updated_at, \
+     n.kind, n.chosen_team_id, n.shown";
 
 fn notification(
-    (request_id, admin_user_id, channel_id, post_id, created_at, updated_at): Row,
+    (
+        request_id,
+        admin_user_id,
+        channel_id,
+        post_id,
+        created_at,
+        updated_at,
+        kind,
+        chosen_team_id,
+        shown,
+    ): Row,
 ) -> NotificationPost {
     NotificationPost {
         request_id,
@@ -27,27 +60,62 @@ fn notification(
         post_id,
         created_at,
         updated_at,
+        kind,
+        chosen_team_id,
+        shown,
     }
 }
 
 impl Store {
-    /// Claims the right to notify `admin` about `request_id`; false when it was claimed before
-    /// (sent, or being sent).
+    /// Claims the right to notify `admin` about `request_id` by DM; false when it was claimed
+    /// before (sent, or being sent).
     pub async fn claim_notification(
         &self,
         request_id: &str,
         admin_user_id: &str,
     ) -> Result<bool, StoreError> {
+        self.claim_post(request_id, admin_user_id, "dm").await
+    }
+
+    /// Claims the right to post about `request_id` to `recipient` (an admin's id for `dm`, a
+    /// channel's id for `channel`); false when it was claimed before.
+    pub async fn claim_post(
+        &self,
+        request_id: &str,
+        recipient: &str,
+        kind: &str,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "INSERT INTO notification_posts (request_id, admin_user_id, created_at, updated_at) VALUES ($1, $2, $3, $3)
+            "INSERT INTO notification_posts (request_id, admin_user_id, kind, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
              ON CONFLICT (request_id, admin_user_id) DO NOTHING",
         )
         .bind(request_id)
-        .bind(admin_user_id)
+        .bind(recipient)
+        .bind(kind)
         .bind(now_ms())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Records the channel a claimed post goes to, before it is sent (so a restart can look
+    /// there for a post that was sent but not recorded).
+    pub async fn set_notification_channel(
+        &self,
+        request_id: &str,
+        recipient: &str,
+        channel_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE notification_posts SET channel_id = $1, updated_at = $2 WHERE request_id = $3 AND admin_user_id = $4",
+        )
+        .bind(channel_id)
+        .bind(now_ms())
+        .bind(request_id)
+        .bind(recipient)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Records the post that was sent for a claimed notification.
@@ -72,6 +140,44 @@ impl Store {
         Ok(())
     }
 
+    /// Records what a notification post now shows.
+    pub async fn mark_shown(
+        &self,
+        request_id: &str,
+        recipient: &str,
+        shown: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE notification_posts SET shown = $1, updated_at = $2 WHERE request_id = $3 AND admin_user_id = $4",
+        )
+        .bind(shown)
+        .bind(now_ms())
+        .bind(request_id)
+        .bind(recipient)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records the team an admin picked in a post's menu.
+    pub async fn choose_team(
+        &self,
+        request_id: &str,
+        recipient: &str,
+        team_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE notification_posts SET chosen_team_id = $1, updated_at = $2 WHERE request_id = $3 AND admin_user_id = $4",
+        )
+        .bind(team_id)
+        .bind(now_ms())
+        .bind(request_id)
+        .bind(recipient)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Releases a claim whose post could not be sent, so a later attempt can send it.
     pub async fn release_notification(
         &self,
@@ -86,16 +192,50 @@ impl Store {
         Ok(())
     }
 
-    /// Every admin's notification about a request.
+    /// Every post about a request.
     pub async fn notifications(
         &self,
         request_id: &str,
     ) -> Result<Vec<NotificationPost>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT request_id, admin_user_id, channel_id, post_id, created_at, updated_at
-             FROM notification_posts WHERE request_id = $1 ORDER BY admin_user_id",
-        )
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM notification_posts n WHERE n.request_id = $1 ORDER BY n.admin_user_id"
+        ))
         .bind(request_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(notification).collect())
+    }
+
+    /// The notification that is the post `post_id`, if it is one.
+    pub async fn notification_by_post(
+        &self,
+        post_id: &str,
+    ) -> Result<Option<NotificationPost>, StoreError> {
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM notification_posts n WHERE n.post_id = $1"
+        ))
+        .bind(post_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(notification))
+    }
+
+    /// Claims that were never completed (a restart between claim and record).
+    pub async fn unsent_notifications(&self) -> Result<Vec<NotificationPost>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM notification_posts n WHERE n.post_id IS NULL ORDER BY n.created_at"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(notification).collect())
+    }
+
+    /// Sent posts that show an older state than their request's.
+    pub async fn stale_notifications(&self) -> Result<Vec<NotificationPost>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM notification_posts n JOIN review_requests r ON r.id = n.request_id
+             WHERE n.post_id IS NOT NULL AND n.shown <> {SHOWN_KEY_SQL} ORDER BY n.created_at"
+        ))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(notification).collect())

@@ -61,10 +61,43 @@ pub struct ReviewRequest {
     pub reminded_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The organization (the connection's display name) when the channel arrived.
+    pub org_name: String,
+    pub channel_header: String,
+    /// The team the menu suggests.
+    pub suggested_team_id: Option<String>,
+    /// The channel went straight to its team (auto-accept policy); no review was asked.
+    pub auto_accepted: bool,
+    /// A decision being applied while the request is still pending (`accept` or `reject`).
+    pub deciding: Option<String>,
+    /// Steps of that decision already done, comma-terminated (`notice,`).
+    pub progress: String,
 }
 
+impl ReviewRequest {
+    /// What a notification post about this request shows: when it differs from the post's
+    /// recorded `shown`, the post is out of date. Kept in step with [`SHOWN_KEY_SQL`].
+    pub fn shown_key(&self) -> String {
+        format!(
+            "{}:{}:{}",
+            self.state.as_str(),
+            self.team_id.as_deref().unwrap_or_default(),
+            self.deciding.as_deref().unwrap_or_default()
+        )
+    }
+
+    /// Whether the step named `step` of the current decision was done.
+    pub fn did(&self, step: &str) -> bool {
+        self.progress.split(',').any(|s| s == step)
+    }
+}
+
+/// [`ReviewRequest::shown_key`] in SQL over `review_requests r`.
+pub(super) const SHOWN_KEY_SQL: &str =
+    "r.state || ':' || COALESCE(r.team_id, '') || ':' || COALESCE(r.deciding, '')";
+
 /// What is known of a channel when it is discovered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewRequest {
     pub remote_id: String,
     pub channel_id: String,
@@ -72,6 +105,9 @@ pub struct NewRequest {
     pub channel_display_name: String,
     pub channel_type: String,
     pub channel_purpose: String,
+    pub channel_header: String,
+    pub org_name: String,
+    pub suggested_team_id: Option<String>,
 }
 
 /// The outcome of trying to decide a request.
@@ -84,61 +120,36 @@ pub enum Decision {
     NotFound,
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<i64>,
-    i64,
-    i64,
-);
-
 const COLUMNS: &str = "id, remote_id, channel_id, channel_name, channel_display_name, channel_type, channel_purpose, \
-     state, team_id, decided_by, decided_at, note, reminded_at, created_at, updated_at";
+     state, team_id, decided_by, decided_at, note, reminded_at, created_at, updated_at, \
+     org_name, channel_header, suggested_team_id, auto_accepted, deciding, progress";
 
-fn request(row: Row) -> Result<ReviewRequest, StoreError> {
-    let (
-        id,
-        remote_id,
-        channel_id,
-        channel_name,
-        channel_display_name,
-        channel_type,
-        channel_purpose,
-        state,
-        team_id,
-        decided_by,
-        decided_at,
-        note,
-        reminded_at,
-        created_at,
-        updated_at,
-    ) = row;
+fn request(row: &sqlx::any::AnyRow) -> Result<ReviewRequest, StoreError> {
+    use sqlx::Row;
+    let state: String = row.try_get("state")?;
+    let auto_accepted: i64 = row.try_get("auto_accepted")?;
     Ok(ReviewRequest {
-        id,
-        remote_id,
-        channel_id,
-        channel_name,
-        channel_display_name,
-        channel_type,
-        channel_purpose,
+        id: row.try_get("id")?,
+        remote_id: row.try_get("remote_id")?,
+        channel_id: row.try_get("channel_id")?,
+        channel_name: row.try_get("channel_name")?,
+        channel_display_name: row.try_get("channel_display_name")?,
+        channel_type: row.try_get("channel_type")?,
+        channel_purpose: row.try_get("channel_purpose")?,
         state: RequestState::parse(&state)?,
-        team_id,
-        decided_by,
-        decided_at,
-        note,
-        reminded_at,
-        created_at,
-        updated_at,
+        team_id: row.try_get("team_id")?,
+        decided_by: row.try_get("decided_by")?,
+        decided_at: row.try_get("decided_at")?,
+        note: row.try_get("note")?,
+        reminded_at: row.try_get("reminded_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        org_name: row.try_get("org_name")?,
+        channel_header: row.try_get("channel_header")?,
+        suggested_team_id: row.try_get("suggested_team_id")?,
+        auto_accepted: auto_accepted != 0,
+        deciding: row.try_get("deciding")?,
+        progress: row.try_get("progress")?,
     })
 }
 
@@ -152,8 +163,8 @@ impl Store {
         let now = now_ms();
         let done = sqlx::query(
             "INSERT INTO review_requests (id, remote_id, channel_id, channel_name, channel_display_name, channel_type,
-                 channel_purpose, state, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8)
+                 channel_purpose, state, created_at, updated_at, org_name, channel_header, suggested_team_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $9, $10, $11)
              ON CONFLICT (channel_id) WHERE state = 'pending' DO NOTHING",
         )
         .bind(new_id())
@@ -164,6 +175,9 @@ impl Store {
         .bind(&new.channel_type)
         .bind(&new.channel_purpose)
         .bind(now)
+        .bind(&new.org_name)
+        .bind(&new.channel_header)
+        .bind(new.suggested_team_id.as_deref())
         .execute(&self.pool)
         .await?;
         let pending = self
@@ -182,14 +196,14 @@ impl Store {
     ) -> Result<Vec<ReviewRequest>, StoreError> {
         let sql =
             format!("SELECT {COLUMNS} FROM review_requests WHERE {filter} ORDER BY created_at, id");
-        let mut query = sqlx::query_as::<_, Row>(&sql);
+        let mut query = sqlx::query(&sql);
         if let Some(arg) = arg {
             query = query.bind(arg);
         }
         query
             .fetch_all(&self.pool)
             .await?
-            .into_iter()
+            .iter()
             .map(request)
             .collect()
     }
@@ -268,5 +282,174 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a channel that went straight to `team_id` under an auto-accept policy: an
+    /// accepted request decided by `by`, so it can be relocated and is never reviewed.
+    pub async fn record_auto_accepted(
+        &self,
+        new: &NewRequest,
+        team_id: &str,
+        by: &str,
+    ) -> Result<ReviewRequest, StoreError> {
+        let now = now_ms();
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO review_requests (id, remote_id, channel_id, channel_name, channel_display_name, channel_type,
+                 channel_purpose, state, team_id, decided_by, decided_at, created_at, updated_at, org_name,
+                 channel_header, suggested_team_id, auto_accepted)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'accepted', $8, $9, $10, $10, $10, $11, $12, $8, 1)",
+        )
+        .bind(&id)
+        .bind(&new.remote_id)
+        .bind(&new.channel_id)
+        .bind(&new.channel_name)
+        .bind(&new.channel_display_name)
+        .bind(&new.channel_type)
+        .bind(&new.channel_purpose)
+        .bind(team_id)
+        .bind(by)
+        .bind(now)
+        .bind(&new.org_name)
+        .bind(&new.channel_header)
+        .execute(&self.pool)
+        .await?;
+        self.request(&id)
+            .await?
+            .ok_or(StoreError::Query(sqlx::Error::RowNotFound))
+    }
+
+    /// Claims the decision of a pending request for one caller: `deciding` (`accept` or
+    /// `reject`) with its team, author and note, in one conditional update, while the work is
+    /// applied. Of concurrent callers exactly one gets [`Decision::Made`].
+    pub async fn begin_decision(
+        &self,
+        id: &str,
+        deciding: &str,
+        team_id: Option<&str>,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<Decision, StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE review_requests SET deciding = $1, team_id = $2, decided_by = $3, decided_at = $4, note = $5,
+                 progress = '', updated_at = $4
+             WHERE id = $6 AND state = 'pending' AND deciding IS NULL",
+        )
+        .bind(deciding)
+        .bind(team_id)
+        .bind(by)
+        .bind(now)
+        .bind(note)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        let current = self.request(id).await?;
+        Ok(match (done.rows_affected(), current) {
+            (_, None) => Decision::NotFound,
+            (1, Some(r)) => Decision::Made(r),
+            (_, Some(r)) => Decision::AlreadyDecided(r),
+        })
+    }
+
+    /// Records that a step of the decision being applied is done.
+    pub async fn add_progress(&self, id: &str, step: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE review_requests SET progress = progress || $1 || ',', updated_at = $2
+             WHERE id = $3 AND deciding IS NOT NULL",
+        )
+        .bind(step)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The decision being applied is done: `pending` becomes `accepted` or `rejected`.
+    pub async fn finish_decision(&self, id: &str) -> Result<Option<ReviewRequest>, StoreError> {
+        sqlx::query(
+            "UPDATE review_requests SET state = CASE deciding WHEN 'accept' THEN 'accepted' ELSE 'rejected' END,
+                 deciding = NULL, updated_at = $1
+             WHERE id = $2 AND state = 'pending' AND deciding IS NOT NULL",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        self.request(id).await
+    }
+
+    /// The decision being applied failed: the request is pending again, for anyone to retry.
+    pub async fn abandon_decision(&self, id: &str) -> Result<Option<ReviewRequest>, StoreError> {
+        sqlx::query(
+            "UPDATE review_requests SET deciding = NULL, team_id = NULL, decided_by = NULL, decided_at = NULL,
+                 note = NULL, progress = '', updated_at = $1
+             WHERE id = $2 AND state = 'pending' AND deciding IS NOT NULL",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        self.request(id).await
+    }
+
+    /// Requests whose decision was claimed but not finished (a restart in between).
+    pub async fn decisions_in_progress(&self) -> Result<Vec<ReviewRequest>, StoreError> {
+        self.select("state = 'pending' AND deciding IS NOT NULL", None)
+            .await
+    }
+
+    /// The sender stopped sharing a pending request's channel (or it vanished) before anyone
+    /// decided: true when this call withdrew it.
+    pub async fn withdraw(&self, id: &str) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE review_requests SET state = 'withdrawn', decided_at = $1, updated_at = $1
+             WHERE id = $2 AND state = 'pending' AND deciding IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Moves an accepted request from team `from` to team `to` (a relocation), in one
+    /// conditional update: false when it is no longer in `from`.
+    pub async fn relocate(
+        &self,
+        id: &str,
+        from: &str,
+        to: &str,
+        by: &str,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE review_requests SET team_id = $1, decided_by = $2, decided_at = $3, updated_at = $3
+             WHERE id = $4 AND state = 'accepted' AND team_id = $5",
+        )
+        .bind(to)
+        .bind(by)
+        .bind(now)
+        .bind(id)
+        .bind(from)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Accepted requests (to find where a channel from an organization was last placed).
+    pub async fn accepted_requests(&self) -> Result<Vec<ReviewRequest>, StoreError> {
+        self.select("state = 'accepted'", None).await
+    }
+
+    /// How many requests are waiting for a decision.
+    pub async fn pending_count(&self) -> Result<i64, StoreError> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM review_requests WHERE state = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n)
     }
 }

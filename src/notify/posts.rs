@@ -1,0 +1,229 @@
+//! Sending a post about a request exactly once, and editing every copy later. A post is
+//! claimed in the store before it is sent and recorded after; a claim left without a post (a
+//! restart in between) is resolved by looking for the post in its channel: an existing post
+//! is reused, a missing one is sent.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+
+use super::NotifyError;
+use crate::mattermost::models::{Post, PostPatch};
+use crate::mattermost::{ChannelPostsQuery, Client};
+use crate::store::{NotificationPost, Store};
+
+/// The prop that marks a post as sharebot's post about a request (its value is the request id).
+pub const REQUEST_MARKER: &str = "sharebot_request";
+
+/// Where a post about a request goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// The DM between the bot and this admin.
+    Dm { admin_id: &'a str },
+    /// A channel (the admin channel).
+    Channel { channel_id: &'a str },
+}
+
+impl Target<'_> {
+    fn recipient(&self) -> &str {
+        match self {
+            Target::Dm { admin_id } => admin_id,
+            Target::Channel { channel_id } => channel_id,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Target::Dm { .. } => "dm",
+            Target::Channel { .. } => "channel",
+        }
+    }
+}
+
+/// Sends and edits the posts about requests; one per process.
+#[derive(Clone)]
+pub struct Poster {
+    client: Client,
+    store: Store,
+    bot_id: String,
+    /// One lock per (request, recipient): a send and a recovery of the same post never overlap.
+    locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl Poster {
+    pub fn new(client: Client, store: Store, bot_id: String) -> Poster {
+        Poster {
+            client,
+            store,
+            bot_id,
+            locks: Arc::default(),
+        }
+    }
+
+    fn lock_for(&self, key: String) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.retain(|_, l| Arc::strong_count(l) > 1);
+        locks.entry(key).or_default().clone()
+    }
+
+    /// Sends `post` about `request_id` to `target` unless it was sent before; records it as
+    /// showing `shown`. Returns the post id (the existing one when it was sent before).
+    pub async fn send_once(
+        &self,
+        request_id: &str,
+        target: Target<'_>,
+        mut post: Post,
+        shown: &str,
+    ) -> Result<String, NotifyError> {
+        let recipient = target.recipient();
+        let lock = self.lock_for(format!("{request_id}/{recipient}"));
+        let _held = lock.lock().await;
+        let fresh = self
+            .store
+            .claim_post(request_id, recipient, target.kind())
+            .await?;
+        let row = if fresh {
+            None
+        } else {
+            self.store
+                .notifications(request_id)
+                .await?
+                .into_iter()
+                .find(|n| n.admin_user_id == recipient)
+        };
+        if let Some(post_id) = row.as_ref().and_then(|n| n.post_id.clone()) {
+            return Ok(post_id);
+        }
+        let channel_id = match (row.as_ref().and_then(|n| n.channel_id.clone()), target) {
+            (Some(id), _) => id,
+            (None, Target::Dm { admin_id }) => {
+                self.client
+                    .create_direct_channel(&self.bot_id, admin_id)
+                    .await?
+                    .id
+            }
+            (None, Target::Channel { channel_id }) => channel_id.to_string(),
+        };
+        self.store
+            .set_notification_channel(request_id, recipient, &channel_id)
+            .await?;
+        if !fresh {
+            // A claim from before a restart: the post may have been sent and not recorded.
+            if let Some(existing) = self.find_sent(&channel_id, request_id).await? {
+                self.store
+                    .complete_notification(request_id, recipient, &channel_id, &existing.id)
+                    .await?;
+                return Ok(existing.id);
+            }
+        }
+        post.channel_id = channel_id.clone();
+        post.props
+            .other
+            .insert(REQUEST_MARKER.into(), json!(request_id));
+        let sent = self.client.create_post(&post).await?;
+        self.store
+            .complete_notification(request_id, recipient, &channel_id, &sent.id)
+            .await?;
+        self.store.mark_shown(request_id, recipient, shown).await?;
+        Ok(sent.id)
+    }
+
+    /// The bot's root post about `request_id` among the channel's latest posts.
+    async fn find_sent(
+        &self,
+        channel_id: &str,
+        request_id: &str,
+    ) -> Result<Option<Post>, NotifyError> {
+        let list = self
+            .client
+            .channel_posts(
+                channel_id,
+                &ChannelPostsQuery {
+                    page: Some(0),
+                    per_page: Some(200),
+                    ..ChannelPostsQuery::default()
+                },
+            )
+            .await?;
+        Ok(list
+            .ordered()
+            .into_iter()
+            .find(|p| {
+                p.user_id == self.bot_id
+                    && p.root_id.is_empty()
+                    && p.delete_at == 0
+                    && p.props.other.get(REQUEST_MARKER) == Some(&json!(request_id))
+            })
+            .cloned())
+    }
+
+    /// Replaces a sent post's message and props (the whole props: pass every attachment with
+    /// its integrations) and records that it shows `shown`.
+    pub async fn edit(
+        &self,
+        notification: &NotificationPost,
+        mut post: Post,
+        shown: &str,
+    ) -> Result<(), NotifyError> {
+        let Some(post_id) = notification.post_id.as_deref() else {
+            return Ok(());
+        };
+        post.props.other.insert(
+            REQUEST_MARKER.into(),
+            json!(notification.request_id.as_str()),
+        );
+        self.client
+            .patch_post(
+                post_id,
+                &PostPatch {
+                    message: Some(post.message),
+                    props: Some(post.props),
+                },
+            )
+            .await?;
+        self.store
+            .mark_shown(&notification.request_id, &notification.admin_user_id, shown)
+            .await?;
+        Ok(())
+    }
+
+    /// Replies in the thread of a sent post (a reminder).
+    pub async fn reply(
+        &self,
+        notification: &NotificationPost,
+        message: String,
+    ) -> Result<(), NotifyError> {
+        let (Some(post_id), Some(channel_id)) = (
+            notification.post_id.as_deref(),
+            notification.channel_id.as_deref(),
+        ) else {
+            return Ok(());
+        };
+        self.client
+            .create_post(&Post {
+                channel_id: channel_id.to_string(),
+                root_id: post_id.to_string(),
+                message,
+                ..Post::default()
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// A plain DM from the bot to a user (a failure report).
+    pub async fn direct_message(&self, user_id: &str, message: String) -> Result<(), NotifyError> {
+        let channel = self
+            .client
+            .create_direct_channel(&self.bot_id, user_id)
+            .await?;
+        self.client
+            .create_post(&Post {
+                channel_id: channel.id,
+                message,
+                ..Post::default()
+            })
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,269 @@
+//! Message templates (`templates/` at the top of the repository), compiled into the binary
+//! and optionally overridden from a folder, rendered with minijinja.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::value::Value;
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+use serde_json::json;
+
+/// Every template, with its built-in text and a context that exercises it at start-up.
+const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "review_request.md.j2",
+        include_str!("../../templates/review_request.md.j2"),
+    ),
+    (
+        "review_outcome.md.j2",
+        include_str!("../../templates/review_outcome.md.j2"),
+    ),
+    (
+        "reject_notice.md.j2",
+        include_str!("../../templates/reject_notice.md.j2"),
+    ),
+    (
+        "reminder.md.j2",
+        include_str!("../../templates/reminder.md.j2"),
+    ),
+    (
+        "auto_accept_notice.md.j2",
+        include_str!("../../templates/auto_accept_notice.md.j2"),
+    ),
+    (
+        "decision_failed.md.j2",
+        include_str!("../../templates/decision_failed.md.j2"),
+    ),
+    (
+        "callback_reply.md.j2",
+        include_str!("../../templates/callback_reply.md.j2"),
+    ),
+];
+
+/// A template that could not be read, compiled or rendered; names the file.
+#[derive(Debug, thiserror::Error)]
+#[error("template {file}: {message}")]
+pub struct TemplateError {
+    pub file: String,
+    pub message: String,
+}
+
+/// The compiled templates.
+#[derive(Debug)]
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    /// The built-in templates, with any file of the same name in `dir` used instead; every
+    /// template is rendered once with sample data so a broken override stops start-up.
+    pub fn load(dir: Option<&Path>) -> Result<Templates, TemplateError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .build()
+                .map_err(|e| TemplateError {
+                    file: "(syntax)".into(),
+                    message: e.to_string(),
+                })?,
+        );
+        env.add_filter("plain", plain);
+        for (name, built_in) in BUILT_IN {
+            let (file, source) = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path).map_err(|e| TemplateError {
+                        file: path.display().to_string(),
+                        message: e.to_string(),
+                    })?;
+                    (path, text)
+                }
+                None => (PathBuf::from("templates").join(name), built_in.to_string()),
+            };
+            env.add_template_owned(name.to_string(), source)
+                .map_err(|e| TemplateError {
+                    file: file.display().to_string(),
+                    message: e.to_string(),
+                })?;
+            let templates = Templates { env };
+            for sample in samples(name) {
+                templates.render(name, &sample).map_err(|e| TemplateError {
+                    file: file.display().to_string(),
+                    message: e.message,
+                })?;
+            }
+            env = templates.env;
+        }
+        Ok(Templates { env })
+    }
+
+    /// Renders `name` with `context`; surrounding blank space is trimmed.
+    pub fn render(&self, name: &str, context: &impl Serialize) -> Result<String, TemplateError> {
+        let failed = |e: minijinja::Error| TemplateError {
+            file: name.to_string(),
+            message: format!("{e:#}"),
+        };
+        let template = self.env.get_template(name).map_err(failed)?;
+        let text = template
+            .render(Value::from(minijinja::value::Serde(context)))
+            .map_err(failed)?;
+        Ok(text.trim().to_string())
+    }
+}
+
+/// The `plain` filter: text from outside (another organization's channel names, purposes,
+/// notes) shown literally, with Markdown that could disguise a link or a mention escaped.
+fn plain(value: String) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '(' | ')' | '#' | '>' | '|' | '<' | '!'
+            | '@' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Sample contexts that take every branch of a template, for the start-up check.
+fn samples(name: &str) -> Vec<serde_json::Value> {
+    let request = json!({
+        "org": "Org B", "channel": "Launch plan", "channel_type": "public channel",
+        "purpose": "Coordinating the launch", "header": "Runbook: https://example.com",
+        "ago": "3 min ago", "arrived_at": "2026-01-01 10:00 UTC", "pending": 3,
+        "suggested_team": "Engineering",
+    });
+    let mut out = Vec::new();
+    match name {
+        "review_request.md.j2" => {
+            out.push(request.clone());
+            let mut bare = request;
+            bare["purpose"] = json!("");
+            bare["header"] = json!("");
+            bare["suggested_team"] = json!("");
+            out.push(bare);
+        }
+        "review_outcome.md.j2" => {
+            for outcome in [
+                "accepting",
+                "rejecting",
+                "accepted",
+                "rejected",
+                "expired",
+                "withdrawn",
+                "auto_accepted",
+            ] {
+                for note in ["", "not for us"] {
+                    let mut c = request.clone();
+                    c["outcome"] = json!(outcome);
+                    c["team"] = json!("Engineering");
+                    c["by"] = json!("alice");
+                    c["at"] = json!("10:42 UTC");
+                    c["note"] = json!(note);
+                    c["told"] = json!(note.is_empty());
+                    out.push(c);
+                }
+            }
+        }
+        "reject_notice.md.j2" | "reminder.md.j2" => out.push(request),
+        "auto_accept_notice.md.j2" => {
+            let mut c = request;
+            c["team"] = json!("Marketing");
+            out.push(c);
+        }
+        "decision_failed.md.j2" => {
+            for action in ["accept", "reject", "relocate"] {
+                let mut c = request.clone();
+                c["action"] = json!(action);
+                c["team"] = json!("Engineering");
+                c["reason"] = json!("Mattermost answered 403");
+                out.push(c);
+            }
+        }
+        "callback_reply.md.j2" => {
+            for reply in [
+                "accepting",
+                "rejecting",
+                "relocating",
+                "chosen",
+                "already",
+                "in_progress",
+                "not_admin",
+                "invalid",
+                "unknown_team",
+                "same_team",
+                "not_accepted",
+                "failed",
+            ] {
+                let mut c = request.clone();
+                c["reply"] = json!(reply);
+                c["team"] = json!("Engineering");
+                c["state"] = json!("accepted");
+                c["by"] = json!("alice");
+                c["at"] = json!("10:42 UTC");
+                c["reason"] = json!("database is not answering");
+                out.push(c);
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_templates_load_and_render() {
+        let t = Templates::load(None).unwrap();
+        let text = t
+            .render(
+                "reject_notice.md.j2",
+                &json!({"org": "Org *B*", "channel": "x"}),
+            )
+            .unwrap();
+        assert!(text.contains("Org \\*B\\*"), "{text}");
+    }
+
+    #[test]
+    fn a_broken_override_names_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("reminder.md.j2"), "{{ nope.missing }}").unwrap();
+        let err = Templates::load(Some(dir.path())).unwrap_err();
+        assert!(err.file.ends_with("reminder.md.j2"), "{err}");
+        std::fs::write(dir.path().join("reminder.md.j2"), "{% if %}").unwrap();
+        let err = Templates::load(Some(dir.path())).unwrap_err();
+        assert!(err.to_string().contains("reminder.md.j2"), "{err}");
+    }
+
+    #[test]
+    fn an_override_replaces_the_built_in_text() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("reminder.md.j2"),
+            "Still waiting on {{ channel }}",
+        )
+        .unwrap();
+        let t = Templates::load(Some(dir.path())).unwrap();
+        let text = t
+            .render("reminder.md.j2", &json!({"channel": "Launch"}))
+            .unwrap();
+        assert_eq!(text, "Still waiting on Launch");
+    }
+
+    #[test]
+    fn plain_escapes_markdown_and_mentions() {
+        assert_eq!(
+            plain("[x](http://e) @all".into()),
+            "\\[x\\]\\(http://e\\) \\@all"
+        );
+        assert_eq!(plain("a\nb".into()), "a b");
+    }
+}

@@ -1,0 +1,268 @@
+//! Carrying out a decision against Mattermost, then showing it on every admin's copy.
+//! Accept: every channel member joins the destination team, then the channel is moved
+//! (never with `force`, which would drop members), then the deciding admin joins the
+//! channel. Reject: a notice in the channel (it syncs to the sender), the remote uninvited,
+//! the channel archived. Each step is safe to repeat, so a restart finishes the work.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::mattermost::models::{SharedChannelRemoteFilter, Team};
+use crate::mattermost::Client;
+use crate::store::{RequestState, ReviewRequest};
+
+use super::context::Context;
+use super::message::render;
+use super::{ReviewError, BOT_ACTOR};
+
+/// The server's answer when channel members are missing from the destination team.
+const MEMBERS_DO_NOT_MATCH: &str = "app.channel.move_channel.members_do_not_match.error";
+/// How many times a move is retried after people joined the channel meanwhile.
+const MOVE_ATTEMPTS: usize = 4;
+
+/// Applies the claimed decision of `request_id` and updates every post about it.
+pub async fn decision(ctx: &Context, request_id: &str) {
+    let Ok(Some(request)) = ctx.store.request(request_id).await else {
+        return;
+    };
+    if request.state != RequestState::Pending {
+        return;
+    }
+    let (action, result) = match request.deciding.as_deref() {
+        Some("accept") => ("accept", accept(ctx, &request).await),
+        Some("reject") => ("reject", reject(ctx, &request).await),
+        _ => return,
+    };
+    let teams = ctx.destination_teams().await.unwrap_or_default();
+    let actor = request
+        .decided_by
+        .clone()
+        .unwrap_or_else(|| BOT_ACTOR.into());
+    match result {
+        Ok(()) => {
+            let done = match ctx.store.finish_decision(&request.id).await {
+                Ok(Some(done)) => done,
+                Ok(None) => return,
+                Err(err) => {
+                    tracing::error!(request = %request.id, "cannot record a finished decision (finished at the next reconcile): {err}");
+                    return;
+                }
+            };
+            let what = match (done.state, request.note.as_deref()) {
+                (RequestState::Accepted, _) => "request.accepted",
+                (_, Some(n)) if actor == BOT_ACTOR && n.starts_with("expired") => "request.expired",
+                _ => "request.rejected",
+            };
+            let detail = json!({
+                "channel": done.channel_display_name, "org": done.org_name,
+                "team_id": done.team_id, "note": done.note,
+            });
+            if let Err(err) = ctx
+                .store
+                .audit(&actor, what, &done.id, &detail.to_string())
+                .await
+            {
+                tracing::warn!("cannot write the audit log: {err}");
+            }
+            tracing::info!(request = %done.id, channel = %done.channel_display_name, state = done.state.as_str(), "decision applied");
+            refresh_posts(ctx, &done, &teams).await;
+        }
+        Err(err) => {
+            tracing::warn!(request = %request.id, action, "decision failed, request pending again: {err}");
+            let reason = err.user_message();
+            let _ = ctx
+                .store
+                .audit(
+                    &actor,
+                    &format!("request.{action}_failed"),
+                    &request.id,
+                    &reason,
+                )
+                .await;
+            let again = ctx.store.abandon_decision(&request.id).await.ok().flatten();
+            if let Some(again) = &again {
+                refresh_posts(ctx, again, &teams).await;
+            }
+            if actor != BOT_ACTOR {
+                let team = request
+                    .team_id
+                    .as_deref()
+                    .and_then(|id| teams.iter().find(|t| t.id == id))
+                    .map(|t| t.display_name.clone())
+                    .unwrap_or_default();
+                match render(
+                    ctx,
+                    "decision_failed.md.j2",
+                    &request,
+                    json!({"action": action, "team": team, "reason": reason}),
+                ) {
+                    Ok(text) => {
+                        if let Err(err) = ctx.poster.direct_message(&actor, text).await {
+                            tracing::warn!("cannot tell the admin that the decision failed: {err}");
+                        }
+                    }
+                    Err(err) => tracing::error!("{err}"),
+                }
+            }
+        }
+    }
+}
+
+/// Edits every post about `request` to show it as it stands; failures are retried by the
+/// next reconcile (the post's recorded state stays behind).
+pub async fn refresh_posts(ctx: &Context, request: &ReviewRequest, teams: &[Team]) {
+    let Ok(notifications) = ctx.store.notifications(&request.id).await else {
+        return;
+    };
+    let shown = request.shown_key();
+    let edits = notifications
+        .iter()
+        .filter(|n| n.post_id.is_some())
+        .map(|n| {
+            let shown = shown.clone();
+            async move {
+                let post = ctx
+                    .request_post(
+                        request,
+                        &n.admin_user_id,
+                        n.chosen_team_id.as_deref(),
+                        teams,
+                    )
+                    .await?;
+                ctx.poster.edit(n, post, &shown).await?;
+                Ok::<(), ReviewError>(())
+            }
+        });
+    for result in futures_util::future::join_all(edits).await {
+        if let Err(err) = result {
+            tracing::warn!(request = %request.id, "cannot update a review message (retried at the next reconcile): {err}");
+        }
+    }
+}
+
+/// Puts the channel into `team_id` under the membership rule: everyone in the channel joins
+/// the team first, then the channel moves without `force`; when people joined meanwhile the
+/// server refuses the move and the loop adds them and tries again.
+pub async fn place_channel(
+    client: &Client,
+    channel_id: &str,
+    team_id: &str,
+) -> Result<(), ReviewError> {
+    for attempt in 1..=MOVE_ATTEMPTS {
+        let channel = client.get_channel(channel_id).await?;
+        if channel.team_id == team_id {
+            return Ok(());
+        }
+        let members = client.channel_members(channel_id).await?;
+        let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
+        let users = client.users_by_ids(&ids).await?;
+        for user in users.iter().filter(|u| u.is_active()) {
+            client.add_team_member(team_id, &user.id).await?;
+        }
+        match client.move_channel(channel_id, team_id, false).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.app_error_id() == Some(MEMBERS_DO_NOT_MATCH) && attempt < MOVE_ATTEMPTS => {
+                tracing::info!(
+                    channel_id,
+                    attempt,
+                    "members joined during the move; adding them and trying again"
+                );
+            }
+            Err(e) => {
+                // A failed answer may still have moved it (the call is not retried).
+                if client
+                    .get_channel(channel_id)
+                    .await
+                    .is_ok_and(|c| c.team_id == team_id)
+                {
+                    return Ok(());
+                }
+                return Err(e.into());
+            }
+        }
+    }
+    Err(ReviewError::Refused(
+        "people kept joining the channel while it was being moved".into(),
+    ))
+}
+
+async fn accept(ctx: &Context, request: &ReviewRequest) -> Result<(), ReviewError> {
+    let team_id = request
+        .team_id
+        .as_deref()
+        .ok_or_else(|| ReviewError::Refused("no team was chosen".into()))?;
+    place_channel(&ctx.client, &request.channel_id, team_id).await?;
+    if let Some(admin) = request.decided_by.as_deref().filter(|a| *a != BOT_ACTOR) {
+        ctx.client
+            .add_channel_member(&request.channel_id, admin)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn reject(ctx: &Context, request: &ReviewRequest) -> Result<(), ReviewError> {
+    let channel = ctx.client.get_channel(&request.channel_id).await?;
+    if !channel.is_archived() {
+        if !request.did("notice") {
+            // The bot may not be in the channel when someone else made the connection.
+            ctx.client
+                .add_channel_member(&request.channel_id, &ctx.places.bot.id)
+                .await?;
+            let text = render(ctx, "reject_notice.md.j2", request, json!({}))?;
+            ctx.client
+                .create_post(&crate::mattermost::models::Post {
+                    channel_id: request.channel_id.clone(),
+                    message: text,
+                    ..Default::default()
+                })
+                .await?;
+            ctx.store.add_progress(&request.id, "notice").await?;
+        }
+        if !request.did("told") && wait_until_synced(ctx, request).await {
+            ctx.store.add_progress(&request.id, "told").await?;
+        }
+        ctx.client
+            .uninvite_remote_from_channel(&request.remote_id, &request.channel_id)
+            .await?;
+        ctx.client.archive_channel(&request.channel_id).await?;
+    } else {
+        // Archived already (a restart after the last step): make sure it no longer syncs.
+        ctx.client
+            .uninvite_remote_from_channel(&request.remote_id, &request.channel_id)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Waits until the sender has received everything posted in the channel up to now (the link's
+/// sync cursor reaches the notice), for at most `notice_sync_wait`.
+async fn wait_until_synced(ctx: &Context, request: &ReviewRequest) -> bool {
+    let since = request.decided_at.unwrap_or(request.updated_at);
+    let deadline = Instant::now() + ctx.notice_sync_wait;
+    loop {
+        let links = ctx
+            .client
+            .shared_channel_remotes(
+                &request.remote_id,
+                &SharedChannelRemoteFilter {
+                    exclude_home: true,
+                    ..SharedChannelRemoteFilter::default()
+                },
+            )
+            .await;
+        if let Ok(links) = links {
+            if links
+                .iter()
+                .any(|l| l.channel_id == request.channel_id && l.last_post_update_at >= since)
+            {
+                return true;
+            }
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!(request = %request.id, "the reject notice was not confirmed as received by the other organization in time");
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

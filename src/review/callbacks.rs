@@ -1,0 +1,432 @@
+//! Button, menu and dialog callbacks from Mattermost. Nothing here is trusted until it
+//! checks out: the context's signature (for this request, action and recipient), the post
+//! (one of this request's posts, to that recipient), and the clicking user (a system admin
+//! now, asked of the server). The answer is quick and local; Mattermost work happens after.
+
+use serde_json::{json, Map, Value};
+
+use crate::mattermost::models::{
+    Dialog, DialogElement, OpenDialogRequest, PostActionIntegrationRequest,
+    PostActionIntegrationResponse, PostActionOption, SubmitDialogRequest, SubmitDialogResponse,
+};
+use crate::store::{Decision, NotificationPost, RequestState, ReviewRequest};
+
+use super::message::{render, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, TEAM_MENU};
+use super::{Review, ReviewError};
+
+/// Why a callback is refused before anything is looked at (answered with a 4xx).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No signature, or the fields it covers are missing.
+    Unsigned,
+    /// A signature that does not verify.
+    Forged,
+}
+
+/// The dialog's callback id.
+const DIALOG_CALLBACK: &str = "sharebot_accept";
+/// The longest note kept with a decision.
+const NOTE_MAX: usize = 300;
+
+fn text<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    map.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn ephemeral(text: String) -> PostActionIntegrationResponse {
+    PostActionIntegrationResponse {
+        ephemeral_text: text,
+        ..Default::default()
+    }
+}
+
+impl Review {
+    fn reply(
+        &self,
+        request: &ReviewRequest,
+        reply: &str,
+        extra: Value,
+    ) -> PostActionIntegrationResponse {
+        let mut context = json!({"reply": reply, "team": "", "state": request.state.as_str(), "by": "", "at": "", "reason": ""});
+        if let (Value::Object(c), Value::Object(e)) = (&mut context, extra) {
+            c.extend(e);
+        }
+        match render(&self.ctx, "callback_reply.md.j2", request, context) {
+            Ok(text) => ephemeral(text),
+            Err(err) => {
+                tracing::error!("{err}");
+                ephemeral("Something went wrong on my side. Nothing was changed.".into())
+            }
+        }
+    }
+
+    /// A button or menu click.
+    pub async fn action(
+        &self,
+        click: PostActionIntegrationRequest,
+    ) -> Result<PostActionIntegrationResponse, Refusal> {
+        let (Some(request_id), Some(action), Some(recipient), Some(sig)) = (
+            text(&click.context, "request"),
+            text(&click.context, "action"),
+            text(&click.context, "recipient"),
+            text(&click.context, "sig"),
+        ) else {
+            return Err(Refusal::Unsigned);
+        };
+        if !self.ctx.signer.verify(request_id, action, recipient, sig) {
+            return Err(Refusal::Forged);
+        }
+        match self
+            .checked_action(&click, request_id, action, recipient)
+            .await
+        {
+            Ok(answer) => Ok(answer),
+            Err(err) => {
+                tracing::warn!(request = request_id, action, "callback failed: {err}");
+                Ok(ephemeral(format!(
+                    "Something went wrong on my side ({}). Nothing was changed; try again in a minute.",
+                    err.user_message()
+                )))
+            }
+        }
+    }
+
+    async fn checked_action(
+        &self,
+        click: &PostActionIntegrationRequest,
+        request_id: &str,
+        action: &str,
+        recipient: &str,
+    ) -> Result<PostActionIntegrationResponse, ReviewError> {
+        let ctx = &*self.ctx;
+        let Some(request) = ctx.store.request(request_id).await? else {
+            return Ok(ephemeral(
+                "This request no longer exists. Nothing was changed.".into(),
+            ));
+        };
+        // The click must come from the very post the context was made for.
+        let notification = ctx.store.notification_by_post(&click.post_id).await?;
+        let Some(notification) =
+            notification.filter(|n| n.request_id == request.id && n.admin_user_id == recipient)
+        else {
+            return Ok(self.reply(&request, "invalid", json!({})));
+        };
+        // A DM's buttons are for its admin; a channel notice's for any admin.
+        if (notification.kind == "dm" && click.user_id != recipient)
+            || !ctx.is_admin_now(&click.user_id).await?
+        {
+            return Ok(self.reply(&request, "not_admin", json!({})));
+        }
+        match action {
+            TEAM_MENU => self.choose_from_menu(click, &request, &notification).await,
+            ACCEPT => {
+                let team = notification
+                    .chosen_team_id
+                    .clone()
+                    .or(request.suggested_team_id.clone());
+                let teams = ctx.destination_teams().await?;
+                match team.and_then(|id| teams.into_iter().find(|t| t.id == id)) {
+                    Some(team) => self.decide(&request, "accept", Some(&team.id), &team.display_name, &click.user_id, None).await,
+                    None => Ok(ephemeral("Pick a team in the menu first (or use **Choose team…**). Nothing was changed.".into())),
+                }
+            }
+            REJECT => {
+                self.decide(&request, "reject", None, "", &click.user_id, None)
+                    .await
+            }
+            CHOOSE => self.open_team_dialog(click, &request).await,
+            RELOCATE => self.relocate_from_menu(click, &request).await,
+            _ => Ok(self.reply(&request, "invalid", json!({}))),
+        }
+    }
+
+    /// Claims the decision and applies it in the background.
+    async fn decide(
+        &self,
+        request: &ReviewRequest,
+        deciding: &str,
+        team_id: Option<&str>,
+        team_name: &str,
+        user_id: &str,
+        note: Option<&str>,
+    ) -> Result<PostActionIntegrationResponse, ReviewError> {
+        Ok(self
+            .claim(request, deciding, team_id, team_name, user_id, note)
+            .await?
+            .1)
+    }
+
+    /// Claims the decision; true with the answer when this call won it.
+    async fn claim(
+        &self,
+        request: &ReviewRequest,
+        deciding: &str,
+        team_id: Option<&str>,
+        team_name: &str,
+        user_id: &str,
+        note: Option<&str>,
+    ) -> Result<(bool, PostActionIntegrationResponse), ReviewError> {
+        let ctx = &*self.ctx;
+        match ctx
+            .store
+            .begin_decision(&request.id, deciding, team_id, user_id, note)
+            .await?
+        {
+            Decision::Made(made) => {
+                self.spawn_apply(made.id.clone());
+                let reply = if deciding == "accept" {
+                    "accepting"
+                } else {
+                    "rejecting"
+                };
+                Ok((true, self.reply(&made, reply, json!({"team": team_name}))))
+            }
+            Decision::AlreadyDecided(current) => Ok((false, self.already(&current).await?)),
+            Decision::NotFound => Ok((
+                false,
+                ephemeral("This request no longer exists. Nothing was changed.".into()),
+            )),
+        }
+    }
+
+    /// "Already accepted into X by @who at time" (or being decided by someone).
+    async fn already(
+        &self,
+        current: &ReviewRequest,
+    ) -> Result<PostActionIntegrationResponse, ReviewError> {
+        let ctx = &*self.ctx;
+        let teams = ctx.destination_teams().await?;
+        let team = current
+            .team_id
+            .as_deref()
+            .and_then(|id| teams.iter().find(|t| t.id == id))
+            .map(|t| t.display_name.clone())
+            .unwrap_or_default();
+        let by = match current.decided_by.as_deref() {
+            Some(id) => ctx.username(id).await,
+            None => String::new(),
+        };
+        let at = current.decided_at.map(timestamp).unwrap_or_default();
+        let reply = if current.deciding.is_some() {
+            "in_progress"
+        } else {
+            "already"
+        };
+        Ok(self.reply(current, reply, json!({"team": team, "by": by, "at": at})))
+    }
+
+    /// The team menu: remembers this admin's pick and shows it in the menu.
+    async fn choose_from_menu(
+        &self,
+        click: &PostActionIntegrationRequest,
+        request: &ReviewRequest,
+        notification: &NotificationPost,
+    ) -> Result<PostActionIntegrationResponse, ReviewError> {
+        let ctx = &*self.ctx;
+        if request.state != RequestState::Pending || request.deciding.is_some() {
+            return self.already(request).await;
+        }
+        let teams = ctx.destination_teams().await?;
+        let Some(team) = text(&click.context, "selected_option")
+            .and_then(|id| teams.iter().find(|t| t.id == id))
+        else {
+            return Ok(self.reply(request, "unknown_team", json!({})));
+        };
+        ctx.store
+            .choose_team(&request.id, &notification.admin_user_id, &team.id)
+            .await?;
+        let post = ctx
+            .request_post(request, &notification.admin_user_id, Some(&team.id), &teams)
+            .await?;
+        let mut answer = self.reply(request, "chosen", json!({"team": team.display_name}));
+        answer.update = Some(post);
+        Ok(answer)
+    }
+
+    /// **Choose team…**: a dialog with the team select and an optional note.
+    async fn open_team_dialog(
+        &self,
+        click: &PostActionIntegrationRequest,
+        request: &ReviewRequest,
+    ) -> Result<PostActionIntegrationResponse, ReviewError> {
+        let ctx = &*self.ctx;
+        if request.state != RequestState::Pending || request.deciding.is_some() {
+            return self.already(request).await;
+        }
+        let teams = ctx.destination_teams().await?;
+        let state = json!({
+            "request": request.id,
+            "user": click.user_id,
+            "sig": ctx.signer.sign(&request.id, "dialog", &click.user_id),
+        });
+        let dialog = OpenDialogRequest {
+            trigger_id: click.trigger_id.clone(),
+            url: ctx.dialogs_url.clone(),
+            dialog: Dialog {
+                callback_id: DIALOG_CALLBACK.into(),
+                title: "Accept shared channel".into(),
+                introduction_text: render(
+                    ctx,
+                    "callback_reply.md.j2",
+                    request,
+                    json!({"reply": "chosen", "team": "the team below", "state": "", "by": "", "at": "", "reason": ""}),
+                )?,
+                elements: vec![
+                    DialogElement {
+                        display_name: "Team".into(),
+                        name: "team".into(),
+                        element_type: "select".into(),
+                        default: request.suggested_team_id.clone().unwrap_or_default(),
+                        options: teams
+                            .iter()
+                            .map(|t| PostActionOption {
+                                text: t.display_name.clone(),
+                                value: t.id.clone(),
+                            })
+                            .collect(),
+                        help_text: "Every member of the channel joins this team.".into(),
+                        ..DialogElement::default()
+                    },
+                    DialogElement {
+                        display_name: "Note".into(),
+                        name: "note".into(),
+                        element_type: "textarea".into(),
+                        optional: true,
+                        max_length: Some(NOTE_MAX as u32),
+                        help_text: "Kept in the audit log and shown to the other admins.".into(),
+                        ..DialogElement::default()
+                    },
+                ],
+                submit_label: "Accept".into(),
+                state: state.to_string(),
+                ..Dialog::default()
+            },
+        };
+        ctx.client.open_dialog(&dialog).await?;
+        Ok(PostActionIntegrationResponse::default())
+    }
+
+    /// The relocate menu of an accepted channel.
+    async fn relocate_from_menu(
+        &self,
+        click: &PostActionIntegrationRequest,
+        request: &ReviewRequest,
+    ) -> Result<PostActionIntegrationResponse, ReviewError> {
+        let ctx = &*self.ctx;
+        if request.state != RequestState::Accepted {
+            return Ok(self.reply(request, "not_accepted", json!({})));
+        }
+        let teams = ctx.destination_teams().await?;
+        let Some(team) = text(&click.context, "selected_option")
+            .and_then(|id| teams.iter().find(|t| t.id == id))
+        else {
+            return Ok(self.reply(request, "unknown_team", json!({})));
+        };
+        if request.team_id.as_deref() == Some(team.id.as_str()) {
+            return Ok(self.reply(request, "same_team", json!({"team": team.display_name})));
+        }
+        if self.is_applying(&request.id) {
+            return self.already(request).await;
+        }
+        self.spawn_relocate(request.clone(), team.id.clone(), click.user_id.clone());
+        Ok(self.reply(request, "relocating", json!({"team": team.display_name})))
+    }
+
+    /// A dialog submission (Accept with a team and a note).
+    pub async fn dialog(
+        &self,
+        submit: SubmitDialogRequest,
+    ) -> Result<SubmitDialogResponse, Refusal> {
+        let state: Map<String, Value> = serde_json::from_str(&submit.state).unwrap_or_default();
+        let (Some(request_id), Some(user), Some(sig)) = (
+            text(&state, "request"),
+            text(&state, "user"),
+            text(&state, "sig"),
+        ) else {
+            return Err(Refusal::Unsigned);
+        };
+        if !self.ctx.signer.verify(request_id, "dialog", user, sig) {
+            return Err(Refusal::Forged);
+        }
+        if submit.cancelled {
+            return Ok(SubmitDialogResponse::default());
+        }
+        let refuse = |error: &str| SubmitDialogResponse {
+            error: error.into(),
+            ..Default::default()
+        };
+        // The dialog was opened for one admin; only the session's user id is trustworthy.
+        if submit.user_id != user {
+            return Ok(refuse(
+                "This dialog was opened for someone else. Nothing was changed.",
+            ));
+        }
+        match self.checked_dialog(&submit, request_id).await {
+            Ok(answer) => Ok(answer),
+            Err(err) => {
+                tracing::warn!(request = request_id, "dialog failed: {err}");
+                Ok(refuse(&format!(
+                    "Something went wrong on my side ({}). Nothing was changed.",
+                    err.user_message()
+                )))
+            }
+        }
+    }
+
+    async fn checked_dialog(
+        &self,
+        submit: &SubmitDialogRequest,
+        request_id: &str,
+    ) -> Result<SubmitDialogResponse, ReviewError> {
+        let ctx = &*self.ctx;
+        let refuse = |error: String| SubmitDialogResponse {
+            error,
+            ..Default::default()
+        };
+        if !ctx.is_admin_now(&submit.user_id).await? {
+            return Ok(refuse(
+                "Only system admins can decide about shared channels. Nothing was changed.".into(),
+            ));
+        }
+        let Some(request) = ctx.store.request(request_id).await? else {
+            return Ok(refuse(
+                "This request no longer exists. Nothing was changed.".into(),
+            ));
+        };
+        let teams = ctx.destination_teams().await?;
+        let Some(team) =
+            text(&submit.submission, "team").and_then(|id| teams.iter().find(|t| t.id == id))
+        else {
+            let mut answer = SubmitDialogResponse::default();
+            answer
+                .errors
+                .insert("team".into(), "Pick one of the listed teams.".into());
+            return Ok(answer);
+        };
+        let note = text(&submit.submission, "note")
+            .map(str::trim)
+            .filter(|n| !n.is_empty());
+        if note.is_some_and(|n| n.chars().count() > NOTE_MAX) {
+            let mut answer = SubmitDialogResponse::default();
+            answer
+                .errors
+                .insert("note".into(), format!("At most {NOTE_MAX} characters."));
+            return Ok(answer);
+        }
+        match self
+            .claim(
+                &request,
+                "accept",
+                Some(&team.id),
+                &team.display_name,
+                &submit.user_id,
+                note,
+            )
+            .await?
+        {
+            (true, _) => Ok(SubmitDialogResponse::default()),
+            (false, answer) => Ok(refuse(answer.ephemeral_text)),
+        }
+    }
+}

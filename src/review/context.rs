@@ -1,0 +1,163 @@
+//! What every part of the review workflow shares: the one Mattermost client, the store, the
+//! bot's identity and places, the configuration, the templates, and short-lived caches of
+//! who is a system admin.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::config::ReviewConfig;
+use crate::mattermost::models::{Channel, Team, User};
+use crate::mattermost::Client;
+use crate::notify::{Poster, Templates};
+use crate::store::Store;
+
+use super::signing::Signer;
+use super::ReviewError;
+
+/// How long a "this user is a system admin" answer is trusted.
+pub const ADMIN_CHECK_TTL: Duration = Duration::from_secs(3);
+
+/// The bot's identity and places, learned at start-up.
+#[derive(Debug, Clone)]
+pub struct Places {
+    pub bot: User,
+    pub inbox_team: Team,
+    pub admin_channel: Channel,
+}
+
+/// The shared context of the review workflow.
+pub struct Context {
+    pub client: Client,
+    pub store: Store,
+    pub places: Places,
+    pub config: ReviewConfig,
+    pub templates: Arc<Templates>,
+    pub signer: Signer,
+    pub poster: Poster,
+    /// Where Mattermost sends clicks and dialog submissions (`{public_url}/mattermost/…`).
+    pub actions_url: String,
+    pub dialogs_url: String,
+    /// How long a reject waits for its notice to reach the other organization.
+    pub notice_sync_wait: Duration,
+    /// The active, human system admins at the last refresh.
+    admins: Mutex<Vec<User>>,
+    /// user id → (is an active system admin, checked at).
+    admin_checks: Mutex<HashMap<String, (bool, Instant)>>,
+    /// user id → username, for "decided by @who".
+    usernames: Mutex<HashMap<String, String>>,
+}
+
+impl Context {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client: Client,
+        store: Store,
+        places: Places,
+        config: ReviewConfig,
+        templates: Arc<Templates>,
+        secret: &str,
+        public_url: &str,
+        notice_sync_wait: Duration,
+    ) -> Context {
+        let base = public_url.trim_end_matches('/');
+        let poster = Poster::new(client.clone(), store.clone(), places.bot.id.clone());
+        Context {
+            client,
+            store,
+            places,
+            config,
+            templates,
+            signer: Signer::new(secret),
+            poster,
+            actions_url: format!("{base}/mattermost/actions"),
+            dialogs_url: format!("{base}/mattermost/dialogs"),
+            notice_sync_wait,
+            admins: Mutex::default(),
+            admin_checks: Mutex::default(),
+            usernames: Mutex::default(),
+        }
+    }
+
+    /// Re-reads the system admins (active humans only) and returns them.
+    pub async fn refresh_admins(&self) -> Result<Vec<User>, ReviewError> {
+        let admins: Vec<User> = self
+            .client
+            .list_system_admins()
+            .await?
+            .into_iter()
+            .filter(|u| u.is_active() && !u.is_bot && u.is_system_admin())
+            .collect();
+        let now = Instant::now();
+        {
+            let mut checks = lock(&self.admin_checks);
+            checks.retain(|_, (_, at)| now.duration_since(*at) < ADMIN_CHECK_TTL);
+            let mut names = lock(&self.usernames);
+            for a in &admins {
+                names.insert(a.id.clone(), a.username.clone());
+            }
+        }
+        *lock(&self.admins) = admins.clone();
+        Ok(admins)
+    }
+
+    /// The admins known from the last refresh.
+    pub fn known_admins(&self) -> Vec<User> {
+        lock(&self.admins).clone()
+    }
+
+    /// Whether `user_id` is an active system admin now: asked of the server, the answer
+    /// trusted for [`ADMIN_CHECK_TTL`] at most.
+    pub async fn is_admin_now(&self, user_id: &str) -> Result<bool, ReviewError> {
+        if let Some((yes, at)) = lock(&self.admin_checks).get(user_id).copied() {
+            if at.elapsed() < ADMIN_CHECK_TTL {
+                return Ok(yes);
+            }
+        }
+        let user = match self.client.get_user(user_id).await {
+            Ok(user) => user,
+            Err(e) if e.is_not_found() || e.status() == Some(400) => {
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let yes = user.is_active() && !user.is_bot && user.is_system_admin();
+        lock(&self.usernames).insert(user.id.clone(), user.username.clone());
+        lock(&self.admin_checks).insert(user_id.to_string(), (yes, Instant::now()));
+        Ok(yes)
+    }
+
+    /// `@username` of a user id (`sharebot` for the bot's own decisions).
+    pub async fn username(&self, user_id: &str) -> String {
+        if user_id == self.places.bot.id || user_id == super::BOT_ACTOR {
+            return self.places.bot.username.clone();
+        }
+        if let Some(name) = lock(&self.usernames).get(user_id) {
+            return name.clone();
+        }
+        match self.client.get_user(user_id).await {
+            Ok(u) => {
+                lock(&self.usernames).insert(u.id.clone(), u.username.clone());
+                u.username
+            }
+            Err(_) => user_id.to_string(),
+        }
+    }
+
+    /// The teams a channel can be placed in: every live team but the inbox, by display name.
+    pub async fn destination_teams(&self) -> Result<Vec<Team>, ReviewError> {
+        let mut teams: Vec<Team> = self
+            .client
+            .teams()
+            .await?
+            .into_iter()
+            .filter(|t| t.delete_at == 0 && t.id != self.places.inbox_team.id)
+            .collect();
+        teams.sort_by(|a, b| a.display_name.cmp(&b.display_name));
+        Ok(teams)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,288 @@
+//! The review messages as Mattermost posts: the pending DM with its team menu and buttons,
+//! and the outcome every admin's copy is replaced with. Each action carries a signed context;
+//! edits always rebuild the whole attachments (integrations included), never reuse props read
+//! back from the server, which strips them.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Map, Value};
+
+use crate::mattermost::models::{
+    MessageAttachment, Post, PostAction, PostActionIntegration, PostActionOption, Team,
+};
+use crate::store::{RequestState, ReviewRequest};
+
+use super::context::Context;
+use super::ReviewError;
+
+/// Action ids (alphanumeric, as the server requires) and the actions they stand for.
+pub const TEAM_MENU: &str = "team";
+pub const ACCEPT: &str = "accept";
+pub const REJECT: &str = "reject";
+pub const CHOOSE: &str = "choose";
+pub const RELOCATE: &str = "relocate";
+
+/// Colours of the attachment's side bar.
+const PENDING_COLOR: &str = "#1c58d9";
+const ACCEPTED_COLOR: &str = "#3db887";
+const REJECTED_COLOR: &str = "#d24b4e";
+const NEUTRAL_COLOR: &str = "#8a8a8a";
+
+/// `2026-11-26 10:42 UTC`.
+pub fn timestamp(ms: i64) -> String {
+    let at = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    let text = humantime::format_rfc3339_seconds(at).to_string();
+    format!("{} {} UTC", &text[..10], &text[11..16])
+}
+
+/// `3 min ago`, `2 h ago`, `1 day ago`.
+pub fn ago(ms: i64) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(ms);
+    let secs = ((now - ms).max(0)) / 1000;
+    match secs {
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{} min ago", secs / 60),
+        3600..=86399 => format!("{} h ago", secs / 3600),
+        _ if secs / 86400 == 1 => "1 day ago".into(),
+        _ => format!("{} days ago", secs / 86400),
+    }
+}
+
+fn channel_type(t: &str) -> &'static str {
+    match t {
+        "P" => "private channel",
+        _ => "public channel",
+    }
+}
+
+/// The facts every review template gets.
+fn facts(request: &ReviewRequest) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("org".into(), json!(request.org_name));
+    m.insert("channel".into(), json!(request.channel_display_name));
+    m.insert(
+        "channel_type".into(),
+        json!(channel_type(&request.channel_type)),
+    );
+    m.insert("purpose".into(), json!(request.channel_purpose));
+    m.insert("header".into(), json!(request.channel_header));
+    m.insert("ago".into(), json!(ago(request.created_at)));
+    m.insert("arrived_at".into(), json!(timestamp(request.created_at)));
+    m
+}
+
+/// Renders `template` with the request's facts plus `extra`.
+pub fn render(
+    ctx: &Context,
+    template: &str,
+    request: &ReviewRequest,
+    extra: Value,
+) -> Result<String, ReviewError> {
+    let mut m = facts(request);
+    if let Value::Object(extra) = extra {
+        m.extend(extra);
+    }
+    Ok(ctx.templates.render(template, &Value::Object(m))?)
+}
+
+impl Context {
+    /// A signed integration for `action` on `request`, for the post that goes to `recipient`.
+    fn integration(
+        &self,
+        request: &ReviewRequest,
+        action: &str,
+        recipient: &str,
+    ) -> PostActionIntegration {
+        let mut context = Map::new();
+        context.insert("request".into(), json!(request.id));
+        context.insert("action".into(), json!(action));
+        context.insert("recipient".into(), json!(recipient));
+        context.insert(
+            "sig".into(),
+            json!(self.signer.sign(&request.id, action, recipient)),
+        );
+        PostActionIntegration {
+            url: self.actions_url.clone(),
+            context,
+        }
+    }
+
+    fn button(
+        &self,
+        request: &ReviewRequest,
+        id: &str,
+        name: &str,
+        style: &str,
+        recipient: &str,
+    ) -> PostAction {
+        PostAction {
+            id: id.into(),
+            action_type: "button".into(),
+            name: name.into(),
+            style: style.into(),
+            integration: Some(self.integration(request, id, recipient)),
+            ..PostAction::default()
+        }
+    }
+
+    fn team_menu(
+        &self,
+        request: &ReviewRequest,
+        id: &str,
+        name: &str,
+        teams: &[Team],
+        selected: Option<&str>,
+        recipient: &str,
+    ) -> PostAction {
+        PostAction {
+            id: id.into(),
+            action_type: "select".into(),
+            name: name.into(),
+            options: teams
+                .iter()
+                .map(|t| PostActionOption {
+                    text: t.display_name.clone(),
+                    value: t.id.clone(),
+                })
+                .collect(),
+            default_option: selected.unwrap_or_default().to_string(),
+            integration: Some(self.integration(request, id, recipient)),
+            ..PostAction::default()
+        }
+    }
+
+    /// The post about `request` for `recipient` as the request stands now: the pending DM
+    /// (menu preset to `chosen`, else the suggested team) or the outcome.
+    pub async fn request_post(
+        &self,
+        request: &ReviewRequest,
+        recipient: &str,
+        chosen: Option<&str>,
+        teams: &[Team],
+    ) -> Result<Post, ReviewError> {
+        let team_name = |id: Option<&str>| {
+            id.and_then(|id| teams.iter().find(|t| t.id == id))
+                .map(|t| t.display_name.clone())
+                .unwrap_or_default()
+        };
+        let pending = request.state == RequestState::Pending && request.deciding.is_none();
+        let (text, color, actions) = if pending {
+            let suggested = request.suggested_team_id.as_deref();
+            let selected = chosen
+                .or(suggested)
+                .filter(|id| teams.iter().any(|t| t.id == *id));
+            let waiting = self.store.pending_count().await?;
+            let text = render(
+                self,
+                "review_request.md.j2",
+                request,
+                json!({"pending": waiting, "suggested_team": team_name(suggested)}),
+            )?;
+            let actions = vec![
+                self.team_menu(request, TEAM_MENU, "Team", teams, selected, recipient),
+                self.button(request, ACCEPT, "Accept", "primary", recipient),
+                self.button(request, REJECT, "Reject", "danger", recipient),
+                self.button(request, CHOOSE, "Choose team…", "default", recipient),
+            ];
+            (text, PENDING_COLOR, actions)
+        } else {
+            let outcome = match (request.state, request.deciding.as_deref()) {
+                (RequestState::Pending, Some("accept")) => "accepting",
+                (RequestState::Pending, _) => "rejecting",
+                (RequestState::Accepted, _)
+                    if request.auto_accepted
+                        && request.decided_by.as_deref() == Some(super::BOT_ACTOR) =>
+                {
+                    "auto_accepted_fresh"
+                }
+                (RequestState::Accepted, _) if request.auto_accepted => "auto_accepted",
+                (RequestState::Accepted, _) => "accepted",
+                (RequestState::Rejected, _)
+                    if request.decided_by.as_deref() == Some(super::BOT_ACTOR) =>
+                {
+                    "expired"
+                }
+                (RequestState::Rejected, _) => "rejected",
+                (RequestState::Withdrawn, _) => "withdrawn",
+            };
+            let by = match request.decided_by.as_deref() {
+                Some(id) => self.username(id).await,
+                None => String::new(),
+            };
+            let context = json!({
+                "outcome": outcome,
+                "team": team_name(request.team_id.as_deref()),
+                "by": by,
+                "at": request.decided_at.map(timestamp).unwrap_or_default(),
+                "note": request.note.clone().unwrap_or_default(),
+                "told": request.did("told"),
+            });
+            let text = if outcome == "auto_accepted_fresh" {
+                render(self, "auto_accept_notice.md.j2", request, context)?
+            } else {
+                render(self, "review_outcome.md.j2", request, context)?
+            };
+            let color = match request.state {
+                RequestState::Accepted => ACCEPTED_COLOR,
+                RequestState::Rejected => REJECTED_COLOR,
+                _ => NEUTRAL_COLOR,
+            };
+            let mut actions = Vec::new();
+            if request.state == RequestState::Accepted {
+                let elsewhere: Vec<Team> = teams
+                    .iter()
+                    .filter(|t| Some(t.id.as_str()) != request.team_id.as_deref())
+                    .cloned()
+                    .collect();
+                if !elsewhere.is_empty() {
+                    actions.push(self.team_menu(
+                        request,
+                        RELOCATE,
+                        "Move to another team",
+                        &elsewhere,
+                        None,
+                        recipient,
+                    ));
+                }
+            }
+            (text, color, actions)
+        };
+        Ok(Post {
+            message: String::new(),
+            props: crate::mattermost::models::PostProps {
+                attachments: vec![MessageAttachment {
+                    fallback: format!("{} from {}", request.channel_display_name, request.org_name),
+                    color: color.into(),
+                    text,
+                    actions,
+                    ..MessageAttachment::default()
+                }],
+                other: Map::new(),
+            },
+            ..Post::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_people_say_them() {
+        assert_eq!(timestamp(0), "1970-01-01 00:00 UTC");
+        assert_eq!(timestamp(1_764_153_720_000), "2025-11-26 10:42 UTC");
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        assert_eq!(ago(now), "just now");
+        assert_eq!(ago(now - 180_000), "3 min ago");
+        assert_eq!(ago(now - 2 * 3_600_000), "2 h ago");
+        assert_eq!(ago(now - 86_400_000), "1 day ago");
+        assert_eq!(ago(now - 3 * 86_400_000), "3 days ago");
+    }
+}

@@ -1,0 +1,270 @@
+//! The review workflow: incoming shared channels become requests, every system admin is asked
+//! by DM, one click decides (accept into a team, reject), and every copy shows the outcome.
+//!
+//! - [`reconcile`]: discovery, DMs, withdrawals, reminders, expiry, catching up after restarts.
+//! - [`callbacks`]: verifying and answering clicks and dialog submissions.
+//! - [`apply`]: carrying decisions and relocations out against Mattermost.
+//! - [`message`]: the posts; [`signing`]: the HMAC over every action's context.
+
+mod apply;
+mod callbacks;
+mod context;
+mod message;
+mod reconcile;
+mod signing;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::{watch, Notify};
+
+pub use callbacks::Refusal;
+pub use context::{Context, Places, ADMIN_CHECK_TTL};
+pub use message::{ACCEPT, CHOOSE, REJECT, RELOCATE, TEAM_MENU};
+pub use signing::Signer;
+
+use crate::mattermost::{self, Event};
+use crate::notify::{NotifyError, TemplateError};
+use crate::store::StoreError;
+
+/// The actor recorded for what sharebot decides itself (auto-accept, expiry, withdrawal).
+pub const BOT_ACTOR: &str = "sharebot";
+
+/// What can go wrong in the review workflow.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("{0}")]
+    Mattermost(#[from] mattermost::Error),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Template(#[from] TemplateError),
+    /// Mattermost would not do what the decision needs, in words for the admin.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<NotifyError> for ReviewError {
+    fn from(e: NotifyError) -> ReviewError {
+        match e {
+            NotifyError::Mattermost(e) => ReviewError::Mattermost(e),
+            NotifyError::Store(e) => ReviewError::Store(e),
+            NotifyError::Template(e) => ReviewError::Template(e),
+        }
+    }
+}
+
+impl ReviewError {
+    /// Text for the admin: Mattermost's own message, never SQL or a secret.
+    pub fn user_message(&self) -> String {
+        match self {
+            ReviewError::Mattermost(e) => e.user_message(),
+            ReviewError::Store(e) => e.user_message().to_string(),
+            ReviewError::Template(_) => "a message template failed to render".into(),
+            ReviewError::Refused(why) => why.clone(),
+        }
+    }
+}
+
+/// The review workflow; cheap to clone.
+#[derive(Clone)]
+pub struct Review {
+    ctx: Arc<Context>,
+    /// Requests whose decision or relocation is being applied in this process.
+    applying: Arc<Mutex<HashSet<String>>>,
+    /// One reconcile at a time.
+    discovery: Arc<tokio::sync::Mutex<()>>,
+    /// Wakes the reconcile loop early (a channel arrived, a resync).
+    wake: Arc<Notify>,
+}
+
+impl Review {
+    pub fn new(ctx: Context) -> Review {
+        Review {
+            ctx: Arc::new(ctx),
+            applying: Arc::default(),
+            discovery: Arc::default(),
+            wake: Arc::default(),
+        }
+    }
+
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    fn is_applying(&self, request_id: &str) -> bool {
+        self.applying
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(request_id)
+    }
+
+    /// Marks `request_id` as being applied; false when it already is.
+    fn start_applying(&self, request_id: &str) -> bool {
+        self.applying
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(request_id.to_string())
+    }
+
+    fn done_applying(&self, request_id: &str) {
+        self.applying
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(request_id);
+    }
+
+    /// Applies a claimed decision in the background (once at a time per request).
+    fn spawn_apply(&self, request_id: String) {
+        if !self.start_applying(&request_id) {
+            return;
+        }
+        let review = self.clone();
+        tokio::spawn(async move {
+            apply::decision(&review.ctx, &request_id).await;
+            review.done_applying(&request_id);
+        });
+    }
+
+    /// Moves an accepted channel to another team in the background.
+    fn spawn_relocate(&self, request: crate::store::ReviewRequest, to: String, by: String) {
+        if !self.start_applying(&request.id) {
+            return;
+        }
+        let review = self.clone();
+        tokio::spawn(async move {
+            let ctx = &review.ctx;
+            let from = request.team_id.clone().unwrap_or_default();
+            let result = apply::place_channel(&ctx.client, &request.channel_id, &to).await;
+            let teams = ctx.destination_teams().await.unwrap_or_default();
+            match result {
+                Ok(()) => {
+                    let _ = ctx
+                        .client
+                        .add_channel_member(&request.channel_id, &by)
+                        .await;
+                    match ctx.store.relocate(&request.id, &from, &to, &by).await {
+                        Ok(_) => {
+                            let detail = json!({"channel": request.channel_display_name, "from_team_id": from, "to_team_id": to});
+                            let _ = ctx
+                                .store
+                                .audit(&by, "request.relocated", &request.id, &detail.to_string())
+                                .await;
+                        }
+                        Err(err) => tracing::error!("cannot record a relocation: {err}"),
+                    }
+                    if let Ok(Some(now)) = ctx.store.request(&request.id).await {
+                        apply::refresh_posts(ctx, &now, &teams).await;
+                    }
+                }
+                Err(err) => {
+                    let team = teams
+                        .iter()
+                        .find(|t| t.id == to)
+                        .map(|t| t.display_name.clone())
+                        .unwrap_or_default();
+                    let _ = ctx
+                        .store
+                        .audit(
+                            &by,
+                            "request.relocate_failed",
+                            &request.id,
+                            &err.user_message(),
+                        )
+                        .await;
+                    if let Ok(text) = message::render(
+                        ctx,
+                        "decision_failed.md.j2",
+                        &request,
+                        json!({"action": "relocate", "team": team, "reason": err.user_message()}),
+                    ) {
+                        let _ = ctx.poster.direct_message(&by, text).await;
+                    }
+                }
+            }
+            review.done_applying(&request.id);
+        });
+    }
+
+    /// Runs reconcile at once, then every `review.reconcile_every` and whenever woken, until
+    /// `stop`; waits for decisions being applied before it returns.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            if let Err(err) = self.reconcile_once().await {
+                tracing::warn!(
+                    "reconcile failed (tried again in {:?}): {err}",
+                    self.ctx.config.reconcile_every
+                );
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.ctx.config.reconcile_every) => {}
+                _ = self.wake.notified() => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+        }
+        for _ in 0..200 {
+            if self.applying.lock().map(|a| a.is_empty()).unwrap_or(true) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Asks the loop for a reconcile now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+impl crate::bot::Domain for Review {
+    async fn event(&self, event: Event) {
+        match &event {
+            // A channel arrived for a connection the bot owns, or a channel stopped being
+            // shared or was archived: look now rather than at the next tick.
+            Event::ChannelCreated { .. } | Event::ChannelUpdated { .. } => self.wake(),
+            Event::Other { event, .. } if event == "channel_deleted" => self.wake(),
+            _ => {}
+        }
+    }
+
+    async fn reconcile(&self, _reason: String) {
+        self.wake();
+    }
+
+    fn callbacks(self: Arc<Self>) -> Option<Arc<dyn crate::http::DynCallbacks>> {
+        Some(self)
+    }
+
+    fn background(
+        self: Arc<Self>,
+        stop: watch::Receiver<bool>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        Some(tokio::spawn(Review::clone(&self).run(stop)))
+    }
+}
+
+impl crate::http::Callbacks for Review {
+    async fn action(
+        &self,
+        click: mattermost::models::PostActionIntegrationRequest,
+    ) -> Result<mattermost::models::PostActionIntegrationResponse, crate::http::CallbackRefusal>
+    {
+        Review::action(self, click).await.map_err(refusal)
+    }
+
+    async fn dialog(
+        &self,
+        submit: mattermost::models::SubmitDialogRequest,
+    ) -> Result<mattermost::models::SubmitDialogResponse, crate::http::CallbackRefusal> {
+        Review::dialog(self, submit).await.map_err(refusal)
+    }
+}
+
+fn refusal(r: Refusal) -> crate::http::CallbackRefusal {
+    match r {
+        Refusal::Unsigned => crate::http::CallbackRefusal::Unsigned,
+        Refusal::Forged => crate::http::CallbackRefusal::Forged,
+    }
+}

@@ -1,0 +1,340 @@
+//! Finding received shared channels and keeping everything in step with Mattermost: every
+//! connection's received channels become exactly one request each; every admin has a DM about
+//! every pending request; a request whose channel stopped being shared is withdrawn; posts
+//! that fell behind are updated; decisions cut short by a restart are finished; reminders and
+//! expiry. Runs at start-up, every `review.reconcile_every`, after a resync, and at once when
+//! the bot's socket says a channel arrived.
+
+use std::collections::HashSet;
+
+use serde_json::json;
+
+use crate::mattermost::models::{
+    Channel, RemoteCluster, RemoteClusterFilter, SharedChannelRemoteFilter, Team, User,
+};
+use crate::notify::Target;
+use crate::store::{NewRequest, Policy, RequestState, ReviewRequest};
+
+use super::message::render;
+use super::{apply, Review, ReviewError, BOT_ACTOR};
+
+impl Review {
+    /// One full pass. Errors of one connection or request are logged and the rest go on.
+    pub async fn reconcile_once(&self) -> Result<(), ReviewError> {
+        let _one_at_a_time = self.discovery.lock().await;
+        let ctx = &*self.ctx;
+        let admins = ctx.refresh_admins().await?;
+        let teams = ctx.destination_teams().await?;
+
+        // Decisions a restart cut short are finished first (they hold their request's lock).
+        for request in ctx.store.decisions_in_progress().await? {
+            if !self.is_applying(&request.id) {
+                self.spawn_apply(request.id.clone());
+            }
+        }
+
+        let remotes = ctx
+            .client
+            .list_remote_clusters(&RemoteClusterFilter::default())
+            .await?;
+        let mut live_links: HashSet<(String, String)> = HashSet::new();
+        let mut listed: HashSet<String> = HashSet::new();
+        for remote in remotes.iter().filter(|r| r.delete_at == 0) {
+            match self.discover_connection(remote, &mut live_links).await {
+                Ok(()) => {
+                    listed.insert(remote.remote_id.clone());
+                }
+                Err(err) => {
+                    tracing::warn!(remote = %remote.name, "cannot read the connection's channels: {err}")
+                }
+            }
+        }
+        // A deleted connection's channels are no longer shared with us.
+        for remote in remotes.iter().filter(|r| r.delete_at != 0) {
+            listed.insert(remote.remote_id.clone());
+        }
+
+        for request in ctx.store.pending_requests().await? {
+            if request.deciding.is_some() {
+                continue;
+            }
+            let still_shared = !listed.contains(&request.remote_id)
+                || live_links.contains(&(request.remote_id.clone(), request.channel_id.clone()));
+            let channel_alive = if still_shared {
+                match ctx.client.get_channel(&request.channel_id).await {
+                    Ok(c) => !c.is_archived(),
+                    Err(e) if e.is_not_found() => false,
+                    Err(_) => true,
+                }
+            } else {
+                false
+            };
+            if !(still_shared && channel_alive) {
+                if ctx.store.withdraw(&request.id).await? {
+                    ctx.store
+                        .audit(
+                            BOT_ACTOR,
+                            "request.withdrawn",
+                            &request.id,
+                            &format!(
+                                "channel {} from {}",
+                                request.channel_display_name, request.org_name
+                            ),
+                        )
+                        .await?;
+                    tracing::info!(channel = %request.channel_display_name, org = %request.org_name, "request withdrawn: no longer shared");
+                }
+                continue;
+            }
+            self.notify_admins(&request, &admins, &teams).await;
+        }
+
+        self.bring_posts_up_to_date(&teams).await?;
+        self.remind_and_expire(&teams).await?;
+        Ok(())
+    }
+
+    /// Reads one connection's received channels, recording new ones.
+    async fn discover_connection(
+        &self,
+        remote: &RemoteCluster,
+        live_links: &mut HashSet<(String, String)>,
+    ) -> Result<(), ReviewError> {
+        let ctx = &*self.ctx;
+        let policy = match ctx.store.policy(&remote.remote_id).await? {
+            Some(p) => p,
+            None => {
+                // A connection made elsewhere (System Console): review when its channels land
+                // in the inbox team, auto-accept into its default team otherwise.
+                let (policy, team) = if remote.default_team_id == ctx.places.inbox_team.id
+                    || remote.default_team_id.is_empty()
+                {
+                    (Policy::Review, None)
+                } else {
+                    (Policy::AutoAccept, Some(remote.default_team_id.as_str()))
+                };
+                ctx.store
+                    .audit(
+                        BOT_ACTOR,
+                        "connection.discovered",
+                        &remote.remote_id,
+                        &format!(
+                            "{} ({}): {}",
+                            remote.display_name,
+                            remote.name,
+                            policy.as_str()
+                        ),
+                    )
+                    .await?;
+                ctx.store
+                    .set_policy(&remote.remote_id, policy, team, BOT_ACTOR)
+                    .await?
+            }
+        };
+        let links = ctx
+            .client
+            .shared_channel_remotes(
+                &remote.remote_id,
+                &SharedChannelRemoteFilter {
+                    exclude_home: true,
+                    ..SharedChannelRemoteFilter::default()
+                },
+            )
+            .await?;
+        for link in links.iter().filter(|l| l.delete_at == 0) {
+            live_links.insert((remote.remote_id.clone(), link.channel_id.clone()));
+            let known = ctx.store.requests_for_channel(&link.channel_id).await?;
+            if known.iter().any(|r| r.state != RequestState::Withdrawn) {
+                continue;
+            }
+            let channel = match ctx.client.get_channel(&link.channel_id).await {
+                Ok(c) if !c.is_archived() => c,
+                Ok(_) => continue,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let new = self.new_request(remote, &channel).await?;
+            match policy.policy {
+                Policy::Review if channel.team_id == ctx.places.inbox_team.id => {
+                    let (request, created) = ctx.store.open_request(&new).await?;
+                    if created {
+                        ctx.store
+                            .audit(
+                                BOT_ACTOR,
+                                "request.opened",
+                                &request.id,
+                                &format!(
+                                    "channel {} from {}",
+                                    request.channel_display_name, request.org_name
+                                ),
+                            )
+                            .await?;
+                        tracing::info!(channel = %request.channel_display_name, org = %request.org_name, "shared channel waiting for review");
+                    }
+                }
+                Policy::Review => {
+                    tracing::debug!(channel = %channel.name, "received channel outside the inbox team: already placed");
+                }
+                Policy::AutoAccept => {
+                    let request = ctx
+                        .store
+                        .record_auto_accepted(&new, &channel.team_id, BOT_ACTOR)
+                        .await?;
+                    ctx.store
+                        .audit(
+                            BOT_ACTOR,
+                            "request.auto_accepted",
+                            &request.id,
+                            &format!(
+                                "channel {} from {} into team {}",
+                                request.channel_display_name, request.org_name, channel.team_id
+                            ),
+                        )
+                        .await?;
+                    let teams = ctx.destination_teams().await?;
+                    let post = ctx
+                        .request_post(&request, &ctx.places.admin_channel.id, None, &teams)
+                        .await?;
+                    ctx.poster
+                        .send_once(
+                            &request.id,
+                            Target::Channel {
+                                channel_id: &ctx.places.admin_channel.id,
+                            },
+                            post,
+                            &request.shown_key(),
+                        )
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn new_request(
+        &self,
+        remote: &RemoteCluster,
+        channel: &Channel,
+    ) -> Result<NewRequest, ReviewError> {
+        let ctx = &*self.ctx;
+        // Suggest the team the last channel from this organization went to, else none.
+        let suggested = ctx
+            .store
+            .accepted_requests()
+            .await?
+            .into_iter()
+            .filter(|r| r.remote_id == remote.remote_id)
+            .max_by_key(|r| r.decided_at.unwrap_or_default())
+            .and_then(|r| r.team_id);
+        Ok(NewRequest {
+            remote_id: remote.remote_id.clone(),
+            channel_id: channel.id.clone(),
+            channel_name: channel.name.clone(),
+            channel_display_name: if channel.display_name.is_empty() {
+                channel.name.clone()
+            } else {
+                channel.display_name.clone()
+            },
+            channel_type: channel.channel_type.clone(),
+            channel_purpose: channel.purpose.clone(),
+            channel_header: channel.header.clone(),
+            org_name: if remote.display_name.is_empty() {
+                remote.name.clone()
+            } else {
+                remote.display_name.clone()
+            },
+            suggested_team_id: suggested,
+        })
+    }
+
+    /// Sends the review DM to every admin who has none yet (concurrently; each at most once).
+    pub(super) async fn notify_admins(
+        &self,
+        request: &ReviewRequest,
+        admins: &[User],
+        teams: &[Team],
+    ) {
+        let ctx = &*self.ctx;
+        let sends = admins.iter().map(|admin| async move {
+            let post = ctx.request_post(request, &admin.id, None, teams).await?;
+            ctx.poster
+                .send_once(
+                    &request.id,
+                    Target::Dm {
+                        admin_id: &admin.id,
+                    },
+                    post,
+                    &request.shown_key(),
+                )
+                .await?;
+            Ok::<(), ReviewError>(())
+        });
+        for (admin, result) in admins
+            .iter()
+            .zip(futures_util::future::join_all(sends).await)
+        {
+            if let Err(err) = result {
+                tracing::warn!(admin = %admin.username, request = %request.id, "cannot send the review DM (retried at the next reconcile): {err}");
+            }
+        }
+    }
+
+    /// Edits every sent post that shows an older state than its request's.
+    pub(super) async fn bring_posts_up_to_date(&self, teams: &[Team]) -> Result<(), ReviewError> {
+        let ctx = &*self.ctx;
+        let mut done = HashSet::new();
+        for n in ctx.store.stale_notifications().await? {
+            if self.is_applying(&n.request_id) || !done.insert(n.request_id.clone()) {
+                continue;
+            }
+            if let Some(request) = ctx.store.request(&n.request_id).await? {
+                apply::refresh_posts(ctx, &request, teams).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reminders in each admin's DM thread, and expiry.
+    async fn remind_and_expire(&self, teams: &[Team]) -> Result<(), ReviewError> {
+        let ctx = &*self.ctx;
+        let now = crate::ids::now_ms();
+        let remind_after = ctx.config.reminder_after.as_millis() as i64;
+        for request in ctx.store.pending_requests().await? {
+            if request.deciding.is_some() {
+                continue;
+            }
+            if let Some(expire) = ctx.config.expire_after {
+                if now - request.created_at >= expire.as_millis() as i64 {
+                    let note = format!("expired after {}", humantime::format_duration(expire));
+                    if let crate::store::Decision::Made(_) = ctx
+                        .store
+                        .begin_decision(&request.id, "reject", None, BOT_ACTOR, Some(&note))
+                        .await?
+                    {
+                        tracing::info!(channel = %request.channel_display_name, "request expired: declining");
+                        self.spawn_apply(request.id.clone());
+                    }
+                    continue;
+                }
+            }
+            let last = request.reminded_at.unwrap_or(request.created_at);
+            if now - last < remind_after {
+                continue;
+            }
+            if !ctx.store.mark_reminded(&request.id).await? {
+                continue;
+            }
+            let text = render(ctx, "reminder.md.j2", &request, json!({}))?;
+            for n in ctx.store.notifications(&request.id).await? {
+                if n.kind != "dm" {
+                    continue;
+                }
+                if let Err(err) = ctx.poster.reply(&n, text.clone()).await {
+                    tracing::warn!(request = %request.id, "cannot send a reminder: {err}");
+                }
+            }
+            let _ = teams;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,458 @@
+//! The review workflow end to end: two sandbox instances ("Org A" shares, "Org B" runs
+//! sharebot), the real bot, and admins who click through
+//! `POST /api/v4/posts/{post_id}/actions/{action_id}` and submit dialogs as a client would.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sharebot::bot::{self, RunningBot, Tuning};
+use sharebot::config::Config;
+use sharebot::mattermost::models::{
+    AcceptInvite, NewChannel, NewRemoteCluster, Post, SharedChannelRemoteFilter,
+};
+use sharebot::mattermost::{Backoff, ChannelPostsQuery, Client, ClientOptions, WsOptions};
+use sharebot::sandbox::federation::FederationOptions;
+use sharebot::sandbox::{self, RunningSandbox, SandboxOptions};
+use sharebot::store::{RequestState, Store};
+use support::sandbox::{eventually, next_named, socket};
+
+const BOT_TOKEN: &str = "sandboxbottoken0000000000b";
+const SIGNING: &str = "review-test-signing-secret-0123456789";
+
+async fn instance(name: &str) -> RunningSandbox {
+    sandbox::start(SandboxOptions {
+        name: name.into(),
+        bot_token: Some(BOT_TOKEN.into()),
+        federation: FederationOptions {
+            ping_interval: Duration::from_millis(200),
+            ..FederationOptions::default()
+        },
+        ..SandboxOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
+async fn login(sandbox: &RunningSandbox, user: &str, password: &str) -> Client {
+    let token = session(sandbox, user, password).await;
+    Client::new(sandbox.site_url(), &token, ClientOptions::default()).unwrap()
+}
+
+async fn session(sandbox: &RunningSandbox, user: &str, password: &str) -> String {
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v4/users/login", sandbox.site_url()))
+        .json(&json!({"login_id": user, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.headers()["Token"].to_str().unwrap().to_string()
+}
+
+/// How Org B's connection to Org A is made.
+#[derive(Clone, Copy, PartialEq)]
+enum MadeBy {
+    /// An admin in the System Console: the bot learns of channels by polling.
+    Console,
+    /// The bot itself: it is the connection's creator and gets `channel_created`.
+    Bot,
+}
+
+struct World {
+    a: RunningSandbox,
+    b: RunningSandbox,
+    /// Org A's admin client (shares channels).
+    a_admin: Client,
+    /// The connection's id on Org A (the same id on both sides).
+    remote_id: String,
+    dir: tempfile::TempDir,
+    extra: Vec<(String, String)>,
+}
+
+impl World {
+    /// Two connected organizations; Org B's connection sends channels to `default_team`.
+    async fn new(made_by: MadeBy, default_team: &str, extra: &[(&str, &str)]) -> World {
+        let a = instance("org-a").await;
+        let b = instance("org-b").await;
+        let a_admin = login(&a, "sysadmin", "Sys@dmin-sample1").await;
+        let created = a_admin
+            .create_remote_cluster(&NewRemoteCluster {
+                name: "org-b".into(),
+                display_name: "Org B".into(),
+                default_team_id: a.team_id("engineering").unwrap(),
+                password: String::new(),
+            })
+            .await
+            .unwrap();
+        let acceptor = match made_by {
+            MadeBy::Console => login(&b, "sysadmin", "Sys@dmin-sample1").await,
+            MadeBy::Bot => Client::new(b.site_url(), BOT_TOKEN, ClientOptions::default()).unwrap(),
+        };
+        acceptor
+            .accept_invite(&AcceptInvite {
+                invite: created.invite,
+                name: "org-a".into(),
+                display_name: "Org A".into(),
+                default_team_id: b.team_id(default_team).unwrap(),
+                password: created.password,
+            })
+            .await
+            .unwrap();
+        World {
+            a,
+            b,
+            a_admin,
+            remote_id: created.remote_cluster.remote_id,
+            dir: tempfile::tempdir().unwrap(),
+            extra: extra
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    async fn start_bot(&self) -> RunningBot {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let public = format!("http://{}", listener.local_addr().unwrap());
+        let mut env: HashMap<String, String> = [
+            ("SHAREBOT_MATTERMOST__URL", self.b.site_url()),
+            ("SHAREBOT_MATTERMOST__TOKEN", BOT_TOKEN),
+            ("SHAREBOT_MATTERMOST__ADMIN_CHANNEL", "engineering/admins"),
+            ("SHAREBOT_SERVER__PUBLIC_URL", public.as_str()),
+            ("SHAREBOT_SERVER__SECRET", SIGNING),
+            ("SHAREBOT_REVIEW__RECONCILE_EVERY", "1s"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        env.insert(
+            "SHAREBOT_DATABASE__URL".into(),
+            format!("sqlite://{}", self.dir.path().join("bot.db").display()),
+        );
+        for (k, v) in &self.extra {
+            env.insert(k.clone(), v.clone());
+        }
+        let config = Config::load_from(None, &env).expect("valid test configuration");
+        bot::start(&config, fast(), Some(listener))
+            .await
+            .expect("bot starts")
+    }
+
+    /// Org A shares a new channel with Org B; returns its id (the same on both sides).
+    async fn share(&self, name: &str, display: &str) -> String {
+        let channel = self
+            .a_admin
+            .create_channel(&NewChannel {
+                team_id: self.a.team_id("engineering").unwrap(),
+                name: name.into(),
+                display_name: display.into(),
+                channel_type: "O".into(),
+                purpose: "Coordinating the launch".into(),
+                ..NewChannel::default()
+            })
+            .await
+            .unwrap();
+        self.a_admin
+            .invite_remote_to_channel(&self.remote_id, &channel.id)
+            .await
+            .unwrap();
+        channel.id
+    }
+
+    async fn admin(&self, name: &str) -> Admin {
+        let password = if name == "sysadmin" {
+            "Sys@dmin-sample1"
+        } else {
+            "Sys@dmin-sample2"
+        };
+        let token = session(&self.b, name, password).await;
+        let client = Client::new(self.b.site_url(), &token, ClientOptions::default()).unwrap();
+        let id = self.b.user_id(name).unwrap();
+        Admin {
+            client,
+            id,
+            token,
+            site: self.b.site_url().to_string(),
+        }
+    }
+
+    async fn store(&self) -> Store {
+        let url = format!("sqlite://{}", self.dir.path().join("bot.db").display());
+        Store::connect_url(&url, &url, 1).await.unwrap()
+    }
+}
+
+fn fast() -> Tuning {
+    Tuning {
+        client: ClientOptions {
+            request_timeout: Duration::from_secs(5),
+            backoff: Backoff {
+                base: Duration::from_millis(10),
+                cap: Duration::from_millis(100),
+            },
+            ..ClientOptions::default()
+        },
+        websocket: WsOptions {
+            ping_interval: Duration::from_secs(2),
+            backoff: Backoff {
+                base: Duration::from_millis(20),
+                cap: Duration::from_millis(200),
+            },
+            ..WsOptions::default()
+        },
+        resume_flush: Duration::from_millis(20),
+        notice_sync_wait: Duration::from_secs(5),
+    }
+}
+
+struct Admin {
+    client: Client,
+    id: String,
+    token: String,
+    site: String,
+}
+
+impl Admin {
+    /// The bot's posts in this admin's DM with the bot, oldest first.
+    async fn dm_posts(&self, bot_id: &str) -> Vec<Post> {
+        let dm = self
+            .client
+            .create_direct_channel(&self.id, bot_id)
+            .await
+            .unwrap();
+        let list = self
+            .client
+            .channel_posts(
+                &dm.id,
+                &ChannelPostsQuery {
+                    page: Some(0),
+                    per_page: Some(200),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let mut posts: Vec<Post> = list
+            .ordered()
+            .into_iter()
+            .filter(|p| p.user_id == bot_id)
+            .cloned()
+            .collect();
+        posts.reverse();
+        posts
+    }
+
+    /// The review DM about the channel `display` (a root post with attachments).
+    async fn review_dm(&self, bot_id: &str, display: &str) -> Option<Post> {
+        self.dm_posts(bot_id)
+            .await
+            .into_iter()
+            .find(|p| p.root_id.is_empty() && attachment_text(p).contains(display))
+    }
+
+    /// Clicks an action as the web app does; returns the status and the JSON answer.
+    async fn click(&self, post_id: &str, action_id: &str, selected: Option<&str>) -> (u16, Value) {
+        let token = &self.token;
+        let res = reqwest::Client::new()
+            .post(format!(
+                "{}/api/v4/posts/{post_id}/actions/{action_id}",
+                self.site
+            ))
+            .bearer_auth(token)
+            .json(&json!({"selected_option": selected.unwrap_or_default()}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn attachment_text(post: &Post) -> String {
+    post.props
+        .attachments
+        .iter()
+        .map(|a| a.text.clone())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn action_ids(post: &Post) -> Vec<String> {
+    post.props
+        .attachments
+        .iter()
+        .flat_map(|a| a.actions.iter().map(|x| x.id.clone()))
+        .collect()
+}
+
+/// Polls every 50 ms for up to 20 s.
+async fn wait<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..400 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn bot_id(world: &World) -> String {
+    world.b.user_id("sharebot").unwrap()
+}
+
+async fn channel_on_b(world: &World, channel_id: &str) -> sharebot::mattermost::models::Channel {
+    let bot = Client::new(world.b.site_url(), BOT_TOKEN, ClientOptions::default()).unwrap();
+    bot.get_channel(channel_id).await.unwrap()
+}
+
+/// Both admins' review DMs about `display`.
+async fn both_dms(world: &World, display: &str) -> (Admin, Post, Admin, Post) {
+    let bot = bot_id(world);
+    let one = world.admin("sysadmin").await;
+    let two = world.admin("sysadmin2").await;
+    let p1 = wait("sysadmin's review DM", || async {
+        one.review_dm(&bot, display).await
+    })
+    .await;
+    let p2 = wait("sysadmin2's review DM", || async {
+        two.review_dm(&bot, display).await
+    })
+    .await;
+    (one, p1, two, p2)
+}
+
+/// Waits until `admin`'s DM about `display` shows `text`; returns it.
+async fn dm_showing(world: &World, admin: &Admin, display: &str, text: &str) -> Post {
+    let bot = bot_id(world);
+    wait(&format!("a DM showing {text:?}"), || async {
+        admin
+            .review_dm(&bot, display)
+            .await
+            .filter(|p| attachment_text(p).contains(text))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_admin_accepts_into_the_team_picked_in_the_menu_and_every_copy_shows_it() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let channel = world.share("launch-plan", "Launch plan").await;
+    let bot = world.start_bot().await;
+    let (one, p1, two, p2) = both_dms(&world, "Launch plan").await;
+    assert!(
+        attachment_text(&p1).contains("Org A"),
+        "{}",
+        attachment_text(&p1)
+    );
+    assert!(attachment_text(&p1).contains("public channel"));
+    assert!(attachment_text(&p1).contains("Coordinating the launch"));
+    assert_eq!(action_ids(&p1), ["team", "accept", "reject", "choose"]);
+    let menu = &p1.props.attachments[0].actions[0];
+    let names: Vec<&str> = menu.options.iter().map(|o| o.text.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Engineering", "Marketing"],
+        "every team but the inbox"
+    );
+    // The server strips integrations from what clients see.
+    assert!(menu.integration.is_none());
+
+    // A post on Org A before the decision brings a synced user into the channel on Org B,
+    // who is not in any destination team: the move must add them first.
+    world
+        .a_admin
+        .create_post(&Post {
+            channel_id: channel.clone(),
+            message: "hello from A".into(),
+            ..Post::default()
+        })
+        .await
+        .unwrap();
+    let synced = wait("the synced user in the channel", || async {
+        let members = Client::new(world.b.site_url(), BOT_TOKEN, ClientOptions::default())
+            .unwrap()
+            .channel_members(&channel)
+            .await
+            .unwrap();
+        let users = Client::new(world.b.site_url(), BOT_TOKEN, ClientOptions::default())
+            .unwrap()
+            .users_by_ids(
+                &members
+                    .iter()
+                    .map(|m| m.user_id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .await
+            .unwrap();
+        users
+            .into_iter()
+            .find(|u| u.remote_id.as_deref().is_some_and(|r| !r.is_empty()))
+    })
+    .await;
+
+    let marketing = world.b.team_id("marketing").unwrap();
+    let (status, answer) = one.click(&p1.id, "team", Some(&marketing)).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = one.click(&p1.id, "accept", None).await;
+    assert_eq!(status, 200, "{answer}");
+
+    let done = dm_showing(
+        &world,
+        &two,
+        "Launch plan",
+        "accepted into **Marketing** by @sysadmin",
+    )
+    .await;
+    assert_eq!(
+        action_ids(&done),
+        ["relocate"],
+        "Accept/Reject gone, the relocate menu stays"
+    );
+    dm_showing(
+        &world,
+        &one,
+        "Launch plan",
+        "accepted into **Marketing** by @sysadmin",
+    )
+    .await;
+    let moved = channel_on_b(&world, &channel).await;
+    assert_eq!(moved.team_id, marketing);
+    let client = Client::new(world.b.site_url(), BOT_TOKEN, ClientOptions::default()).unwrap();
+    client
+        .channel_member(&channel, &one.id)
+        .await
+        .expect("the deciding admin joined the channel");
+    client
+        .team_member(&marketing, &synced.id)
+        .await
+        .expect("the synced user joined the team");
+    // The buttons of the updated post still work (integrations were sent again).
+    let (status, answer) = two
+        .click(
+            &done.id,
+            "relocate",
+            Some(&world.b.team_id("engineering").unwrap()),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+
+    let store = world.store().await;
+    let requests = store.requests_for_channel(&channel).await.unwrap();
+    assert_eq!(requests.len(), 1);
+    let audit = store.audit_for(&requests[0].id).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "request.accepted" && e.actor == one.id),
+        "{audit:?}"
+    );
+    assert_eq!(p2.props.attachments.len(), 1);
+    bot.shutdown().await.unwrap();
+}
