@@ -456,3 +456,205 @@ async fn an_admin_accepts_into_the_team_picked_in_the_menu_and_every_copy_shows_
     assert_eq!(p2.props.attachments.len(), 1);
     bot.shutdown().await.unwrap();
 }
+
+/// The context Mattermost would send for `action_id` of a stored post (test-only access to
+/// what the server keeps and never shows a client).
+fn stored_context(world: &World, post_id: &str, action_id: &str) -> Value {
+    let post = world.b.stored_post(post_id).expect("stored post");
+    post.action(action_id).expect("action")["integration"]["context"].clone()
+}
+
+/// Posts a click straight to the bot's callback URL, as a forger would.
+async fn forge(bot: &RunningBot, body: Value) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .post(format!("http://{}/mattermost/actions", bot.http_addr))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_reject_tells_the_sender_in_the_channel_then_stops_syncing_and_archives() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let channel = world.share("budget", "Budget").await;
+    let bot = world.start_bot().await;
+    let (one, p1, two, _) = both_dms(&world, "Budget").await;
+    let (status, answer) = one.click(&p1.id, "reject", None).await;
+    assert_eq!(status, 200, "{answer}");
+    let done = dm_showing(&world, &two, "Budget", "rejected by @sysadmin").await;
+    assert!(attachment_text(&done).contains("was told in the channel"), "{}", attachment_text(&done));
+    assert!(action_ids(&done).is_empty());
+    // Org A received the notice.
+    let notice = wait("the notice on Org A", || async {
+        let list = world.a_admin.channel_posts(&channel, &ChannelPostsQuery::default()).await.unwrap();
+        list.ordered().into_iter().find(|p| p.message.contains("declined")).cloned()
+    })
+    .await;
+    assert!(notice.remote_id.is_some());
+    // On Org B the channel is archived and no longer linked to Org A.
+    let archived = channel_on_b(&world, &channel).await;
+    assert!(archived.is_archived());
+    let b_bot = Client::new(world.b.site_url(), BOT_TOKEN, ClientOptions::default()).unwrap();
+    let links = b_bot
+        .shared_channel_remotes(&world.remote_id, &SharedChannelRemoteFilter { exclude_home: true, ..Default::default() })
+        .await
+        .unwrap();
+    assert!(links.iter().all(|l| l.channel_id != channel), "{links:?}");
+    // A second admin clicking the old buttons learns who decided; nothing changes.
+    let p2 = two.review_dm(&bot_id(&world), "Budget").await.unwrap();
+    let (status, _) = two.click(&p2.id, "accept", None).await;
+    assert_eq!(status, 404, "the buttons are gone from the post");
+    let store = world.store().await;
+    let r = &store.requests_for_channel(&channel).await.unwrap()[0];
+    assert_eq!(r.state, RequestState::Rejected);
+    assert_eq!(r.decided_by.as_deref(), Some(one.id.as_str()));
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn two_admins_racing_get_exactly_one_decision_and_the_loser_is_told() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let channel = world.share("race", "Race").await;
+    let bot = world.start_bot().await;
+    let (one, p1, two, p2) = both_dms(&world, "Race").await;
+    let engineering = world.b.team_id("engineering").unwrap();
+    one.click(&p1.id, "team", Some(&engineering)).await;
+    two.click(&p2.id, "team", Some(&engineering)).await;
+    let (a, b) = tokio::join!(one.click(&p1.id, "accept", None), two.click(&p2.id, "reject", None));
+    assert_eq!((a.0, b.0), (200, 200));
+    let done1 = wait("a final state on sysadmin's copy", || async {
+        one.review_dm(&bot_id(&world), "Race").await.filter(|p| {
+            let t = attachment_text(p);
+            t.contains("accepted into") || t.contains("rejected by")
+        })
+    })
+    .await;
+    let outcome = if attachment_text(&done1).contains("accepted into") { "accepted into" } else { "rejected by" };
+    dm_showing(&world, &two, "Race", outcome).await;
+    let store = world.store().await;
+    let requests = store.requests_for_channel(&channel).await.unwrap();
+    assert_eq!(requests.len(), 1);
+    let audit = store.audit_for(&requests[0].id).await.unwrap();
+    let decisions = audit.iter().filter(|e| e.action == "request.accepted" || e.action == "request.rejected").count();
+    assert_eq!(decisions, 1, "{audit:?}");
+    // The loser was told who won, in the answer to its own click (an ephemeral post).
+    let winner_is_one = requests[0].decided_by.as_deref() == Some(one.id.as_str());
+    let loser_answer = if winner_is_one { &b.1 } else { &a.1 };
+    assert_eq!(loser_answer["status"], "OK");
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn forged_tampered_unsigned_replayed_and_non_admin_callbacks_change_nothing() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let channel = world.share("secure", "Secure").await;
+    let bot = world.start_bot().await;
+    let (one, p1, _two, p2) = both_dms(&world, "Secure").await;
+    let store = world.store().await;
+    let engineering = world.b.team_id("engineering").unwrap();
+    let accept = stored_context(&world, &p1.id, "accept");
+    let reject = stored_context(&world, &p2.id, "reject");
+    let click = |user: &str, post: &str, context: Value| {
+        json!({"user_id": user, "user_name": "x", "channel_id": "c", "post_id": post, "trigger_id": "t",
+               "type": "button", "context": context})
+    };
+
+    // Unsigned: 400. A missing context: 400.
+    let (status, body) = forge(&bot, click(&one.id, &p1.id, json!({"request": accept["request"], "action": "accept", "recipient": one.id}))).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["ephemeral_text"].as_str().unwrap().contains("no sharebot signature"));
+    let (status, _) = forge(&bot, click(&one.id, &p1.id, Value::Null)).await;
+    assert_eq!(status, 400);
+    // Tampered: the same signature over another action or request: 403.
+    let mut tampered = accept.clone();
+    tampered["action"] = json!("reject");
+    let (status, body) = forge(&bot, click(&one.id, &p1.id, tampered)).await;
+    assert_eq!(status, 403, "{body}");
+    let mut forged = accept.clone();
+    forged["sig"] = json!("0".repeat(64));
+    assert_eq!(forge(&bot, click(&one.id, &p1.id, forged)).await.0, 403);
+    // A valid context on another admin's post, or clicked by someone else: refused, 200.
+    let (status, body) = forge(&bot, click(&one.id, &p2.id, accept.clone())).await;
+    assert_eq!(status, 200);
+    assert!(body["ephemeral_text"].as_str().unwrap().contains("not valid"), "{body}");
+    let plain_user = world.b.user_id("user-1").unwrap();
+    let (status, body) = forge(&bot, click(&plain_user, &p1.id, accept.clone())).await;
+    assert_eq!(status, 200);
+    assert!(body["ephemeral_text"].as_str().unwrap().contains("Only system admins"), "{body}");
+    // A plain user cannot even reach the admin's DM post through the server.
+    let user = Admin { client: login(&world.b, "user-1", "SampleUs@r-1").await, id: plain_user.clone(), token: session(&world.b, "user-1", "SampleUs@r-1").await, site: world.b.site_url().to_string() };
+    let (status, _) = user.click(&p1.id, "accept", None).await;
+    assert_eq!(status, 403);
+    let r = &store.requests_for_channel(&channel).await.unwrap()[0];
+    assert_eq!((r.state, r.deciding.clone()), (RequestState::Pending, None), "nothing changed");
+
+    // The real click, then a replay of it: the replay is told it is decided; nothing changes.
+    one.click(&p1.id, "team", Some(&engineering)).await;
+    let (status, _) = one.click(&p1.id, "accept", None).await;
+    assert_eq!(status, 200);
+    dm_showing(&world, &one, "Secure", "accepted into **Engineering**").await;
+    let (status, body) = forge(&bot, click(&one.id, &p1.id, accept.clone())).await;
+    assert_eq!(status, 200);
+    assert!(body["ephemeral_text"].as_str().unwrap().contains("Already accepted"), "{body}");
+    let two_id = world.b.user_id("sysadmin2").unwrap();
+    let (status, body) = forge(&bot, click(&two_id, &p2.id, reject)).await;
+    assert_eq!(status, 200);
+    assert!(body["ephemeral_text"].as_str().unwrap().contains("Already accepted into **Engineering** by @sysadmin"), "{body}");
+    let r = &store.requests_for_channel(&channel).await.unwrap()[0];
+    assert_eq!(r.state, RequestState::Accepted);
+    assert_eq!(channel_on_b(&world, &channel).await.team_id, engineering);
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_choose_team_dialog_accepts_with_a_note() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let channel = world.share("hiring", "Hiring").await;
+    let bot = world.start_bot().await;
+    let (one, p1, two, _) = both_dms(&world, "Hiring").await;
+    let mut ws = socket(world.b.site_url(), &one.token).await;
+    let (status, answer) = one.click(&p1.id, "choose", None).await;
+    assert_eq!(status, 200, "{answer}");
+    let event = next_named(&mut ws, "open_dialog").await;
+    let opened: Value = serde_json::from_str(event["data"]["dialog"].as_str().unwrap()).unwrap();
+    let dialog = &opened["dialog"];
+    assert_eq!(dialog["elements"][0]["name"], "team");
+    let marketing = world.b.team_id("marketing").unwrap();
+    let submit = |submission: Value, state: Value| {
+        json!({"url": opened["url"], "callback_id": dialog["callback_id"], "state": state,
+               "channel_id": p1.channel_id, "team_id": world.b.team_id("engineering").unwrap(), "submission": submission, "cancelled": false})
+    };
+    let post_submit = |body: Value| {
+        let token = one.token.clone();
+        let site = one.site.clone();
+        async move {
+            let res = reqwest::Client::new()
+                .post(format!("{site}/api/v4/actions/dialogs/submit"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // A team that is not offered is a field error; a tampered state is refused.
+    let (status, body) = post_submit(submit(json!({"team": "nosuchteam00000000000000000"}), dialog["state"].clone())).await;
+    assert_eq!(status, 200);
+    assert!(body["errors"]["team"].is_string(), "{body}");
+    let mut state: Value = serde_json::from_str(dialog["state"].as_str().unwrap()).unwrap();
+    state["request"] = json!("someotherrequest");
+    let (status, _) = post_submit(submit(json!({"team": marketing}), json!(state.to_string()))).await;
+    assert_ne!(status, 200);
+    let (status, body) = post_submit(submit(json!({"team": marketing, "note": "for the recruiters"}), dialog["state"].clone())).await;
+    assert_eq!(status, 200, "{body}");
+    let done = dm_showing(&world, &two, "Hiring", "accepted into **Marketing** by @sysadmin").await;
+    assert!(attachment_text(&done).contains("for the recruiters"));
+    assert_eq!(channel_on_b(&world, &channel).await.team_id, marketing);
+    let store = world.store().await;
+    assert_eq!(store.requests_for_channel(&channel).await.unwrap()[0].note.as_deref(), Some("for the recruiters"));
+    bot.shutdown().await.unwrap();
+}
