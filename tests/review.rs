@@ -17,7 +17,7 @@ use sharebot::mattermost::{Backoff, ChannelPostsQuery, Client, ClientOptions, Ws
 use sharebot::sandbox::federation::FederationOptions;
 use sharebot::sandbox::{self, RunningSandbox, SandboxOptions};
 use sharebot::store::{RequestState, Store};
-use support::sandbox::{eventually, next_named, socket};
+use support::sandbox::{next_named, socket};
 
 const BOT_TOKEN: &str = "sandboxbottoken0000000000b";
 const SIGNING: &str = "review-test-signing-secret-0123456789";
@@ -70,6 +70,8 @@ struct World {
     remote_id: String,
     dir: tempfile::TempDir,
     extra: Vec<(String, String)>,
+    /// The bot's callback address, kept across restarts as a real deployment's is.
+    callback: std::sync::Mutex<Option<std::net::SocketAddr>>,
 }
 
 impl World {
@@ -111,11 +113,30 @@ impl World {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            callback: std::sync::Mutex::new(None),
         }
     }
 
     async fn start_bot(&self) -> RunningBot {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let previous = *self.callback.lock().unwrap();
+        let listener = match previous {
+            Some(addr) => {
+                let mut tries = 0;
+                loop {
+                    match tokio::net::TcpListener::bind(addr).await {
+                        Ok(l) => break l,
+                        Err(e) if tries < 100 => {
+                            tries += 1;
+                            let _ = e;
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        Err(e) => panic!("cannot bind the callback address again: {e}"),
+                    }
+                }
+            }
+            None => tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        };
+        *self.callback.lock().unwrap() = Some(listener.local_addr().unwrap());
         let public = format!("http://{}", listener.local_addr().unwrap());
         let mut env: HashMap<String, String> = [
             ("SHAREBOT_MATTERMOST__URL", self.b.site_url()),
@@ -485,12 +506,23 @@ async fn a_reject_tells_the_sender_in_the_channel_then_stops_syncing_and_archive
     let (status, answer) = one.click(&p1.id, "reject", None).await;
     assert_eq!(status, 200, "{answer}");
     let done = dm_showing(&world, &two, "Budget", "rejected by @sysadmin").await;
-    assert!(attachment_text(&done).contains("was told in the channel"), "{}", attachment_text(&done));
+    assert!(
+        attachment_text(&done).contains("was told in the channel"),
+        "{}",
+        attachment_text(&done)
+    );
     assert!(action_ids(&done).is_empty());
     // Org A received the notice.
     let notice = wait("the notice on Org A", || async {
-        let list = world.a_admin.channel_posts(&channel, &ChannelPostsQuery::default()).await.unwrap();
-        list.ordered().into_iter().find(|p| p.message.contains("declined")).cloned()
+        let list = world
+            .a_admin
+            .channel_posts(&channel, &ChannelPostsQuery::default())
+            .await
+            .unwrap();
+        list.ordered()
+            .into_iter()
+            .find(|p| p.message.contains("declined"))
+            .cloned()
     })
     .await;
     assert!(notice.remote_id.is_some());
@@ -499,7 +531,13 @@ async fn a_reject_tells_the_sender_in_the_channel_then_stops_syncing_and_archive
     assert!(archived.is_archived());
     let b_bot = Client::new(world.b.site_url(), BOT_TOKEN, ClientOptions::default()).unwrap();
     let links = b_bot
-        .shared_channel_remotes(&world.remote_id, &SharedChannelRemoteFilter { exclude_home: true, ..Default::default() })
+        .shared_channel_remotes(
+            &world.remote_id,
+            &SharedChannelRemoteFilter {
+                exclude_home: true,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert!(links.iter().all(|l| l.channel_id != channel), "{links:?}");
@@ -523,7 +561,10 @@ async fn two_admins_racing_get_exactly_one_decision_and_the_loser_is_told() {
     let engineering = world.b.team_id("engineering").unwrap();
     one.click(&p1.id, "team", Some(&engineering)).await;
     two.click(&p2.id, "team", Some(&engineering)).await;
-    let (a, b) = tokio::join!(one.click(&p1.id, "accept", None), two.click(&p2.id, "reject", None));
+    let (a, b) = tokio::join!(
+        one.click(&p1.id, "accept", None),
+        two.click(&p2.id, "reject", None)
+    );
     assert_eq!((a.0, b.0), (200, 200));
     let done1 = wait("a final state on sysadmin's copy", || async {
         one.review_dm(&bot_id(&world), "Race").await.filter(|p| {
@@ -532,13 +573,20 @@ async fn two_admins_racing_get_exactly_one_decision_and_the_loser_is_told() {
         })
     })
     .await;
-    let outcome = if attachment_text(&done1).contains("accepted into") { "accepted into" } else { "rejected by" };
+    let outcome = if attachment_text(&done1).contains("accepted into") {
+        "accepted into"
+    } else {
+        "rejected by"
+    };
     dm_showing(&world, &two, "Race", outcome).await;
     let store = world.store().await;
     let requests = store.requests_for_channel(&channel).await.unwrap();
     assert_eq!(requests.len(), 1);
     let audit = store.audit_for(&requests[0].id).await.unwrap();
-    let decisions = audit.iter().filter(|e| e.action == "request.accepted" || e.action == "request.rejected").count();
+    let decisions = audit
+        .iter()
+        .filter(|e| e.action == "request.accepted" || e.action == "request.rejected")
+        .count();
     assert_eq!(decisions, 1, "{audit:?}");
     // The loser was told who won, in the answer to its own click (an ephemeral post).
     let winner_is_one = requests[0].decided_by.as_deref() == Some(one.id.as_str());
@@ -563,9 +611,20 @@ async fn forged_tampered_unsigned_replayed_and_non_admin_callbacks_change_nothin
     };
 
     // Unsigned: 400. A missing context: 400.
-    let (status, body) = forge(&bot, click(&one.id, &p1.id, json!({"request": accept["request"], "action": "accept", "recipient": one.id}))).await;
+    let (status, body) = forge(
+        &bot,
+        click(
+            &one.id,
+            &p1.id,
+            json!({"request": accept["request"], "action": "accept", "recipient": one.id}),
+        ),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["ephemeral_text"].as_str().unwrap().contains("no sharebot signature"));
+    assert!(body["ephemeral_text"]
+        .as_str()
+        .unwrap()
+        .contains("no sharebot signature"));
     let (status, _) = forge(&bot, click(&one.id, &p1.id, Value::Null)).await;
     assert_eq!(status, 400);
     // Tampered: the same signature over another action or request: 403.
@@ -579,17 +638,38 @@ async fn forged_tampered_unsigned_replayed_and_non_admin_callbacks_change_nothin
     // A valid context on another admin's post, or clicked by someone else: refused, 200.
     let (status, body) = forge(&bot, click(&one.id, &p2.id, accept.clone())).await;
     assert_eq!(status, 200);
-    assert!(body["ephemeral_text"].as_str().unwrap().contains("not valid"), "{body}");
+    assert!(
+        body["ephemeral_text"]
+            .as_str()
+            .unwrap()
+            .contains("not valid"),
+        "{body}"
+    );
     let plain_user = world.b.user_id("user-1").unwrap();
     let (status, body) = forge(&bot, click(&plain_user, &p1.id, accept.clone())).await;
     assert_eq!(status, 200);
-    assert!(body["ephemeral_text"].as_str().unwrap().contains("Only system admins"), "{body}");
+    assert!(
+        body["ephemeral_text"]
+            .as_str()
+            .unwrap()
+            .contains("Only system admins"),
+        "{body}"
+    );
     // A plain user cannot even reach the admin's DM post through the server.
-    let user = Admin { client: login(&world.b, "user-1", "SampleUs@r-1").await, id: plain_user.clone(), token: session(&world.b, "user-1", "SampleUs@r-1").await, site: world.b.site_url().to_string() };
+    let user = Admin {
+        client: login(&world.b, "user-1", "SampleUs@r-1").await,
+        id: plain_user.clone(),
+        token: session(&world.b, "user-1", "SampleUs@r-1").await,
+        site: world.b.site_url().to_string(),
+    };
     let (status, _) = user.click(&p1.id, "accept", None).await;
     assert_eq!(status, 403);
     let r = &store.requests_for_channel(&channel).await.unwrap()[0];
-    assert_eq!((r.state, r.deciding.clone()), (RequestState::Pending, None), "nothing changed");
+    assert_eq!(
+        (r.state, r.deciding.clone()),
+        (RequestState::Pending, None),
+        "nothing changed"
+    );
 
     // The real click, then a replay of it: the replay is told it is decided; nothing changes.
     one.click(&p1.id, "team", Some(&engineering)).await;
@@ -598,11 +678,23 @@ async fn forged_tampered_unsigned_replayed_and_non_admin_callbacks_change_nothin
     dm_showing(&world, &one, "Secure", "accepted into **Engineering**").await;
     let (status, body) = forge(&bot, click(&one.id, &p1.id, accept.clone())).await;
     assert_eq!(status, 200);
-    assert!(body["ephemeral_text"].as_str().unwrap().contains("Already accepted"), "{body}");
+    assert!(
+        body["ephemeral_text"]
+            .as_str()
+            .unwrap()
+            .contains("Already accepted"),
+        "{body}"
+    );
     let two_id = world.b.user_id("sysadmin2").unwrap();
     let (status, body) = forge(&bot, click(&two_id, &p2.id, reject)).await;
     assert_eq!(status, 200);
-    assert!(body["ephemeral_text"].as_str().unwrap().contains("Already accepted into **Engineering** by @sysadmin"), "{body}");
+    assert!(
+        body["ephemeral_text"]
+            .as_str()
+            .unwrap()
+            .contains("Already accepted into **Engineering** by @sysadmin"),
+        "{body}"
+    );
     let r = &store.requests_for_channel(&channel).await.unwrap()[0];
     assert_eq!(r.state, RequestState::Accepted);
     assert_eq!(channel_on_b(&world, &channel).await.team_id, engineering);
@@ -638,23 +730,283 @@ async fn the_choose_team_dialog_accepts_with_a_note() {
                 .send()
                 .await
                 .unwrap();
-            (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
+            (
+                res.status().as_u16(),
+                res.json::<Value>().await.unwrap_or(Value::Null),
+            )
         }
     };
     // A team that is not offered is a field error; a tampered state is refused.
-    let (status, body) = post_submit(submit(json!({"team": "nosuchteam00000000000000000"}), dialog["state"].clone())).await;
+    let (status, body) = post_submit(submit(
+        json!({"team": "nosuchteam00000000000000000"}),
+        dialog["state"].clone(),
+    ))
+    .await;
     assert_eq!(status, 200);
     assert!(body["errors"]["team"].is_string(), "{body}");
     let mut state: Value = serde_json::from_str(dialog["state"].as_str().unwrap()).unwrap();
     state["request"] = json!("someotherrequest");
-    let (status, _) = post_submit(submit(json!({"team": marketing}), json!(state.to_string()))).await;
+    let (status, _) =
+        post_submit(submit(json!({"team": marketing}), json!(state.to_string()))).await;
     assert_ne!(status, 200);
-    let (status, body) = post_submit(submit(json!({"team": marketing, "note": "for the recruiters"}), dialog["state"].clone())).await;
+    let (status, body) = post_submit(submit(
+        json!({"team": marketing, "note": "for the recruiters"}),
+        dialog["state"].clone(),
+    ))
+    .await;
     assert_eq!(status, 200, "{body}");
-    let done = dm_showing(&world, &two, "Hiring", "accepted into **Marketing** by @sysadmin").await;
+    let done = dm_showing(
+        &world,
+        &two,
+        "Hiring",
+        "accepted into **Marketing** by @sysadmin",
+    )
+    .await;
     assert!(attachment_text(&done).contains("for the recruiters"));
     assert_eq!(channel_on_b(&world, &channel).await.team_id, marketing);
     let store = world.store().await;
-    assert_eq!(store.requests_for_channel(&channel).await.unwrap()[0].note.as_deref(), Some("for the recruiters"));
+    assert_eq!(
+        store.requests_for_channel(&channel).await.unwrap()[0]
+            .note
+            .as_deref(),
+        Some("for the recruiters")
+    );
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_killed_bot_loses_no_request_and_sends_no_dm_twice() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    // The channel arrives while the bot is down: found at start-up.
+    let channel = world.share("ops", "Ops").await;
+    let bot = world.start_bot().await;
+    let (one, p1, two, _) = both_dms(&world, "Ops").await;
+    bot.kill().await;
+    let store = world.store().await;
+    let request = store.requests_for_channel(&channel).await.unwrap()[0].clone();
+    // Killed between notify and decide: a claim left without its post (the post was sent,
+    // the record was not) is resolved by reusing the post, not sending another.
+    sqlx_reset_post(&store, &request.id, &one.id).await;
+    let bot = world.start_bot().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let bot_id = bot_id(&world);
+    assert_eq!(one.dm_posts(&bot_id).await.len(), 1, "no second DM");
+    assert_eq!(two.dm_posts(&bot_id).await.len(), 1, "no second DM");
+    let rows = store.notifications(&request.id).await.unwrap();
+    assert!(rows.iter().all(|n| n.post_id.is_some()));
+    assert_eq!(
+        rows.iter()
+            .find(|n| n.admin_user_id == one.id)
+            .unwrap()
+            .post_id
+            .as_deref(),
+        Some(p1.id.as_str())
+    );
+
+    // Killed between the decision and the DM update: the copies are brought up to date.
+    let engineering = world.b.team_id("engineering").unwrap();
+    one.click(&p1.id, "team", Some(&engineering)).await;
+    one.click(&p1.id, "accept", None).await;
+    dm_showing(&world, &two, "Ops", "accepted into").await;
+    bot.kill().await;
+    for n in store.notifications(&request.id).await.unwrap() {
+        store
+            .mark_shown(&n.request_id, &n.admin_user_id, "pending::")
+            .await
+            .unwrap();
+    }
+    // And a decision claimed but not applied when the process died is finished.
+    let second = world.share("ops-two", "Ops two").await;
+    let bot = world.start_bot().await;
+    let (_, q1, _, _) = both_dms(&world, "Ops two").await;
+    bot.kill().await;
+    let r2 = wait("the second request", || async {
+        store.requests_for_channel(&second).await.unwrap().pop()
+    })
+    .await;
+    store
+        .begin_decision(&r2.id, "accept", Some(&engineering), &one.id, None)
+        .await
+        .unwrap();
+    let bot = world.start_bot().await;
+    wait("every copy shows the outcome", || async {
+        store
+            .stale_notifications()
+            .await
+            .unwrap()
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    dm_showing(&world, &one, "Ops two", "accepted into **Engineering**").await;
+    assert_eq!(channel_on_b(&world, &second).await.team_id, engineering);
+    assert_eq!(
+        one.dm_posts(&bot_id).await.len(),
+        2,
+        "one DM per request, none repeated"
+    );
+    let _ = q1;
+    bot.shutdown().await.unwrap();
+}
+
+/// Forgets that a notification's post was recorded, as a crash right after sending leaves it.
+async fn sqlx_reset_post(store: &Store, request_id: &str, admin: &str) {
+    store
+        .release_notification(request_id, "nobody")
+        .await
+        .unwrap();
+    let rows = store.notifications(request_id).await.unwrap();
+    let row = rows.iter().find(|n| n.admin_user_id == admin).unwrap();
+    store
+        .clear_post_for_tests(&row.request_id, &row.admin_user_id)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_channel_that_disappears_while_pending_is_withdrawn_and_the_dms_say_so() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let channel = world.share("gone", "Gone soon").await;
+    let bot = world.start_bot().await;
+    let (one, _, _, _) = both_dms(&world, "Gone soon").await;
+    // The channel disappears on our side (archived by someone) before anyone decided.
+    one.client.archive_channel(&channel).await.unwrap();
+    dm_showing(&world, &one, "Gone soon", "stopped sharing").await;
+    let store = world.store().await;
+    assert_eq!(
+        store.requests_for_channel(&channel).await.unwrap()[0].state,
+        RequestState::Withdrawn
+    );
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn auto_accept_posts_one_notice_with_a_relocate_menu_that_moves_the_channel() {
+    let world = World::new(MadeBy::Console, "marketing", &[]).await;
+    let channel = world.share("events", "Events").await;
+    let bot = world.start_bot().await;
+    let one = world.admin("sysadmin").await;
+    let admins = world.b.channel_id("engineering", "admins").unwrap();
+    let bot_id = bot_id(&world);
+    let notice = wait("the auto-accept notice", || async {
+        let list = one
+            .client
+            .channel_posts(&admins, &ChannelPostsQuery::default())
+            .await
+            .unwrap();
+        list.ordered()
+            .into_iter()
+            .find(|p| p.user_id == bot_id && attachment_text(p).contains("Events"))
+            .cloned()
+    })
+    .await;
+    assert!(
+        attachment_text(&notice).contains("arrived in **Marketing**"),
+        "{}",
+        attachment_text(&notice)
+    );
+    assert_eq!(action_ids(&notice), ["relocate"]);
+    assert_eq!(
+        channel_on_b(&world, &channel).await.team_id,
+        world.b.team_id("marketing").unwrap()
+    );
+    let engineering = world.b.team_id("engineering").unwrap();
+    let (status, answer) = one.click(&notice.id, "relocate", Some(&engineering)).await;
+    assert_eq!(status, 200, "{answer}");
+    wait("the channel in Engineering", || async {
+        (channel_on_b(&world, &channel).await.team_id == engineering).then_some(())
+    })
+    .await;
+    wait("the notice updated", || async {
+        let list = one
+            .client
+            .channel_posts(&admins, &ChannelPostsQuery::default())
+            .await
+            .unwrap();
+        list.ordered()
+            .into_iter()
+            .find(|p| {
+                p.id == notice.id
+                    && attachment_text(p).contains("is in **Engineering** (moved by @sysadmin")
+            })
+            .cloned()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let list = one
+        .client
+        .channel_posts(&admins, &ChannelPostsQuery::default())
+        .await
+        .unwrap();
+    let notices = list
+        .ordered()
+        .into_iter()
+        .filter(|p| p.user_id == bot_id && p.root_id.is_empty())
+        .count();
+    assert_eq!(notices, 1, "one notice per channel");
+    let store = world.store().await;
+    let audit = store.audit_recent(20).await.unwrap();
+    assert!(audit
+        .iter()
+        .any(|e| e.action == "request.relocated" && e.actor == one.id));
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_the_bot_made_is_seen_at_once_through_channel_created() {
+    let world = World::new(
+        MadeBy::Bot,
+        "shared-inbox",
+        &[("SHAREBOT_REVIEW__RECONCILE_EVERY", "1h")],
+    )
+    .await;
+    let bot = world.start_bot().await;
+    // Give the start-up reconcile time to finish: from here on only the event can wake it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    world.share("fast", "Fast lane").await;
+    both_dms(&world, "Fast lane").await;
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn reminders_reply_in_the_thread_and_expiry_declines() {
+    let world = World::new(
+        MadeBy::Console,
+        "shared-inbox",
+        &[
+            ("SHAREBOT_REVIEW__REMINDER_AFTER", "1s"),
+            ("SHAREBOT_REVIEW__EXPIRE_AFTER", "4s"),
+        ],
+    )
+    .await;
+    let channel = world.share("slow", "Slow decision").await;
+    let bot = world.start_bot().await;
+    let (one, p1, _, _) = both_dms(&world, "Slow decision").await;
+    let bot_id = bot_id(&world);
+    wait("a reminder in the thread", || async {
+        one.dm_posts(&bot_id)
+            .await
+            .into_iter()
+            .find(|p| p.root_id == p1.id && p.message.contains("Still waiting"))
+            .map(|_| ())
+    })
+    .await;
+    let done = dm_showing(&world, &one, "Slow decision", "expired without a decision").await;
+    assert!(action_ids(&done).is_empty());
+    wait("the channel archived", || async {
+        channel_on_b(&world, &channel)
+            .await
+            .is_archived()
+            .then_some(())
+    })
+    .await;
+    let store = world.store().await;
+    let r = &store.requests_for_channel(&channel).await.unwrap()[0];
+    assert_eq!(r.state, RequestState::Rejected);
+    let audit = store.audit_for(&r.id).await.unwrap();
+    assert!(
+        audit.iter().any(|e| e.action == "request.expired"),
+        "{audit:?}"
+    );
     bot.shutdown().await.unwrap();
 }

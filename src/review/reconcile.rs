@@ -62,7 +62,8 @@ impl Review {
                 || live_links.contains(&(request.remote_id.clone(), request.channel_id.clone()));
             let channel_alive = if still_shared {
                 match ctx.client.get_channel(&request.channel_id).await {
-                    Ok(c) => !c.is_archived(),
+                    // Unshared by the sender (its `/share-channel unshare` clears `shared` here).
+                    Ok(c) => !c.is_archived() && c.is_shared(),
                     Err(e) if e.is_not_found() => false,
                     Err(_) => true,
                 }

@@ -240,4 +240,22 @@ impl Store {
         .await?;
         Ok(rows.into_iter().map(notification).collect())
     }
+
+    /// Forgets the recorded post of a notification, leaving the claim, as a crash between
+    /// sending and recording leaves it (for tests of the recovery).
+    #[doc(hidden)]
+    pub async fn clear_post_for_tests(
+        &self,
+        request_id: &str,
+        recipient: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE notification_posts SET post_id = NULL WHERE request_id = $1 AND admin_user_id = $2",
+        )
+        .bind(request_id)
+        .bind(recipient)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 }
