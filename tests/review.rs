@@ -1010,3 +1010,73 @@ async fn reminders_reply_in_the_thread_and_expiry_declines() {
     );
     bot.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_refused_move_is_reported_to_the_admin_and_leaves_the_request_pending() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    // Marketing already has a channel with that name: the server refuses the move.
+    let one = world.admin("sysadmin").await;
+    let marketing = world.b.team_id("marketing").unwrap();
+    one.client
+        .create_channel(&NewChannel {
+            team_id: marketing.clone(),
+            name: "clash".into(),
+            display_name: "Clash here".into(),
+            channel_type: "O".into(),
+            ..NewChannel::default()
+        })
+        .await
+        .unwrap();
+    let channel = world.share("clash", "Clash").await;
+    let bot = world.start_bot().await;
+    let (one, p1, two, _) = both_dms(&world, "Clash").await;
+    one.click(&p1.id, "team", Some(&marketing)).await;
+    let (status, _) = one.click(&p1.id, "accept", None).await;
+    assert_eq!(status, 200);
+    let bot_id = bot_id(&world);
+    let report = wait("the failure DM", || async {
+        one.dm_posts(&bot_id)
+            .await
+            .into_iter()
+            .find(|p| p.message.contains("could not move"))
+            .map(|p| p.message)
+    })
+    .await;
+    assert!(report.contains("still pending"), "{report}");
+    assert!(report.contains("Marketing"), "{report}");
+    let store = world.store().await;
+    wait("the request pending again", || async {
+        let r = store.requests_for_channel(&channel).await.unwrap().pop()?;
+        (r.state == RequestState::Pending && r.deciding.is_none()).then_some(())
+    })
+    .await;
+    // Every copy offers the buttons again, and another team works.
+    let again = wait("buttons back", || async {
+        two.review_dm(&bot_id, "Clash")
+            .await
+            .filter(|p| action_ids(p).contains(&"accept".to_string()))
+    })
+    .await;
+    let engineering = world.b.team_id("engineering").unwrap();
+    two.click(&again.id, "team", Some(&engineering)).await;
+    let (status, _) = two.click(&again.id, "accept", None).await;
+    assert_eq!(status, 200);
+    dm_showing(
+        &world,
+        &one,
+        "Clash",
+        "accepted into **Engineering** by @sysadmin2",
+    )
+    .await;
+    let audit = store
+        .audit_for(&store.requests_for_channel(&channel).await.unwrap()[0].id)
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "request.accept_failed" && e.actor == one.id),
+        "{audit:?}"
+    );
+    bot.shutdown().await.unwrap();
+}

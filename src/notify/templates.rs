@@ -225,8 +225,8 @@ mod tests {
         let t = Templates::load(None).unwrap();
         let text = t
             .render(
-                "reject_notice.md.j2",
-                &json!({"org": "Org *B*", "channel": "x"}),
+                "reminder.md.j2",
+                &json!({"org": "Org *B*", "channel": "x", "ago": "1 h ago"}),
             )
             .unwrap();
         assert!(text.contains("Org \\*B\\*"), "{text}");
