@@ -2,6 +2,8 @@
 //! WebSocket resumed without losing a `posted` event, a fresh connection after an outage
 //! answered by a resync, 429s waited out, 5xx retried only where that is safe.
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,7 +12,7 @@ use serde_json::json;
 use sharebot::bot::{self, BotError, Domain, RunningBot, Tuning};
 use sharebot::config::Config;
 use sharebot::mattermost::models::Post;
-use sharebot::mattermost::{Backoff, Client, ClientOptions, Event, WsOptions};
+use sharebot::mattermost::{Backoff, Client, ClientOptions, Event};
 use sharebot::sandbox::faults::{FaultSettings, RateLimit};
 use sharebot::sandbox::{self, RunningSandbox, SandboxOptions};
 
@@ -82,26 +84,7 @@ fn config(sandbox_url: &str, db: &std::path::Path, extra: &[(&str, &str)]) -> Co
 }
 
 fn fast() -> Tuning {
-    Tuning {
-        client: ClientOptions {
-            request_timeout: Duration::from_secs(5),
-            backoff: Backoff {
-                base: Duration::from_millis(10),
-                cap: Duration::from_millis(100),
-            },
-            ..ClientOptions::default()
-        },
-        websocket: WsOptions {
-            ping_interval: Duration::from_secs(2),
-            backoff: Backoff {
-                base: Duration::from_millis(20),
-                cap: Duration::from_millis(200),
-            },
-            ..WsOptions::default()
-        },
-        resume_flush: Duration::from_millis(20),
-        ..Tuning::default()
-    }
+    support::bot::fast_tuning()
 }
 
 /// Polls `check` every 20 ms for up to 10 s.

@@ -13,7 +13,7 @@ use sharebot::config::Config;
 use sharebot::mattermost::models::{
     AcceptInvite, NewChannel, NewRemoteCluster, Post, SharedChannelRemoteFilter,
 };
-use sharebot::mattermost::{Backoff, ChannelPostsQuery, Client, ClientOptions, WsOptions};
+use sharebot::mattermost::{ChannelPostsQuery, Client, ClientOptions};
 use sharebot::sandbox::federation::FederationOptions;
 use sharebot::sandbox::{self, RunningSandbox, SandboxOptions};
 use sharebot::store::{RequestState, Store};
@@ -189,6 +189,11 @@ impl World {
         } else {
             "Sys@dmin-sample2"
         };
+        self.user(name, password).await
+    }
+
+    /// A person logged in on Org B.
+    async fn user(&self, name: &str, password: &str) -> Admin {
         let token = session(&self.b, name, password).await;
         let client = Client::new(self.b.site_url(), &token, ClientOptions::default()).unwrap();
         let id = self.b.user_id(name).unwrap();
@@ -200,6 +205,11 @@ impl World {
         }
     }
 
+    /// A client of Org B with the bot's token (what the bot itself sees).
+    fn b_bot(&self) -> Client {
+        Client::new(self.b.site_url(), BOT_TOKEN, ClientOptions::default()).unwrap()
+    }
+
     async fn store(&self) -> Store {
         let url = format!("sqlite://{}", self.dir.path().join("bot.db").display());
         Store::connect_url(&url, &url, 1).await.unwrap()
@@ -208,24 +218,8 @@ impl World {
 
 fn fast() -> Tuning {
     Tuning {
-        client: ClientOptions {
-            request_timeout: Duration::from_secs(5),
-            backoff: Backoff {
-                base: Duration::from_millis(10),
-                cap: Duration::from_millis(100),
-            },
-            ..ClientOptions::default()
-        },
-        websocket: WsOptions {
-            ping_interval: Duration::from_secs(2),
-            backoff: Backoff {
-                base: Duration::from_millis(20),
-                cap: Duration::from_millis(200),
-            },
-            ..WsOptions::default()
-        },
-        resume_flush: Duration::from_millis(20),
         notice_sync_wait: Duration::from_secs(5),
+        ..support::bot::fast_tuning()
     }
 }
 
@@ -329,8 +323,7 @@ fn bot_id(world: &World) -> String {
 }
 
 async fn channel_on_b(world: &World, channel_id: &str) -> sharebot::mattermost::models::Channel {
-    let bot = Client::new(world.b.site_url(), BOT_TOKEN, ClientOptions::default()).unwrap();
-    bot.get_channel(channel_id).await.unwrap()
+    world.b_bot().get_channel(channel_id).await.unwrap()
 }
 
 /// Both admins' review DMs about `display`.
@@ -397,13 +390,9 @@ async fn an_admin_accepts_into_the_team_picked_in_the_menu_and_every_copy_shows_
         .await
         .unwrap();
     let synced = wait("the synced user in the channel", || async {
-        let members = Client::new(world.b.site_url(), BOT_TOKEN, ClientOptions::default())
-            .unwrap()
-            .channel_members(&channel)
-            .await
-            .unwrap();
-        let users = Client::new(world.b.site_url(), BOT_TOKEN, ClientOptions::default())
-            .unwrap()
+        let members = world.b_bot().channel_members(&channel).await.unwrap();
+        let users = world
+            .b_bot()
             .users_by_ids(
                 &members
                     .iter()
@@ -445,7 +434,7 @@ async fn an_admin_accepts_into_the_team_picked_in_the_menu_and_every_copy_shows_
     .await;
     let moved = channel_on_b(&world, &channel).await;
     assert_eq!(moved.team_id, marketing);
-    let client = Client::new(world.b.site_url(), BOT_TOKEN, ClientOptions::default()).unwrap();
+    let client = world.b_bot();
     client
         .channel_member(&channel, &one.id)
         .await
@@ -529,7 +518,7 @@ async fn a_reject_tells_the_sender_in_the_channel_then_stops_syncing_and_archive
     // On Org B the channel is archived and no longer linked to Org A.
     let archived = channel_on_b(&world, &channel).await;
     assert!(archived.is_archived());
-    let b_bot = Client::new(world.b.site_url(), BOT_TOKEN, ClientOptions::default()).unwrap();
+    let b_bot = world.b_bot();
     let links = b_bot
         .shared_channel_remotes(
             &world.remote_id,
@@ -656,12 +645,7 @@ async fn forged_tampered_unsigned_replayed_and_non_admin_callbacks_change_nothin
         "{body}"
     );
     // A plain user cannot even reach the admin's DM post through the server.
-    let user = Admin {
-        client: login(&world.b, "user-1", "SampleUs@r-1").await,
-        id: plain_user.clone(),
-        token: session(&world.b, "user-1", "SampleUs@r-1").await,
-        site: world.b.site_url().to_string(),
-    };
+    let user = world.user("user-1", "SampleUs@r-1").await;
     let (status, _) = user.click(&p1.id, "accept", None).await;
     assert_eq!(status, 403);
     let r = &store.requests_for_channel(&channel).await.unwrap()[0];
@@ -786,7 +770,7 @@ async fn a_killed_bot_loses_no_request_and_sends_no_dm_twice() {
     let request = store.requests_for_channel(&channel).await.unwrap()[0].clone();
     // Killed between notify and decide: a claim left without its post (the post was sent,
     // the record was not) is resolved by reusing the post, not sending another.
-    sqlx_reset_post(&store, &request.id, &one.id).await;
+    forget_recorded_post(&store, &request.id, &one.id).await;
     let bot = world.start_bot().await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let bot_id = bot_id(&world);
@@ -850,11 +834,7 @@ async fn a_killed_bot_loses_no_request_and_sends_no_dm_twice() {
 }
 
 /// Forgets that a notification's post was recorded, as a crash right after sending leaves it.
-async fn sqlx_reset_post(store: &Store, request_id: &str, admin: &str) {
-    store
-        .release_notification(request_id, "nobody")
-        .await
-        .unwrap();
+async fn forget_recorded_post(store: &Store, request_id: &str, admin: &str) {
     let rows = store.notifications(request_id).await.unwrap();
     let row = rows.iter().find(|n| n.admin_user_id == admin).unwrap();
     store

@@ -12,7 +12,7 @@ use crate::mattermost::models::{SharedChannelRemoteFilter, Team};
 use crate::mattermost::Client;
 use crate::store::{RequestState, ReviewRequest};
 
-use super::context::Context;
+use super::context::{team_name, Context};
 use super::message::render;
 use super::{ReviewError, BOT_ACTOR};
 
@@ -34,7 +34,7 @@ pub async fn decision(ctx: &Context, request_id: &str) {
         Some("reject") => ("reject", reject(ctx, &request).await),
         _ => return,
     };
-    let teams = ctx.destination_teams().await.unwrap_or_default();
+    let teams = ctx.teams().await.unwrap_or_default();
     let actor = request
         .decided_by
         .clone()
@@ -85,12 +85,7 @@ pub async fn decision(ctx: &Context, request_id: &str) {
                 refresh_posts(ctx, again, &teams).await;
             }
             if actor != BOT_ACTOR {
-                let team = request
-                    .team_id
-                    .as_deref()
-                    .and_then(|id| teams.iter().find(|t| t.id == id))
-                    .map(|t| t.display_name.clone())
-                    .unwrap_or_default();
+                let team = team_name(&teams, request.team_id.as_deref());
                 match render(
                     ctx,
                     "decision_failed.md.j2",
@@ -264,5 +259,43 @@ async fn wait_until_synced(ctx: &Context, request: &ReviewRequest) -> bool {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Moves an accepted channel to team `to` for admin `by` (same membership rule as Accept),
+/// records and audits it, and updates every post; a failure is reported to `by` by DM and
+/// changes nothing recorded.
+pub async fn relocation(ctx: &Context, request: &ReviewRequest, to: &str, by: &str) {
+    let from = request.team_id.clone().unwrap_or_default();
+    let result = place_channel(&ctx.client, &request.channel_id, to).await;
+    let teams = ctx.teams().await.unwrap_or_default();
+    match result {
+        Ok(()) => {
+            let _ = ctx.client.add_channel_member(&request.channel_id, by).await;
+            match ctx.store.relocate(&request.id, &from, to, by).await {
+                Ok(_) => {
+                    let detail = json!({"channel": request.channel_display_name, "from_team_id": from, "to_team_id": to});
+                    let _ = ctx
+                        .store
+                        .audit(by, "request.relocated", &request.id, &detail.to_string())
+                        .await;
+                }
+                Err(err) => tracing::error!("cannot record a relocation: {err}"),
+            }
+            if let Ok(Some(now)) = ctx.store.request(&request.id).await {
+                refresh_posts(ctx, &now, &teams).await;
+            }
+        }
+        Err(err) => {
+            let reason = err.user_message();
+            let _ = ctx
+                .store
+                .audit(by, "request.relocate_failed", &request.id, &reason)
+                .await;
+            let context = json!({"action": "relocate", "team": team_name(&teams, Some(to)), "reason": reason});
+            if let Ok(text) = render(ctx, "decision_failed.md.j2", request, context) {
+                let _ = ctx.poster.direct_message(by, text).await;
+            }
+        }
     }
 }

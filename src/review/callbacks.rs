@@ -5,23 +5,16 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::http::CallbackRefusal;
 use crate::mattermost::models::{
     Dialog, DialogElement, OpenDialogRequest, PostActionIntegrationRequest,
     PostActionIntegrationResponse, PostActionOption, SubmitDialogRequest, SubmitDialogResponse,
 };
 use crate::store::{Decision, NotificationPost, RequestState, ReviewRequest};
 
+use super::context::{find_team, team_name};
 use super::message::{render, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, TEAM_MENU};
 use super::{Review, ReviewError};
-
-/// Why a callback is refused before anything is looked at (answered with a 4xx).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// No signature, or the fields it covers are missing.
-    Unsigned,
-    /// A signature that does not verify.
-    Forged,
-}
 
 /// The dialog's callback id.
 const DIALOG_CALLBACK: &str = "sharebot_accept";
@@ -65,17 +58,17 @@ impl Review {
     pub async fn action(
         &self,
         click: PostActionIntegrationRequest,
-    ) -> Result<PostActionIntegrationResponse, Refusal> {
+    ) -> Result<PostActionIntegrationResponse, CallbackRefusal> {
         let (Some(request_id), Some(action), Some(recipient), Some(sig)) = (
             text(&click.context, "request"),
             text(&click.context, "action"),
             text(&click.context, "recipient"),
             text(&click.context, "sig"),
         ) else {
-            return Err(Refusal::Unsigned);
+            return Err(CallbackRefusal::Unsigned);
         };
         if !self.ctx.signer.verify(request_id, action, recipient, sig) {
-            return Err(Refusal::Forged);
+            return Err(CallbackRefusal::Forged);
         }
         match self
             .checked_action(&click, request_id, action, recipient)
@@ -125,8 +118,8 @@ impl Review {
                     .chosen_team_id
                     .clone()
                     .or(request.suggested_team_id.clone());
-                let teams = ctx.destination_teams().await?;
-                match team.and_then(|id| teams.into_iter().find(|t| t.id == id)) {
+                let teams = ctx.teams().await?;
+                match find_team(&teams, team.as_deref()) {
                     Some(team) => self.decide(&request, "accept", Some(&team.id), &team.display_name, &click.user_id, None).await,
                     None => Ok(ephemeral("Pick a team in the menu first (or use **Choose team…**). Nothing was changed.".into())),
                 }
@@ -196,13 +189,7 @@ impl Review {
         current: &ReviewRequest,
     ) -> Result<PostActionIntegrationResponse, ReviewError> {
         let ctx = &*self.ctx;
-        let teams = ctx.destination_teams().await?;
-        let team = current
-            .team_id
-            .as_deref()
-            .and_then(|id| teams.iter().find(|t| t.id == id))
-            .map(|t| t.display_name.clone())
-            .unwrap_or_default();
+        let team = team_name(&ctx.teams().await?, current.team_id.as_deref());
         let by = match current.decided_by.as_deref() {
             Some(id) => ctx.username(id).await,
             None => String::new(),
@@ -227,10 +214,8 @@ impl Review {
         if request.state != RequestState::Pending || request.deciding.is_some() {
             return self.already(request).await;
         }
-        let teams = ctx.destination_teams().await?;
-        let Some(team) = text(&click.context, "selected_option")
-            .and_then(|id| teams.iter().find(|t| t.id == id))
-        else {
+        let teams = ctx.teams().await?;
+        let Some(team) = find_team(&teams, text(&click.context, "selected_option")) else {
             return Ok(self.reply(request, "unknown_team", json!({})));
         };
         ctx.store
@@ -254,7 +239,7 @@ impl Review {
         if request.state != RequestState::Pending || request.deciding.is_some() {
             return self.already(request).await;
         }
-        let teams = ctx.destination_teams().await?;
+        let teams = ctx.teams().await?;
         let state = json!({
             "request": request.id,
             "user": click.user_id,
@@ -317,10 +302,8 @@ impl Review {
         if request.state != RequestState::Accepted {
             return Ok(self.reply(request, "not_accepted", json!({})));
         }
-        let teams = ctx.destination_teams().await?;
-        let Some(team) = text(&click.context, "selected_option")
-            .and_then(|id| teams.iter().find(|t| t.id == id))
-        else {
+        let teams = ctx.teams().await?;
+        let Some(team) = find_team(&teams, text(&click.context, "selected_option")) else {
             return Ok(self.reply(request, "unknown_team", json!({})));
         };
         if request.team_id.as_deref() == Some(team.id.as_str()) {
@@ -337,17 +320,17 @@ impl Review {
     pub async fn dialog(
         &self,
         submit: SubmitDialogRequest,
-    ) -> Result<SubmitDialogResponse, Refusal> {
+    ) -> Result<SubmitDialogResponse, CallbackRefusal> {
         let state: Map<String, Value> = serde_json::from_str(&submit.state).unwrap_or_default();
         let (Some(request_id), Some(user), Some(sig)) = (
             text(&state, "request"),
             text(&state, "user"),
             text(&state, "sig"),
         ) else {
-            return Err(Refusal::Unsigned);
+            return Err(CallbackRefusal::Unsigned);
         };
         if !self.ctx.signer.verify(request_id, "dialog", user, sig) {
-            return Err(Refusal::Forged);
+            return Err(CallbackRefusal::Forged);
         }
         if submit.cancelled {
             return Ok(SubmitDialogResponse::default());
@@ -394,10 +377,8 @@ impl Review {
                 "This request no longer exists. Nothing was changed.".into(),
             ));
         };
-        let teams = ctx.destination_teams().await?;
-        let Some(team) =
-            text(&submit.submission, "team").and_then(|id| teams.iter().find(|t| t.id == id))
-        else {
+        let teams = ctx.teams().await?;
+        let Some(team) = find_team(&teams, text(&submit.submission, "team")) else {
             let mut answer = SubmitDialogResponse::default();
             answer
                 .errors

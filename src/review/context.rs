@@ -46,6 +46,8 @@ pub struct Context {
     admin_checks: Mutex<HashMap<String, (bool, Instant)>>,
     /// user id → username, for "decided by @who".
     usernames: Mutex<HashMap<String, String>>,
+    /// The destination teams at the last reconcile, so a click is answered without a call.
+    teams: Mutex<Vec<Team>>,
 }
 
 impl Context {
@@ -76,6 +78,7 @@ impl Context {
             admins: Mutex::default(),
             admin_checks: Mutex::default(),
             usernames: Mutex::default(),
+            teams: Mutex::default(),
         }
     }
 
@@ -99,11 +102,6 @@ impl Context {
         }
         *lock(&self.admins) = admins.clone();
         Ok(admins)
-    }
-
-    /// The admins known from the last refresh.
-    pub fn known_admins(&self) -> Vec<User> {
-        lock(&self.admins).clone()
     }
 
     /// Whether `user_id` is an active system admin now: asked of the server, the answer
@@ -144,8 +142,19 @@ impl Context {
         }
     }
 
-    /// The teams a channel can be placed in: every live team but the inbox, by display name.
-    pub async fn destination_teams(&self) -> Result<Vec<Team>, ReviewError> {
+    /// The teams a channel can be placed in, as read at the last reconcile (read now when
+    /// none has run yet).
+    pub async fn teams(&self) -> Result<Vec<Team>, ReviewError> {
+        let cached = lock(&self.teams).clone();
+        if cached.is_empty() {
+            return self.refresh_teams().await;
+        }
+        Ok(cached)
+    }
+
+    /// Re-reads the teams a channel can be placed in: every live team but the inbox, by
+    /// display name.
+    pub async fn refresh_teams(&self) -> Result<Vec<Team>, ReviewError> {
         let mut teams: Vec<Team> = self
             .client
             .teams()
@@ -154,8 +163,21 @@ impl Context {
             .filter(|t| t.delete_at == 0 && t.id != self.places.inbox_team.id)
             .collect();
         teams.sort_by(|a, b| a.display_name.cmp(&b.display_name));
+        *lock(&self.teams) = teams.clone();
         Ok(teams)
     }
+}
+
+/// The team `id` among `teams`.
+pub fn find_team<'a>(teams: &'a [Team], id: Option<&str>) -> Option<&'a Team> {
+    id.and_then(|id| teams.iter().find(|t| t.id == id))
+}
+
+/// The display name of team `id` among `teams`, or empty.
+pub fn team_name(teams: &[Team], id: Option<&str>) -> String {
+    find_team(teams, id)
+        .map(|t| t.display_name.clone())
+        .unwrap_or_default()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -12,7 +12,7 @@ use crate::mattermost::models::{
 };
 use crate::store::{RequestState, ReviewRequest};
 
-use super::context::Context;
+use super::context::{team_name, Context};
 use super::ReviewError;
 
 /// Action ids (alphanumeric, as the server requires) and the actions they stand for.
@@ -163,11 +163,6 @@ impl Context {
         chosen: Option<&str>,
         teams: &[Team],
     ) -> Result<Post, ReviewError> {
-        let team_name = |id: Option<&str>| {
-            id.and_then(|id| teams.iter().find(|t| t.id == id))
-                .map(|t| t.display_name.clone())
-                .unwrap_or_default()
-        };
         let pending = request.state == RequestState::Pending && request.deciding.is_none();
         let (text, color, actions) = if pending {
             let suggested = request.suggested_team_id.as_deref();
@@ -179,7 +174,7 @@ impl Context {
                 self,
                 "review_request.md.j2",
                 request,
-                json!({"pending": waiting, "suggested_team": team_name(suggested)}),
+                json!({"pending": waiting, "suggested_team": team_name(teams, suggested)}),
             )?;
             let actions = vec![
                 self.team_menu(request, TEAM_MENU, "Team", teams, selected, recipient),
@@ -214,7 +209,7 @@ impl Context {
             };
             let context = json!({
                 "outcome": outcome,
-                "team": team_name(request.team_id.as_deref()),
+                "team": team_name(teams, request.team_id.as_deref()),
                 "by": by,
                 "at": request.decided_at.map(timestamp).unwrap_or_default(),
                 "note": request.note.clone().unwrap_or_default(),

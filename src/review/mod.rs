@@ -17,10 +17,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::sync::{watch, Notify};
 
-pub use callbacks::Refusal;
 pub use context::{Context, Places, ADMIN_CHECK_TTL};
 pub use message::{ACCEPT, CHOOSE, REJECT, RELOCATE, TEAM_MENU};
 pub use signing::Signer;
@@ -90,10 +88,6 @@ impl Review {
         }
     }
 
-    pub fn context(&self) -> &Context {
-        &self.ctx
-    }
-
     fn is_applying(&self, request_id: &str) -> bool {
         self.applying
             .lock()
@@ -135,55 +129,7 @@ impl Review {
         }
         let review = self.clone();
         tokio::spawn(async move {
-            let ctx = &review.ctx;
-            let from = request.team_id.clone().unwrap_or_default();
-            let result = apply::place_channel(&ctx.client, &request.channel_id, &to).await;
-            let teams = ctx.destination_teams().await.unwrap_or_default();
-            match result {
-                Ok(()) => {
-                    let _ = ctx
-                        .client
-                        .add_channel_member(&request.channel_id, &by)
-                        .await;
-                    match ctx.store.relocate(&request.id, &from, &to, &by).await {
-                        Ok(_) => {
-                            let detail = json!({"channel": request.channel_display_name, "from_team_id": from, "to_team_id": to});
-                            let _ = ctx
-                                .store
-                                .audit(&by, "request.relocated", &request.id, &detail.to_string())
-                                .await;
-                        }
-                        Err(err) => tracing::error!("cannot record a relocation: {err}"),
-                    }
-                    if let Ok(Some(now)) = ctx.store.request(&request.id).await {
-                        apply::refresh_posts(ctx, &now, &teams).await;
-                    }
-                }
-                Err(err) => {
-                    let team = teams
-                        .iter()
-                        .find(|t| t.id == to)
-                        .map(|t| t.display_name.clone())
-                        .unwrap_or_default();
-                    let _ = ctx
-                        .store
-                        .audit(
-                            &by,
-                            "request.relocate_failed",
-                            &request.id,
-                            &err.user_message(),
-                        )
-                        .await;
-                    if let Ok(text) = message::render(
-                        ctx,
-                        "decision_failed.md.j2",
-                        &request,
-                        json!({"action": "relocate", "team": team, "reason": err.user_message()}),
-                    ) {
-                        let _ = ctx.poster.direct_message(&by, text).await;
-                    }
-                }
-            }
+            apply::relocation(&review.ctx, &request, &to, &by).await;
             review.done_applying(&request.id);
         });
     }
@@ -251,20 +197,13 @@ impl crate::http::Callbacks for Review {
         click: mattermost::models::PostActionIntegrationRequest,
     ) -> Result<mattermost::models::PostActionIntegrationResponse, crate::http::CallbackRefusal>
     {
-        Review::action(self, click).await.map_err(refusal)
+        Review::action(self, click).await
     }
 
     async fn dialog(
         &self,
         submit: mattermost::models::SubmitDialogRequest,
     ) -> Result<mattermost::models::SubmitDialogResponse, crate::http::CallbackRefusal> {
-        Review::dialog(self, submit).await.map_err(refusal)
-    }
-}
-
-fn refusal(r: Refusal) -> crate::http::CallbackRefusal {
-    match r {
-        Refusal::Unsigned => crate::http::CallbackRefusal::Unsigned,
-        Refusal::Forged => crate::http::CallbackRefusal::Forged,
+        Review::dialog(self, submit).await
     }
 }

@@ -24,7 +24,7 @@ impl Review {
         let _one_at_a_time = self.discovery.lock().await;
         let ctx = &*self.ctx;
         let admins = ctx.refresh_admins().await?;
-        let teams = ctx.destination_teams().await?;
+        let teams = ctx.refresh_teams().await?;
 
         // Decisions a restart cut short are finished first (they hold their request's lock).
         for request in ctx.store.decisions_in_progress().await? {
@@ -40,7 +40,10 @@ impl Review {
         let mut live_links: HashSet<(String, String)> = HashSet::new();
         let mut listed: HashSet<String> = HashSet::new();
         for remote in remotes.iter().filter(|r| r.delete_at == 0) {
-            match self.discover_connection(remote, &mut live_links).await {
+            match self
+                .discover_connection(remote, &teams, &mut live_links)
+                .await
+            {
                 Ok(()) => {
                     listed.insert(remote.remote_id.clone());
                 }
@@ -91,7 +94,7 @@ impl Review {
         }
 
         self.bring_posts_up_to_date(&teams).await?;
-        self.remind_and_expire(&teams).await?;
+        self.remind_and_expire().await?;
         Ok(())
     }
 
@@ -99,6 +102,7 @@ impl Review {
     async fn discover_connection(
         &self,
         remote: &RemoteCluster,
+        teams: &[Team],
         live_links: &mut HashSet<(String, String)>,
     ) -> Result<(), ReviewError> {
         let ctx = &*self.ctx;
@@ -192,9 +196,8 @@ impl Review {
                             ),
                         )
                         .await?;
-                    let teams = ctx.destination_teams().await?;
                     let post = ctx
-                        .request_post(&request, &ctx.places.admin_channel.id, None, &teams)
+                        .request_post(&request, &ctx.places.admin_channel.id, None, teams)
                         .await?;
                     ctx.poster
                         .send_once(
@@ -296,7 +299,7 @@ impl Review {
     }
 
     /// Reminders in each admin's DM thread, and expiry.
-    async fn remind_and_expire(&self, teams: &[Team]) -> Result<(), ReviewError> {
+    async fn remind_and_expire(&self) -> Result<(), ReviewError> {
         let ctx = &*self.ctx;
         let now = crate::ids::now_ms();
         let remind_after = ctx.config.reminder_after.as_millis() as i64;
@@ -334,7 +337,6 @@ impl Review {
                     tracing::warn!(request = %request.id, "cannot send a reminder: {err}");
                 }
             }
-            let _ = teams;
         }
         Ok(())
     }

@@ -106,16 +106,8 @@ impl Store {
         recipient: &str,
         channel_id: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE notification_posts SET channel_id = $1, updated_at = $2 WHERE request_id = $3 AND admin_user_id = $4",
-        )
-        .bind(channel_id)
-        .bind(now_ms())
-        .bind(request_id)
-        .bind(recipient)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.set_notification_column("channel_id", request_id, recipient, channel_id)
+            .await
     }
 
     /// Records the post that was sent for a claimed notification.
@@ -147,16 +139,8 @@ impl Store {
         recipient: &str,
         shown: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE notification_posts SET shown = $1, updated_at = $2 WHERE request_id = $3 AND admin_user_id = $4",
-        )
-        .bind(shown)
-        .bind(now_ms())
-        .bind(request_id)
-        .bind(recipient)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.set_notification_column("shown", request_id, recipient, shown)
+            .await
     }
 
     /// Records the team an admin picked in a post's menu.
@@ -166,10 +150,22 @@ impl Store {
         recipient: &str,
         team_id: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE notification_posts SET chosen_team_id = $1, updated_at = $2 WHERE request_id = $3 AND admin_user_id = $4",
-        )
-        .bind(team_id)
+        self.set_notification_column("chosen_team_id", request_id, recipient, team_id)
+            .await
+    }
+
+    /// Sets one text column of a notification (`column` is a fixed name, never input).
+    async fn set_notification_column(
+        &self,
+        column: &'static str,
+        request_id: &str,
+        recipient: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "UPDATE notification_posts SET {column} = $1, updated_at = $2 WHERE request_id = $3 AND admin_user_id = $4"
+        ))
+        .bind(value)
         .bind(now_ms())
         .bind(request_id)
         .bind(recipient)
@@ -218,16 +214,6 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(notification))
-    }
-
-    /// Claims that were never completed (a restart between claim and record).
-    pub async fn unsent_notifications(&self) -> Result<Vec<NotificationPost>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM notification_posts n WHERE n.post_id IS NULL ORDER BY n.created_at"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(notification).collect())
     }
 
     /// Sent posts that show an older state than their request's.

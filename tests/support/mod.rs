@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod bot;
 pub mod db;
 pub mod openapi;
 pub mod sandbox;
