@@ -551,3 +551,67 @@ async fn a_restarted_bot_resumes_its_connection_and_gets_what_was_posted_while_i
     bot.shutdown().await.unwrap();
     sandbox.shutdown().await;
 }
+
+/// Records events, and never finishes one whose message is "hold" (a process busy with it).
+#[derive(Default)]
+struct Holding {
+    inner: Recording,
+}
+
+impl Domain for Holding {
+    async fn event(&self, event: Event) {
+        let hold = matches!(&event, Event::Posted { post, .. } if post.message == "hold");
+        self.inner.event(event).await;
+        if hold {
+            std::future::pending::<()>().await;
+        }
+    }
+    async fn reconcile(&self, reason: String) {
+        self.inner.reconcile(reason).await;
+    }
+}
+
+#[tokio::test]
+async fn an_event_the_domain_had_not_finished_when_killed_is_replayed_after_restart() {
+    let sandbox = start_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(sandbox.site_url(), dir.path(), &[]);
+    let first = Arc::new(Holding::default());
+    let bot = bot::start_with_domain(&cfg, fast(), first.clone())
+        .await
+        .unwrap();
+    let channel = bot.identity.admin_channel.id.clone();
+    let admin = admin_client(&sandbox).await;
+    let mut link = bot.link.clone();
+    link.wait_for(|l| *l == sharebot::http::MattermostLink::Connected)
+        .await
+        .unwrap();
+    post(&admin, &channel, "handled").await;
+    post(&admin, &channel, "hold").await;
+    eventually("both posts reach the domain", || {
+        first.inner.posted_messages().len() == 2
+    })
+    .await;
+    // Many flush intervals pass while the domain is still busy with "hold".
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    bot.kill().await;
+
+    let second = Arc::new(Recording::default());
+    let bot = bot::start_with_domain(&cfg, fast(), second.clone())
+        .await
+        .unwrap();
+    eventually("the unfinished post is delivered again", || {
+        !second.posted_messages().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let again: Vec<String> = second
+        .posted_messages()
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(again, ["hold"], "only the unfinished event is replayed");
+    assert_eq!(second.reconciles(), 0, "resumed, nothing lost");
+    bot.shutdown().await.unwrap();
+    sandbox.shutdown().await;
+}

@@ -247,6 +247,7 @@ async fn resume_replays_missed_events_exactly_once() {
                 let points = points.clone();
                 Arc::new(move |p: &ResumePoint| points.lock().unwrap().push(p.clone()))
             }),
+            checkpoints: false,
         },
         shutdown,
     );
@@ -522,6 +523,7 @@ async fn starts_from_a_persisted_resume_point_and_stops_on_shutdown() {
                 next_seq: 7,
             }),
             on_resume_point: None,
+            checkpoints: false,
         },
         shutdown,
     );

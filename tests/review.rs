@@ -1060,3 +1060,112 @@ async fn a_refused_move_is_reported_to_the_admin_and_leaves_the_request_pending(
     );
     bot.shutdown().await.unwrap();
 }
+
+/// Sets a user's system roles as an admin would in the System Console.
+async fn set_roles(world: &World, user: &str, roles: &str) {
+    let token = session(&world.b, "sysadmin", "Sys@dmin-sample1").await;
+    let res = reqwest::Client::new()
+        .put(format!(
+            "{}/api/v4/users/{}/roles",
+            world.b.site_url(),
+            world.b.user_id(user).unwrap()
+        ))
+        .bearer_auth(token)
+        .json(&json!({ "roles": roles }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn an_admin_added_later_is_asked_and_one_removed_can_no_longer_decide() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let channel = world.share("roster", "Roster change").await;
+    let bot = world.start_bot().await;
+    let (_, _, two, p2) = both_dms(&world, "Roster change").await;
+    let bot_id = bot_id(&world);
+
+    // user-1 becomes a system admin: the next roster refresh sends them the request too.
+    set_roles(&world, "user-1", "system_user system_admin").await;
+    let newcomer = world.user("user-1", "SampleUs@r-1").await;
+    let theirs = wait("the new admin's review DM", || async {
+        newcomer.review_dm(&bot_id, "Roster change").await
+    })
+    .await;
+    assert!(action_ids(&theirs).contains(&"accept".to_string()));
+
+    // sysadmin2 stops being one: within the admin check's lifetime their click decides nothing.
+    set_roles(&world, "sysadmin2", "system_user").await;
+    tokio::time::sleep(sharebot::review::ADMIN_CHECK_TTL + Duration::from_millis(200)).await;
+    let (status, _) = two.click(&p2.id, "accept", None).await;
+    assert_eq!(status, 200, "answered with an explanation, not an error");
+    let store = world.store().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let request = store
+        .requests_for_channel(&channel)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(request.state, RequestState::Pending);
+    assert!(request.deciding.is_none());
+
+    // The new admin decides; every copy, the former admin's included, shows it.
+    let engineering = world.b.team_id("engineering").unwrap();
+    newcomer.click(&theirs.id, "team", Some(&engineering)).await;
+    let (status, _) = newcomer.click(&theirs.id, "accept", None).await;
+    assert_eq!(status, 200);
+    dm_showing(
+        &world,
+        &two,
+        "Roster change",
+        "accepted into **Engineering** by @user-1",
+    )
+    .await;
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn someone_joining_during_the_move_is_added_to_the_team_and_the_move_retried() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let channel = world.share("busy", "Busy room").await;
+    let bot = world.start_bot().await;
+    let (one, p1, _, _) = both_dms(&world, "Busy room").await;
+    let marketing = world.b.team_id("marketing").unwrap();
+    let inbox = world.b.team_id("shared-inbox").unwrap();
+    let late = world.b.user_id("user-1").unwrap();
+    one.client.add_team_member(&inbox, &late).await.unwrap();
+    let member_of = |team: String, user: String| {
+        let client = world.b_bot();
+        async move { client.team_member(&team, &user).await.is_ok() }
+    };
+    assert!(!member_of(marketing.clone(), late.clone()).await);
+
+    // Just before the bot's first move request, user-1 joins the channel: that move finds a
+    // member outside Marketing and is refused (`members_do_not_match`).
+    let joiner = one.client.clone();
+    let (hook_channel, hook_user) = (channel.clone(), late.clone());
+    world.b.hooks().before_next(
+        "POST",
+        "/api/v4/channels/{channel_id}/move",
+        move || async move {
+            joiner
+                .add_channel_member(&hook_channel, &hook_user)
+                .await
+                .expect("user-1 joins the channel");
+        },
+    );
+    one.click(&p1.id, "team", Some(&marketing)).await;
+    let (status, _) = one.click(&p1.id, "accept", None).await;
+    assert_eq!(status, 200);
+    dm_showing(&world, &one, "Busy room", "accepted into **Marketing**").await;
+    assert_eq!(world.b.hooks().pending(), 0, "the move raced the join");
+    assert_eq!(channel_on_b(&world, &channel).await.team_id, marketing);
+    assert!(
+        member_of(marketing.clone(), late.clone()).await,
+        "the late joiner was added to the team and the move retried"
+    );
+    assert!(world.b_bot().channel_member(&channel, &late).await.is_ok());
+    bot.shutdown().await.unwrap();
+}

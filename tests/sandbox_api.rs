@@ -581,6 +581,73 @@ async fn a_direct_channel_is_created_once_and_carries_posts() {
     env.finish().await;
 }
 
+/// `PUT /posts/{id}/patch` and `PUT /posts/{id}` replace props whole (server `model.Post.Patch`,
+/// `app.UpdatePost`): an edit that means to keep buttons must send them again.
+#[tokio::test]
+async fn edits_replace_props_entirely() {
+    let env = env().await;
+    let town = env
+        .sandbox
+        .channel_id("engineering", "town-square")
+        .unwrap();
+    let (_, post) = env
+        .call(
+            Method::POST,
+            "/api/v4/posts",
+            Some("bottoken"),
+            Some(json!({"channel_id": town, "message": "v1", "props": {"a": "1", "b": "2"}})),
+        )
+        .await;
+    let id = post["id"].as_str().unwrap();
+    let props = |v: &Value| v["props"].as_object().cloned().unwrap_or_default();
+    let (status, patched) = env
+        .call(
+            Method::PUT,
+            &format!("/api/v4/posts/{id}/patch"),
+            Some("bottoken"),
+            Some(json!({"props": {"c": "3"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(Value::Object(props(&patched)), json!({"c": "3"}));
+    let (_, patched) = env
+        .call(
+            Method::PUT,
+            &format!("/api/v4/posts/{id}/patch"),
+            Some("bottoken"),
+            Some(json!({"message": "v2"})),
+        )
+        .await;
+    assert_eq!(
+        Value::Object(props(&patched)),
+        json!({"c": "3"}),
+        "a patch without props keeps them"
+    );
+    let (status, updated) = env
+        .call(
+            Method::PUT,
+            &format!("/api/v4/posts/{id}"),
+            Some("bottoken"),
+            Some(json!({"id": id, "message": "v3", "props": {"d": "4"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(Value::Object(props(&updated)), json!({"d": "4"}));
+    let (_, updated) = env
+        .call(
+            Method::PUT,
+            &format!("/api/v4/posts/{id}"),
+            Some("bottoken"),
+            Some(json!({"id": id, "message": "v4"})),
+        )
+        .await;
+    assert!(
+        props(&updated).is_empty(),
+        "an update without props clears them: {updated}"
+    );
+    env.finish().await;
+}
+
 #[tokio::test]
 async fn only_the_author_or_an_admin_edits_a_post() {
     let env = env().await;

@@ -1,6 +1,6 @@
-//! Consumes the Mattermost WebSocket: keeps `/readyz` in step with the connection, persists
-//! the resume point (nothing secret) so a restart can resume, and hands events and resync
-//! signals to the domain.
+//! Consumes the Mattermost WebSocket: keeps `/readyz` in step with the connection, hands
+//! events and resync signals to the domain, and persists the resume point (nothing secret)
+//! once the domain has finished with the events before it, so a restart replays the rest.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -48,7 +48,8 @@ pub struct ResumeSlot {
 }
 
 impl ResumeSlot {
-    /// Called by the listener after every event; cheap (no I/O).
+    /// Called by the consumer once the domain has handled everything before `point`; cheap
+    /// (no I/O).
     pub fn set(&self, point: &ResumePoint) {
         if let Ok(mut slot) = self.latest.lock() {
             *slot = Some(point.clone());
@@ -112,10 +113,12 @@ pub fn mirror_state(
     })
 }
 
-/// Hands every message to the domain until the listener stops.
+/// Hands every message to the domain until the listener stops, and moves the resume point
+/// forward only past events the domain has finished with.
 pub async fn consume<D: Domain>(
     mut messages: tokio::sync::mpsc::Receiver<WsMessage>,
     domain: Arc<D>,
+    resume: ResumeSlot,
     metrics: Metrics,
 ) {
     while let Some(message) = messages.recv().await {
@@ -127,6 +130,7 @@ pub async fn consume<D: Domain>(
                 tracing::info!(connection_id = %connection_id, resumed, "listening to Mattermost");
             }
             WsMessage::Event(event) => domain.event(event).await,
+            WsMessage::Checkpoint(point) => resume.set(&point),
             WsMessage::ResyncNeeded { reason } => {
                 metrics.inc(
                     "sharebot_websocket_resyncs_total",

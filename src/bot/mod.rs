@@ -180,18 +180,23 @@ pub async fn start_with<D: Domain>(
     tracing::info!(listen = %http_addr, public_url = %config.server.public_url, "HTTP server listening");
 
     let slot = listener::ResumeSlot::default();
-    let on_resume = slot.clone();
     let ws = client.websocket(
         WsConfig {
             options: tuning.websocket.clone(),
             resume_from: load_resume_point(&store).await,
-            on_resume_point: Some(Arc::new(move |p| on_resume.set(p))),
+            on_resume_point: None,
+            checkpoints: true,
         },
         stop_rx.clone(),
     );
     let mirror = listener::mirror_state(ws.state, link_tx);
     let background = domain.clone().background(stop_rx.clone());
-    let consumer = tokio::spawn(listener::consume(ws.messages, domain, metrics.clone()));
+    let consumer = tokio::spawn(listener::consume(
+        ws.messages,
+        domain,
+        slot.clone(),
+        metrics.clone(),
+    ));
     let flusher = listener::flusher(store.clone(), slot, tuning.resume_flush, stop_rx);
     // The mirror ends by itself when the listener's state sender is dropped.
     drop(mirror);

@@ -95,6 +95,11 @@ pub enum WsMessage {
     ResyncNeeded { reason: ResyncReason },
     /// The connection ended; the listener is reconnecting.
     Disconnected { reason: String },
+    /// Only with [`WsConfig::checkpoints`]: every message before this one has been sent, so
+    /// once the consumer has handled them it may persist this resume point. Saving it then,
+    /// and not when an event merely arrives, means an event the domain had not finished with
+    /// when the process died is replayed after a restart.
+    Checkpoint(ResumePoint),
 }
 
 /// Why events may have been lost.
@@ -133,7 +138,10 @@ pub struct WsConfig {
     pub options: WsOptions,
     /// Resume point persisted by a previous run, if any.
     pub resume_from: Option<ResumePoint>,
+    /// Called with the resume point as soon as events are sent (cheap, no ordering promise).
     pub on_resume_point: Option<ResumeCallback>,
+    /// Also send [`WsMessage::Checkpoint`] after each event and `hello`, in order with them.
+    pub checkpoints: bool,
 }
 
 /// A running listener.
@@ -162,6 +170,7 @@ impl Client {
             client: self.clone(),
             options: config.options,
             on_resume: config.on_resume_point,
+            checkpoints: config.checkpoints,
             tx,
             state: state_tx,
             connection_id,
@@ -200,6 +209,7 @@ struct Worker {
     client: Client,
     options: WsOptions,
     on_resume: Option<ResumeCallback>,
+    checkpoints: bool,
     tx: mpsc::Sender<WsMessage>,
     state: watch::Sender<ConnectionState>,
     connection_id: Option<String>,
@@ -432,7 +442,9 @@ impl Worker {
             }
             Err(reason) => tracing::warn!(reason = %reason, "skipping a malformed WebSocket event"),
         }
-        self.save_resume_point();
+        if !self.checkpoint().await {
+            return Some(End::ReceiverGone);
+        }
         None
     }
 
@@ -468,7 +480,9 @@ impl Worker {
             self.next_seq = frame.seq.unwrap_or(0) + 1;
         }
         self.gap_reconnects = 0;
-        self.save_resume_point();
+        if !self.checkpoint().await {
+            return Some(End::ReceiverGone);
+        }
         // Announce a connection once, or again when the server replaced the one we announced
         // (a pong may have arrived before its hello).
         if !*announced || renumbered {
@@ -515,13 +529,20 @@ impl Worker {
         self.tx.send(message).await.is_ok()
     }
 
-    fn save_resume_point(&self) {
-        if let (Some(callback), Some(connection_id)) = (&self.on_resume, &self.connection_id) {
-            callback(&ResumePoint {
-                connection_id: connection_id.clone(),
-                next_seq: self.next_seq,
-            });
+    /// Reports the resume point: to the callback at once, and in order as a message when
+    /// checkpoints are on. False when nobody listens any more.
+    async fn checkpoint(&self) -> bool {
+        let Some(connection_id) = &self.connection_id else {
+            return true;
+        };
+        let point = ResumePoint {
+            connection_id: connection_id.clone(),
+            next_seq: self.next_seq,
+        };
+        if let Some(callback) = &self.on_resume {
+            callback(&point);
         }
+        !self.checkpoints || self.emit(WsMessage::Checkpoint(point)).await
     }
 }
 
@@ -635,6 +656,7 @@ mod tests {
             client,
             options: WsOptions::default(),
             on_resume: None,
+            checkpoints: false,
             tx,
             state,
             connection_id,

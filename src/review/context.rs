@@ -95,6 +95,13 @@ impl Context {
         {
             let mut checks = lock(&self.admin_checks);
             checks.retain(|_, (_, at)| now.duration_since(*at) < ADMIN_CHECK_TTL);
+            // Someone who left the roster loses the right to decide now, not when a cached
+            // "yes" runs out.
+            for (id, check) in checks.iter_mut() {
+                if check.0 && !admins.iter().any(|a| &a.id == id) {
+                    *check = (false, now);
+                }
+            }
             let mut names = lock(&self.usernames);
             for a in &admins {
                 names.insert(a.id.clone(), a.username.clone());

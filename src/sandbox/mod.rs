@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod faults;
+pub mod hooks;
 pub mod invite;
 pub mod recorder;
 pub mod websocket;
@@ -23,6 +24,7 @@ use axum::middleware::from_fn_with_state;
 
 pub use self::error::AppError;
 use self::faults::{FaultSettings, Faults};
+use self::hooks::Hooks;
 use self::recorder::Recorder;
 pub use self::seed::{Seed, SeedError};
 use self::state::Db;
@@ -92,6 +94,7 @@ pub struct RunningSandbox {
     bot_token_generated: bool,
     hub: Hub,
     faults: Faults,
+    hooks: Hooks,
     db: Arc<Mutex<Db>>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
@@ -164,7 +167,9 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         federation: runtime,
     });
     let background = federation::spawn(shared.clone(), sync_queue);
+    let hooks = Hooks::default();
     let mut app = api::router(shared)
+        .layer(from_fn_with_state(hooks.clone(), hooks::run))
         .layer(axum::middleware::from_fn(server_headers))
         .layer(from_fn_with_state(faults.clone(), faults::middleware));
     if let Some(recorder) = options.recorder.clone() {
@@ -199,6 +204,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         bot_token_generated,
         hub,
         faults,
+        hooks,
         db,
         stop,
         task,
@@ -258,6 +264,11 @@ impl RunningSandbox {
     /// The switchable faults.
     pub fn faults(&self) -> &Faults {
         &self.faults
+    }
+
+    /// One-shot hooks run before a request is handled (tests stage races with them).
+    pub fn hooks(&self) -> &Hooks {
+        &self.hooks
     }
 
     fn with_db<T>(&self, f: impl FnOnce(&Db) -> T) -> T {

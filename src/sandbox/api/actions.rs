@@ -124,8 +124,12 @@ pub(crate) async fn do_action(
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
+        // The server fills `data_source` only for a select with a chosen option
+        // (`app/integration_action.go`); otherwise it stays empty.
+        let mut data_source = String::new();
         if action_type == "select" && !request.selected_option.is_empty() {
             context.insert("selected_option".into(), json!(request.selected_option));
+            data_source = text(action.get("data_source"));
         }
         let team_name = db
             .teams
@@ -142,7 +146,7 @@ pub(crate) async fn do_action(
             "post_id": post.id,
             "trigger_id": trigger.signed,
             "type": action_type,
-            "data_source": text(action.get("data_source")),
+            "data_source": data_source,
         });
         if !context.is_empty() {
             upstream["context"] = Value::Object(context);

@@ -194,6 +194,11 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
             "/api/v4/users/username/{username}",
             get(users::by_username),
         ),
+        (
+            "PUT",
+            "/api/v4/users/{user_id}/roles",
+            put(users::update_roles),
+        ),
         ("GET", "/api/v4/users/{user_id}/teams", get(teams::of_user)),
         (
             "GET",

@@ -92,6 +92,42 @@ pub(crate) async fn get_one(
         .ok_or_else(missing_user)
 }
 
+#[derive(Deserialize)]
+pub(crate) struct RolesBody {
+    #[serde(default, deserialize_with = "null_as_default")]
+    roles: String,
+}
+
+/// The system-scope roles a user may hold (the server checks the role table).
+const SYSTEM_ROLES: [&str; 4] = [
+    "system_user",
+    "system_admin",
+    "system_guest",
+    "system_manager",
+];
+
+/// `PUT /users/{user_id}/roles` `{roles}`: system admins only (`manage_roles`); the roles are
+/// replaced whole (`model.IsValidUserRoles` refuses `system_admin` alone).
+pub(crate) async fn update_roles(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    path_id("user_id", &user_id)?;
+    let body: RolesBody = parse_body(&body, "roles")?;
+    let roles: Vec<&str> = body.roles.split_whitespace().collect();
+    if roles.iter().any(|r| !SYSTEM_ROLES.contains(r)) || roles == ["system_admin"] {
+        return Err(AppError::invalid_param("roles"));
+    }
+    caller.require_admin("manage_roles")?;
+    let mut db = state.db();
+    let record = db.users.get_mut(&user_id).ok_or_else(missing_user)?;
+    record.user.roles = roles.join(" ");
+    record.user.update_at = super::super::ids::now_ms();
+    Ok(status_ok())
+}
+
 fn missing_user() -> AppError {
     AppError::new(
         404,
