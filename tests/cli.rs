@@ -155,7 +155,7 @@ fn migrate_creates_the_sqlite_file_and_is_repeatable() {
             .unwrap();
         assert!(out.status.success(), "{}", text(&out));
         assert!(String::from_utf8_lossy(&out.stdout)
-            .contains("is up to date (migrations applied: [1, 2])"));
+            .contains("is up to date (migrations applied: [1, 2, 3])"));
     }
     assert!(dir.path().join("sharebot.db").exists());
 }
@@ -319,4 +319,32 @@ fn a_postgres_password_never_reaches_the_logs() {
         "{all}"
     );
     assert!(!all.contains("pw-recognisable-db-password-55"), "{all}");
+}
+
+#[test]
+fn a_template_override_that_does_not_render_refuses_start_up_with_exit_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    write(
+        &templates,
+        "reminder.md.j2",
+        "Still waiting: {{ request.channel_display_name ",
+    );
+    let out = with_secrets(&mut sharebot(dir.path()))
+        .args(["run", "--config"])
+        .arg(shipped())
+        .env("SHAREBOT_TEMPLATES__DIR", &templates)
+        // Never reached: the templates are checked before anything is contacted.
+        .env("SHAREBOT_MATTERMOST__URL", "http://127.0.0.1:1")
+        .env("SHAREBOT_SERVER__LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("reminder.md.j2"), "{all}");
+    assert!(
+        !all.contains("cannot read the bot's own account"),
+        "Mattermost was not contacted: {all}"
+    );
 }

@@ -50,6 +50,8 @@ on_both!(
     decisions_record_who_and_where,
     notifications_are_claimed_once,
     a_request_can_reopen_after_a_decision,
+    waiting_shares_are_kept_once_and_dropped,
+    a_command_post_is_handled_once,
 );
 
 fn sample(channel: &str) -> NewRequest {
@@ -65,12 +67,12 @@ fn sample(channel: &str) -> NewRequest {
 }
 
 async fn migrations_are_applied_once(store: Store) {
-    assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2]);
+    assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2, 3]);
     store
         .migrate()
         .await
         .expect("running migrations again is a no-op");
-    assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2]);
+    assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2, 3]);
     store.ping().await.unwrap();
 }
 
@@ -251,4 +253,45 @@ async fn a_request_can_reopen_after_a_decision(store: Store) {
     );
     assert_ne!(again.id, req.id);
     assert_eq!(store.requests_for_channel("chan5").await.unwrap().len(), 2);
+}
+
+async fn waiting_shares_are_kept_once_and_dropped(store: Store) {
+    assert!(store.add_waiting_share("r1", "c1", "u1").await.unwrap());
+    assert!(!store.add_waiting_share("r1", "c1", "u2").await.unwrap());
+    assert!(store.add_waiting_share("r1", "c2", "u1").await.unwrap());
+    assert!(store.add_waiting_share("r2", "c1", "u1").await.unwrap());
+    let r1 = store.waiting_shares(Some("r1")).await.unwrap();
+    assert_eq!(r1.len(), 2);
+    assert_eq!(r1[0].requested_by, "u1");
+    assert_eq!(store.waiting_shares(None).await.unwrap().len(), 3);
+    assert!(store.remove_waiting_share("r1", "c1").await.unwrap());
+    assert!(!store.remove_waiting_share("r1", "c1").await.unwrap());
+    assert_eq!(store.forget_waiting_shares("r1").await.unwrap(), 1);
+    assert_eq!(store.waiting_shares(None).await.unwrap().len(), 1);
+}
+
+async fn a_command_post_is_handled_once(store: Store) {
+    use sharebot::store::CommandClaim;
+    assert_eq!(
+        store.claim_command("p1", "u1").await.unwrap(),
+        CommandClaim::New
+    );
+    store.finish_command("p1").await.unwrap();
+    assert_eq!(
+        store.claim_command("p1", "u1").await.unwrap(),
+        CommandClaim::Done
+    );
+    // Claimed, never finished: reported once as interrupted, then done.
+    assert_eq!(
+        store.claim_command("p2", "u1").await.unwrap(),
+        CommandClaim::New
+    );
+    assert_eq!(
+        store.claim_command("p2", "u1").await.unwrap(),
+        CommandClaim::Interrupted
+    );
+    assert_eq!(
+        store.claim_command("p2", "u1").await.unwrap(),
+        CommandClaim::Done
+    );
 }

@@ -2,6 +2,7 @@
 //! behaviour on both (through sqlx's `Any` driver); migrations in `migrations/<dialect>/`.
 
 mod audit;
+mod commands;
 mod kv;
 mod notifications;
 mod policies;
@@ -14,6 +15,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use audit::AuditEntry;
+pub use commands::{CommandClaim, WaitingShare};
 pub use notifications::NotificationPost;
 pub use policies::{ConnectionPolicy, Policy};
 pub use requests::{Decision, NewRequest, RequestState, ReviewRequest};
