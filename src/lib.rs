@@ -1,11 +1,14 @@
 //! sharebot: chat-ops for Mattermost Shared Channels.
 //!
-//! Data flows one way: transport ([`mattermost`], [`http`]) → domain → [`store`].
+//! Data flows one way: transport ([`mattermost`], [`http`]) → domain ([`review`],
+//! [`commands`], side by side in [`domain`]) → [`store`].
 //! [`sandbox`] is a Mattermost-compatible test double used by the tests and the demo.
 
 pub mod bot;
 pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod domain;
 pub mod http;
 pub mod ids;
 pub mod logging;

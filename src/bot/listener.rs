@@ -129,7 +129,10 @@ pub async fn consume<D: Domain>(
             } => {
                 tracing::info!(connection_id = %connection_id, resumed, "listening to Mattermost");
             }
-            WsMessage::Event(event) => domain.event(event).await,
+            WsMessage::Event(event) => {
+                tracing::trace!(event = event.name(), "an event for the domain");
+                domain.event(event).await
+            }
             WsMessage::Checkpoint(point) => resume.set(&point),
             WsMessage::ResyncNeeded { reason } => {
                 metrics.inc(

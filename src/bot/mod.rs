@@ -18,6 +18,7 @@ pub use listener::{load_resume_point, Domain, RESUME_KEY};
 pub use startup::Identity;
 
 use crate::config::Config;
+use crate::domain::Sharebot;
 use crate::http::{self, AppState, MattermostLink};
 use crate::mattermost::{Client, ClientOptions, WsConfig, WsOptions};
 use crate::metrics::Metrics;
@@ -75,7 +76,7 @@ pub struct RunningBot {
     background: Option<JoinHandle<()>>,
 }
 
-/// Starts the bot with the review workflow: templates, database, Mattermost checks, HTTP
+/// Starts the bot with the review workflow and the chat commands: templates, database, Mattermost checks, HTTP
 /// server (callbacks included), WebSocket listener, reconcile loop. With `listener`, the HTTP
 /// server uses that socket instead of binding `server.listen`.
 pub async fn start(
@@ -85,7 +86,7 @@ pub async fn start(
 ) -> Result<RunningBot, BotError> {
     let templates = Arc::new(Templates::load(config.templates.dir.as_deref())?);
     start_with(config, tuning, listener, move |setup| {
-        Arc::new(Review::new(review::Context::new(
+        Arc::new(Sharebot::new(Review::new(review::Context::new(
             setup.client,
             setup.store,
             review::Places {
@@ -98,7 +99,7 @@ pub async fn start(
             setup.config.server.secret.expose(),
             &setup.config.server.public_url,
             setup.tuning.notice_sync_wait,
-        )))
+        ))))
     })
     .await
 }

@@ -47,6 +47,20 @@ impl Client {
         self.json(request).await
     }
 
+    /// The user called `username` through `POST /users/usernames`, which takes any name
+    /// (a remote user's `name:remote` does not fit the `username/{username}` route). `None`
+    /// when there is no such user.
+    pub async fn find_username(&self, username: &str) -> Result<Option<User>> {
+        let request = Request::new(
+            Method::POST,
+            Route::fixed("/api/v4/users/usernames"),
+            Idempotency::Idempotent,
+        )
+        .json(&[username])?;
+        let users: Vec<User> = self.json(request).await?;
+        Ok(users.into_iter().find(|u| u.username == username))
+    }
+
     /// `GET /users/username/{username}`.
     pub async fn user_by_username(&self, username: &str) -> Result<User> {
         let username = username.trim_start_matches('@');

@@ -5,7 +5,7 @@ mod posts;
 mod templates;
 
 pub use posts::{Poster, Target, REQUEST_MARKER};
-pub use templates::{TemplateError, Templates};
+pub use templates::{command_reply_defaults, TemplateError, Templates, COMMAND_REPLIES};
 
 use crate::mattermost;
 use crate::store::StoreError;

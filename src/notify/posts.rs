@@ -23,13 +23,20 @@ pub enum Target<'a> {
     Dm { admin_id: &'a str },
     /// A channel (the admin channel).
     Channel { channel_id: &'a str },
+    /// A reply in a thread (the `pending` command's answer); any admin may click it.
+    Thread {
+        channel_id: &'a str,
+        root_id: &'a str,
+    },
 }
 
 impl Target<'_> {
-    fn recipient(&self) -> &str {
+    /// Who the post is for, as recorded and signed: an admin, a channel, or `thread:<root>`.
+    pub fn recipient(&self) -> String {
         match self {
-            Target::Dm { admin_id } => admin_id,
-            Target::Channel { channel_id } => channel_id,
+            Target::Dm { admin_id } => admin_id.to_string(),
+            Target::Channel { channel_id } => channel_id.to_string(),
+            Target::Thread { root_id, .. } => format!("thread:{root_id}"),
         }
     }
 
@@ -37,6 +44,14 @@ impl Target<'_> {
         match self {
             Target::Dm { .. } => "dm",
             Target::Channel { .. } => "channel",
+            Target::Thread { .. } => "thread",
+        }
+    }
+
+    fn root_id(&self) -> &str {
+        match self {
+            Target::Thread { root_id, .. } => root_id,
+            _ => "",
         }
     }
 }
@@ -77,6 +92,7 @@ impl Poster {
         shown: &str,
     ) -> Result<String, NotifyError> {
         let recipient = target.recipient();
+        let recipient = recipient.as_str();
         let lock = self.lock_for(format!("{request_id}/{recipient}"));
         let _held = lock.lock().await;
         let fresh = self
@@ -103,14 +119,19 @@ impl Poster {
                     .await?
                     .id
             }
-            (None, Target::Channel { channel_id }) => channel_id.to_string(),
+            (None, Target::Channel { channel_id } | Target::Thread { channel_id, .. }) => {
+                channel_id.to_string()
+            }
         };
         self.store
             .set_notification_channel(request_id, recipient, &channel_id)
             .await?;
         if !fresh {
             // A claim from before a restart: the post may have been sent and not recorded.
-            if let Some(existing) = self.find_sent(&channel_id, request_id).await? {
+            if let Some(existing) = self
+                .find_sent(&channel_id, request_id, target.root_id())
+                .await?
+            {
                 self.store
                     .complete_notification(request_id, recipient, &channel_id, &existing.id)
                     .await?;
@@ -118,6 +139,7 @@ impl Poster {
             }
         }
         post.channel_id = channel_id.clone();
+        post.root_id = target.root_id().to_string();
         post.props
             .other
             .insert(REQUEST_MARKER.into(), json!(request_id));
@@ -129,11 +151,13 @@ impl Poster {
         Ok(sent.id)
     }
 
-    /// The bot's root post about `request_id` among the channel's latest posts.
+    /// The bot's post about `request_id` among the channel's latest posts (a root post, or a
+    /// reply in thread `root_id`).
     async fn find_sent(
         &self,
         channel_id: &str,
         request_id: &str,
+        root_id: &str,
     ) -> Result<Option<Post>, NotifyError> {
         let list = self
             .client
@@ -151,7 +175,7 @@ impl Poster {
             .into_iter()
             .find(|p| {
                 p.user_id == self.bot_id
-                    && p.root_id.is_empty()
+                    && p.root_id == root_id
                     && p.delete_at == 0
                     && p.props.other.get(REQUEST_MARKER) == Some(&json!(request_id))
             })

@@ -38,7 +38,75 @@ const BUILT_IN: &[(&str, &str)] = &[
         "callback_reply.md.j2",
         include_str!("../../templates/callback_reply.md.j2"),
     ),
+    (
+        "command_help.md.j2",
+        include_str!("../../templates/command_help.md.j2"),
+    ),
+    (
+        "command_connections.md.j2",
+        include_str!("../../templates/command_connections.md.j2"),
+    ),
+    (
+        "command_invite.md.j2",
+        include_str!("../../templates/command_invite.md.j2"),
+    ),
+    (
+        "command_shared.md.j2",
+        include_str!("../../templates/command_shared.md.j2"),
+    ),
+    (
+        "command_audit.md.j2",
+        include_str!("../../templates/command_audit.md.j2"),
+    ),
+    (
+        "command_reply.md.j2",
+        include_str!("../../templates/command_reply.md.j2"),
+    ),
 ];
+
+/// Every answer `command_reply.md.j2` has a branch for.
+pub const COMMAND_REPLIES: &[&str] = &[
+    "error",
+    "not_admin",
+    "wrong_place",
+    "interrupted",
+    "failed",
+    "connected",
+    "exists",
+    "reinvited",
+    "not_pending",
+    "accept_invite",
+    "invite_accepted",
+    "policy_set",
+    "disconnect_confirm",
+    "disconnected",
+    "disconnect_kept",
+    "shared",
+    "share_waiting",
+    "already_shared",
+    "unshared",
+    "not_shared",
+    "cannot_share",
+    "pending_none",
+    "pending",
+    "moving",
+    "move_pending",
+    "move_not_received",
+    "move_same",
+    "move_busy",
+    "whois",
+    "info",
+];
+
+/// The fields `command_reply.md.j2` may use, all empty: commands fill in what they need.
+pub fn command_reply_defaults() -> serde_json::Value {
+    json!({
+        "reply": "", "mention": "@sharebot ", "admin_channel": "", "command": "", "message": "",
+        "usage": "", "org": "", "name": "", "receives": "", "waiting": "", "by": "", "at": "",
+        "channel": "", "team": "", "count": 0, "outgoing": "", "incoming": "", "user": "",
+        "full_name": "", "bot_user": false, "remote": false, "shared": false, "state": "",
+    })
+}
 
 /// A template that could not be read, compiled or rendered; names the file.
 #[derive(Debug, thiserror::Error)]
@@ -209,6 +277,82 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                 c["at"] = json!("10:42 UTC");
                 c["reason"] = json!("database is not answering");
                 out.push(c);
+            }
+        }
+        "command_help.md.j2" => {
+            let commands = json!([
+                {"usage": "help [command]", "summary": "List the commands.", "open": true},
+                {"usage": "connections", "summary": "List connections.", "open": false},
+            ]);
+            for mention in ["@sharebot ", ""] {
+                out.push(
+                    json!({"topic": null, "unknown": "", "commands": commands, "mention": mention}),
+                );
+                out.push(json!({"topic": null, "unknown": "frob", "commands": commands, "mention": mention}));
+            }
+            for open in [true, false] {
+                out.push(json!({"topic": {"usage": "share ~channel with <connection>", "summary": "Share.",
+                    "examples": ["share ~launch-plan with org-b"], "open": open},
+                    "unknown": "", "commands": [], "mention": "@sharebot "}));
+            }
+        }
+        "command_connections.md.j2" => {
+            out.push(json!({"rows": [], "mention": "@sharebot "}));
+            out.push(
+                json!({"rows": [{"org": "Org B", "name": "org-b", "status": "🟢 Connected",
+                "last_seen": "1 min ago", "receives": "review → Shared Inbox", "shared_out": "2",
+                "shared_in": "5 (1 pending)"}], "mention": ""}),
+            );
+        }
+        "command_invite.md.j2" => {
+            for (reinvite, waiting) in [(false, ""), (true, "~launch-plan")] {
+                out.push(
+                    json!({"reinvite": reinvite, "org": "Org B", "name": "org-b",
+                    "invite": "c2FtcGxl", "password": "sample", "waiting": waiting,
+                    "mention": "@sharebot "}),
+                );
+            }
+        }
+        "command_shared.md.j2" => {
+            out.push(json!({"sections": []}));
+            out.push(json!({"sections": [
+                {"org": "Org B", "name": "org-b", "outgoing": [], "incoming": []},
+                {"org": "Org C", "name": "org-c",
+                 "outgoing": [{"name": "launch-plan", "team": "Engineering", "waiting": true},
+                              {"name": "hiring", "team": "Marketing", "waiting": false}],
+                 "incoming": [{"channel": "Roadmap", "state": "accepted", "team": "Engineering"},
+                              {"channel": "Ops", "state": "pending", "team": ""}]},
+            ]}));
+        }
+        "command_audit.md.j2" => {
+            out.push(json!({"entries": []}));
+            out.push(
+                json!({"entries": [{"at": "2026-01-01 10:00 UTC", "who": "alice",
+                "action": "connection.created", "about": "Org B"}]}),
+            );
+        }
+        "command_reply.md.j2" => {
+            for reply in COMMAND_REPLIES {
+                for (flag, text) in [(false, ""), (true, "x")] {
+                    let mut c = command_reply_defaults();
+                    for key in [
+                        "usage",
+                        "org",
+                        "waiting",
+                        "full_name",
+                        "state",
+                        "outgoing",
+                        "team",
+                        "name",
+                    ] {
+                        c[key] = json!(text);
+                    }
+                    for key in ["bot_user", "remote", "shared"] {
+                        c[key] = json!(flag);
+                    }
+                    c["reply"] = json!(reply);
+                    out.push(c);
+                }
             }
         }
         _ => {}

@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 pub use context::{Context, Places, ADMIN_CHECK_TTL};
-pub use message::{ACCEPT, CHOOSE, REJECT, RELOCATE, TEAM_MENU};
+pub use message::{ago, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, TEAM_MENU};
 pub use signing::Signer;
 
 use crate::mattermost::{self, Event};
@@ -156,6 +156,21 @@ impl Review {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The shared context (client, store, places, templates, signer, poster).
+    pub fn context(&self) -> &Arc<Context> {
+        &self.ctx
+    }
+
+    /// Moves an accepted channel to team `to` in the background, for admin `by`; false when
+    /// a decision or move of that request is already under way.
+    pub fn relocate(&self, request: crate::store::ReviewRequest, to: String, by: String) -> bool {
+        if self.is_applying(&request.id) {
+            return false;
+        }
+        self.spawn_relocate(request, to, by);
+        true
     }
 
     /// Asks the loop for a reconcile now.

@@ -232,6 +232,21 @@ impl Store {
         self.select("channel_id = $1", Some(channel_id)).await
     }
 
+    /// The newest request about a channel called `name` (its name or display name, in any
+    /// case), for commands that name a received channel by what people see.
+    pub async fn request_by_channel_name(
+        &self,
+        name: &str,
+    ) -> Result<Option<ReviewRequest>, StoreError> {
+        Ok(self
+            .select(
+                "(LOWER(channel_display_name) = LOWER($1) OR LOWER(channel_name) = LOWER($1))",
+                Some(name),
+            )
+            .await?
+            .pop())
+    }
+
     /// Every pending request, oldest first.
     pub async fn pending_requests(&self) -> Result<Vec<ReviewRequest>, StoreError> {
         self.select("state = 'pending'", None).await

@@ -5,3 +5,4 @@ pub mod bot;
 pub mod db;
 pub mod openapi;
 pub mod sandbox;
+pub mod world;

@@ -188,6 +188,7 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
         ("POST", "/api/v4/users/logout", post(users::logout)),
         ("GET", "/api/v4/users", get(users::list)),
         ("POST", "/api/v4/users/ids", post(users::by_ids)),
+        ("POST", "/api/v4/users/usernames", post(users::by_usernames)),
         ("GET", "/api/v4/users/{user_id}", get(users::get_one)),
         (
             "GET",

@@ -260,6 +260,34 @@ pub(crate) async fn by_ids(
     Ok(Json(users))
 }
 
+/// `POST /users/usernames` `[username…]`: the users that exist, in any order (the way to
+/// look up a remote user, whose `name:remote` username the `username/{username}` route
+/// pattern does not match).
+pub(crate) async fn by_usernames(
+    State(state): State<Shared>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<Json<Vec<User>>> {
+    let names: Vec<String> = parse_body(&body, "usernames")?;
+    if names.is_empty() {
+        return Err(AppError::invalid_param("usernames"));
+    }
+    let db = state.db();
+    let mut users: Vec<User> = names
+        .iter()
+        .filter_map(|name| db.user_by_username(name))
+        .map(|u| {
+            if u.id == caller.user.id {
+                u.clone()
+            } else {
+                sanitize_other(u)
+            }
+        })
+        .collect();
+    users.dedup_by(|a, b| a.id == b.id);
+    Ok(Json(users))
+}
+
 /// The 201 answer most creating routes give.
 pub(crate) fn created<T: serde::Serialize>(value: T) -> Response {
     (StatusCode::CREATED, Json(value)).into_response()

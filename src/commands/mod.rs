@@ -1,0 +1,451 @@
+//! Chat commands: `@sharebot …` in the admin channel (or anywhere the bot is mentioned) and
+//! plain direct messages to the bot, parsed in one place, run with the review workflow's
+//! context, and answered in the command's thread.
+//!
+//! - [`parse`]: the typed command and its grammar; [`lookup`]: finding what a command names.
+//! - [`connections`], [`sharing`], [`requests`]: the handlers.
+//! - [`buttons`]: the signed buttons and the dialog commands answer with.
+
+mod buttons;
+mod connections;
+mod lookup;
+pub mod parse;
+mod requests;
+mod sharing;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::mattermost::models::{MessageAttachment, Post, PostProps};
+use crate::mattermost::{self, ChannelPostsQuery, Event};
+use crate::notify::{command_reply_defaults, NotifyError, TemplateError};
+use crate::review::{Context, Review, ReviewError};
+use crate::store::{CommandClaim, StoreError};
+
+use self::parse::{Command, ParseError};
+
+/// What can go wrong while running a command. Each maps to one line the asker sees.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0}")]
+    Mattermost(#[from] mattermost::Error),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Template(#[from] TemplateError),
+    /// The command does not parse.
+    #[error("{0}")]
+    Usage(#[from] ParseError),
+    /// A connection, team, channel or user the command names does not exist.
+    #[error("{0}")]
+    NotFound(String),
+}
+
+impl From<ReviewError> for CommandError {
+    fn from(e: ReviewError) -> CommandError {
+        match e {
+            ReviewError::Mattermost(e) => CommandError::Mattermost(e),
+            ReviewError::Store(e) => CommandError::Store(e),
+            ReviewError::Template(e) => CommandError::Template(e),
+            ReviewError::Refused(why) => CommandError::NotFound(why),
+        }
+    }
+}
+
+impl From<NotifyError> for CommandError {
+    fn from(e: NotifyError) -> CommandError {
+        CommandError::from(ReviewError::from(e))
+    }
+}
+
+impl CommandError {
+    /// The line the asker sees: never SQL, a stack trace or a secret.
+    pub fn user_message(&self) -> String {
+        match self {
+            CommandError::Mattermost(e) => format!(
+                "{} Nothing more was changed; try again in a minute.",
+                e.user_message()
+            ),
+            CommandError::Store(e) => format!("{} Try again in a minute.", e.user_message()),
+            CommandError::Template(_) => "a message template failed to render.".into(),
+            CommandError::Usage(e) => e.message.clone(),
+            CommandError::NotFound(why) => why.clone(),
+        }
+    }
+}
+
+/// Who asked, where, and where the answer goes.
+#[derive(Debug, Clone)]
+pub struct Asked {
+    pub user_id: String,
+    pub channel_id: String,
+    /// The command's own post.
+    pub post_id: String,
+    /// The thread the answer goes to (the command's root, or the command itself).
+    pub root_id: String,
+    /// Whether the command came by direct message (no mention needed).
+    pub direct: bool,
+}
+
+/// An answer: text and attachments, threaded under the command.
+#[derive(Debug, Default)]
+pub struct Reply {
+    pub text: String,
+    pub attachments: Vec<MessageAttachment>,
+}
+
+impl Reply {
+    fn text(text: String) -> Reply {
+        Reply {
+            text,
+            ..Reply::default()
+        }
+    }
+}
+
+/// How far back the admin channel is read for commands the WebSocket did not deliver (the
+/// bot was down longer than the server keeps events): older ones are left unanswered rather
+/// than run hours late.
+const CATCH_UP_WINDOW: Duration = Duration::from_secs(3600);
+
+/// The chat commands; cheap to clone.
+#[derive(Clone)]
+pub struct Commands {
+    review: Review,
+    ctx: Arc<Context>,
+    /// Command posts being handled in this process (an event and a catch-up may both see one).
+    handling: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Commands {
+    pub fn new(review: Review) -> Commands {
+        let ctx = review.context().clone();
+        Commands {
+            review,
+            ctx,
+            handling: Arc::default(),
+        }
+    }
+
+    /// Marks `post_id` as being handled here; false when it already is.
+    fn start_handling(&self, post_id: &str) -> bool {
+        self.handling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(post_id.to_string())
+    }
+
+    fn done_handling(&self, post_id: &str) {
+        self.handling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(post_id);
+    }
+
+    /// Reads the admin channel for commands no event brought (a fresh WebSocket connection
+    /// after a long outage): each unanswered mention of the last hour is handled, once.
+    pub async fn catch_up(&self) {
+        let since = crate::ids::now_ms() - CATCH_UP_WINDOW.as_millis() as i64;
+        let channel = &self.ctx.places.admin_channel.id;
+        let list = match self
+            .ctx
+            .client
+            .channel_posts(
+                channel,
+                &ChannelPostsQuery {
+                    since: Some(since),
+                    ..ChannelPostsQuery::default()
+                },
+            )
+            .await
+        {
+            Ok(list) => list,
+            Err(err) => {
+                tracing::warn!(
+                    "cannot read the admin channel for missed commands: {}",
+                    err.user_message()
+                );
+                return;
+            }
+        };
+        let mention = format!("@{}", self.ctx.places.bot.username.to_lowercase());
+        let mut missed: Vec<Post> = list
+            .ordered()
+            .into_iter()
+            .filter(|p| p.create_at >= since && p.delete_at == 0)
+            .filter(|p| mentions(&p.message, &mention))
+            .cloned()
+            .collect();
+        missed.sort_by_key(|p| p.create_at);
+        let bot_id = self.ctx.places.bot.id.clone();
+        for post in missed {
+            self.on_posted(&post, std::slice::from_ref(&bot_id), "O")
+                .await;
+        }
+    }
+
+    /// `@sharebot ` in a channel, nothing in a DM: what to type before a command.
+    fn mention(&self, asked: &Asked) -> String {
+        if asked.direct {
+            String::new()
+        } else {
+            format!("@{} ", self.ctx.places.bot.username)
+        }
+    }
+
+    /// Renders `command_reply.md.j2` with `reply` and `extra` over the empty defaults.
+    fn say(&self, asked: &Asked, reply: &str, extra: Value) -> Result<String, CommandError> {
+        let mut context = command_reply_defaults();
+        context["reply"] = json!(reply);
+        context["mention"] = json!(self.mention(asked));
+        context["admin_channel"] = json!(self.ctx.places.admin_channel.name);
+        if let (Value::Object(c), Value::Object(e)) = (&mut context, extra) {
+            c.extend(e);
+        }
+        Ok(self.ctx.templates.render("command_reply.md.j2", &context)?)
+    }
+
+    /// A `posted` event: a command when it mentions the bot or is a DM to it.
+    pub async fn on_posted(&self, post: &Post, mentions: &[String], channel_type: &str) {
+        let bot = &self.ctx.places.bot;
+        let from_bot = post.props.other.get("from_bot").and_then(Value::as_str) == Some("true");
+        if post.user_id == bot.id || from_bot || !post.post_type.is_empty() {
+            return;
+        }
+        let direct = channel_type == "D";
+        if !direct && !mentions.iter().any(|m| m == &bot.id) {
+            return;
+        }
+        tracing::debug!(post = %post.id, direct, "a command arrived");
+        let asked = Asked {
+            user_id: post.user_id.clone(),
+            channel_id: post.channel_id.clone(),
+            post_id: post.id.clone(),
+            root_id: if post.root_id.is_empty() {
+                post.id.clone()
+            } else {
+                post.root_id.clone()
+            },
+            direct,
+        };
+        if !self.start_handling(&post.id) {
+            return;
+        }
+        self.handle(post, asked).await;
+        self.done_handling(&post.id);
+    }
+
+    async fn handle(&self, post: &Post, asked: Asked) {
+        let claim = match self.ctx.store.claim_command(&post.id, &post.user_id).await {
+            Ok(claim) => claim,
+            Err(err) => {
+                tracing::error!("cannot record a command: {err}");
+                CommandClaim::New
+            }
+        };
+        let reply = match claim {
+            CommandClaim::Done => return,
+            CommandClaim::Interrupted => self.say(&asked, "interrupted", json!({})),
+            CommandClaim::New => self.answer(&asked, &post.message).await,
+        };
+        let reply = match reply {
+            Ok(text) => Reply::text(text),
+            Err(err) => Reply::text(self.failure(&asked, &err)),
+        };
+        self.post_reply(&asked, reply).await;
+        if let Err(err) = self.ctx.store.finish_command(&post.id).await {
+            tracing::warn!("cannot mark a command handled: {err}");
+        }
+    }
+
+    fn failure(&self, asked: &Asked, err: &CommandError) -> String {
+        if !matches!(err, CommandError::NotFound(_) | CommandError::Usage(_)) {
+            tracing::warn!(post = %asked.post_id, "a command failed: {err}");
+        }
+        self.say(asked, "failed", json!({"message": err.user_message()}))
+            .unwrap_or_else(|_| format!("That did not work: {}", err.user_message()))
+    }
+
+    /// Parses and runs a command; the text of the answer (attachments are posted by the
+    /// handlers that have them, through [`Commands::post_reply`]).
+    async fn answer(&self, asked: &Asked, message: &str) -> Result<String, CommandError> {
+        let bot = &self.ctx.places.bot.username;
+        let command = match parse::parse(message, bot) {
+            Ok(Some(command)) => command,
+            Ok(None) => Command::Help { topic: None },
+            Err(err) => {
+                let usage = err.command.and_then(parse::usage).unwrap_or_default();
+                return self.say(
+                    asked,
+                    "error",
+                    json!({"message": err.message, "usage": usage}),
+                );
+            }
+        };
+        if !parse::is_open_to_everyone(&command) {
+            if !self.ctx.is_admin_now(&asked.user_id).await? {
+                return self.say(asked, "not_admin", json!({"command": command.name()}));
+            }
+            if !asked.direct && asked.channel_id != self.ctx.places.admin_channel.id {
+                return self.say(asked, "wrong_place", json!({"command": command.name()}));
+            }
+        }
+        let result = self.run(asked, command.clone()).await;
+        match result {
+            Ok(Some(text)) => Ok(text),
+            // The handler posted its own answer (with buttons or cards).
+            Ok(None) => Ok(String::new()),
+            Err(CommandError::NotFound(why)) => {
+                let usage = parse::usage(command.name()).unwrap_or_default();
+                self.say(asked, "error", json!({"message": why, "usage": usage}))
+            }
+            Err(err) => Ok(self.failure(asked, &err)),
+        }
+    }
+
+    /// Runs a parsed command. `Some(text)` is the answer; `None` when the handler posted it.
+    async fn run(&self, asked: &Asked, command: Command) -> Result<Option<String>, CommandError> {
+        match command {
+            Command::Help { topic } => self.help(asked, topic.as_deref()).await.map(Some),
+            Command::Connect {
+                name,
+                display_name,
+                policy,
+                share,
+            } => self
+                .connect(asked, &name, display_name.as_deref(), &policy, &share)
+                .await
+                .map(Some),
+            Command::AcceptInvite => self.offer_invite_dialog(asked).await.map(|()| None),
+            Command::Connections => self.connections(asked).await.map(Some),
+            Command::Reinvite { name } => self.reinvite(asked, &name).await.map(Some),
+            Command::Policy { name, policy } => self.policy(asked, &name, &policy).await.map(Some),
+            Command::Disconnect { name } => {
+                self.offer_disconnect(asked, &name).await.map(|()| None)
+            }
+            Command::Share { channel, with } => self.share(asked, &channel, &with).await.map(Some),
+            Command::Unshare { channel, from } => {
+                self.unshare(asked, &channel, &from).await.map(Some)
+            }
+            Command::Shared { name } => self.shared(asked, name.as_deref()).await.map(Some),
+            Command::Pending => self.pending(asked).await,
+            Command::Move { channel, team } => {
+                self.move_channel(asked, &channel, &team).await.map(Some)
+            }
+            Command::Whois { user } => self.whois(asked, &user).await.map(Some),
+            Command::Info { channel } => self.info(asked, &channel).await.map(Some),
+            Command::Audit { count } => self.audit(asked, count).await.map(Some),
+        }
+    }
+
+    /// Posts an answer in the command's thread (nothing when it is empty).
+    async fn post_reply(&self, asked: &Asked, reply: Reply) {
+        if reply.text.is_empty() && reply.attachments.is_empty() {
+            return;
+        }
+        let post = Post {
+            channel_id: asked.channel_id.clone(),
+            root_id: asked.root_id.clone(),
+            message: reply.text,
+            props: PostProps {
+                attachments: reply.attachments,
+                ..PostProps::default()
+            },
+            ..Post::default()
+        };
+        if let Err(err) = self.ctx.client.create_post(&post).await {
+            tracing::warn!(post = %asked.post_id, "cannot answer a command: {}", err.user_message());
+        }
+    }
+
+    /// `help` and `help <command>`.
+    async fn help(&self, asked: &Asked, topic: Option<&str>) -> Result<String, CommandError> {
+        let escape = |usage: &str| usage.replace('|', "\\|");
+        let context = match topic.map(|t| (t, parse::describe(t), parse::usage(t))) {
+            Some((_, Some((summary, examples)), Some(usage))) => {
+                let open = matches!(topic, Some("help" | "whois" | "info"));
+                json!({"topic": {"usage": usage, "summary": summary, "examples": examples, "open": open},
+                       "unknown": "", "commands": [], "mention": self.mention(asked)})
+            }
+            other => {
+                let commands: Vec<Value> = parse::COMMANDS
+                    .iter()
+                    .filter_map(|name| {
+                        let (summary, _) = parse::describe(name)?;
+                        Some(
+                            json!({"usage": escape(parse::usage(name)?), "summary": summary,
+                                    "open": matches!(*name, "help" | "whois" | "info")}),
+                        )
+                    })
+                    .collect();
+                let unknown = other.map(|(t, _, _)| t).unwrap_or_default();
+                json!({"topic": null, "unknown": unknown, "commands": commands, "mention": self.mention(asked)})
+            }
+        };
+        Ok(self.ctx.templates.render("command_help.md.j2", &context)?)
+    }
+
+    /// Work beside the listener: commands missed while the bot was down are caught up once at
+    /// start; shares waiting for a connection to be accepted are sent once it is, every
+    /// `review.reconcile_every`, until `stop`.
+    pub async fn run_background(self, mut stop: watch::Receiver<bool>) {
+        let mut first = true;
+        loop {
+            if let Err(err) = self.send_waiting_shares().await {
+                tracing::warn!("cannot send waiting shares (retried later): {err}");
+            }
+            if first {
+                self.catch_up().await;
+                first = false;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.ctx.config.reconcile_every) => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+        }
+    }
+
+    /// Hands a `posted` event to [`Commands::on_posted`]; other events are not commands.
+    pub async fn event(&self, event: &Event) {
+        if let Event::Posted {
+            post,
+            mentions,
+            channel_type,
+            ..
+        } = event
+        {
+            self.on_posted(post, mentions, channel_type).await;
+        }
+    }
+
+    fn review(&self) -> &Review {
+        &self.review
+    }
+}
+
+/// Whether `message` mentions `@name` (lower-case) as a whole word.
+fn mentions(message: &str, mention: &str) -> bool {
+    let lower = message.to_lowercase();
+    lower.match_indices(mention).any(|(at, _)| {
+        let next = lower[at + mention.len()..].chars().next();
+        !next.is_some_and(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mentions;
+
+    #[test]
+    fn a_mention_is_a_whole_word() {
+        assert!(mentions("@sharebot help", "@sharebot"));
+        assert!(mentions("hey @SHAREBOT: connections", "@sharebot"));
+        assert!(!mentions("@sharebotter help", "@sharebot"));
+        assert!(!mentions("no mention", "@sharebot"));
+        assert!(mentions("@sharebot", "@sharebot"));
+    }
+}

@@ -1,0 +1,2209 @@
+//! Parses what admins type to sharebot (`@sharebot <command>` mentions and DMs) into a typed [`Command`].
+
+use std::fmt;
+
+/// A reference to a channel as people type it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelRef {
+    /// A channel name or display name, without the leading `~` and with its case kept as typed:
+    /// `~town-square` and `town-square` give `town-square`; a quoted display name such as
+    /// `"Launch plan"` gives `Launch plan`.
+    Name(String),
+    /// A channel link, `https://host/<team>/channels/<channel>` (any scheme and host, optional
+    /// trailing slash; query and fragment ignored).
+    Link {
+        /// The team's URL name: the path segment before `channels`.
+        team: String,
+        /// The channel's URL name: the path segment after `channels`.
+        channel: String,
+    },
+}
+
+/// What to do with channels a connection shares with us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyArg {
+    /// Hold each shared channel until an admin accepts it.
+    Review,
+    /// Accept shared channels automatically into `team` (kept as typed).
+    AutoAccept {
+        /// The team that accepted channels land in.
+        team: String,
+    },
+}
+
+/// One parsed sharebot command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `help [command]`; the topic is the canonical command name when it is a known command or
+    /// alias, otherwise the word as typed, lower-cased.
+    Help { topic: Option<String> },
+    /// `connect <name> [display name] [--review | --auto-accept --team <team>] [--share ~channel …]`.
+    Connect {
+        name: String,
+        display_name: Option<String>,
+        policy: PolicyArg,
+        share: Vec<ChannelRef>,
+    },
+    /// `accept-invite`.
+    AcceptInvite,
+    /// `connections`.
+    Connections,
+    /// `reinvite <name>`.
+    Reinvite { name: String },
+    /// `policy <name> review` or `policy <name> auto-accept --team <team>`.
+    Policy { name: String, policy: PolicyArg },
+    /// `disconnect <name>`.
+    Disconnect { name: String },
+    /// `share ~channel with <name>`.
+    Share { channel: ChannelRef, with: String },
+    /// `unshare ~channel from <name>`.
+    Unshare { channel: ChannelRef, from: String },
+    /// `shared [name]`.
+    Shared { name: Option<String> },
+    /// `pending`.
+    Pending,
+    /// `move ~channel to <team>`.
+    Move { channel: ChannelRef, team: String },
+    /// `whois @user`; the username without the leading `@`, lower-cased.
+    Whois { user: String },
+    /// `info ~channel`.
+    Info { channel: ChannelRef },
+    /// `audit [count]`: 1..=100, default 10.
+    Audit { count: usize },
+}
+
+/// Why a message could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// One line saying what is wrong, e.g. `` `move` needs a channel and a team. ``
+    pub message: String,
+    /// The canonical command name the error is about, when known (so the caller can add the usage line).
+    pub command: Option<&'static str>,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Every canonical command name, in help order.
+pub const COMMANDS: &[&str] = &[
+    "help",
+    "connect",
+    "accept-invite",
+    "connections",
+    "reinvite",
+    "policy",
+    "disconnect",
+    "share",
+    "unshare",
+    "shared",
+    "pending",
+    "move",
+    "whois",
+    "info",
+    "audit",
+];
+
+/// Other words accepted for a command, with the canonical name they stand for.
+const ALIASES: &[(&str, &str)] = &[
+    ("?", "help"),
+    ("accept", "accept-invite"),
+    ("acceptinvite", "accept-invite"),
+    ("accept_invite", "accept-invite"),
+    ("list", "connections"),
+    ("status", "connections"),
+    ("remove", "disconnect"),
+    ("delete", "disconnect"),
+    ("requests", "pending"),
+    ("relocate", "move"),
+    ("log", "audit"),
+];
+
+/// Audit entries shown when `audit` is given no count.
+const DEFAULT_AUDIT_COUNT: usize = 10;
+/// The most audit entries one `audit` shows.
+const MAX_AUDIT_COUNT: usize = 100;
+/// The longest connection name.
+const MAX_NAME_LEN: usize = 64;
+/// How far (Levenshtein) an unknown word may be from a command to be suggested.
+const MAX_SUGGESTION_DISTANCE: usize = 3;
+
+/// The canonical name of a command word or alias (case-insensitive).
+fn canonical(word: &str) -> Option<&'static str> {
+    let word = word.to_lowercase();
+    COMMANDS.iter().copied().find(|c| *c == word).or_else(|| {
+        ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == word)
+            .map(|(_, c)| *c)
+    })
+}
+
+/// The usage line of a command (canonical name), e.g. "share ~channel with <connection>".
+pub fn usage(command: &str) -> Option<&'static str> {
+    Some(match canonical(command)? {
+        "help" => "help [command]",
+        "connect" => {
+            "connect <name> [\"Display name\"] [--review | --auto-accept --team <team>] [--share ~channel …]"
+        }
+        "accept-invite" => "accept-invite",
+        "connections" => "connections",
+        "reinvite" => "reinvite <name>",
+        "policy" => "policy <name> review | policy <name> auto-accept --team <team>",
+        "disconnect" => "disconnect <name>",
+        "share" => "share ~channel with <connection>",
+        "unshare" => "unshare ~channel from <connection>",
+        "shared" => "shared [connection]",
+        "pending" => "pending",
+        "move" => "move ~channel to <team>",
+        "whois" => "whois @user",
+        "info" => "info ~channel",
+        "audit" => "audit [count]",
+        _ => return None,
+    })
+}
+
+/// For `help <command>`: a short description plus one or two examples, per command.
+pub fn describe(command: &str) -> Option<(&'static str, &'static [&'static str])> {
+    Some(match canonical(command)? {
+        "help" => (
+            "List the commands, or show what one command does with examples.",
+            &["help", "help share"],
+        ),
+        "connect" => (
+            "Connect to another organization's Mattermost and get an invitation to send them; \
+             choose how channels they share with us are handled, and share channels right away.",
+            &[
+                "connect org-b \"Org B\" --review",
+                "connect org-b \"Org B\" --auto-accept --team marketing --share ~launch-plan",
+            ],
+        ),
+        "accept-invite" => (
+            "Accept an invitation another organization sent us, to connect to their Mattermost.",
+            &["accept-invite"],
+        ),
+        "connections" => (
+            "List our connections and whether each is online.",
+            &["connections"],
+        ),
+        "reinvite" => (
+            "Make a fresh invitation for a connection that has not accepted the first one.",
+            &["reinvite org-b"],
+        ),
+        "policy" => (
+            "Choose what happens to channels a connection shares with us: hold them for review, \
+             or accept them automatically into a team.",
+            &[
+                "policy org-b review",
+                "policy org-b auto-accept --team marketing",
+            ],
+        ),
+        "disconnect" => (
+            "Remove a connection; channels shared with it stop syncing.",
+            &["disconnect org-b"],
+        ),
+        "share" => (
+            "Share a channel with a connection.",
+            &[
+                "share ~launch-plan with org-b",
+                "share https://chat.example.com/marketing/channels/launch-plan with org-b",
+            ],
+        ),
+        "unshare" => (
+            "Stop sharing a channel with a connection.",
+            &["unshare ~launch-plan from org-b"],
+        ),
+        "shared" => (
+            "List shared channels, for every connection or for one.",
+            &["shared", "shared org-b"],
+        ),
+        "pending" => (
+            "List channels connections have shared with us that are waiting for review.",
+            &["pending"],
+        ),
+        "move" => (
+            "Move a channel to another team, e.g. one accepted from a connection.",
+            &["move ~launch-plan to marketing"],
+        ),
+        "whois" => (
+            "Show who a user is and which connection they come from.",
+            &["whois @alice"],
+        ),
+        "info" => (
+            "Show how a channel is shared: with which connections, and where it came from.",
+            &["info ~launch-plan", "info \"Launch plan\""],
+        ),
+        "audit" => (
+            "Show the latest admin actions (10 unless you say how many, at most 100).",
+            &["audit", "audit 20"],
+        ),
+        _ => return None,
+    })
+}
+
+/// Commands anyone may run (the rest need a system admin).
+pub fn is_open_to_everyone(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Help { .. } | Command::Whois { .. } | Command::Info { .. }
+    )
+}
+
+impl Command {
+    /// Canonical name of a parsed command.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Help { .. } => "help",
+            Command::Connect { .. } => "connect",
+            Command::AcceptInvite => "accept-invite",
+            Command::Connections => "connections",
+            Command::Reinvite { .. } => "reinvite",
+            Command::Policy { .. } => "policy",
+            Command::Disconnect { .. } => "disconnect",
+            Command::Share { .. } => "share",
+            Command::Unshare { .. } => "unshare",
+            Command::Shared { .. } => "shared",
+            Command::Pending => "pending",
+            Command::Move { .. } => "move",
+            Command::Whois { .. } => "whois",
+            Command::Info { .. } => "info",
+            Command::Audit { .. } => "audit",
+        }
+    }
+}
+
+/// What the bot was asked: strips a leading mention of the bot (`@sharebot`, case-insensitive,
+/// optionally followed by `:` or `,`), then parses.
+///
+/// Returns `Ok(None)` when nothing is left (a bare mention): the caller answers with help.
+pub fn parse(text: &str, bot_username: &str) -> Result<Option<Command>, ParseError> {
+    let (tokens, unclosed) = tokenize(text);
+    let tokens = strip_mention(tokens, bot_username);
+    let Some((first, args)) = tokens.split_first() else {
+        return if unclosed {
+            Err(unclosed_quote(None))
+        } else {
+            Ok(None)
+        };
+    };
+    let command = canonical(&first.text);
+    if unclosed {
+        return Err(unclosed_quote(command));
+    }
+    let Some(command) = command else {
+        return Err(unknown_command(&first.text));
+    };
+    parse_command(command, args).map(Some)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+// ---------------------------------------------------------------------------------------------
+
+/// One whitespace-separated word, or a quoted group of words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tok {
+    /// The text without its quotes; whitespace inside quotes collapsed to single spaces and trimmed.
+    text: String,
+    /// Whether any part of it was in quotes.
+    quoted: bool,
+    /// Whether it began with a quote (such a token is never a flag).
+    leading_quote: bool,
+}
+
+impl Tok {
+    /// Whether this is the keyword `word` (unquoted, any case).
+    fn is_keyword(&self, word: &str) -> bool {
+        !self.quoted && self.text.eq_ignore_ascii_case(word)
+    }
+}
+
+/// Straight and typographic double quotes; any of them closes a group any of them opened.
+fn is_quote(c: char) -> bool {
+    matches!(c, '"' | '\u{201C}' | '\u{201D}' | '\u{201E}')
+}
+
+/// Splits `text` into tokens; the flag is true when a quote was left open (its token is kept).
+fn tokenize(text: &str) -> (Vec<Tok>, bool) {
+    fn finish(tokens: &mut Vec<Tok>, cur: &mut String, quoted: &mut bool, leading: &mut bool) {
+        let text = if *quoted {
+            cur.split_whitespace().collect::<Vec<_>>().join(" ")
+        } else {
+            std::mem::take(cur)
+        };
+        cur.clear();
+        tokens.push(Tok {
+            text,
+            quoted: *quoted,
+            leading_quote: *leading,
+        });
+        *quoted = false;
+        *leading = false;
+    }
+
+    let mut tokens = Vec::new();
+    let mut cur = String::new();
+    let mut in_token = false;
+    let mut in_quote = false;
+    let mut quoted = false;
+    let mut leading = false;
+    for c in text.chars() {
+        if in_quote {
+            if is_quote(c) {
+                in_quote = false;
+            } else {
+                cur.push(c);
+            }
+        } else if c.is_whitespace() {
+            if in_token {
+                finish(&mut tokens, &mut cur, &mut quoted, &mut leading);
+                in_token = false;
+            }
+        } else if is_quote(c) {
+            if !in_token {
+                in_token = true;
+                leading = true;
+            }
+            quoted = true;
+            in_quote = true;
+        } else {
+            in_token = true;
+            cur.push(c);
+        }
+    }
+    if in_token {
+        finish(&mut tokens, &mut cur, &mut quoted, &mut leading);
+    }
+    (tokens, in_quote)
+}
+
+/// Drops the mention of the bot and everything before it.
+///
+/// A leading mention (`@sharebot`, `@sharebot:`, `@sharebot,`, or `@sharebot:help` glued) is
+/// removed, along with any repeats right after it. Text that starts with a command word (a DM) is
+/// kept whole. Otherwise everything up to and including the first mention is dropped
+/// (`hey @sharebot connections`).
+fn strip_mention(tokens: Vec<Tok>, bot_username: &str) -> Vec<Tok> {
+    let bot = bot_username.trim().trim_start_matches('@').to_lowercase();
+    if bot.is_empty() {
+        return tokens;
+    }
+    let mention = format!("@{bot}");
+    // What follows the mention inside the same token: None when it is not a mention.
+    let after_mention = |tok: &Tok| -> Option<String> {
+        if tok.quoted {
+            return None;
+        }
+        // Compare the first chars case-insensitively; keep the rest as typed.
+        let split = tok
+            .text
+            .char_indices()
+            .nth(mention.chars().count())
+            .map_or(tok.text.len(), |(i, _)| i);
+        let head = tok.text.get(..split)?;
+        if head.to_lowercase() != mention {
+            return None;
+        }
+        let rest = tok.text.get(split..)?;
+        if rest.is_empty() {
+            return Some(String::new());
+        }
+        rest.strip_prefix([':', ',']).map(str::to_string)
+    };
+
+    let start = match tokens.first() {
+        Some(first) if after_mention(first).is_some() => 0,
+        Some(first) if !first.quoted && canonical(&first.text).is_some() => return tokens,
+        _ => match tokens.iter().position(|t| after_mention(t).is_some()) {
+            Some(i) => i,
+            None => return tokens,
+        },
+    };
+    let mut rest = tokens.into_iter().skip(start).peekable();
+    let mut glued = None;
+    while let Some(tail) = rest.peek().and_then(&after_mention) {
+        rest.next();
+        glued = (!tail.is_empty()).then_some(tail);
+        if glued.is_some() {
+            break;
+        }
+    }
+    let mut out: Vec<Tok> = glued
+        .map(|text| Tok {
+            text,
+            quoted: false,
+            leading_quote: false,
+        })
+        .into_iter()
+        .collect();
+    out.extend(rest);
+    out
+}
+
+/// A `--flag` or `--flag=value` token. Em and en dashes (`—team`, what phones make of `--`)
+/// count as `--` when a letter follows.
+struct Flag {
+    /// Lower-cased, without dashes.
+    name: String,
+    /// As typed, for messages, with `--` in front.
+    shown: String,
+    /// What followed `=`, if anything did.
+    value: Option<String>,
+}
+
+fn flag_of(tok: &Tok) -> Option<Flag> {
+    if tok.leading_quote {
+        return None;
+    }
+    let body = match tok.text.strip_prefix("--") {
+        Some(body) => body,
+        None => {
+            let body = tok.text.strip_prefix(['\u{2014}', '\u{2013}'])?;
+            if !body.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                return None;
+            }
+            body
+        }
+    };
+    let (name, value) = match body.split_once('=') {
+        Some((name, value)) => (name, Some(value.trim().to_string())),
+        None => (body, None),
+    };
+    Some(Flag {
+        name: name.to_lowercase(),
+        shown: format!("--{}", shown(name)),
+        value,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/// User text as it may appear in a message: one line, at most 40 chars.
+fn shown(text: &str) -> String {
+    const MAX: usize = 40;
+    let mut out: String = text
+        .chars()
+        .take(MAX)
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect();
+    if text.chars().nth(MAX).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+fn err(command: &'static str, message: impl Into<String>) -> ParseError {
+    ParseError {
+        message: message.into(),
+        command: Some(command),
+    }
+}
+
+fn unclosed_quote(command: Option<&'static str>) -> ParseError {
+    ParseError {
+        message: "unclosed quote: add a closing \" after the quoted words.".to_string(),
+        command,
+    }
+}
+
+fn unknown_command(word: &str) -> ParseError {
+    let mut message = format!("I don't know \"{}\". Try `@sharebot help`.", shown(word));
+    if let Some(closest) = closest_command(word) {
+        message.push_str(&format!(" Closest: `{closest}`."));
+    }
+    ParseError {
+        message,
+        command: None,
+    }
+}
+
+fn unknown_option(command: &'static str, flag: &Flag) -> ParseError {
+    err(command, format!("unknown option {}", flag.shown))
+}
+
+fn too_many(command: &'static str, extra: &Tok, quote_hint: bool) -> ParseError {
+    let mut message = format!("too many arguments: unexpected \"{}\".", shown(&extra.text));
+    if quote_hint {
+        message.push_str(" Put names with spaces in quotes, like \"Launch plan\".");
+    }
+    err(command, message)
+}
+
+/// The command within [`MAX_SUGGESTION_DISTANCE`] edits of `word`, nearest first, ties in help order.
+fn closest_command(word: &str) -> Option<&'static str> {
+    let word = word.to_lowercase();
+    // Longer words are more than the allowed distance from every command anyway.
+    let longest = COMMANDS.iter().map(|c| c.len()).max().unwrap_or(0);
+    if word.chars().count() > longest + MAX_SUGGESTION_DISTANCE {
+        return None;
+    }
+    COMMANDS
+        .iter()
+        .map(|c| (levenshtein(&word, c), *c))
+        .filter(|(d, _)| *d <= MAX_SUGGESTION_DISTANCE)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Edit distance (insertions, deletions, substitutions) between two strings, by chars.
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = Vec::with_capacity(b.len() + 1);
+    for (i, ca) in a.chars().enumerate() {
+        cur.clear();
+        cur.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let substitute =
+                prev.get(j).copied().unwrap_or(usize::MAX - 1) + usize::from(ca != *cb);
+            let delete = prev.get(j + 1).copied().unwrap_or(usize::MAX - 1) + 1;
+            let insert = cur.get(j).copied().unwrap_or(usize::MAX - 1) + 1;
+            cur.push(substitute.min(delete).min(insert));
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+// ---------------------------------------------------------------------------------------------
+
+/// A connection name: 1–64 of `[a-zA-Z0-9._-]`, lower-cased.
+fn connection_name(command: &'static str, tok: &Tok) -> Result<String, ParseError> {
+    let text = &tok.text;
+    let valid = text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && (1..=MAX_NAME_LEN).contains(&text.len());
+    if valid {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err(err(
+            command,
+            format!(
+                "\"{}\" is not a valid connection name: use 1–64 letters, digits, dots, dashes or underscores.",
+                shown(text)
+            ),
+        ))
+    }
+}
+
+/// A team as typed (a name or a display name), trimmed.
+fn team_name(command: &'static str, text: &str) -> Result<String, ParseError> {
+    let team = text.trim();
+    if team.is_empty() {
+        Err(err(command, format!("`{command}` needs a team name.")))
+    } else {
+        Ok(team.to_string())
+    }
+}
+
+/// A channel: `~name`, `name`, `"Display name"` or a channel link.
+fn channel(command: &'static str, tok: &Tok) -> Result<ChannelRef, ParseError> {
+    let text = tok.text.trim();
+    if tok.quoted && text.contains(' ') {
+        return Ok(ChannelRef::Name(text.to_string()));
+    }
+    let unwrapped = text
+        .strip_prefix('<')
+        .and_then(|t| t.strip_suffix('>'))
+        .unwrap_or(text);
+    if unwrapped.contains("://") || unwrapped.contains("/channels/") {
+        return channel_link(command, unwrapped);
+    }
+    if text.is_empty() {
+        return Err(err(
+            command,
+            "an empty name is not a channel: use ~channel-name, a \"Display name\" or a channel link.",
+        ));
+    }
+    let name = text.strip_prefix('~').unwrap_or(text);
+    if name.is_empty() {
+        return Err(err(
+            command,
+            "`~` needs a channel name right after it, like `~launch-plan`.",
+        ));
+    }
+    Ok(ChannelRef::Name(name.to_string()))
+}
+
+/// `scheme://host[/subpath]/<team>/channels/<channel>[/][?query][#fragment]`; the scheme and
+/// host may be left out.
+fn channel_link(command: &'static str, text: &str) -> Result<ChannelRef, ParseError> {
+    let bad = || {
+        err(
+            command,
+            format!(
+                "\"{}\" is not a channel link: links look like https://chat.example.com/<team>/channels/<channel>.",
+                shown(text)
+            ),
+        )
+    };
+    let (rest, has_scheme) = match text.split_once("://") {
+        Some((_, rest)) => (rest, true),
+        None => (text, false),
+    };
+    let path = rest.split(['?', '#']).next().unwrap_or_default();
+    let mut segments = path.split('/').peekable();
+    let starts_with_host = has_scheme
+        || segments.peek().is_some_and(|s| {
+            s.contains('.') || s.contains(':') || s.eq_ignore_ascii_case("localhost")
+        });
+    if starts_with_host {
+        segments.next();
+    }
+    let segments: Vec<&str> = segments.filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        [.., team, keyword, channel] if keyword.eq_ignore_ascii_case("channels") => {
+            Ok(ChannelRef::Link {
+                team: (*team).to_string(),
+                channel: (*channel).to_string(),
+            })
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// The arguments of a command that takes no options.
+fn positionals<'a>(command: &'static str, args: &'a [Tok]) -> Result<Vec<&'a Tok>, ParseError> {
+    args.iter()
+        .map(|tok| match flag_of(tok) {
+            Some(flag) => Err(unknown_option(command, &flag)),
+            None => Ok(tok),
+        })
+        .collect()
+}
+
+fn no_arguments(command: &'static str, args: &[Tok]) -> Result<(), ParseError> {
+    match positionals(command, args)?.first() {
+        None => Ok(()),
+        Some(extra) => Err(err(
+            command,
+            format!(
+                "`{command}` takes no arguments: unexpected \"{}\".",
+                shown(&extra.text)
+            ),
+        )),
+    }
+}
+
+fn at_most_one<'a>(command: &'static str, args: &'a [Tok]) -> Result<Option<&'a Tok>, ParseError> {
+    match positionals(command, args)?.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        [_, extra, ..] => Err(too_many(command, extra, false)),
+    }
+}
+
+fn exactly_one<'a>(
+    command: &'static str,
+    args: &'a [Tok],
+    missing: &str,
+    quote_hint: bool,
+) -> Result<&'a Tok, ParseError> {
+    match positionals(command, args)?.as_slice() {
+        [] => Err(err(command, missing)),
+        [one] => Ok(one),
+        [_, extra, ..] => Err(too_many(command, extra, quote_hint)),
+    }
+}
+
+/// `<first> [keyword] <second>`.
+fn pair<'a>(
+    command: &'static str,
+    args: &'a [Tok],
+    keyword: &str,
+    missing_both: &str,
+    missing_second: &str,
+) -> Result<(&'a Tok, &'a Tok), ParseError> {
+    let args = positionals(command, args)?;
+    match args.as_slice() {
+        [] => Err(err(command, missing_both)),
+        [_] => Err(err(command, missing_second)),
+        [_, k] if k.is_keyword(keyword) => Err(err(command, missing_second)),
+        [first, k, second, rest @ ..] if k.is_keyword(keyword) => match rest.first() {
+            Some(extra) => Err(too_many(command, extra, true)),
+            None => Ok((first, second)),
+        },
+        [first, second, rest @ ..] => match rest.first() {
+            Some(extra) => Err(too_many(command, extra, true)),
+            None => Ok((first, second)),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------------------------
+
+fn parse_command(command: &'static str, args: &[Tok]) -> Result<Command, ParseError> {
+    match command {
+        "help" => parse_help(args),
+        "connect" => parse_connect(args),
+        "accept-invite" => no_arguments(command, args).map(|()| Command::AcceptInvite),
+        "connections" => no_arguments(command, args).map(|()| Command::Connections),
+        "pending" => no_arguments(command, args).map(|()| Command::Pending),
+        "reinvite" => {
+            let tok = exactly_one(command, args, "`reinvite` needs a connection name.", false)?;
+            Ok(Command::Reinvite {
+                name: connection_name(command, tok)?,
+            })
+        }
+        "disconnect" => {
+            let tok = exactly_one(
+                command,
+                args,
+                "`disconnect` needs a connection name.",
+                false,
+            )?;
+            Ok(Command::Disconnect {
+                name: connection_name(command, tok)?,
+            })
+        }
+        "policy" => parse_policy(args),
+        "share" => {
+            let (chan, name) = pair(
+                command,
+                args,
+                "with",
+                "`share` needs a channel and a connection.",
+                "`share` needs a connection to share the channel with.",
+            )?;
+            Ok(Command::Share {
+                channel: channel(command, chan)?,
+                with: connection_name(command, name)?,
+            })
+        }
+        "unshare" => {
+            let (chan, name) = pair(
+                command,
+                args,
+                "from",
+                "`unshare` needs a channel and a connection.",
+                "`unshare` needs the connection to stop sharing the channel with.",
+            )?;
+            Ok(Command::Unshare {
+                channel: channel(command, chan)?,
+                from: connection_name(command, name)?,
+            })
+        }
+        "shared" => {
+            let name = at_most_one(command, args)?
+                .map(|tok| connection_name(command, tok))
+                .transpose()?;
+            Ok(Command::Shared { name })
+        }
+        "move" => {
+            let (chan, team) = pair(
+                command,
+                args,
+                "to",
+                "`move` needs a channel and a team.",
+                "`move` needs the team to move the channel to.",
+            )?;
+            Ok(Command::Move {
+                channel: channel(command, chan)?,
+                team: team_name(command, &team.text)?,
+            })
+        }
+        "whois" => parse_whois(args),
+        "info" => {
+            let tok = exactly_one(command, args, "`info` needs a channel.", true)?;
+            Ok(Command::Info {
+                channel: channel(command, tok)?,
+            })
+        }
+        "audit" => parse_audit(args),
+        _ => Err(unknown_command(command)),
+    }
+}
+
+fn parse_help(args: &[Tok]) -> Result<Command, ParseError> {
+    match args {
+        [] => Ok(Command::Help { topic: None }),
+        [topic] if topic.text.is_empty() => Ok(Command::Help { topic: None }),
+        [topic] => Ok(Command::Help {
+            topic: Some(
+                canonical(&topic.text)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| topic.text.to_lowercase()),
+            ),
+        }),
+        [_, extra, ..] => Err(too_many("help", extra, false)),
+    }
+}
+
+fn parse_whois(args: &[Tok]) -> Result<Command, ParseError> {
+    const WHOIS: &str = "whois";
+    let missing = "`whois` needs a username, like `whois @alice`.";
+    let tok = exactly_one(WHOIS, args, missing, false)?;
+    let text = tok.text.trim();
+    let user = text.strip_prefix('@').unwrap_or(text).to_lowercase();
+    if user.is_empty() {
+        return Err(err(WHOIS, missing));
+    }
+    if user.contains(|c: char| c.is_whitespace() || c == '@') {
+        return Err(err(
+            WHOIS,
+            format!(
+                "\"{}\" is not a username: type it like `@alice`.",
+                shown(text)
+            ),
+        ));
+    }
+    Ok(Command::Whois { user })
+}
+
+fn parse_audit(args: &[Tok]) -> Result<Command, ParseError> {
+    const AUDIT: &str = "audit";
+    let Some(tok) = at_most_one(AUDIT, args)? else {
+        return Ok(Command::Audit {
+            count: DEFAULT_AUDIT_COUNT,
+        });
+    };
+    let text = tok.text.trim();
+    let count = if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) {
+        text.parse::<usize>().ok()
+    } else {
+        None
+    };
+    match count {
+        Some(count) if (1..=MAX_AUDIT_COUNT).contains(&count) => Ok(Command::Audit { count }),
+        _ => Err(err(
+            AUDIT,
+            format!(
+                "`audit` takes a number from 1 to {MAX_AUDIT_COUNT}, not \"{}\".",
+                shown(text)
+            ),
+        )),
+    }
+}
+
+/// The value of `--team`: inline (`--team=x`) or the next token that is not a flag.
+fn team_value<'a, I>(
+    command: &'static str,
+    flag: Flag,
+    rest: &mut std::iter::Peekable<I>,
+    team: &mut Option<String>,
+) -> Result<(), ParseError>
+where
+    I: Iterator<Item = &'a Tok>,
+{
+    let value = match flag.value {
+        Some(value) => value,
+        None => match rest.next_if(|t| flag_of(t).is_none()) {
+            Some(tok) => tok.text.clone(),
+            None => {
+                return Err(err(
+                    command,
+                    "`--team` needs a team name, like `--team marketing`.",
+                ))
+            }
+        },
+    };
+    let value = team_name(command, &value)?;
+    match team {
+        Some(previous) if *previous != value => {
+            Err(err(command, "`--team` is given twice: give one team."))
+        }
+        _ => {
+            *team = Some(value);
+            Ok(())
+        }
+    }
+}
+
+/// Errors for a flag that takes no value but was given one (`--review=x`).
+fn no_value(command: &'static str, flag: &Flag, hint: &str) -> Result<(), ParseError> {
+    match &flag.value {
+        None => Ok(()),
+        Some(_) => Err(err(
+            command,
+            format!("`{}` takes no value{hint}.", flag.shown),
+        )),
+    }
+}
+
+const POLICY_CONFLICT: &str =
+    "`review` can't be combined with `auto-accept` or `--team`: pick one policy.";
+
+fn parse_connect(args: &[Tok]) -> Result<Command, ParseError> {
+    const CONNECT: &str = "connect";
+    let mut rest = args.iter().peekable();
+    let name = match rest.next() {
+        Some(tok) if flag_of(tok).is_none() => connection_name(CONNECT, tok)?,
+        _ => {
+            return Err(err(
+                CONNECT,
+                "`connect` needs a connection name first, like `connect org-b \"Org B\"`.",
+            ))
+        }
+    };
+    let mut words: Vec<&str> = Vec::new();
+    let mut review = false;
+    let mut auto_accept = false;
+    let mut team = None;
+    let mut share = Vec::new();
+    while let Some(tok) = rest.next() {
+        let Some(flag) = flag_of(tok) else {
+            if !tok.text.is_empty() {
+                words.push(&tok.text);
+            }
+            continue;
+        };
+        match flag.name.as_str() {
+            "review" => {
+                no_value(CONNECT, &flag, "")?;
+                review = true;
+            }
+            "auto-accept" | "autoaccept" => {
+                no_value(CONNECT, &flag, ": use `--auto-accept --team <team>`")?;
+                auto_accept = true;
+            }
+            "team" => team_value(CONNECT, flag, &mut rest, &mut team)?,
+            "share" => {
+                let before = share.len();
+                if let Some(value) = flag.value.filter(|v| !v.is_empty()) {
+                    let inline = Tok {
+                        text: value,
+                        quoted: tok.quoted,
+                        leading_quote: false,
+                    };
+                    share.push(channel(CONNECT, &inline)?);
+                }
+                while let Some(tok) = rest.next_if(|t| flag_of(t).is_none()) {
+                    share.push(channel(CONNECT, tok)?);
+                }
+                if share.len() == before {
+                    return Err(err(
+                        CONNECT,
+                        "`--share` needs at least one channel, like `--share ~launch-plan`.",
+                    ));
+                }
+            }
+            _ => return Err(unknown_option(CONNECT, &flag)),
+        }
+    }
+    if review && (auto_accept || team.is_some()) {
+        return Err(err(CONNECT, POLICY_CONFLICT));
+    }
+    let policy = match team {
+        Some(team) => PolicyArg::AutoAccept { team },
+        None if auto_accept => {
+            return Err(err(
+                CONNECT,
+                "`--auto-accept` needs `--team <team>`: the team accepted channels go to.",
+            ))
+        }
+        None => PolicyArg::Review,
+    };
+    let display_name = (!words.is_empty()).then(|| words.join(" "));
+    Ok(Command::Connect {
+        name,
+        display_name,
+        policy,
+        share,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Review,
+    AutoAccept,
+}
+
+fn parse_policy(args: &[Tok]) -> Result<Command, ParseError> {
+    const POLICY: &str = "policy";
+    let mut rest = args.iter().peekable();
+    let name = match rest.next() {
+        Some(tok) if flag_of(tok).is_none() => connection_name(POLICY, tok)?,
+        _ => {
+            return Err(err(
+                POLICY,
+                "`policy` needs a connection name and a policy.",
+            ))
+        }
+    };
+    let mut mode: Option<Mode> = None;
+    let mut team = None;
+    let set = |mode: &mut Option<Mode>, new: Mode| match *mode {
+        Some(old) if old != new => Err(err(POLICY, POLICY_CONFLICT)),
+        _ => {
+            *mode = Some(new);
+            Ok(())
+        }
+    };
+    while let Some(tok) = rest.next() {
+        if let Some(flag) = flag_of(tok) {
+            match flag.name.as_str() {
+                "review" => {
+                    no_value(POLICY, &flag, "")?;
+                    set(&mut mode, Mode::Review)?;
+                }
+                "auto-accept" | "autoaccept" => {
+                    no_value(POLICY, &flag, ": use `auto-accept --team <team>`")?;
+                    set(&mut mode, Mode::AutoAccept)?;
+                }
+                "team" => team_value(POLICY, flag, &mut rest, &mut team)?,
+                _ => return Err(unknown_option(POLICY, &flag)),
+            }
+            continue;
+        }
+        let word = tok.text.to_lowercase();
+        let as_mode = match word.as_str() {
+            _ if tok.quoted => None,
+            "review" => Some(Mode::Review),
+            "auto-accept" | "autoaccept" | "auto_accept" | "auto" => Some(Mode::AutoAccept),
+            _ => None,
+        };
+        match (mode, as_mode) {
+            (None, Some(new)) => set(&mut mode, new)?,
+            (Some(Mode::AutoAccept), _) if team.is_none() => {
+                team = Some(team_name(POLICY, &tok.text)?);
+            }
+            (None, None) => {
+                return Err(err(
+                    POLICY,
+                    format!(
+                        "\"{}\" is not a policy: use `review` or `auto-accept --team <team>`.",
+                        shown(&tok.text)
+                    ),
+                ))
+            }
+            (Some(_), _) => return Err(too_many(POLICY, tok, true)),
+        }
+    }
+    let policy = match (mode, team) {
+        (Some(Mode::Review), Some(_)) => return Err(err(POLICY, POLICY_CONFLICT)),
+        (Some(Mode::Review), None) => PolicyArg::Review,
+        (_, Some(team)) => PolicyArg::AutoAccept { team },
+        (Some(Mode::AutoAccept), None) => {
+            return Err(err(
+                POLICY,
+                "`auto-accept` needs a team, like `auto-accept --team marketing`.",
+            ))
+        }
+        (None, None) => {
+            return Err(err(
+                POLICY,
+                "`policy` needs a policy: `review` or `auto-accept --team <team>`.",
+            ))
+        }
+    };
+    Ok(Command::Policy { name, policy })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const BOT: &str = "sharebot";
+
+    fn ok(text: &str) -> Command {
+        match parse(text, BOT) {
+            Ok(Some(command)) => command,
+            other => panic!("{text:?} gave {other:?}"),
+        }
+    }
+
+    fn fails(text: &str) -> ParseError {
+        match parse(text, BOT) {
+            Err(e) => e,
+            other => panic!("{text:?} gave {other:?}"),
+        }
+    }
+
+    /// Asserts the error's message and command.
+    fn error_is(text: &str, message: &str, command: Option<&str>) {
+        let e = fails(text);
+        assert_eq!(e.message, message, "message for {text:?}");
+        assert_eq!(e.command, command, "command for {text:?}");
+    }
+
+    fn name(n: &str) -> ChannelRef {
+        ChannelRef::Name(n.to_string())
+    }
+
+    fn link(team: &str, channel: &str) -> ChannelRef {
+        ChannelRef::Link {
+            team: team.to_string(),
+            channel: channel.to_string(),
+        }
+    }
+
+    fn s(text: &str) -> String {
+        text.to_string()
+    }
+
+    const BAD_NAME: &str =
+        "is not a valid connection name: use 1–64 letters, digits, dots, dashes or underscores.";
+
+    // --- mention stripping -------------------------------------------------------------------
+
+    #[test]
+    fn mention_variants() {
+        let help = Command::Help { topic: None };
+        assert_eq!(ok("@sharebot help"), help);
+        assert_eq!(ok("@SHAREBOT: help"), help);
+        assert_eq!(ok("@ShareBot, help"), help);
+        assert_eq!(ok("@sharebot:help"), help);
+        assert_eq!(ok("@sharebot @sharebot help"), help);
+        assert_eq!(ok("hey @sharebot connections"), Command::Connections);
+        assert_eq!(ok("hey there @sharebot: connections"), Command::Connections);
+        assert_eq!(ok("connections"), Command::Connections);
+        assert_eq!(ok("  help \n"), help);
+        assert_eq!(ok("@sharebot   help\n\n"), help);
+        assert_eq!(ok("@sharebot\nhelp"), help);
+    }
+
+    #[test]
+    fn bare_mention_and_empty_text_give_none() {
+        assert_eq!(parse("@sharebot", BOT), Ok(None));
+        assert_eq!(parse("@SHAREBOT:", BOT), Ok(None));
+        assert_eq!(parse("  @sharebot \n", BOT), Ok(None));
+        assert_eq!(parse("hi @sharebot", BOT), Ok(None));
+        assert_eq!(parse("", BOT), Ok(None));
+        assert_eq!(parse(" \n\t ", BOT), Ok(None));
+    }
+
+    #[test]
+    fn mention_uses_the_given_bot_name() {
+        assert_eq!(
+            parse("@sharebot help", "other"),
+            Err(unknown_command("@sharebot"))
+        );
+        assert_eq!(
+            ok_with("@other help", "other"),
+            Command::Help { topic: None }
+        );
+        assert_eq!(
+            ok_with("@other help", "@Other"),
+            Command::Help { topic: None }
+        );
+        // Not the bot: a longer name, or a quoted mention.
+        assert_eq!(fails("@sharebotx help").command, None);
+        assert_eq!(fails("\"@sharebot\" help").command, None);
+        // No bot name: nothing is stripped.
+        assert_eq!(fails_with("@sharebot help", "").command, None);
+    }
+
+    fn ok_with(text: &str, bot: &str) -> Command {
+        parse(text, bot).unwrap().unwrap()
+    }
+
+    fn fails_with(text: &str, bot: &str) -> ParseError {
+        parse(text, bot).unwrap_err()
+    }
+
+    #[test]
+    fn dm_starting_with_a_command_keeps_a_later_mention_as_an_argument() {
+        assert_eq!(
+            ok("whois @sharebot"),
+            Command::Whois {
+                user: s("sharebot")
+            }
+        );
+    }
+
+    // --- commands ----------------------------------------------------------------------------
+
+    #[test]
+    fn help_topics() {
+        assert_eq!(ok("help"), Command::Help { topic: None });
+        assert_eq!(ok("?"), Command::Help { topic: None });
+        assert_eq!(
+            ok("HELP Share"),
+            Command::Help {
+                topic: Some(s("share"))
+            }
+        );
+        assert_eq!(
+            ok("help list"),
+            Command::Help {
+                topic: Some(s("connections"))
+            }
+        );
+        assert_eq!(
+            ok("help ?"),
+            Command::Help {
+                topic: Some(s("help"))
+            }
+        );
+        assert_eq!(
+            ok("help Frobnicate"),
+            Command::Help {
+                topic: Some(s("frobnicate"))
+            }
+        );
+        assert_eq!(ok("help \"\""), Command::Help { topic: None });
+        error_is(
+            "help me please",
+            "too many arguments: unexpected \"please\".",
+            Some("help"),
+        );
+    }
+
+    #[test]
+    fn connect_happy_paths() {
+        assert_eq!(
+            ok("connect org-b"),
+            Command::Connect {
+                name: s("org-b"),
+                display_name: None,
+                policy: PolicyArg::Review,
+                share: vec![],
+            }
+        );
+        assert_eq!(
+            ok("connect Org-B \"Org B\" --review"),
+            Command::Connect {
+                name: s("org-b"),
+                display_name: Some(s("Org B")),
+                policy: PolicyArg::Review,
+                share: vec![],
+            }
+        );
+        assert_eq!(
+            ok("connect org-b Org   B --auto-accept --team marketing --share ~launch-plan town-square"),
+            Command::Connect {
+                name: s("org-b"),
+                display_name: Some(s("Org B")),
+                policy: PolicyArg::AutoAccept { team: s("marketing") },
+                share: vec![name("launch-plan"), name("town-square")],
+            }
+        );
+        // Flags in any order, `=` forms, --team alone implies auto-accept, words after flags.
+        assert_eq!(
+            ok("connect org_b.2 --share=~a --team=\"Shared Inbox\" Org B --share \"Launch plan\" https://chat.example.com/marketing/channels/x"),
+            Command::Connect {
+                name: s("org_b.2"),
+                display_name: Some(s("Org B")),
+                policy: PolicyArg::AutoAccept { team: s("Shared Inbox") },
+                share: vec![name("a"), name("Launch plan"), link("marketing", "x")],
+            }
+        );
+        // `--share` takes every word up to the next flag.
+        assert_eq!(
+            ok("connect org-b --share ~a Org B"),
+            Command::Connect {
+                name: s("org-b"),
+                display_name: None,
+                policy: PolicyArg::Review,
+                share: vec![name("a"), name("Org"), name("B")],
+            }
+        );
+        // Flag names are case-insensitive; phones turn -- into an em dash.
+        assert_eq!(
+            ok("connect org-b —Auto-Accept —team sales"),
+            Command::Connect {
+                name: s("org-b"),
+                display_name: None,
+                policy: PolicyArg::AutoAccept { team: s("sales") },
+                share: vec![],
+            }
+        );
+        // The same --team twice is fine; a quoted "--review" is a word.
+        assert_eq!(
+            ok("connect org-b \"--review\" --team a --team a"),
+            Command::Connect {
+                name: s("org-b"),
+                display_name: Some(s("--review")),
+                policy: PolicyArg::AutoAccept { team: s("a") },
+                share: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn connect_errors() {
+        let c = Some("connect");
+        let needs_name = "`connect` needs a connection name first, like `connect org-b \"Org B\"`.";
+        error_is("connect", needs_name, c);
+        error_is("connect --review org-b", needs_name, c);
+        error_is("connect \"Org B!\"", &format!("\"Org B!\" {BAD_NAME}"), c);
+        error_is("connect org-b --xyz", "unknown option --xyz", c);
+        error_is("connect org-b --Xyz=1", "unknown option --Xyz", c);
+        error_is("connect org-b --", "unknown option --", c);
+        error_is(
+            "connect org-b --review --auto-accept --team m",
+            POLICY_CONFLICT,
+            c,
+        );
+        error_is("connect org-b --team m --review", POLICY_CONFLICT, c);
+        error_is(
+            "connect org-b --auto-accept",
+            "`--auto-accept` needs `--team <team>`: the team accepted channels go to.",
+            c,
+        );
+        error_is(
+            "connect org-b --auto-accept=marketing",
+            "`--auto-accept` takes no value: use `--auto-accept --team <team>`.",
+            c,
+        );
+        error_is(
+            "connect org-b --review=yes",
+            "`--review` takes no value.",
+            c,
+        );
+        let needs_team = "`--team` needs a team name, like `--team marketing`.";
+        error_is("connect org-b --team", needs_team, c);
+        error_is("connect org-b --team --review", needs_team, c);
+        error_is("connect org-b --team=", "`connect` needs a team name.", c);
+        error_is(
+            "connect org-b --team a --team b",
+            "`--team` is given twice: give one team.",
+            c,
+        );
+        let needs_share = "`--share` needs at least one channel, like `--share ~launch-plan`.";
+        error_is("connect org-b --share", needs_share, c);
+        error_is("connect org-b --share --review", needs_share, c);
+        error_is("connect org-b --share=", needs_share, c);
+        error_is(
+            "connect org-b --share ~",
+            "`~` needs a channel name right after it, like `~launch-plan`.",
+            c,
+        );
+    }
+
+    #[test]
+    fn no_argument_commands_and_aliases() {
+        for text in ["accept-invite", "accept", "AcceptInvite", "accept_invite"] {
+            assert_eq!(ok(text), Command::AcceptInvite, "{text}");
+        }
+        for text in ["connections", "list", "STATUS"] {
+            assert_eq!(ok(text), Command::Connections, "{text}");
+        }
+        for text in ["pending", "requests"] {
+            assert_eq!(ok(text), Command::Pending, "{text}");
+        }
+        error_is(
+            "connections org-b",
+            "`connections` takes no arguments: unexpected \"org-b\".",
+            Some("connections"),
+        );
+        error_is(
+            "list org-b",
+            "`connections` takes no arguments: unexpected \"org-b\".",
+            Some("connections"),
+        );
+        error_is(
+            "pending now",
+            "`pending` takes no arguments: unexpected \"now\".",
+            Some("pending"),
+        );
+        error_is(
+            "accept abc",
+            "`accept-invite` takes no arguments: unexpected \"abc\".",
+            Some("accept-invite"),
+        );
+        error_is("pending --all", "unknown option --all", Some("pending"));
+    }
+
+    #[test]
+    fn reinvite_and_disconnect() {
+        assert_eq!(ok("reinvite Org-B"), Command::Reinvite { name: s("org-b") });
+        assert_eq!(
+            ok("disconnect org-b"),
+            Command::Disconnect { name: s("org-b") }
+        );
+        assert_eq!(ok("remove org-b"), Command::Disconnect { name: s("org-b") });
+        assert_eq!(ok("Delete org-b"), Command::Disconnect { name: s("org-b") });
+        error_is(
+            "reinvite",
+            "`reinvite` needs a connection name.",
+            Some("reinvite"),
+        );
+        error_is(
+            "remove",
+            "`disconnect` needs a connection name.",
+            Some("disconnect"),
+        );
+        error_is(
+            "disconnect org-b now",
+            "too many arguments: unexpected \"now\".",
+            Some("disconnect"),
+        );
+        error_is(
+            "disconnect org/b",
+            &format!("\"org/b\" {BAD_NAME}"),
+            Some("disconnect"),
+        );
+    }
+
+    #[test]
+    fn policy_forms() {
+        let auto = |team: &str| Command::Policy {
+            name: s("org-b"),
+            policy: PolicyArg::AutoAccept { team: s(team) },
+        };
+        let review = Command::Policy {
+            name: s("org-b"),
+            policy: PolicyArg::Review,
+        };
+        assert_eq!(ok("policy org-b review"), review);
+        assert_eq!(ok("policy ORG-B Review"), review);
+        assert_eq!(ok("policy org-b --review"), review);
+        assert_eq!(
+            ok("policy org-b auto-accept --team marketing"),
+            auto("marketing")
+        );
+        assert_eq!(ok("policy org-b auto-accept marketing"), auto("marketing"));
+        assert_eq!(
+            ok("policy org-b auto-accept --team=marketing"),
+            auto("marketing")
+        );
+        assert_eq!(ok("policy org-b --team marketing"), auto("marketing"));
+        assert_eq!(
+            ok("policy org-b --team marketing auto-accept"),
+            auto("marketing")
+        );
+        assert_eq!(
+            ok("policy org-b auto-accept \"Shared Inbox\""),
+            auto("Shared Inbox")
+        );
+    }
+
+    #[test]
+    fn policy_errors() {
+        let p = Some("policy");
+        error_is(
+            "policy",
+            "`policy` needs a connection name and a policy.",
+            p,
+        );
+        error_is(
+            "policy org-b",
+            "`policy` needs a policy: `review` or `auto-accept --team <team>`.",
+            p,
+        );
+        error_is(
+            "policy org-b auto-accept",
+            "`auto-accept` needs a team, like `auto-accept --team marketing`.",
+            p,
+        );
+        error_is(
+            "policy org-b open",
+            "\"open\" is not a policy: use `review` or `auto-accept --team <team>`.",
+            p,
+        );
+        error_is("policy org-b review --team x", POLICY_CONFLICT, p);
+        error_is("policy org-b review --auto-accept", POLICY_CONFLICT, p);
+        error_is(
+            "policy org-b review now",
+            "too many arguments: unexpected \"now\". Put names with spaces in quotes, like \"Launch plan\".",
+            p,
+        );
+        error_is("policy org-b --bogus", "unknown option --bogus", p);
+        error_is(
+            "policy \"Org B\" review",
+            &format!("\"Org B\" {BAD_NAME}"),
+            p,
+        );
+    }
+
+    #[test]
+    fn share_and_unshare() {
+        let share = |channel: ChannelRef| Command::Share {
+            channel,
+            with: s("org-b"),
+        };
+        assert_eq!(
+            ok("share ~launch-plan with org-b"),
+            share(name("launch-plan"))
+        );
+        assert_eq!(ok("share ~launch-plan org-b"), share(name("launch-plan")));
+        assert_eq!(
+            ok("SHARE launch-plan WITH Org-B"),
+            share(name("launch-plan"))
+        );
+        assert_eq!(
+            ok("share \"Launch plan\" with org-b"),
+            share(name("Launch plan"))
+        );
+        assert_eq!(
+            ok("share “Launch plan” with org-b"),
+            share(name("Launch plan"))
+        );
+        assert_eq!(ok("share with with org-b"), share(name("with")));
+        assert_eq!(
+            ok("unshare ~launch-plan from org-b"),
+            Command::Unshare {
+                channel: name("launch-plan"),
+                from: s("org-b")
+            }
+        );
+        assert_eq!(
+            ok("unshare ~launch-plan org-b"),
+            Command::Unshare {
+                channel: name("launch-plan"),
+                from: s("org-b")
+            }
+        );
+    }
+
+    #[test]
+    fn share_errors() {
+        let sh = Some("share");
+        error_is("share", "`share` needs a channel and a connection.", sh);
+        error_is(
+            "share ~x",
+            "`share` needs a connection to share the channel with.",
+            sh,
+        );
+        error_is(
+            "share ~x with",
+            "`share` needs a connection to share the channel with.",
+            sh,
+        );
+        error_is(
+            "share ~x with org-b now",
+            "too many arguments: unexpected \"now\". Put names with spaces in quotes, like \"Launch plan\".",
+            sh,
+        );
+        error_is(
+            "share Launch plan with org-b",
+            "too many arguments: unexpected \"with\". Put names with spaces in quotes, like \"Launch plan\".",
+            sh,
+        );
+        error_is(
+            "share ~x with \"Org B\"",
+            &format!("\"Org B\" {BAD_NAME}"),
+            sh,
+        );
+        error_is(
+            "share ~ with org-b",
+            "`~` needs a channel name right after it, like `~launch-plan`.",
+            sh,
+        );
+        error_is(
+            "share \"\" with org-b",
+            "an empty name is not a channel: use ~channel-name, a \"Display name\" or a channel link.",
+            sh,
+        );
+        error_is("share ~x with org-b --now", "unknown option --now", sh);
+        let un = Some("unshare");
+        error_is("unshare", "`unshare` needs a channel and a connection.", un);
+        error_is(
+            "unshare ~x from",
+            "`unshare` needs the connection to stop sharing the channel with.",
+            un,
+        );
+        error_is(
+            "unshare ~x from org-b org-c",
+            "too many arguments: unexpected \"org-c\". Put names with spaces in quotes, like \"Launch plan\".",
+            un,
+        );
+    }
+
+    #[test]
+    fn shared() {
+        assert_eq!(ok("shared"), Command::Shared { name: None });
+        assert_eq!(
+            ok("shared Org-B"),
+            Command::Shared {
+                name: Some(s("org-b"))
+            }
+        );
+        error_is(
+            "shared org-b org-c",
+            "too many arguments: unexpected \"org-c\".",
+            Some("shared"),
+        );
+        error_is(
+            "shared \"a b\"",
+            &format!("\"a b\" {BAD_NAME}"),
+            Some("shared"),
+        );
+    }
+
+    #[test]
+    fn move_command() {
+        let mv = |team: &str| Command::Move {
+            channel: name("launch-plan"),
+            team: s(team),
+        };
+        assert_eq!(ok("move ~launch-plan to marketing"), mv("marketing"));
+        assert_eq!(ok("move ~launch-plan marketing"), mv("marketing"));
+        assert_eq!(ok("relocate ~launch-plan TO Marketing"), mv("Marketing"));
+        assert_eq!(
+            ok("move ~launch-plan to \"Shared Inbox\""),
+            mv("Shared Inbox")
+        );
+        assert_eq!(
+            ok("move ~launch-plan to “ Shared  Inbox ”"),
+            mv("Shared Inbox")
+        );
+        let m = Some("move");
+        error_is("move", "`move` needs a channel and a team.", m);
+        error_is(
+            "move ~launch-plan",
+            "`move` needs the team to move the channel to.",
+            m,
+        );
+        error_is(
+            "move ~launch-plan to",
+            "`move` needs the team to move the channel to.",
+            m,
+        );
+        error_is("move ~launch-plan to \"\"", "`move` needs a team name.", m);
+        error_is(
+            "move ~launch-plan to Shared Inbox",
+            "too many arguments: unexpected \"Inbox\". Put names with spaces in quotes, like \"Launch plan\".",
+            m,
+        );
+    }
+
+    #[test]
+    fn whois() {
+        let w = |u: &str| Command::Whois { user: s(u) };
+        assert_eq!(ok("whois @alice"), w("alice"));
+        assert_eq!(ok("whois @Alice"), w("alice"));
+        assert_eq!(ok("WHOIS alice"), w("alice"));
+        assert_eq!(ok("whois alice:org-b"), w("alice:org-b"));
+        let wh = Some("whois");
+        let needs = "`whois` needs a username, like `whois @alice`.";
+        error_is("whois", needs, wh);
+        error_is("whois @", needs, wh);
+        error_is(
+            "whois @alice @bob",
+            "too many arguments: unexpected \"@bob\".",
+            wh,
+        );
+        error_is(
+            "whois \"Alice Smith\"",
+            "\"Alice Smith\" is not a username: type it like `@alice`.",
+            wh,
+        );
+        error_is(
+            "whois @@alice",
+            "\"@@alice\" is not a username: type it like `@alice`.",
+            wh,
+        );
+    }
+
+    #[test]
+    fn info() {
+        assert_eq!(
+            ok("info ~launch-plan"),
+            Command::Info {
+                channel: name("launch-plan")
+            }
+        );
+        assert_eq!(
+            ok("info \"Launch plan\""),
+            Command::Info {
+                channel: name("Launch plan")
+            }
+        );
+        assert_eq!(
+            ok("info Launch"),
+            Command::Info {
+                channel: name("Launch")
+            }
+        );
+        error_is("info", "`info` needs a channel.", Some("info"));
+        error_is(
+            "info Launch plan",
+            "too many arguments: unexpected \"plan\". Put names with spaces in quotes, like \"Launch plan\".",
+            Some("info"),
+        );
+    }
+
+    #[test]
+    fn audit_bounds() {
+        assert_eq!(ok("audit"), Command::Audit { count: 10 });
+        assert_eq!(ok("log"), Command::Audit { count: 10 });
+        assert_eq!(ok("audit 1"), Command::Audit { count: 1 });
+        assert_eq!(ok("audit 20"), Command::Audit { count: 20 });
+        assert_eq!(ok("audit 100"), Command::Audit { count: 100 });
+        assert_eq!(ok("audit 007"), Command::Audit { count: 7 });
+        let a = Some("audit");
+        for bad in [
+            "0",
+            "101",
+            "-5",
+            "+5",
+            "1.5",
+            "ten",
+            "99999999999999999999999999",
+        ] {
+            let shown_bad = shown(bad);
+            error_is(
+                &format!("audit {bad}"),
+                &format!("`audit` takes a number from 1 to 100, not \"{shown_bad}\"."),
+                a,
+            );
+        }
+        error_is("audit 5 6", "too many arguments: unexpected \"6\".", a);
+    }
+
+    // --- channels ----------------------------------------------------------------------------
+
+    #[test]
+    fn channel_links() {
+        let info = |text: &str| match ok(&format!("info {text}")) {
+            Command::Info { channel } => channel,
+            other => panic!("{other:?}"),
+        };
+        let expected = link("marketing", "launch-plan");
+        for text in [
+            "https://chat.example.com/marketing/channels/launch-plan",
+            "https://chat.example.com/marketing/channels/launch-plan/",
+            "http://localhost:8065/marketing/channels/launch-plan?view=info#top",
+            "https://chat.example.com/mattermost/marketing/channels/launch-plan",
+            "<https://chat.example.com/marketing/channels/launch-plan>",
+            "chat.example.com/marketing/channels/launch-plan",
+            "/marketing/channels/launch-plan",
+            "\"https://chat.example.com/marketing/channels/launch-plan\"",
+        ] {
+            assert_eq!(info(text), expected, "{text}");
+        }
+        // A team or channel may be called "channels".
+        assert_eq!(
+            info("https://x.org/channels/channels/channels"),
+            link("channels", "channels")
+        );
+        for bad in [
+            "https://chat.example.com/marketing/pl/abc123",
+            "https://chat.example.com/channels/launch-plan",
+            "https://chat.example.com/marketing/channels/launch-plan/extra",
+            "https://",
+        ] {
+            error_is(
+                &format!("info {bad}"),
+                &format!(
+                    "\"{}\" is not a channel link: links look like https://chat.example.com/<team>/channels/<channel>.",
+                    shown(bad)
+                ),
+                Some("info"),
+            );
+        }
+    }
+
+    // --- tokens ------------------------------------------------------------------------------
+
+    #[test]
+    fn quotes() {
+        let t = |text: &str| {
+            tokenize(text)
+                .0
+                .into_iter()
+                .map(|t| t.text)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(t("a \"b c\" d"), vec!["a", "b c", "d"]);
+        assert_eq!(t("“b c” „d e“"), vec!["b c", "d e"]);
+        assert_eq!(t("x\"\"y \"\""), vec!["xy", ""]);
+        assert_eq!(t("--team=\"Shared  Inbox\""), vec!["--team=Shared Inbox"]);
+        assert_eq!(t("\" a\n b \""), vec!["a b"]);
+        assert!(tokenize("\"open").1);
+        assert!(!tokenize("\"closed\"").1);
+    }
+
+    #[test]
+    fn unclosed_quote_errors() {
+        let msg = "unclosed quote: add a closing \" after the quoted words.";
+        error_is("share \"Launch plan with org-b", msg, Some("share"));
+        error_is("@sharebot connect org-b “Org B", msg, Some("connect"));
+        error_is("frob \"x", msg, None);
+        error_is("\"", msg, None);
+    }
+
+    // --- unknown commands --------------------------------------------------------------------
+
+    #[test]
+    fn unknown_commands_and_suggestions() {
+        let plain = |w: &str| format!("I don't know \"{w}\". Try `@sharebot help`.");
+        error_is("frobnicate", &plain("frobnicate"), None);
+        error_is(
+            "conections",
+            &format!("{} Closest: `connections`.", plain("conections")),
+            None,
+        );
+        error_is(
+            "@sharebot Sahre ~x with y",
+            &format!("{} Closest: `share`.", plain("Sahre")),
+            None,
+        );
+        // "shar" is one edit from both `share` and `shared`: the first in help order wins.
+        error_is(
+            "shar",
+            &format!("{} Closest: `share`.", plain("shar")),
+            None,
+        );
+        error_is("\"\"", &plain(""), None);
+        let long = "x".repeat(100);
+        assert_eq!(fails(&long).message, plain(&format!("{}…", "x".repeat(40))));
+    }
+
+    #[test]
+    fn levenshtein_distances() {
+        assert_eq!(levenshtein("", ""), 0);
+        assert_eq!(levenshtein("abc", ""), 3);
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("conections", "connections"), 1);
+        assert_eq!(levenshtein("é", "e"), 1);
+    }
+
+    // --- tables ------------------------------------------------------------------------------
+
+    #[test]
+    fn every_command_has_usage_and_description_with_parsing_examples() {
+        for command in COMMANDS {
+            let usage_line = usage(command).unwrap();
+            assert!(usage_line.starts_with(command), "{usage_line}");
+            let (summary, examples) = describe(command).unwrap();
+            assert!(!summary.is_empty() && !summary.contains('\n'));
+            assert!(!examples.is_empty() && examples.len() <= 2);
+            for example in examples {
+                let parsed = ok(&format!("@sharebot {example}"));
+                assert_eq!(parsed.name(), *command, "{example}");
+            }
+        }
+        assert_eq!(usage("share"), Some("share ~channel with <connection>"));
+        assert_eq!(usage("LIST"), Some("connections"));
+        assert_eq!(usage("frob"), None);
+        assert_eq!(describe("frob"), None);
+    }
+
+    #[test]
+    fn open_commands() {
+        let open: Vec<&str> = [
+            "help",
+            "connect a",
+            "accept-invite",
+            "connections",
+            "reinvite a",
+            "policy a review",
+            "disconnect a",
+            "share ~x a",
+            "unshare ~x a",
+            "shared",
+            "pending",
+            "move ~x t",
+            "whois @a",
+            "info ~x",
+            "audit",
+        ]
+        .iter()
+        .map(|text| ok(text))
+        .filter(is_open_to_everyone)
+        .map(|c| c.name())
+        .collect();
+        assert_eq!(open, vec!["help", "whois", "info"]);
+    }
+
+    #[test]
+    fn display_prints_the_message() {
+        let e = fails("frobnicate");
+        assert_eq!(e.to_string(), e.message);
+    }
+
+    // --- properties --------------------------------------------------------------------------
+
+    fn check_any(text: &str) -> Result<(), TestCaseError> {
+        check_any_with(text, BOT)
+    }
+
+    fn check_any_with(text: &str, bot: &str) -> Result<(), TestCaseError> {
+        match parse(text, bot) {
+            Ok(None) => {}
+            Ok(Some(command)) => {
+                prop_assert!(COMMANDS.contains(&command.name()));
+            }
+            Err(e) => {
+                prop_assert!(!e.message.is_empty());
+                prop_assert!(!e.message.contains('\n'), "{:?}", e.message);
+                if let Some(command) = e.command {
+                    prop_assert!(usage(command).is_some());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    const SOUP: &[&str] = &[
+        "help",
+        "?",
+        "connect",
+        "accept-invite",
+        "accept",
+        "connections",
+        "list",
+        "reinvite",
+        "policy",
+        "disconnect",
+        "remove",
+        "share",
+        "unshare",
+        "shared",
+        "pending",
+        "move",
+        "whois",
+        "info",
+        "audit",
+        "log",
+        "with",
+        "from",
+        "to",
+        "review",
+        "auto-accept",
+        "--review",
+        "--auto-accept",
+        "--team",
+        "--team=",
+        "--share",
+        "--share=~x",
+        "--",
+        "—team",
+        "—",
+        "--x=",
+        "\"",
+        "“",
+        "”",
+        "„",
+        "~",
+        "~launch-plan",
+        "@",
+        "@sharebot",
+        "@SHAREBOT:",
+        "@sharebot,",
+        "@alice",
+        "org-b",
+        "Org B!",
+        "marketing",
+        "0",
+        "10",
+        "101",
+        "-1",
+        "https://chat.example.com/marketing/channels/launch-plan",
+        "https://",
+        "/channels/",
+        "://",
+        "<",
+        ">",
+        "?q=1",
+        "#",
+        "é",
+        "İ",
+        "\u{0}",
+        "\u{2028}",
+        "\n",
+        "\t",
+        "",
+    ];
+
+    fn soup() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            (
+                prop::sample::select(SOUP),
+                prop::sample::select(&[" ", "", "\n", "  "][..]),
+            ),
+            0..12,
+        )
+        .prop_map(|parts| {
+            parts
+                .into_iter()
+                .flat_map(|(word, sep)| [word, sep])
+                .collect()
+        })
+    }
+
+    fn conn_name() -> impl Strategy<Value = String> {
+        "[a-z0-9][a-z0-9._-]{0,15}"
+    }
+
+    fn team() -> impl Strategy<Value = String> {
+        prop_oneof!["[a-z][a-z0-9-]{0,10}", "[A-Z][a-z]{1,6} [A-Z][a-z]{1,6}"]
+    }
+
+    fn channel_ref() -> impl Strategy<Value = ChannelRef> {
+        prop_oneof![
+            "[a-z][a-z0-9_-]{0,12}".prop_map(ChannelRef::Name),
+            "[A-Z][a-z]{1,6}( [a-z]{1,6}){1,2}".prop_map(ChannelRef::Name),
+            ("[a-z][a-z0-9-]{0,8}", "[a-z][a-z0-9_-]{0,12}")
+                .prop_map(|(team, channel)| ChannelRef::Link { team, channel }),
+        ]
+    }
+
+    fn policy_arg() -> impl Strategy<Value = PolicyArg> {
+        prop_oneof![
+            Just(PolicyArg::Review),
+            team().prop_map(|team| PolicyArg::AutoAccept { team }),
+        ]
+    }
+
+    fn command() -> impl Strategy<Value = Command> {
+        prop_oneof![
+            prop::option::of(prop::sample::select(COMMANDS)).prop_map(|t| Command::Help {
+                topic: t.map(str::to_string)
+            }),
+            (
+                conn_name(),
+                prop::option::of("[A-Z][a-z]{0,6}( [A-Z][a-z]{0,6}){0,2}"),
+                policy_arg(),
+                prop::collection::vec(channel_ref(), 0..3),
+            )
+                .prop_map(|(name, display_name, policy, share)| Command::Connect {
+                    name,
+                    display_name,
+                    policy,
+                    share
+                }),
+            Just(Command::AcceptInvite),
+            Just(Command::Connections),
+            conn_name().prop_map(|name| Command::Reinvite { name }),
+            (conn_name(), policy_arg()).prop_map(|(name, policy)| Command::Policy { name, policy }),
+            conn_name().prop_map(|name| Command::Disconnect { name }),
+            (channel_ref(), conn_name())
+                .prop_map(|(channel, with)| Command::Share { channel, with }),
+            (channel_ref(), conn_name())
+                .prop_map(|(channel, from)| Command::Unshare { channel, from }),
+            prop::option::of(conn_name()).prop_map(|name| Command::Shared { name }),
+            Just(Command::Pending),
+            (channel_ref(), team()).prop_map(|(channel, team)| Command::Move { channel, team }),
+            "[a-z][a-z0-9._-]{0,10}".prop_map(|user| Command::Whois { user }),
+            channel_ref().prop_map(|channel| Command::Info { channel }),
+            (1..=100usize).prop_map(|count| Command::Audit { count }),
+        ]
+    }
+
+    /// Quotes text with spaces.
+    fn q(text: &str) -> String {
+        if text.contains(' ') {
+            format!("\"{text}\"")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn render_channel(channel: &ChannelRef, bare: bool) -> String {
+        match channel {
+            ChannelRef::Name(n) if n.contains(' ') => format!("“{n}”"),
+            ChannelRef::Name(n) if bare => n.clone(),
+            ChannelRef::Name(n) => format!("~{n}"),
+            ChannelRef::Link { team, channel } => {
+                format!("https://chat.example.com/{team}/channels/{channel}/")
+            }
+        }
+    }
+
+    /// Renders a command the way a person might type it; `style` picks among equivalent forms.
+    fn render(command: &Command, style: u8) -> String {
+        let bare = style & 1 == 1;
+        let keyword = |kw: &str| {
+            if style & 2 == 2 {
+                format!(" {kw}")
+            } else {
+                String::new()
+            }
+        };
+        match command {
+            Command::Help { topic: None } => "help".into(),
+            Command::Help { topic: Some(t) } => format!("help {t}"),
+            Command::Connect {
+                name,
+                display_name,
+                policy,
+                share,
+            } => {
+                let mut out = format!("connect {}", name.to_uppercase());
+                if let Some(d) = display_name {
+                    out.push_str(&format!(" \"{d}\""));
+                }
+                match (policy, bare) {
+                    (PolicyArg::Review, true) => {}
+                    (PolicyArg::Review, false) => out.push_str(" --review"),
+                    (PolicyArg::AutoAccept { team }, true) => {
+                        out.push_str(&format!(" --team={}", q(team)));
+                    }
+                    (PolicyArg::AutoAccept { team }, false) => {
+                        out.push_str(&format!(" --auto-accept --team {}", q(team)));
+                    }
+                }
+                if !share.is_empty() {
+                    out.push_str(" --share");
+                    for channel in share {
+                        out.push(' ');
+                        out.push_str(&render_channel(channel, bare));
+                    }
+                }
+                out
+            }
+            Command::AcceptInvite => "accept-invite".into(),
+            Command::Connections => "connections".into(),
+            Command::Reinvite { name } => format!("reinvite {name}"),
+            Command::Policy { name, policy } => match policy {
+                PolicyArg::Review => format!("policy {name} review"),
+                PolicyArg::AutoAccept { team } if bare => {
+                    format!("policy {name} auto-accept {}", q(team))
+                }
+                PolicyArg::AutoAccept { team } => {
+                    format!("policy {name} auto-accept --team {}", q(team))
+                }
+            },
+            Command::Disconnect { name } => format!("disconnect {name}"),
+            Command::Share { channel, with } => format!(
+                "share {}{} {with}",
+                render_channel(channel, bare),
+                keyword("with")
+            ),
+            Command::Unshare { channel, from } => format!(
+                "unshare {}{} {from}",
+                render_channel(channel, bare),
+                keyword("from")
+            ),
+            Command::Shared { name: None } => "shared".into(),
+            Command::Shared { name: Some(n) } => format!("shared {n}"),
+            Command::Pending => "pending".into(),
+            Command::Move { channel, team } => format!(
+                "move {}{} {}",
+                render_channel(channel, bare),
+                keyword("to"),
+                q(team)
+            ),
+            Command::Whois { user } if bare => format!("whois {user}"),
+            Command::Whois { user } => format!("whois @{user}"),
+            Command::Info { channel } => format!("info {}", render_channel(channel, bare)),
+            Command::Audit { count } => format!("audit {count}"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn never_panics_on_any_string(text in any::<String>(), bot in any::<String>()) {
+            check_any(&text)?;
+            check_any_with(&text, &bot)?;
+            check_any_with(&format!("@{bot}: {text}"), &bot)?;
+        }
+
+        #[test]
+        fn never_panics_on_printable_text(text in "\\PC*") {
+            check_any(&text)?;
+            check_any(&format!("@sharebot {text}"))?;
+        }
+
+        #[test]
+        fn never_panics_on_token_soup(text in soup()) {
+            check_any(&text)?;
+            check_any(&format!("@sharebot {text}"))?;
+        }
+
+        #[test]
+        fn valid_commands_round_trip(command in command(), style in 0u8..4) {
+            let text = format!("@sharebot {}", render(&command, style));
+            prop_assert_eq!(parse(&text, BOT), Ok(Some(command)), "{}", text);
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Commands about received channels and the record: `pending` (each request with the DM's
+//! menu and buttons), `move`, `audit`.
+
+use serde_json::{json, Map, Value};
+
+use crate::notify::Target;
+use crate::review::timestamp;
+use crate::store::RequestState;
+
+use super::lookup;
+use super::parse::ChannelRef;
+use super::{Asked, CommandError, Commands, Reply};
+
+/// The most request cards one `pending` answer posts.
+const PENDING_CARDS: usize = 20;
+
+/// A short "what it was about" from an audit entry's detail (JSON written by sharebot).
+fn about(subject: &str, detail: &str) -> String {
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(detail) else {
+        return if detail.is_empty() {
+            subject.to_string()
+        } else {
+            detail.to_string()
+        };
+    };
+    let pick = |keys: &[&str], map: &Map<String, Value>| {
+        keys.iter()
+            .filter_map(|k| map.get(*k).and_then(Value::as_str))
+            .find(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let what = pick(&["channel"], &map);
+    let org = pick(&["org"], &map);
+    let team = pick(&["team", "to_team"], &map);
+    let mut parts = Vec::new();
+    if let Some(c) = what {
+        parts.push(c);
+    }
+    if let Some(o) = org {
+        parts.push(o);
+    }
+    if let Some(t) = team {
+        parts.push(format!("→ {t}"));
+    }
+    if let Some(note) = pick(&["note"], &map) {
+        parts.push(format!("“{note}”"));
+    }
+    if parts.is_empty() {
+        subject.to_string()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+impl Commands {
+    /// `pending`: a header, then one card per request in the thread, each with the same
+    /// menu and buttons as the DM (any admin may use them).
+    pub(super) async fn pending(&self, asked: &Asked) -> Result<Option<String>, CommandError> {
+        let ctx = &self.ctx;
+        let waiting: Vec<_> = ctx
+            .store
+            .pending_requests()
+            .await?
+            .into_iter()
+            .filter(|r| r.deciding.is_none())
+            .collect();
+        if waiting.is_empty() {
+            return self.say(asked, "pending_none", json!({})).map(Some);
+        }
+        let header = self.say(asked, "pending", json!({"count": waiting.len()}))?;
+        self.post_reply(asked, Reply::text(header)).await;
+        let teams = ctx.teams().await?;
+        let target = Target::Thread {
+            channel_id: &asked.channel_id,
+            root_id: &asked.root_id,
+        };
+        let recipient = target.recipient();
+        for request in waiting.iter().take(PENDING_CARDS) {
+            let post = ctx.request_post(request, &recipient, None, &teams).await?;
+            ctx.poster
+                .send_once(&request.id, target, post, &request.shown_key())
+                .await?;
+        }
+        Ok(None)
+    }
+
+    /// `move ~channel to <team>`: relocates a received, accepted channel (same membership
+    /// rule as Accept).
+    pub(super) async fn move_channel(
+        &self,
+        asked: &Asked,
+        reference: &ChannelRef,
+        team: &str,
+    ) -> Result<String, CommandError> {
+        let channel = lookup::channel(&self.ctx, reference).await?;
+        let facts = |team: &str| json!({"channel": channel.name, "team": team});
+        let request = self
+            .ctx
+            .store
+            .requests_for_channel(&channel.id)
+            .await?
+            .pop();
+        let Some(request) = request else {
+            return self.say(asked, "move_not_received", facts(""));
+        };
+        match request.state {
+            RequestState::Pending => return self.say(asked, "move_pending", facts("")),
+            RequestState::Accepted => {}
+            RequestState::Rejected | RequestState::Withdrawn => {
+                return Err(CommandError::NotFound(format!(
+                    "~{} was {}; there is nothing to move.",
+                    channel.name,
+                    request.state.as_str()
+                )))
+            }
+        }
+        let team = lookup::destination_team(&self.ctx, team).await?;
+        if channel.team_id == team.id {
+            return self.say(asked, "move_same", facts(&team.display_name));
+        }
+        if !self
+            .review()
+            .relocate(request, team.id.clone(), asked.user_id.clone())
+        {
+            return self.say(asked, "move_busy", facts(""));
+        }
+        self.say(asked, "moving", facts(&team.display_name))
+    }
+
+    /// `audit [n]`: the latest entries, newest first.
+    pub(super) async fn audit(&self, _asked: &Asked, count: usize) -> Result<String, CommandError> {
+        let entries = self.ctx.store.audit_recent(count as i64).await?;
+        let mut rows = Vec::new();
+        for e in entries {
+            rows.push(json!({
+                "at": timestamp(e.at),
+                "who": self.ctx.username(&e.actor).await,
+                "action": e.action,
+                "about": about(&e.subject, &e.detail),
+            }));
+        }
+        Ok(self
+            .ctx
+            .templates
+            .render("command_audit.md.j2", &json!({ "entries": rows }))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_details_read_briefly() {
+        assert_eq!(
+            about(
+                "r1",
+                r#"{"channel":"Launch","org":"Org B","team":"Marketing"}"#
+            ),
+            "Launch · Org B · → Marketing"
+        );
+        assert_eq!(about("r1", ""), "r1");
+        assert_eq!(about("r1", "moved"), "moved");
+        assert_eq!(about("r1", r#"{"other":1}"#), "r1");
+    }
+}

@@ -1,0 +1,79 @@
+//! The bot's domain: the review workflow and the chat commands side by side. Events go to
+//! both, callbacks to whichever made the button or dialog, and both run their background work.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::commands::Commands;
+use crate::http::{CallbackRefusal, Callbacks, DynCallbacks};
+use crate::mattermost::models::{
+    PostActionIntegrationRequest, PostActionIntegrationResponse, SubmitDialogRequest,
+    SubmitDialogResponse,
+};
+use crate::mattermost::Event;
+use crate::review::Review;
+
+/// Review + commands.
+#[derive(Clone)]
+pub struct Sharebot {
+    pub review: Review,
+    pub commands: Commands,
+}
+
+impl Sharebot {
+    pub fn new(review: Review) -> Sharebot {
+        let commands = Commands::new(review.clone());
+        Sharebot { review, commands }
+    }
+}
+
+impl crate::bot::Domain for Sharebot {
+    async fn event(&self, event: Event) {
+        self.commands.event(&event).await;
+        crate::bot::Domain::event(&self.review, event).await;
+    }
+
+    async fn reconcile(&self, reason: String) {
+        crate::bot::Domain::reconcile(&self.review, reason).await;
+        self.commands.catch_up().await;
+    }
+
+    fn callbacks(self: Arc<Self>) -> Option<Arc<dyn DynCallbacks>> {
+        Some(self)
+    }
+
+    fn background(self: Arc<Self>, stop: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
+        // One task for both loops, so aborting it (a kill) stops both.
+        let review = self.review.clone().run(stop.clone());
+        let commands = self.commands.clone().run_background(stop);
+        Some(tokio::spawn(async move {
+            tokio::join!(review, commands);
+        }))
+    }
+}
+
+impl Callbacks for Sharebot {
+    async fn action(
+        &self,
+        click: PostActionIntegrationRequest,
+    ) -> Result<PostActionIntegrationResponse, CallbackRefusal> {
+        if Commands::owns_action(&click) {
+            self.commands.action(click).await
+        } else {
+            self.review.action(click).await
+        }
+    }
+
+    async fn dialog(
+        &self,
+        submit: SubmitDialogRequest,
+    ) -> Result<SubmitDialogResponse, CallbackRefusal> {
+        if Commands::owns_dialog(&submit) {
+            self.commands.dialog(submit).await
+        } else {
+            self.review.dialog(submit).await
+        }
+    }
+}

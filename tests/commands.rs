@@ -1,0 +1,860 @@
+//! The chat commands end to end: admins (and a plain user) mention `@sharebot` in the admin
+//! channel or DM it, read the threaded answers, click the buttons and submit the dialogs,
+//! against two sandbox organizations and the real bot.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sharebot::mattermost::models::{NewChannel, NewRemoteCluster, Post, RemoteClusterFilter};
+use sharebot::store::{CommandClaim, Policy, RequestState};
+use support::sandbox::{next_named, socket};
+use support::world::*;
+
+/// Asks in `channel` (a new thread) and waits for the bot's first answer in that thread.
+async fn ask(world: &World, who: &Admin, channel: &str, text: &str) -> Post {
+    let bot = bot_id(world);
+    let asked = who.post(channel, text, "").await;
+    wait(&format!("an answer to {text:?}"), || async {
+        who.replies(channel, &asked.id, &bot)
+            .await
+            .into_iter()
+            .next()
+    })
+    .await
+}
+
+/// Asks in the admin channel and returns the answer's text.
+async fn ask_admins(world: &World, who: &Admin, text: &str) -> String {
+    full_text(&ask(world, who, &world.admin_channel(), text).await)
+}
+
+/// Every log line written while it is installed (this test's thread only).
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        if std::env::var_os("SHAREBOT_TEST_LOGS").is_some() {
+            std::io::stderr().write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+impl Logs {
+    fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+        let logs = Logs::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).to_string()
+    }
+}
+
+/// Every post in a channel, as text.
+async fn channel_text(who: &Admin, channel: &str) -> String {
+    let list = who
+        .client
+        .channel_posts(
+            channel,
+            &sharebot::mattermost::ChannelPostsQuery {
+                page: Some(0),
+                per_page: Some(200),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    list.ordered()
+        .into_iter()
+        .map(full_text)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The database file's bytes, as text.
+fn database_text(world: &World) -> String {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(world.dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().contains("bot.db") {
+            all.extend(std::fs::read(path).unwrap());
+        }
+    }
+    String::from_utf8_lossy(&all).to_string()
+}
+
+/// The invite code and password in the invitation DM.
+fn invitation(dm: &str) -> (String, String) {
+    let code = dm
+        .split("```")
+        .nth(1)
+        .expect("the code block")
+        .trim()
+        .to_string();
+    let password = dm
+        .split("Password: `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .expect("the password")
+        .to_string();
+    (code, password)
+}
+
+#[tokio::test]
+async fn help_errors_and_who_may_run_what() {
+    let world = World::bare().await;
+    let bot = world.start_bot().await;
+    let one = world.admin("sysadmin").await;
+
+    let help = ask_admins(&world, &one, "@sharebot help").await;
+    assert!(help.contains("| `connect <name>"), "{help}");
+    assert!(help.contains("| `audit [count]`"), "{help}");
+    let topic = ask_admins(&world, &one, "@sharebot help share").await;
+    assert!(
+        topic.contains("share ~channel with <connection>"),
+        "{topic}"
+    );
+    assert!(
+        topic.contains("`@sharebot share ~launch-plan with org-b`"),
+        "{topic}"
+    );
+    let bare = ask_admins(&world, &one, "@sharebot").await;
+    assert!(
+        bare.contains("| Command |"),
+        "a bare mention gets help: {bare}"
+    );
+
+    let unknown = ask_admins(&world, &one, "@sharebot frobnicate").await;
+    assert_eq!(
+        unknown,
+        "I don't know \"frobnicate\". Try `@sharebot help`."
+    );
+    let typo = ask_admins(&world, &one, "@sharebot conections").await;
+    assert!(typo.ends_with("Closest: `connections`."), "{typo}");
+    let missing = ask_admins(&world, &one, "@sharebot share").await;
+    assert!(
+        missing.contains("Usage: `@sharebot share ~channel with <connection>`"),
+        "{missing}"
+    );
+    let no_channel = ask_admins(&world, &one, "@sharebot share ~nope with org-a").await;
+    assert!(
+        no_channel.contains("I can't find the channel"),
+        "{no_channel}"
+    );
+    assert!(no_channel.contains("Usage:"), "{no_channel}");
+    let no_connection = ask_admins(&world, &one, "@sharebot share ~admins with nobody").await;
+    assert!(
+        no_connection.contains("There is no connection named \"nobody\""),
+        "{no_connection}"
+    );
+    let no_team = ask_admins(
+        &world,
+        &one,
+        "@sharebot policy x auto-accept --team nowhere",
+    )
+    .await;
+    assert!(
+        no_team.contains("There is no connection named \"x\""),
+        "{no_team}"
+    );
+    let audit = ask_admins(&world, &one, "@sharebot audit 500").await;
+    assert!(
+        audit.contains("Usage: `@sharebot audit [count]`"),
+        "{audit}"
+    );
+
+    // In a thread the answer stays in that thread.
+    let channel = world.admin_channel();
+    let root = one.post(&channel, "a discussion", "").await;
+    let asked = one.post(&channel, "@sharebot connections", &root.id).await;
+    let bot_id = bot_id(&world);
+    let answer = wait("the threaded answer", || async {
+        one.replies(&channel, &root.id, &bot_id)
+            .await
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert!(full_text(&answer).contains("There are no connections yet"));
+    assert_ne!(asked.id, answer.id);
+
+    // A DM needs no mention; a plain user may ask for help but not for connections.
+    let dm = one.dm_with(&bot_id).await;
+    let listed = full_text(&ask(&world, &one, &dm, "connections").await);
+    assert!(listed.contains("`connect <name>`"), "{listed}");
+    let user = world.user("user-1", "SampleUs@r-1").await;
+    let user_dm = user.dm_with(&bot_id).await;
+    let refused = full_text(&ask(&world, &user, &user_dm, "connections").await);
+    assert_eq!(
+        refused,
+        "Sorry, only system admins can use `connections`. `help` lists what everyone can use."
+    );
+    let help = full_text(&ask(&world, &user, &user_dm, "help").await);
+    assert!(help.contains("| Command |"), "{help}");
+    // Admin commands are not taken in other channels, where others could read the answer.
+    let town = world.b.channel_id("engineering", "town-square").unwrap();
+    let elsewhere = full_text(&ask(&world, &one, &town, "@sharebot connections").await);
+    assert!(elsewhere.contains("only in ~admins"), "{elsewhere}");
+
+    // Exactly one answer per command; the bot does not answer itself.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(one.replies(&channel, &root.id, &bot_id).await.len(), 1);
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn connect_sends_the_invitation_by_dm_only_and_shares_once_the_other_side_accepts() {
+    let (logs, _guard) = Logs::capture();
+    let world = World::bare().await;
+    let one = world.admin("sysadmin").await;
+    let engineering = world.b.team_id("engineering").unwrap();
+    let plan = one
+        .client
+        .create_channel(&NewChannel {
+            team_id: engineering,
+            name: "launch-plan".into(),
+            display_name: "Launch plan".into(),
+            channel_type: "O".into(),
+            ..NewChannel::default()
+        })
+        .await
+        .unwrap();
+    let bot = world.start_bot().await;
+    let bot_id = bot_id(&world);
+
+    let reply = ask_admins(
+        &world,
+        &one,
+        "@sharebot connect org-a \"Org A\" --auto-accept --team marketing --share ~launch-plan",
+    )
+    .await;
+    assert!(
+        reply.contains("Created the connection **Org A** (`org-a`)"),
+        "{reply}"
+    );
+    assert!(reply.contains("go straight to **Marketing**"), "{reply}");
+    assert!(
+        reply.contains("Once they accept, I share ~launch-plan"),
+        "{reply}"
+    );
+    let dm = wait("the invitation DM", || async {
+        one.dm_posts(&bot_id)
+            .await
+            .into_iter()
+            .map(|p| p.message)
+            .find(|m| m.contains("Invite code"))
+    })
+    .await;
+    let (code, password) = invitation(&dm);
+    assert!(code.len() > 40 && password.len() >= 20, "{dm}");
+
+    let table = ask_admins(&world, &one, "@sharebot connections").await;
+    assert!(
+        table.contains(
+            "| Org A (`org-a`) | 🟡 Connection pending | — | auto → Marketing | 1 waiting | 0 |"
+        ),
+        "{table}"
+    );
+
+    // A wrong command cannot reveal it again: reinvite makes a fresh one, by DM too.
+    let again = ask_admins(&world, &one, "@sharebot reinvite org-a").await;
+    assert!(again.contains("fresh invite code"), "{again}");
+    let dms = wait("the second invitation", || async {
+        let all: Vec<String> = one
+            .dm_posts(&bot_id)
+            .await
+            .into_iter()
+            .map(|p| p.message)
+            .filter(|m| m.contains("Invite code"))
+            .collect();
+        (all.len() == 2).then_some(all)
+    })
+    .await;
+    let (code2, password2) = invitation(&dms[1]);
+    assert_ne!(password, password2);
+
+    // Org A's admin accepts in the console; the waiting share is then sent.
+    world
+        .a_admin
+        .accept_invite(&sharebot::mattermost::models::AcceptInvite {
+            invite: code2.clone(),
+            name: "org-b".into(),
+            display_name: "Org B".into(),
+            default_team_id: world.a.team_id("engineering").unwrap(),
+            password: password2.clone(),
+        })
+        .await
+        .unwrap();
+    wait("the channel to arrive at Org A", || async {
+        world.a_admin.get_channel(&plan.id).await.ok()
+    })
+    .await;
+    let table = wait("the connection to show as connected", || async {
+        let t = ask_admins(&world, &one, "@sharebot connections").await;
+        t.contains("🟢 Connected").then_some(t)
+    })
+    .await;
+    assert!(table.contains("| auto → Marketing | 1 | 0 |"), "{table}");
+    let store = world.store().await;
+    let remotes = world
+        .b_bot()
+        .list_remote_clusters(&RemoteClusterFilter::default())
+        .await
+        .unwrap();
+    let rc = remotes.iter().find(|r| r.name == "org-a").unwrap();
+    let policy = store.policy(&rc.remote_id).await.unwrap().unwrap();
+    assert_eq!(policy.policy, Policy::AutoAccept);
+    assert_eq!(rc.default_team_id, world.b.team_id("marketing").unwrap());
+    assert!(store.waiting_shares(None).await.unwrap().is_empty());
+
+    // The secrets went to the asking admin's DM and nowhere else.
+    bot.shutdown().await.unwrap();
+    let admins = channel_text(&one, &world.admin_channel()).await;
+    for secret in [&code, &password, &code2, &password2] {
+        assert!(
+            !admins.contains(secret.as_str()),
+            "a secret in the admin channel"
+        );
+        assert!(
+            !logs.text().contains(secret.as_str()),
+            "a secret in the logs"
+        );
+        assert!(
+            !database_text(&world).contains(secret.as_str()),
+            "a secret in the database"
+        );
+    }
+    let audit: Vec<String> = store
+        .audit_recent(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(
+        audit.contains(&"connection.created".to_string()),
+        "{audit:?}"
+    );
+    assert!(audit.contains(&"channel.shared".to_string()), "{audit:?}");
+}
+
+#[tokio::test]
+async fn accept_invite_opens_a_dialog_whose_errors_name_the_field_and_echo_nothing() {
+    let (logs, _guard) = Logs::capture();
+    let world = World::bare().await;
+    let made = world
+        .a_admin
+        .create_remote_cluster(&NewRemoteCluster {
+            name: "org-b".into(),
+            display_name: "Org B".into(),
+            default_team_id: world.a.team_id("engineering").unwrap(),
+            password: "correct-horse-battery-staple-42".into(),
+        })
+        .await
+        .unwrap();
+    let bot = world.start_bot().await;
+    let one = world.admin("sysadmin").await;
+    let channel = world.admin_channel();
+    let offer = ask(&world, &one, &channel, "@sharebot accept-invite").await;
+    assert!(full_text(&offer).contains("Enter invitation"), "{offer:?}");
+    let button = &offer.props.attachments[0].actions[0].id;
+
+    // Only the admin who asked opens it.
+    let two = world.admin("sysadmin2").await;
+    let (status, _) = two.click(&offer.id, button, None).await;
+    assert_eq!(status, 200);
+
+    let mut ws = socket(world.b.site_url(), &one.token).await;
+    let (status, answer) = one.click(&offer.id, button, None).await;
+    assert_eq!(status, 200, "{answer}");
+    let event = next_named(&mut ws, "open_dialog").await;
+    let opened: Value = serde_json::from_str(event["data"]["dialog"].as_str().unwrap()).unwrap();
+    let dialog = &opened["dialog"];
+    let names: Vec<&str> = dialog["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "name",
+            "display_name",
+            "invite",
+            "password",
+            "policy",
+            "team"
+        ]
+    );
+    let password_field = &dialog["elements"][3];
+    assert_eq!(password_field["subtype"], "password");
+    let submit = |submission: Value| {
+        let body = json!({"url": opened["url"], "callback_id": dialog["callback_id"], "state": dialog["state"],
+                          "channel_id": channel, "team_id": world.b.team_id("engineering").unwrap(),
+                          "submission": submission, "cancelled": false});
+        let (token, site) = (one.token.clone(), one.site.clone());
+        async move {
+            let res = reqwest::Client::new()
+                .post(format!("{site}/api/v4/actions/dialogs/submit"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (
+                res.status().as_u16(),
+                res.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let wrong = "not-the-password-000";
+    let (status, body) = submit(
+        json!({"name": "org-a", "display_name": "Org A", "invite": made.invite,
+                                        "password": wrong, "policy": "review"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        body["errors"]["password"]
+            .as_str()
+            .unwrap()
+            .contains("does not open"),
+        "{body}"
+    );
+    let (_, body) = submit(
+        json!({"name": "org-a", "invite": "bm90IGEgY29kZQ", "password": wrong,
+                                  "policy": "review"}),
+    )
+    .await;
+    assert!(
+        body["errors"]
+            .as_object()
+            .is_some_and(|e| e.contains_key("invite") || e.contains_key("password")),
+        "{body}"
+    );
+    let (_, body) =
+        submit(json!({"name": "Org A!", "invite": made.invite, "password": wrong})).await;
+    assert!(body["errors"]["name"].is_string(), "{body}");
+    let (_, body) = submit(
+        json!({"name": "org-a", "invite": made.invite, "password": "x",
+                                  "policy": "auto-accept"}),
+    )
+    .await;
+    assert!(body["errors"]["team"].is_string(), "{body}");
+    let text = body.to_string();
+    assert!(!text.contains(wrong) && !text.contains(&made.invite));
+
+    let (status, body) = submit(json!({"name": "org-a", "display_name": "Org A", "invite": made.invite,
+                                        "password": "correct-horse-battery-staple-42", "policy": "review"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.get("errors").is_none() && body.get("error").is_none(),
+        "{body}"
+    );
+    let bot_id = bot_id(&world);
+    let done = wait("the confirmation in the thread", || async {
+        one.replies(&channel, &offer.root_id, &bot_id)
+            .await
+            .into_iter()
+            .map(|p| full_text(&p))
+            .find(|t| t.contains("Connected to"))
+    })
+    .await;
+    assert!(
+        done.contains("Connected to **Org A** (`org-a`), accepted by @sysadmin"),
+        "{done}"
+    );
+    assert!(
+        done.contains("wait for review in **Shared Inbox**"),
+        "{done}"
+    );
+    let rc = world
+        .b_bot()
+        .list_remote_clusters(&RemoteClusterFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == "org-a")
+        .expect("the connection exists");
+    assert_eq!(
+        rc.creator_id, bot_id,
+        "the bot made it, so it sees arriving channels at once"
+    );
+    assert_eq!(rc.default_team_id, world.b.team_id("shared-inbox").unwrap());
+
+    bot.shutdown().await.unwrap();
+    let posts = channel_text(&one, &channel).await;
+    for secret in [
+        "correct-horse-battery-staple-42",
+        made.invite.as_str(),
+        wrong,
+    ] {
+        assert!(!posts.contains(secret), "a secret in the admin channel");
+        assert!(!logs.text().contains(secret), "a secret in the logs");
+        assert!(
+            !database_text(&world).contains(secret),
+            "a secret in the database"
+        );
+    }
+}
+
+#[tokio::test]
+async fn policy_reinvite_disconnect_and_audit_on_a_console_connection() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let bot = world.start_bot().await;
+    let one = world.admin("sysadmin").await;
+    let marketing = world.b.team_id("marketing").unwrap();
+
+    let table = ask_admins(&world, &one, "@sharebot connections").await;
+    assert!(table.contains("| Org A (`org-a`) |"), "{table}");
+    assert!(table.contains("review → Shared Inbox"), "{table}");
+
+    let set = ask_admins(
+        &world,
+        &one,
+        "@sharebot policy org-a auto-accept --team Marketing",
+    )
+    .await;
+    assert!(set.contains("go straight to **Marketing**"), "{set}");
+    let rc = world
+        .b_bot()
+        .get_remote_cluster(&world.remote_id)
+        .await
+        .unwrap();
+    assert_eq!(rc.default_team_id, marketing);
+    let to_inbox = ask_admins(
+        &world,
+        &one,
+        "@sharebot policy org-a auto-accept --team shared-inbox",
+    )
+    .await;
+    assert!(to_inbox.contains("is the review inbox"), "{to_inbox}");
+
+    let pending_only = ask_admins(&world, &one, "@sharebot reinvite org-a").await;
+    assert!(
+        pending_only.contains("has already accepted"),
+        "{pending_only}"
+    );
+
+    // Disconnect asks first; Keep changes nothing.
+    let channel = world.admin_channel();
+    let ask_post = ask(&world, &one, &channel, "@sharebot disconnect org-a").await;
+    let text = full_text(&ask_post);
+    assert!(text.contains("Disconnect **Org A** (`org-a`)?"), "{text}");
+    let (status, _) = one.click(&ask_post.id, "keep", None).await;
+    assert_eq!(status, 200);
+    wait("the kept outcome", || async {
+        let post = one.client.get_post(&ask_post.id).await.ok()?;
+        full_text(&post).contains("Kept **Org A**").then_some(())
+    })
+    .await;
+    assert!(
+        world
+            .b_bot()
+            .get_remote_cluster(&world.remote_id)
+            .await
+            .unwrap()
+            .delete_at
+            == 0
+    );
+
+    let ask_post = ask(&world, &one, &channel, "@sharebot disconnect org-a").await;
+    let (status, _) = one.click(&ask_post.id, "disconnect", None).await;
+    assert_eq!(status, 200);
+    wait("the disconnected outcome", || async {
+        let post = one.client.get_post(&ask_post.id).await.ok()?;
+        full_text(&post)
+            .contains("was disconnected by @sysadmin")
+            .then_some(())
+    })
+    .await;
+    let gone = world.b_bot().get_remote_cluster(&world.remote_id).await;
+    assert!(gone.map(|rc| rc.delete_at > 0).unwrap_or(true));
+    // The same click again changes nothing more.
+    let (status, _) = one.click(&ask_post.id, "disconnect", None).await;
+    assert_ne!(status, 500);
+
+    let audit = ask_admins(&world, &one, "@sharebot audit 5").await;
+    assert!(
+        audit.contains("| @sysadmin | connection.deleted | Org A |"),
+        "{audit}"
+    );
+    assert!(audit.contains("connection.policy"), "{audit}");
+    let none = ask_admins(&world, &one, "@sharebot connections").await;
+    assert!(none.contains("There are no connections yet"), "{none}");
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn share_unshare_shared_info_and_whois() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let theirs = world.share("roadmap", "Roadmap").await;
+    let bot = world.start_bot().await;
+    let one = world.admin("sysadmin").await;
+    let ours = one
+        .client
+        .create_channel(&NewChannel {
+            team_id: world.b.team_id("engineering").unwrap(),
+            name: "ours".into(),
+            display_name: "Ours".into(),
+            channel_type: "O".into(),
+            ..NewChannel::default()
+        })
+        .await
+        .unwrap();
+    let store = world.store().await;
+    wait("the request for their channel", || async {
+        store
+            .pending_request_for_channel(&theirs)
+            .await
+            .ok()
+            .flatten()
+    })
+    .await;
+
+    let shared = ask_admins(&world, &one, "@sharebot share ~ours with org-a").await;
+    assert_eq!(shared, "~ours is now shared with **Org A**.");
+    wait("our channel to arrive at Org A", || async {
+        world.a_admin.get_channel(&ours.id).await.ok()
+    })
+    .await;
+    let again = ask_admins(&world, &one, "@sharebot share ~ours with org-a").await;
+    assert!(again.contains("already shared"), "{again}");
+
+    let list = ask_admins(&world, &one, "@sharebot shared org-a").await;
+    assert!(
+        list.contains("We share with them: ~ours (Engineering)"),
+        "{list}"
+    );
+    assert!(
+        list.contains("They share with us: **Roadmap** (waiting for review)"),
+        "{list}"
+    );
+
+    let info = ask_admins(&world, &one, "@sharebot info ~ours").await;
+    assert!(
+        info.contains("~ours (Engineering) is ours, shared with **Org A**."),
+        "{info}"
+    );
+    let info = ask_admins(&world, &one, "@sharebot info \"Roadmap\"").await;
+    assert!(
+        info.contains("comes from **Org A** (`org-a`): waiting for review"),
+        "{info}"
+    );
+
+    // Whois: a user synced from Org A, and one of ours.
+    let a_author = world.a.user_id("sysadmin").unwrap();
+    let a_channel = theirs.clone();
+    world
+        .a_admin
+        .create_post(&Post {
+            channel_id: a_channel,
+            message: "hello from A".into(),
+            ..Post::default()
+        })
+        .await
+        .unwrap();
+    let remote_user = wait("Org A's author synced to Org B", || async {
+        world.b_bot().get_user(&a_author).await.ok()
+    })
+    .await;
+    let who = ask_admins(
+        &world,
+        &one,
+        &format!("@sharebot whois @{}", remote_user.username),
+    )
+    .await;
+    assert!(who.contains("from **Org A** (connection `org-a`)"), "{who}");
+    let who = ask_admins(&world, &one, "@sharebot whois @user-1").await;
+    assert!(who.contains("is a user of this server"), "{who}");
+    let who = ask_admins(&world, &one, "@sharebot whois @nobody").await;
+    assert!(who.contains("There is no user @nobody."), "{who}");
+
+    let unshared = ask_admins(&world, &one, "@sharebot unshare ~ours from org-a").await;
+    assert!(
+        unshared.contains("no longer shared with **Org A**"),
+        "{unshared}"
+    );
+    let not = ask_admins(&world, &one, "@sharebot unshare ~ours from org-a").await;
+    assert!(not.contains("is not shared with **Org A**"), "{not}");
+    let actions: Vec<String> = store
+        .audit_recent(20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(
+        actions.contains(&"channel.shared".into()) && actions.contains(&"channel.unshared".into())
+    );
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn pending_shows_each_request_with_working_buttons_and_move_relocates() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let channel = world.share("plan", "Plan").await;
+    let bot = world.start_bot().await;
+    let (one, _, two, _) = both_dms(&world, "Plan").await;
+    let admins = world.admin_channel();
+    let asked = one.post(&admins, "@sharebot pending", "").await;
+    let bot_id = bot_id(&world);
+    let replies = wait("the header and one card", || async {
+        let r = one.replies(&admins, &asked.id, &bot_id).await;
+        (r.len() >= 2).then_some(r)
+    })
+    .await;
+    assert!(full_text(&replies[0]).contains("1 channel(s) waiting for review"));
+    let card = &replies[1];
+    assert!(attachment_text(card).contains("Plan"));
+    assert!(action_ids(card).contains(&"accept".to_string()));
+    // Any admin may use the card; the DMs follow.
+    let marketing = world.b.team_id("marketing").unwrap();
+    two.click(&card.id, "team", Some(&marketing)).await;
+    let (status, _) = two.click(&card.id, "accept", None).await;
+    assert_eq!(status, 200);
+    dm_showing(
+        &world,
+        &one,
+        "Plan",
+        "accepted into **Marketing** by @sysadmin2",
+    )
+    .await;
+    wait("the card to show the outcome", || async {
+        let post = one.client.get_post(&card.id).await.ok()?;
+        attachment_text(&post)
+            .contains("accepted into **Marketing**")
+            .then_some(())
+    })
+    .await;
+    let none = ask_admins(&world, &one, "@sharebot pending").await;
+    assert_eq!(none, "Nothing is waiting for review.");
+
+    let same = ask_admins(&world, &one, "@sharebot move ~plan to marketing").await;
+    assert!(same.contains("already in **Marketing**"), "{same}");
+    let moving = ask_admins(&world, &one, "@sharebot move ~plan to engineering").await;
+    assert!(
+        moving.contains("Moving ~plan to **Engineering**"),
+        "{moving}"
+    );
+    wait("the channel in Engineering", || async {
+        let c = world.b_bot().get_channel(&channel).await.ok()?;
+        (c.team_id == world.b.team_id("engineering").unwrap()).then_some(())
+    })
+    .await;
+    dm_showing(&world, &two, "Plan", "Engineering").await;
+    let local = ask_admins(&world, &one, "@sharebot move ~admins to marketing").await;
+    assert!(
+        local.contains("did not come from another organization"),
+        "{local}"
+    );
+    let store = world.store().await;
+    assert_eq!(
+        store.requests_for_channel(&channel).await.unwrap()[0].state,
+        RequestState::Accepted
+    );
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn commands_posted_while_the_bot_was_down_are_answered_once_and_an_interrupted_one_is_owned_up_to(
+) {
+    let world = World::bare().await;
+    let bot = world.start_bot().await;
+    let one = world.admin("sysadmin").await;
+    let channel = world.admin_channel();
+    let bot_id = bot_id(&world);
+    // Handled before the restart: not answered again.
+    let first = ask(&world, &one, &channel, "@sharebot connections").await;
+    bot.kill().await;
+
+    let while_down = one.post(&channel, "@sharebot help connect", "").await;
+    let interrupted = one.post(&channel, "@sharebot connections", "").await;
+    // As if the process had died while handling this one.
+    let store = world.store().await;
+    assert_eq!(
+        store.claim_command(&interrupted.id, &one.id).await.unwrap(),
+        CommandClaim::New
+    );
+    store.close().await;
+
+    let bot = world.start_bot().await;
+    let answered = wait("the command posted while down", || async {
+        one.replies(&channel, &while_down.id, &bot_id)
+            .await
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert!(full_text(&answered).contains("connect <name>"));
+    let owned = wait("the interrupted command's note", || async {
+        one.replies(&channel, &interrupted.id, &bot_id)
+            .await
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert!(full_text(&owned).contains("I was restarted while working on this command"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for root in [&first.root_id, &while_down.id, &interrupted.id] {
+        assert_eq!(
+            one.replies(&channel, root, &bot_id).await.len(),
+            1,
+            "one answer each"
+        );
+    }
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_command_posted_during_a_long_outage_is_found_in_the_admin_channel_and_answered_once() {
+    let world = World::bare().await;
+    let bot = world.start_bot().await;
+    bot.kill().await;
+    // The server forgets the bot's connection (restart, long outage): nothing can be resumed,
+    // so no event will ever carry this post.
+    world.b.hub().forget_sessions();
+    let one = world.admin("sysadmin").await;
+    let channel = world.admin_channel();
+    let missed = one.post(&channel, "@sharebot help pending", "").await;
+
+    let bot = world.start_bot().await;
+    let bot_id = bot_id(&world);
+    let answer = wait("the missed command's answer", || async {
+        one.replies(&channel, &missed.id, &bot_id)
+            .await
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert!(
+        full_text(&answer).contains("waiting for review"),
+        "{answer:?}"
+    );
+    // Start-up and the resync both read the channel: still one answer.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(one.replies(&channel, &missed.id, &bot_id).await.len(), 1);
+    bot.shutdown().await.unwrap();
+}
