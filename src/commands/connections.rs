@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::mattermost::models::{
     AcceptInvite, MessageAttachment, NewRemoteCluster, Post, PostActionIntegrationRequest,
     PostActionIntegrationResponse, PostProps, RemoteCluster, RemoteClusterPatch,
-    SharedChannelRemoteFilter, SubmitDialogRequest, SubmitDialogResponse, Team,
+    SubmitDialogRequest, SubmitDialogResponse, Team,
 };
 use crate::review::{ago, timestamp};
 use crate::store::Policy;
@@ -299,27 +299,10 @@ impl Commands {
         &self,
         remote_id: &str,
     ) -> Result<(usize, usize), CommandError> {
-        let client = &self.ctx.client;
-        let ours = client
-            .shared_channel_remotes(
-                remote_id,
-                &SharedChannelRemoteFilter {
-                    exclude_remote: true,
-                    ..SharedChannelRemoteFilter::default()
-                },
-            )
-            .await?;
-        let theirs = client
-            .shared_channel_remotes(
-                remote_id,
-                &SharedChannelRemoteFilter {
-                    exclude_home: true,
-                    ..SharedChannelRemoteFilter::default()
-                },
-            )
-            .await?;
+        let ours = self.shared_with(remote_id, true).await?.len();
+        let theirs = self.shared_with(remote_id, false).await?.len();
         let waiting = self.ctx.store.waiting_shares(Some(remote_id)).await?.len();
-        Ok((ours.len() + waiting, theirs.len()))
+        Ok((ours + waiting, theirs))
     }
 
     /// `connections`: the table.
@@ -330,27 +313,8 @@ impl Commands {
         let now = crate::ids::now_ms();
         let mut rows = Vec::new();
         for rc in &all {
-            let client = &self.ctx.client;
-            let ours = client
-                .shared_channel_remotes(
-                    &rc.remote_id,
-                    &SharedChannelRemoteFilter {
-                        exclude_remote: true,
-                        ..SharedChannelRemoteFilter::default()
-                    },
-                )
-                .await?
-                .len();
-            let theirs = client
-                .shared_channel_remotes(
-                    &rc.remote_id,
-                    &SharedChannelRemoteFilter {
-                        exclude_home: true,
-                        ..SharedChannelRemoteFilter::default()
-                    },
-                )
-                .await?
-                .len();
+            let ours = self.shared_with(&rc.remote_id, true).await?.len();
+            let theirs = self.shared_with(&rc.remote_id, false).await?.len();
             let waiting = self
                 .ctx
                 .store

@@ -38,15 +38,20 @@ fn team_names(teams: &[Team]) -> HashMap<String, String> {
 }
 
 impl Commands {
-    /// Our channels shared with a connection (its remote records).
-    async fn ours_with(&self, remote_id: &str) -> Result<Vec<String>, CommandError> {
+    /// The ids of the channels shared with a connection: ours (`home`), or theirs.
+    pub(super) async fn shared_with(
+        &self,
+        remote_id: &str,
+        home: bool,
+    ) -> Result<Vec<String>, CommandError> {
         Ok(self
             .ctx
             .client
             .shared_channel_remotes(
                 remote_id,
                 &SharedChannelRemoteFilter {
-                    exclude_remote: true,
+                    exclude_remote: home,
+                    exclude_home: !home,
                     ..SharedChannelRemoteFilter::default()
                 },
             )
@@ -54,6 +59,10 @@ impl Commands {
             .into_iter()
             .map(|scr| scr.channel_id)
             .collect())
+    }
+
+    async fn ours_with(&self, remote_id: &str) -> Result<Vec<String>, CommandError> {
+        self.shared_with(remote_id, true).await
     }
 
     /// A channel that can be shared: not a DM or group message, not archived.
@@ -182,29 +191,20 @@ impl Commands {
                     outgoing.push(json!({"name": c.name, "team": teams.get(&c.team_id).cloned().unwrap_or_default(), "waiting": true}));
                 }
             }
-            let received = client
-                .shared_channel_remotes(
-                    &rc.remote_id,
-                    &SharedChannelRemoteFilter {
-                        exclude_home: true,
-                        ..SharedChannelRemoteFilter::default()
-                    },
-                )
-                .await?;
             let mut incoming = Vec::new();
-            for scr in received {
+            for channel_id in self.shared_with(&rc.remote_id, false).await? {
                 let request = self
                     .ctx
                     .store
-                    .requests_for_channel(&scr.channel_id)
+                    .requests_for_channel(&channel_id)
                     .await?
                     .pop();
-                let channel = client.get_channel(&scr.channel_id).await.ok();
+                let channel = client.get_channel(&channel_id).await.ok();
                 let display = channel
                     .as_ref()
                     .map(|c| c.display_name.clone())
                     .or_else(|| request.as_ref().map(|r| r.channel_display_name.clone()))
-                    .unwrap_or_else(|| scr.channel_id.clone());
+                    .unwrap_or(channel_id);
                 let state = match &request {
                     Some(r) => request_state(r, &teams),
                     None => "not yet seen by sharebot".into(),

@@ -245,9 +245,15 @@ pub(crate) async fn by_ids(
         return Err(AppError::invalid_param("user_ids"));
     }
     let db = state.db();
-    let mut users: Vec<User> = ids
-        .iter()
-        .filter_map(|id| db.user(id))
+    Ok(Json(as_seen_by(
+        &caller,
+        ids.iter().filter_map(|id| db.user(id)),
+    )))
+}
+
+/// Users as `caller` sees them (itself whole, others sanitised), each once.
+fn as_seen_by<'a>(caller: &Caller, found: impl Iterator<Item = &'a User>) -> Vec<User> {
+    let mut users: Vec<User> = found
         .map(|u| {
             if u.id == caller.user.id {
                 u.clone()
@@ -257,7 +263,7 @@ pub(crate) async fn by_ids(
         })
         .collect();
     users.dedup_by(|a, b| a.id == b.id);
-    Ok(Json(users))
+    users
 }
 
 /// `POST /users/usernames` `[username…]`: the users that exist, in any order (the way to
@@ -273,19 +279,10 @@ pub(crate) async fn by_usernames(
         return Err(AppError::invalid_param("usernames"));
     }
     let db = state.db();
-    let mut users: Vec<User> = names
-        .iter()
-        .filter_map(|name| db.user_by_username(name))
-        .map(|u| {
-            if u.id == caller.user.id {
-                u.clone()
-            } else {
-                sanitize_other(u)
-            }
-        })
-        .collect();
-    users.dedup_by(|a, b| a.id == b.id);
-    Ok(Json(users))
+    Ok(Json(as_seen_by(
+        &caller,
+        names.iter().filter_map(|name| db.user_by_username(name)),
+    )))
 }
 
 /// The 201 answer most creating routes give.
