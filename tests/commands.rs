@@ -178,6 +178,9 @@ async fn help_errors_and_who_may_run_what() {
         no_team.contains("There is no connection named \"x\""),
         "{no_team}"
     );
+    let extra = ask_admins(&world, &one, "@sharebot connections now").await;
+    assert!(extra.contains("takes no arguments"), "{extra}");
+    assert!(extra.contains("Usage: `@sharebot connections`"), "{extra}");
     let audit = ask_admins(&world, &one, "@sharebot audit 500").await;
     assert!(
         audit.contains("Usage: `@sharebot audit [count]`"),
@@ -544,6 +547,17 @@ async fn policy_reinvite_disconnect_and_audit_on_a_console_connection() {
         .await
         .unwrap();
     assert_eq!(rc.default_team_id, marketing);
+    let no_team = ask_admins(
+        &world,
+        &one,
+        "@sharebot policy org-a auto-accept --team nowhere",
+    )
+    .await;
+    assert!(
+        no_team.contains("There is no team \"nowhere\""),
+        "{no_team}"
+    );
+    assert!(no_team.contains("Usage: `@sharebot policy"), "{no_team}");
     let to_inbox = ask_admins(
         &world,
         &one,
@@ -658,6 +672,20 @@ async fn share_unshare_shared_info_and_whois() {
         info.contains("~ours (Engineering) is ours, shared with **Org A**."),
         "{info}"
     );
+    let link = format!(
+        "@sharebot info {}/engineering/channels/ours",
+        world.b.site_url()
+    );
+    let by_link = ask_admins(&world, &one, &link).await;
+    assert!(
+        by_link.contains("is ours, shared with **Org A**"),
+        "{by_link}"
+    );
+    // A plain user learns nothing about a private channel they are not in.
+    let user = world.user("user-1", "SampleUs@r-1").await;
+    let user_dm = user.dm_with(&bot_id(&world)).await;
+    let hidden = full_text(&ask(&world, &user, &user_dm, "info ~admins").await);
+    assert!(hidden.contains("I can't find that channel"), "{hidden}");
     let info = ask_admins(&world, &one, "@sharebot info \"Roadmap\"").await;
     assert!(
         info.contains("comes from **Org A** (`org-a`): waiting for review"),
