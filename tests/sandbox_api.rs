@@ -600,6 +600,11 @@ async fn edits_replace_props_entirely() {
         .await;
     let id = post["id"].as_str().unwrap();
     let props = |v: &Value| v["props"].as_object().cloned().unwrap_or_default();
+    assert_eq!(
+        Value::Object(props(&post)),
+        json!({"a": "1", "b": "2", "from_bot": "true"}),
+        "a bot's post is marked from_bot"
+    );
     let (status, patched) = env
         .call(
             Method::PUT,

@@ -75,6 +75,11 @@ pub(crate) async fn create(
         post.edit_at = 0;
         post.delete_at = 0;
         post.remote_id = None;
+        // `app.CreatePost`: a bot's posts are marked, so other integrations can ignore them.
+        if caller.user.is_bot {
+            post.props
+                .insert("from_bot".into(), serde_json::json!("true"));
+        }
         post.generate_action_ids();
         db.save_post(&post);
         if !post.root_id.is_empty() {
