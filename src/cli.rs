@@ -38,8 +38,8 @@ pub enum Command {
     Migrate(ConfigArg),
     /// Run a Mattermost-compatible sandbox server (for tests and trying sharebot out).
     Sandbox(crate::sandbox::cli::SandboxArgs),
-    /// Run the demo: sandbox instances and the bot, wired together (not available yet).
-    Demo,
+    /// Run the demo: two sandbox organizations and a sharebot for each, end to end.
+    Demo(crate::demo::DemoArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -104,10 +104,7 @@ async fn dispatch(command: Command) -> ExitCode {
             Err(code) => code,
         },
         Command::Sandbox(args) => crate::sandbox::cli::run(args).await,
-        Command::Demo => {
-            eprintln!("`sharebot demo` is not available yet");
-            ExitCode::FAILURE
-        }
+        Command::Demo(args) => crate::demo::run(args).await,
     }
 }
 
