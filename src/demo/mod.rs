@@ -1,8 +1,15 @@
 //! `sharebot demo`: two sandbox organizations and a sharebot for each, on loopback, driven
-//! through the same HTTP APIs a person's client uses, with a narrated transcript.
+//! through the same HTTP APIs a person's client uses, with a narrated transcript; then, unless
+//! `--once`, everything keeps running for trying more by hand until Ctrl-C.
+
+mod draw;
+mod org;
+mod scenario;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use self::org::{Org, ADMINS};
 
 /// `sharebot demo` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -17,7 +24,108 @@ pub struct DemoArgs {
 
 /// Runs the demo; the exit code says whether every step worked.
 pub async fn run(args: DemoArgs) -> ExitCode {
-    let _ = args;
-    eprintln!("`sharebot demo` is not available yet");
-    ExitCode::FAILURE
+    let (dir, temporary) = match args.data_dir {
+        Some(dir) => (dir, false),
+        None => (
+            std::env::temp_dir().join(format!("sharebot-demo-{}", std::process::id())),
+            true,
+        ),
+    };
+    if let Err(err) = std::fs::create_dir_all(&dir) {
+        eprintln!(
+            "error: cannot create the demo's data folder {}: {err}",
+            dir.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let stop = crate::signals::StopSignal::install();
+    println!("sharebot demo: two organizations, each with its own Mattermost (a sandbox) and its own sharebot, all on this machine.");
+    let started = match start_both(&dir).await {
+        Ok(orgs) => orgs,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (a, b) = started;
+    let code = match scenario::play(&a, &b).await {
+        Ok(outcome) => {
+            println!();
+            println!("✔ Every step worked: the organizations connected, Launch plan was accepted into Marketing, Hiring was rejected, and messages synced both ways.");
+            if !args.once {
+                print_how_to_continue(&a, &b, &outcome);
+                stop.wait().await;
+                println!("Stopping…");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!();
+            eprintln!("✘ The demo stopped: {why}");
+            ExitCode::FAILURE
+        }
+    };
+    a.stop().await;
+    b.stop().await;
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    code
+}
+
+async fn start_both(dir: &std::path::Path) -> Result<(Org, Org), String> {
+    let a = Org::start("Org A", "org-a", dir).await?;
+    let b = match Org::start("Org B", "org-b", dir).await {
+        Ok(b) => b,
+        Err(why) => {
+            a.stop().await;
+            return Err(why);
+        }
+    };
+    for org in [&a, &b] {
+        println!(
+            "  {}: Mattermost at {} · sharebot callbacks at http://{}/mattermost/actions",
+            org.label,
+            org.sandbox.site_url(),
+            org.bot.http_addr
+        );
+    }
+    Ok((a, b))
+}
+
+fn print_how_to_continue(a: &Org, b: &Org, outcome: &scenario::Outcome) {
+    let site = b.sandbox.site_url();
+    let (login, password) = ADMINS[0];
+    println!();
+    println!("Everything keeps running. Carry on by hand (any HTTP client works; the web app's own calls are these):");
+    for org in [a, b] {
+        println!(
+            "  {}: {} — admins {} / {} and {} / {}; admin channel id {}; sharebot's user id {}",
+            org.label,
+            org.sandbox.site_url(),
+            ADMINS[0].0,
+            ADMINS[0].1,
+            ADMINS[1].0,
+            ADMINS[1].1,
+            org.admin_channel,
+            org.bot_id()
+        );
+    }
+    println!();
+    println!("  # log in to Org B as {login}");
+    println!("  TOKEN=$(curl -si -X POST {site}/api/v4/users/login -d '{{\"login_id\":\"{login}\",\"password\":\"{password}\"}}' | tr -d '\\r' | awk -F': ' 'tolower($1)==\"token\"{{print $2}}')");
+    println!("  # ask sharebot something in the admin channel; it answers in the thread");
+    println!("  curl -s -X POST {site}/api/v4/posts -H \"Authorization: Bearer $TOKEN\" -d '{{\"channel_id\":\"{}\",\"message\":\"@sharebot shared\"}}'", b.admin_channel);
+    println!("  curl -s \"{site}/api/v4/channels/{}/posts?per_page=5\" -H \"Authorization: Bearer $TOKEN\"", b.admin_channel);
+    println!("  # read sharebot's DMs: open the DM channel, then read its posts");
+    println!("  curl -s -X POST {site}/api/v4/channels/direct -H \"Authorization: Bearer $TOKEN\" -d '[\"{}\",\"{}\"]'", b.admins[0].user.id, b.bot_id());
+    println!("  curl -s \"{site}/api/v4/channels/<dm channel id>/posts\" -H \"Authorization: Bearer $TOKEN\"");
+    println!("  # click a button of a DM (action ids: team, accept, reject, choose, relocate)");
+    println!("  curl -s -X POST {site}/api/v4/posts/<post id>/actions/relocate -H \"Authorization: Bearer $TOKEN\" -d '{{\"selected_option\":\"<team id>\"}}'");
+    println!(
+        "  (the accepted channel's id is {}; the rejected one's {})",
+        outcome.accepted_channel, outcome.rejected_channel
+    );
+    println!();
+    println!("Press Ctrl-C to stop everything.");
 }

@@ -11,6 +11,7 @@
 //! - [`models`]: the JSON shapes, with the server's field names.
 
 mod api_channels;
+mod api_person;
 mod api_remote;
 mod api_setup;
 mod api_users;
