@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigErrors, DatabaseConfig, DatabaseOnlyConfig};
 use crate::store::Store;
 
 /// Exit code for bad configuration (`sysexits`-style usage error, as documented in the README).
@@ -17,11 +17,16 @@ pub const EXIT_CONFIG: u8 = 2;
     version,
     about = "Manage Mattermost Shared Channels from chat",
     long_about = "sharebot is a Mattermost bot for Shared Channels (Connected Workspaces).\n\
-It DMs every system admin about incoming shared channels so they can accept them into a team \
-or reject them, and answers @sharebot commands in an admin channel to create and accept secure \
-connections, share and unshare channels, and report status.\n\n\
-Configuration comes from bot.toml (see --config) and SHAREBOT_<SECTION>__<KEY> environment \
-variables; secrets come only from the environment or *_file keys."
+It DMs every system admin about each incoming shared channel, with a team menu and Accept / \
+Reject buttons, and answers @sharebot commands in an admin channel (or a DM) to create and \
+accept secure connections, share and unshare channels, and report status.\n\n\
+Check the configuration with `sharebot check-config`, then start the bot with `sharebot run`. \
+No Mattermost server at hand? `sharebot demo` plays the whole job between two organizations \
+on this machine, and `sharebot sandbox` runs a local stand-in with seeded users (see \
+`sharebot sandbox --help`).\n\n\
+Configuration comes from bot.toml (see each command's --config) and SHAREBOT_<SECTION>__<KEY> \
+environment variables; secrets come only from the environment or *_file keys. Every key is \
+described in the configuration reference in README.md."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -34,9 +39,10 @@ pub enum Command {
     Run(ConfigArg),
     /// Validate the configuration and print the effective values, secrets masked.
     CheckConfig(ConfigArg),
-    /// Apply database migrations and exit.
+    /// Apply database migrations and exit (needs only [database] and [log]: no token or secret).
     Migrate(ConfigArg),
     /// Run a Mattermost-compatible sandbox server (for tests and trying sharebot out).
+    #[command(after_help = crate::sandbox::cli::AFTER_HELP)]
     Sandbox(crate::sandbox::cli::SandboxArgs),
     /// Run the demo: two sandbox organizations and a sharebot for each, end to end.
     Demo(crate::demo::DemoArgs),
@@ -51,22 +57,34 @@ pub struct ConfigArg {
 }
 
 impl ConfigArg {
-    /// Loads the configuration, printing every error and how to fix it when it is invalid.
-    fn load(&self) -> Result<Config, ExitCode> {
+    /// The file to read: `--config`, else `bot.toml` when it exists, else none.
+    fn file(&self) -> Option<PathBuf> {
         let default = PathBuf::from("bot.toml");
-        let file = match &self.config {
-            Some(path) => Some(path.as_path()),
-            None if default.exists() => Some(default.as_path()),
+        match &self.config {
+            Some(path) => Some(path.clone()),
+            None if default.exists() => Some(default),
             None => None,
-        };
-        Config::load(file).map_err(|errors| {
-            eprint!("error: {errors}");
-            eprintln!(
-                "See `sharebot check-config --help` and the configuration reference in README.md."
-            );
-            ExitCode::from(EXIT_CONFIG)
-        })
+        }
     }
+
+    /// Loads the whole configuration, printing every error and how to fix it when it is invalid.
+    fn load(&self) -> Result<Config, ExitCode> {
+        Config::load(self.file().as_deref()).map_err(refused)
+    }
+
+    /// Loads only what `migrate` needs (`[database]` and `[log]`; no Mattermost secrets).
+    fn load_database(&self) -> Result<DatabaseOnlyConfig, ExitCode> {
+        Config::load_database(self.file().as_deref()).map_err(refused)
+    }
+}
+
+/// Prints every configuration error and where the keys are documented; exit code 2.
+fn refused(errors: ConfigErrors) -> ExitCode {
+    eprint!("error: {errors}");
+    eprintln!(
+        "See the configuration reference in README.md for every key, its default and its environment variable."
+    );
+    ExitCode::from(EXIT_CONFIG)
 }
 
 /// Parses the command line and runs the chosen command.
@@ -93,13 +111,15 @@ async fn dispatch(command: Command) -> ExitCode {
         },
         Command::CheckConfig(arg) => match arg.load() {
             Ok(config) => {
-                print!("{}", config.render());
-                println!("\n# configuration is valid");
+                // Written, not printed: a closed pipe (`sharebot check-config | head`) is no
+                // reason to panic.
+                let text = format!("{}\n# configuration is valid\n", config.render());
+                let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
                 ExitCode::SUCCESS
             }
             Err(code) => code,
         },
-        Command::Migrate(arg) => match arg.load() {
+        Command::Migrate(arg) => match arg.load_database() {
             Ok(config) => migrate(config).await,
             Err(code) => code,
         },
@@ -108,18 +128,19 @@ async fn dispatch(command: Command) -> ExitCode {
     }
 }
 
-/// Connects to the database and applies the migrations.
-async fn open_store(config: &Config) -> Result<Store, ExitCode> {
-    Store::open(&config.database).await.map_err(|err| {
-        tracing::error!(database = %config.database.display_url, "{err}");
+/// Connects to the database and applies the migrations. A failure is printed once, as an
+/// `error:` line for the person at the terminal (not also as a log line).
+async fn open_store(database: &DatabaseConfig) -> Result<Store, ExitCode> {
+    Store::open(database).await.map_err(|err| {
         eprintln!("error: {err}");
         ExitCode::FAILURE
     })
 }
 
-async fn migrate(config: Config) -> ExitCode {
+/// `sharebot migrate`: needs only `[database]` and `[log]`, so it runs without the secrets.
+async fn migrate(config: DatabaseOnlyConfig) -> ExitCode {
     crate::logging::init(&config.log);
-    match open_store(&config).await {
+    match open_store(&config.database).await {
         Ok(store) => {
             let versions = store.applied_migrations().await.unwrap_or_default();
             println!(
@@ -147,8 +168,11 @@ async fn run(config: Config) -> ExitCode {
     let bot = match crate::bot::start(&config, crate::bot::Tuning::default(), None).await {
         Ok(bot) => bot,
         Err(err) => {
-            tracing::error!("cannot start: {err}");
+            // Printed once, for the person at the terminal; not also as a log line.
             eprintln!("error: {err}");
+            if let Some(hint) = err.hint() {
+                eprintln!("hint: {hint}");
+            }
             return match err {
                 crate::bot::BotError::Template(_) => ExitCode::from(EXIT_CONFIG),
                 _ => ExitCode::FAILURE,

@@ -1,6 +1,8 @@
 //! Logging setup: tracing to stderr, pretty or JSON, level from the configuration unless
-//! `RUST_LOG` is set. Secrets never reach a log line because they are only ever held as
-//! [`crate::config::Secret`], whose formatting is a mask.
+//! `RUST_LOG` is set, coloured only when stderr is a terminal. Secrets never reach a log line
+//! because they are only ever held as [`crate::config::Secret`], whose formatting is a mask.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::filter::Directive;
 use tracing_subscriber::EnvFilter;
@@ -27,6 +29,7 @@ pub fn init(config: &LogConfig) {
         });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour())
         .with_writer(std::io::stderr);
     let _ = match config.format {
         LogFormat::Json => builder
@@ -36,4 +39,10 @@ pub fn init(config: &LogConfig) {
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+}
+
+/// Colour codes only for a person at a terminal: never in a file, a pipe or a log collector,
+/// nor when `NO_COLOR` is set (<https://no-color.org>).
+fn colour() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

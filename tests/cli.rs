@@ -61,6 +61,9 @@ fn check_config_accepts_the_shipped_file_and_masks_secrets() {
         all.contains("admin_channel = \"engineering/admins\""),
         "{all}"
     );
+    // Numbers and booleans are written as TOML numbers and booleans, not as strings.
+    assert!(all.contains("max_connections = 5  # from "), "{all}");
+    assert!(all.contains("create_missing = false  # from "), "{all}");
     assert!(!all.contains(TOKEN) && !all.contains(SIGNING), "{all}");
 }
 
@@ -142,6 +145,12 @@ fn bad_configuration_exits_2_naming_the_key() {
 
     let all = refused(dir.path(), &shipped(), &secrets[1..], "mattermost.token");
     assert!(all.contains("SHAREBOT_MATTERMOST__TOKEN"), "{all}");
+    // The pointer goes to the documentation of every key, not to a --help that lists none.
+    assert!(
+        all.contains("See the configuration reference in README.md"),
+        "{all}"
+    );
+    assert!(!all.contains("--help"), "{all}");
 }
 
 #[test]
@@ -158,6 +167,33 @@ fn migrate_creates_the_sqlite_file_and_is_repeatable() {
             .contains("is up to date (migrations applied: [1, 2, 3])"));
     }
     assert!(dir.path().join("sharebot.db").exists());
+}
+
+#[test]
+fn migrate_needs_only_the_database_url_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sharebot(dir.path())
+        .arg("migrate")
+        .env("SHAREBOT_DATABASE__URL", "sqlite://only-the-database.db")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("is up to date"), "{all}");
+    assert!(dir.path().join("only-the-database.db").exists());
+
+    // run and check-config still require the secrets.
+    for command in ["check-config", "run"] {
+        let out = sharebot(dir.path())
+            .arg(command)
+            .env("SHAREBOT_DATABASE__URL", "sqlite://only-the-database.db")
+            .output()
+            .unwrap();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{command}: {all}");
+        assert!(all.contains("  - mattermost.token: "), "{command}: {all}");
+        assert!(all.contains("  - server.secret: "), "{command}: {all}");
+    }
 }
 
 #[test]
@@ -180,9 +216,93 @@ fn run_without_mattermost_fails_clearly_and_logs_no_secret() {
         ),
         "{all}"
     );
+    // What to do next: check the URL, or try sharebot without a server.
+    let hint = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find(|line| line.starts_with("hint: "))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("a hint line: {all}"));
+    assert!(hint.contains("mattermost.url"), "{hint}");
+    assert!(
+        hint.contains("`sharebot demo`") && hint.contains("`sharebot sandbox`"),
+        "{hint}"
+    );
     assert!(
         !all.contains(TOKEN) && !all.contains(SIGNING),
         "a secret reached the output:\n{all}"
+    );
+}
+
+#[test]
+fn a_start_up_error_through_a_pipe_is_printed_once_and_without_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    // `output()` pipes stdout and stderr: neither is a terminal.
+    let out = with_secrets(&mut sharebot(dir.path()))
+        .args(["run", "--config"])
+        .arg(shipped())
+        .env("SHAREBOT_MATTERMOST__URL", "http://127.0.0.1:1")
+        .env("SHAREBOT_SERVER__LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    // The log lines are there (start-up is logged at info) but carry no colour codes.
+    assert!(all.contains("starting sharebot"), "{all}");
+    assert!(!all.contains("\u{1b}["), "colour codes in a pipe:\n{all}");
+    assert_eq!(
+        all.matches("cannot read the bot's own account").count(),
+        1,
+        "the error is printed once:\n{all}"
+    );
+
+    // The same for a database that cannot be reached.
+    let out = sharebot(dir.path())
+        .arg("migrate")
+        .env(
+            "SHAREBOT_DATABASE__URL",
+            "postgres://bot@127.0.0.1:1/sharebot",
+        )
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(!all.contains("\u{1b}["), "colour codes in a pipe:\n{all}");
+    assert_eq!(
+        all.matches("cannot connect to the database").count(),
+        1,
+        "the error is printed once:\n{all}"
+    );
+}
+
+#[test]
+fn the_help_describes_the_sandbox_logins_and_the_bot_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sharebot(dir.path())
+        .args(["sandbox", "--help"])
+        .output()
+        .unwrap();
+    let help = text(&out);
+    assert!(out.status.success(), "{help}");
+    for login in [
+        "sysadmin / Sys@dmin-sample1",
+        "sysadmin2 / Sys@dmin-sample2",
+        "user-1 / SampleUs@r-1",
+        "sharebot",
+        "SHAREBOT_SANDBOX_BOT_TOKEN",
+        "generated",
+    ] {
+        assert!(
+            help.contains(login),
+            "`sharebot sandbox --help` lacks {login}:\n{help}"
+        );
+    }
+
+    let out = sharebot(dir.path()).arg("--help").output().unwrap();
+    let help = text(&out);
+    assert!(out.status.success(), "{help}");
+    assert!(
+        help.contains("sharebot check-config") && help.contains("sharebot sandbox"),
+        "{help}"
     );
 }
 

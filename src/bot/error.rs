@@ -32,3 +32,60 @@ pub enum BotError {
         source: std::io::Error,
     },
 }
+
+impl BotError {
+    /// What to try next, for failures with an obvious next step: when Mattermost cannot be
+    /// reached at all (connection refused, DNS, TLS, timeout), which setting to check and how
+    /// to try sharebot without a server.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            BotError::Mattermost {
+                url,
+                source: mattermost::Error::Transport { .. } | mattermost::Error::Timeout { .. },
+                ..
+            } => Some(format!(
+                "is Mattermost running at {url}? Check mattermost.url (SHAREBOT_MATTERMOST__URL). \
+                 To try sharebot without a Mattermost server, run `sharebot demo`, or start a local \
+                 stand-in with `sharebot sandbox` (see `sharebot sandbox --help`)."
+            )),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unreachable(source: mattermost::Error) -> BotError {
+        BotError::Mattermost {
+            doing: "read the bot's own account",
+            url: "http://127.0.0.1:1".into(),
+            source,
+        }
+    }
+
+    #[test]
+    fn an_unreachable_mattermost_gets_a_hint_and_an_answer_does_not() {
+        let refused = unreachable(mattermost::Error::Transport {
+            route: "/api/v4/users/me",
+            message: "Connection refused".into(),
+        });
+        let hint = refused.hint().expect("a hint");
+        assert!(hint.contains("mattermost.url"), "{hint}");
+        assert!(hint.contains("sharebot demo") && hint.contains("sharebot sandbox"));
+        assert!(unreachable(mattermost::Error::Timeout {
+            route: "/api/v4/users/me",
+            after: std::time::Duration::from_secs(5),
+        })
+        .hint()
+        .is_some());
+        let answered = unreachable(mattermost::Error::Status {
+            status: 502,
+            route: "/api/v4/users/me",
+            body: String::new(),
+        });
+        assert!(answered.hint().is_none());
+        assert!(BotError::Setup("x".into()).hint().is_none());
+    }
+}

@@ -10,8 +10,18 @@ pub struct KeySpec {
     /// A value must be supplied (there is no default).
     pub required: bool,
     pub default: Option<&'static str>,
+    /// How `check-config` writes the value: a TOML string, integer or boolean.
+    pub kind: ValueKind,
     /// One line saying what the key is for and what form it takes.
     pub help: &'static str,
+}
+
+/// The TOML type of a key's value, as `check-config` prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Text,
+    Integer,
+    Boolean,
 }
 
 impl KeySpec {
@@ -47,7 +57,22 @@ const fn key(
         secret: false,
         required: default.is_none(),
         default,
+        kind: ValueKind::Text,
         help,
+    }
+}
+
+/// A key whose value is a TOML integer or boolean (it has a default).
+const fn typed(
+    section: &'static str,
+    name: &'static str,
+    kind: ValueKind,
+    default: &'static str,
+    help: &'static str,
+) -> KeySpec {
+    KeySpec {
+        kind,
+        ..key(section, name, Some(default), help)
     }
 }
 
@@ -63,6 +88,7 @@ const fn secret(
         secret: true,
         required,
         default: None,
+        kind: ValueKind::Text,
         help,
     }
 }
@@ -72,13 +98,13 @@ pub const KEYS: &[KeySpec] = &[
     key("mattermost", "url", None, "base URL of the Mattermost server, e.g. https://chat.example.com"),
     secret("mattermost", "token", true, "access token of the bot account, which needs the system_admin role"),
     key("mattermost", "admin_channel", None, "channel for @sharebot commands, as team-name/channel-name"),
-    key("mattermost", "create_missing", Some("false"), "at start, create the admin channel and inbox team and join them when missing (true) or stop with instructions (false)"),
+    typed("mattermost", "create_missing", ValueKind::Boolean, "false", "at start, create the admin channel and inbox team and join them when missing (true) or stop with instructions (false)"),
     key("server", "listen", Some("127.0.0.1:8080"), "address the HTTP server (callbacks, health) listens on"),
     key("server", "public_url", None, "base URL at which Mattermost reaches this bot's HTTP server"),
     secret("server", "secret", true, "key that signs callback contexts; at least 32 characters"),
     key("database", "url", Some("sqlite://sharebot.db"), "sqlite://PATH (created if missing) or postgres://USER@HOST:PORT/DB"),
     secret("database", "password", false, "PostgreSQL password, added to database.url"),
-    key("database", "max_connections", Some("5"), "size of the database connection pool (1 to 100)"),
+    typed("database", "max_connections", ValueKind::Integer, "5", "size of the database connection pool (1 to 100)"),
     key("review", "inbox_team", Some("shared-inbox"), "name of the holding team where channels wait for review"),
     key("review", "reminder_after", Some("24h"), "remind admins of a request still pending after this long"),
     key("review", "reconcile_every", Some("30s"), "how often to poll Mattermost for arrived shared channels"),

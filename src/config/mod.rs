@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-pub use keys::{KeySpec, KEYS};
+pub use keys::{KeySpec, ValueKind, KEYS};
 pub use secret::{Secret, MASK};
 pub use source::Origin;
 use source::RawValues;
@@ -130,6 +130,33 @@ pub struct LogConfig {
     pub format: LogFormat,
 }
 
+/// Which part of the configuration a command needs; keys outside it are neither required nor
+/// checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every section, secrets included (`run`, `check-config`).
+    All,
+    /// Only `[database]` and `[log]` (`migrate`): no Mattermost token or signing secret.
+    Database,
+}
+
+impl Scope {
+    /// Whether keys of `section` are read and checked in this scope.
+    pub fn covers(self, section: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Database => matches!(section, "database" | "log"),
+        }
+    }
+}
+
+/// The part of the configuration `sharebot migrate` needs: the database and logging.
+#[derive(Debug, Clone)]
+pub struct DatabaseOnlyConfig {
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -155,11 +182,29 @@ impl Config {
         file: Option<&Path>,
         env: &HashMap<String, String>,
     ) -> Result<Config, ConfigErrors> {
-        let (raw, errors) = source::gather(file, env);
+        let (raw, errors) = source::gather(file, env, Scope::All);
         Parser { raw: &raw, errors }.build()
     }
 
-    /// The effective configuration as TOML-like text, secrets masked, each key with its origin.
+    /// Loads only `[database]` and `[log]` from `file` (when given) and the process
+    /// environment, for `sharebot migrate`: the Mattermost and server keys, secrets included,
+    /// are not required.
+    pub fn load_database(file: Option<&Path>) -> Result<DatabaseOnlyConfig, ConfigErrors> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Config::load_database_from(file, &env)
+    }
+
+    /// [`Config::load_database`] with the given environment.
+    pub fn load_database_from(
+        file: Option<&Path>,
+        env: &HashMap<String, String>,
+    ) -> Result<DatabaseOnlyConfig, ConfigErrors> {
+        let (raw, errors) = source::gather(file, env, Scope::Database);
+        Parser { raw: &raw, errors }.build_database_only()
+    }
+
+    /// The effective configuration as TOML, secrets masked, each key with its origin in a
+    /// comment; numbers and booleans are written bare, everything else as a string.
     pub fn render(&self) -> String {
         let mut out = String::new();
         let mut section = "";
@@ -172,10 +217,26 @@ impl Config {
                 out.push_str(&format!("[{sec}]\n"));
                 section = sec;
             }
-            out.push_str(&format!("{key} = {shown:?}  # from {origin}\n"));
+            let kind = KEYS
+                .iter()
+                .find(|spec| spec.path() == *path)
+                .map_or(ValueKind::Text, |spec| spec.kind);
+            let value = toml_value(kind, shown);
+            out.push_str(&format!("{key} = {value}  # from {origin}\n"));
         }
         out
     }
+}
+
+/// `shown` as a TOML value of `kind`; text that does not parse as that kind stays a string.
+fn toml_value(kind: ValueKind, shown: &str) -> toml::Value {
+    let text = shown.trim();
+    match kind {
+        ValueKind::Integer => text.parse::<i64>().ok().map(toml::Value::Integer),
+        ValueKind::Boolean => parse_bool(text).ok().map(toml::Value::Boolean),
+        ValueKind::Text => None,
+    }
+    .unwrap_or_else(|| toml::Value::String(shown.to_string()))
 }
 
 /// Turns raw values into typed ones, collecting every error.
@@ -203,11 +264,7 @@ impl Parser<'_> {
                 Ok(())
             }
         });
-        let database = self.database();
-        let max_connections = self.parse("database.max_connections", |v| match v.parse::<u32>() {
-            Ok(n @ 1..=100) => Ok(n),
-            _ => Err(format!("`{v}` is not a whole number from 1 to 100")),
-        });
+        let database = self.database_config();
         let inbox_team = self.parse("review.inbox_team", |v| {
             parse_team_name(v).map(str::to_string)
         });
@@ -224,6 +281,93 @@ impl Parser<'_> {
         let templates_dir = self.parse("templates.dir", |v| {
             Ok::<_, String>((!v.is_empty()).then(|| std::path::PathBuf::from(v)))
         });
+        let log = self.log_config();
+
+        let effective = self.effective();
+        match (
+            (mm_url, create_missing),
+            token,
+            admin_channel,
+            listen,
+            public_url,
+            signing,
+            database,
+            inbox_team,
+            reminder_after,
+            reconcile_every,
+            (expire_after, templates_dir),
+            log,
+        ) {
+            (
+                (Some(url), Some(create_missing)),
+                Some(token),
+                Some(admin_channel),
+                Some(listen),
+                Some(public_url),
+                Some(secret),
+                Some(database),
+                Some(inbox_team),
+                Some(reminder_after),
+                Some(reconcile_every),
+                (Some(expire_after), Some(templates_dir)),
+                Some(log),
+            ) if self.errors.is_empty() => Ok(Config {
+                mattermost: MattermostConfig {
+                    url,
+                    token,
+                    admin_channel,
+                    create_missing,
+                },
+                server: ServerConfig {
+                    listen,
+                    public_url,
+                    secret,
+                },
+                database,
+                review: ReviewConfig {
+                    inbox_team,
+                    reminder_after,
+                    reconcile_every,
+                    expire_after,
+                },
+                templates: TemplatesConfig { dir: templates_dir },
+                log,
+                effective,
+            }),
+            _ => Err(ConfigErrors(self.errors)),
+        }
+    }
+
+    /// Only `[database]` and `[log]`, for `sharebot migrate`.
+    fn build_database_only(mut self) -> Result<DatabaseOnlyConfig, ConfigErrors> {
+        let database = self.database_config();
+        let log = self.log_config();
+        match (database, log) {
+            (Some(database), Some(log)) if self.errors.is_empty() => {
+                Ok(DatabaseOnlyConfig { database, log })
+            }
+            _ => Err(ConfigErrors(self.errors)),
+        }
+    }
+
+    /// `database.url` (with `database.password`) and `database.max_connections`.
+    fn database_config(&mut self) -> Option<DatabaseConfig> {
+        let database = self.database();
+        let max_connections = self.parse("database.max_connections", |v| match v.parse::<u32>() {
+            Ok(n @ 1..=100) => Ok(n),
+            _ => Err(format!("`{v}` is not a whole number from 1 to 100")),
+        });
+        let (dialect, url, display_url) = database?;
+        Some(DatabaseConfig {
+            dialect,
+            url,
+            display_url,
+            max_connections: max_connections?,
+        })
+    }
+
+    /// `log.level` and `log.format`.
+    fn log_config(&mut self) -> Option<LogConfig> {
         let level = self.parse("log.level", |v| {
             tracing_subscriber::EnvFilter::try_new(v)
                 .map(|_| v.to_string())
@@ -238,69 +382,10 @@ impl Parser<'_> {
             "json" => Ok(LogFormat::Json),
             _ => Err(format!("`{v}` is not a log format; use pretty or json")),
         });
-
-        let effective = self.effective();
-        match (
-            (mm_url, create_missing),
-            token,
-            admin_channel,
-            listen,
-            public_url,
-            signing,
-            database,
-            max_connections,
-            inbox_team,
-            reminder_after,
-            reconcile_every,
-            (expire_after, templates_dir),
-            level,
-            format,
-        ) {
-            (
-                (Some(url), Some(create_missing)),
-                Some(token),
-                Some(admin_channel),
-                Some(listen),
-                Some(public_url),
-                Some(secret),
-                Some((dialect, db_url, display_url)),
-                Some(max_connections),
-                Some(inbox_team),
-                Some(reminder_after),
-                Some(reconcile_every),
-                (Some(expire_after), Some(templates_dir)),
-                Some(level),
-                Some(format),
-            ) if self.errors.is_empty() => Ok(Config {
-                mattermost: MattermostConfig {
-                    url,
-                    token,
-                    admin_channel,
-                    create_missing,
-                },
-                server: ServerConfig {
-                    listen,
-                    public_url,
-                    secret,
-                },
-                database: DatabaseConfig {
-                    dialect,
-                    url: db_url,
-                    display_url,
-                    max_connections,
-                },
-                review: ReviewConfig {
-                    inbox_team,
-                    reminder_after,
-                    reconcile_every,
-                    expire_after,
-                },
-                templates: TemplatesConfig { dir: templates_dir },
-                log: LogConfig { level, format },
-                effective,
-            }),
-            _ => Err(ConfigErrors(self.errors)),
-        }
+        Some(LogConfig {
+            level: level?,
+            format: format?,
+        })
     }
 
     fn value(&self, key: &str) -> Option<&source::Raw> {

@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::keys::{self, KeySpec, KEYS};
-use super::ConfigError;
+use super::{ConfigError, Scope};
 
 /// Where a value came from (shown by `check-config`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,8 +40,14 @@ pub struct Raw {
 pub type RawValues = BTreeMap<String, Raw>;
 
 /// Reads the file (if any) and the environment into raw values, collecting every error; the
-/// values that could be read are returned too, so that they can be checked as well.
-pub fn gather(file: Option<&Path>, env: &HashMap<String, String>) -> (RawValues, Vec<ConfigError>) {
+/// values that could be read are returned too, so that they can be checked as well. Keys
+/// outside `scope` are neither required nor read (their secret files are not opened), but
+/// unknown keys and secrets written inline are refused whatever the scope.
+pub fn gather(
+    file: Option<&Path>,
+    env: &HashMap<String, String>,
+    scope: Scope,
+) -> (RawValues, Vec<ConfigError>) {
     let mut errors = Vec::new();
     // Values keyed by the name as written, which may be `<secret>_file`.
     let mut written: BTreeMap<(String, String), Raw> = BTreeMap::new();
@@ -58,7 +64,7 @@ pub fn gather(file: Option<&Path>, env: &HashMap<String, String>) -> (RawValues,
     read_env(env, &mut written, &mut errors);
 
     let mut values = RawValues::new();
-    for spec in KEYS {
+    for spec in KEYS.iter().filter(|spec| scope.covers(spec.section)) {
         let direct = written.get(&(spec.section.to_string(), spec.key.to_string()));
         let via_file = spec
             .secret

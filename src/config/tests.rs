@@ -32,7 +32,7 @@ fn shipped() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.toml")
 }
 
-fn errors_of(result: Result<Config, ConfigErrors>) -> Vec<ConfigError> {
+fn errors_of<T>(result: Result<T, ConfigErrors>) -> Vec<ConfigError> {
     match result {
         Ok(_) => panic!("expected the configuration to be refused"),
         Err(ConfigErrors(errs)) => errs,
@@ -323,4 +323,98 @@ fn the_readme_documents_every_key() {
         };
         assert!(shipped.contains(&key), "bot.toml lacks {key}");
     }
+}
+
+#[test]
+fn render_writes_numbers_and_booleans_as_toml_and_strings_quoted() {
+    let mut vars = secrets();
+    vars.push(("SHAREBOT_DATABASE__MAX_CONNECTIONS", " 7 "));
+    let cfg = Config::load_from(Some(&shipped()), &env(&vars)).unwrap();
+    let shown = cfg.render();
+    assert!(
+        shown.contains("max_connections = 7  # from env SHAREBOT_DATABASE__MAX_CONNECTIONS"),
+        "{shown}"
+    );
+    assert!(shown.contains("create_missing = false  # from "), "{shown}");
+    assert!(
+        shown.contains("url = \"sqlite://sharebot.db\"  # from "),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("reconcile_every = \"30s\"  # from "),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("secret = \"{MASK}\"  # from ")),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains(TOKEN) && !shown.contains(SIGNING),
+        "{shown}"
+    );
+    // The text is TOML: every value reads back with its type.
+    let body: String = shown
+        .lines()
+        .map(|line| line.split("  # from ").next().unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let table: toml::Table = body.parse().expect("render writes TOML");
+    assert_eq!(table["database"]["max_connections"].as_integer(), Some(7));
+    assert_eq!(table["mattermost"]["create_missing"].as_bool(), Some(false));
+    assert_eq!(table["log"]["level"].as_str(), Some("info"));
+}
+
+#[test]
+fn the_database_scope_needs_no_mattermost_key_and_no_secret() {
+    let cfg = Config::load_database_from(
+        None,
+        &env(&[("SHAREBOT_DATABASE__URL", "sqlite://migrate-only.db")]),
+    )
+    .unwrap();
+    assert_eq!(cfg.database.url.expose(), "sqlite://migrate-only.db");
+    assert_eq!(cfg.database.max_connections, 5);
+    assert_eq!(cfg.log.format, LogFormat::Pretty);
+
+    // The shipped file without any secret is enough, and the whole configuration still is not.
+    let cfg = Config::load_database_from(Some(&shipped()), &HashMap::new()).unwrap();
+    assert_eq!(cfg.database.dialect, Dialect::Sqlite);
+    let errs = errors_of(Config::load_from(Some(&shipped()), &HashMap::new()));
+    let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["mattermost.token", "server.secret"]);
+
+    // Keys outside the scope are not checked, and their secret files are not opened.
+    let cfg = Config::load_database_from(
+        Some(&shipped()),
+        &env(&[
+            ("SHAREBOT_MATTERMOST__URL", "not a url"),
+            (
+                "SHAREBOT_MATTERMOST__TOKEN_FILE",
+                "/nonexistent/sharebot-token",
+            ),
+        ]),
+    );
+    assert!(cfg.is_ok(), "{:?}", cfg.err());
+}
+
+#[test]
+fn the_database_scope_still_checks_the_database_the_log_and_the_file() {
+    let errs = errors_of(Config::load_database_from(
+        None,
+        &env(&[
+            ("SHAREBOT_DATABASE__URL", "mysql://x/y"),
+            ("SHAREBOT_LOG__FORMAT", "xml"),
+        ]),
+    ));
+    let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["database.url", "log.format"]);
+
+    // An unknown key and a secret written inline are refused whatever the scope.
+    let f = file("[mattermost]\ntoken = \"inline-token-value\"\nulr = \"x\"\n");
+    let errs = errors_of(Config::load_database_from(Some(f.path()), &HashMap::new()));
+    let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+    assert!(keys.contains(&"mattermost.token"), "{errs:?}");
+    assert!(keys.contains(&"mattermost.ulr"), "{errs:?}");
+    assert!(errs
+        .iter()
+        .all(|e| !e.message.contains("inline-token-value")));
 }

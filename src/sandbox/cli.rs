@@ -7,6 +7,24 @@ use std::process::ExitCode;
 
 use super::{start, SandboxOptions, Seed};
 
+/// Shown after `sharebot sandbox --help`: who can log in, and where the bot token comes from.
+/// Kept in step with `default_seed.toml` by a test below.
+pub const AFTER_HELP: &str = "\
+Default seed (replace it with --seed FILE; the format is documented in src/sandbox/seed.rs):
+  system admins  sysadmin / Sys@dmin-sample1 and sysadmin2 / Sys@dmin-sample2, in every team
+  plain user     user-1 / SampleUs@r-1, only in engineering
+  bot            sharebot (system_admin role, in every team), authenticated by the bot token
+  teams          engineering and marketing (open), shared-inbox (invite only)
+  channel        engineering/admins, private: both admins and the bot
+People log in with these usernames and passwords through API v4 (POST /api/v4/users/login).
+
+Bot token: --bot-token or SHAREBOT_SANDBOX_BOT_TOKEN, else the seed file's bot_token; when none
+is given, a token is generated at start and printed on standard error as
+`sandbox bot token (generated): <token>`. Give it to sharebot as SHAREBOT_MATTERMOST__TOKEN.
+
+Once it accepts connections the sandbox prints `sandbox ready: <site url>` on standard output;
+it runs until Ctrl-C or SIGTERM.";
+
 /// Arguments of `sharebot sandbox`.
 #[derive(Debug, clap::Args)]
 pub struct SandboxArgs {
@@ -70,4 +88,28 @@ pub async fn run(args: SandboxArgs) -> ExitCode {
     stop.wait().await;
     sandbox.shutdown().await;
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_names_every_seeded_login_of_the_default_seed() {
+        let seed = Seed::default();
+        assert!(!seed.users.is_empty());
+        for user in &seed.users {
+            match &user.password {
+                Some(password) => assert!(
+                    AFTER_HELP.contains(&format!("{} / {password}", user.username)),
+                    "the help lacks {} and its password",
+                    user.username
+                ),
+                None => assert!(AFTER_HELP.contains(&user.username), "{}", user.username),
+            }
+        }
+        for team in &seed.teams {
+            assert!(AFTER_HELP.contains(&team.name), "{}", team.name);
+        }
+    }
 }
