@@ -46,6 +46,8 @@ pub enum Command {
     Sandbox(crate::sandbox::cli::SandboxArgs),
     /// Run the demo: two sandbox organizations and a sharebot for each, end to end.
     Demo(crate::demo::DemoArgs),
+    /// Measure the bot against in-process sandboxes: each figure beside its floor.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -125,6 +127,7 @@ async fn dispatch(command: Command) -> ExitCode {
         },
         Command::Sandbox(args) => crate::sandbox::cli::run(args).await,
         Command::Demo(args) => crate::demo::run(args).await,
+        Command::Bench(args) => crate::bench::run(args).await,
     }
 }
 

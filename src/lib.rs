@@ -4,6 +4,7 @@
 //! [`commands`], side by side in [`domain`]) → [`store`].
 //! [`sandbox`] is a Mattermost-compatible test double used by the tests and the demo.
 
+pub mod bench;
 pub mod bot;
 pub mod cli;
 pub mod commands;

@@ -59,6 +59,25 @@ impl Metrics {
         }
     }
 
+    /// The sum of counter `name` over every series whose labels include all of `pairs`.
+    pub fn counter_total(&self, name: &str, pairs: &[(&str, &str)]) -> u64 {
+        let Ok(r) = self.registry.lock() else {
+            return 0;
+        };
+        r.counters.get(name).map_or(0, |family| {
+            family
+                .series
+                .iter()
+                .filter(|(labels, _)| {
+                    pairs
+                        .iter()
+                        .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+                })
+                .map(|(_, n)| *n)
+                .sum()
+        })
+    }
+
     /// Records one observation of `elapsed` in the histogram `name`.
     pub fn observe(
         &self,

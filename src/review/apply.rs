@@ -66,7 +66,13 @@ pub async fn decision(ctx: &Context, request_id: &str) {
                 tracing::warn!("cannot write the audit log: {err}");
             }
             tracing::info!(request = %done.id, channel = %done.channel_display_name, state = done.state.as_str(), "decision applied");
-            refresh_posts(ctx, &done, &teams).await;
+            // The DMs and the decider's membership do not wait on each other.
+            let decider = async {
+                if done.state == RequestState::Accepted {
+                    add_decider(ctx, &done).await;
+                }
+            };
+            tokio::join!(decider, refresh_posts(ctx, &done, &teams));
         }
         Err(err) => {
             tracing::warn!(request = %request.id, action, "decision failed, request pending again: {err}");
@@ -145,15 +151,22 @@ pub async fn place_channel(
     team_id: &str,
 ) -> Result<(), ReviewError> {
     for attempt in 1..=MOVE_ATTEMPTS {
-        let channel = client.get_channel(channel_id).await?;
-        if channel.team_id == team_id {
+        // One round trip for both reads, one for the people, one for all the team adds.
+        let (channel, members) = tokio::join!(
+            client.get_channel(channel_id),
+            client.channel_members(channel_id)
+        );
+        if channel?.team_id == team_id {
             return Ok(());
         }
-        let members = client.channel_members(channel_id).await?;
-        let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
+        let ids: Vec<String> = members?.iter().map(|m| m.user_id.clone()).collect();
         let users = client.users_by_ids(&ids).await?;
-        for user in users.iter().filter(|u| u.is_active()) {
-            client.add_team_member(team_id, &user.id).await?;
+        let adds = users
+            .iter()
+            .filter(|u| u.is_active())
+            .map(|user| client.add_team_member(team_id, &user.id));
+        for added in futures_util::future::join_all(adds).await {
+            added?;
         }
         match client.move_channel(channel_id, team_id, false).await {
             Ok(_) => return Ok(()),
@@ -187,13 +200,21 @@ async fn accept(ctx: &Context, request: &ReviewRequest) -> Result<(), ReviewErro
         .team_id
         .as_deref()
         .ok_or_else(|| ReviewError::Refused("no team was chosen".into()))?;
-    place_channel(&ctx.client, &request.channel_id, team_id).await?;
-    if let Some(admin) = request.decided_by.as_deref().filter(|a| *a != BOT_ACTOR) {
-        ctx.client
-            .add_channel_member(&request.channel_id, admin)
-            .await?;
+    place_channel(&ctx.client, &request.channel_id, team_id).await
+}
+
+/// Adds the admin who accepted to the channel (best effort: the channel is placed already).
+async fn add_decider(ctx: &Context, request: &ReviewRequest) {
+    let Some(admin) = request.decided_by.as_deref().filter(|a| *a != BOT_ACTOR) else {
+        return;
+    };
+    if let Err(err) = ctx
+        .client
+        .add_channel_member(&request.channel_id, admin)
+        .await
+    {
+        tracing::warn!(request = %request.id, "cannot add the deciding admin to the channel: {}", err.user_message());
     }
-    Ok(())
 }
 
 async fn reject(ctx: &Context, request: &ReviewRequest) -> Result<(), ReviewError> {

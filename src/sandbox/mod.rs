@@ -31,6 +31,27 @@ use self::state::Db;
 use self::trigger::TriggerSigner;
 use self::websocket::{Hub, TokenCheck};
 
+/// How long integrations took to answer clicks, as this server measured them (from sending
+/// the request to reading the whole answer); cheap to clone.
+#[derive(Clone, Default)]
+pub struct IntegrationTimings {
+    taken: Arc<Mutex<Vec<Duration>>>,
+}
+
+impl IntegrationTimings {
+    pub(crate) fn record(&self, took: Duration) {
+        self.taken
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(took);
+    }
+
+    /// Every timing so far, and forgets them.
+    pub fn take(&self) -> Vec<Duration> {
+        std::mem::take(&mut *self.taken.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
 /// The server version the sandbox reports (`hello`'s `server_version`).
 pub const SERVER_VERSION: &str = "10.11.0";
 
@@ -95,6 +116,7 @@ pub struct RunningSandbox {
     hub: Hub,
     faults: Faults,
     hooks: Hooks,
+    timings: IntegrationTimings,
     db: Arc<Mutex<Db>>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
@@ -156,6 +178,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         .timeout(Duration::from_secs(30))
         .build()?;
     let (runtime, sync_queue) = federation::Runtime::new(options.federation.clone());
+    let timings = IntegrationTimings::default();
     let shared = Arc::new(api::Sandbox {
         db: db.clone(),
         hub: hub.clone(),
@@ -165,6 +188,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         site_url: site_url.clone(),
         diagnostic_id: ids::new_id(),
         federation: runtime,
+        integration_timings: timings.clone(),
     });
     let background = federation::spawn(shared.clone(), sync_queue);
     let hooks = Hooks::default();
@@ -205,6 +229,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         hub,
         faults,
         hooks,
+        timings,
         db,
         stop,
         task,
@@ -292,6 +317,37 @@ impl RunningSandbox {
             let team = db.team_by_name(team)?;
             db.channel_by_name(&team.id, channel).map(|c| c.id.clone())
         })
+    }
+
+    /// How long integrations took to answer clicks.
+    pub fn integration_timings(&self) -> &IntegrationTimings {
+        &self.timings
+    }
+
+    /// How many stored (not deleted) posts satisfy `wanted`, read straight from the state.
+    pub fn count_posts(&self, wanted: impl Fn(&model::Post) -> bool) -> usize {
+        self.with_db(|db| {
+            db.posts
+                .values()
+                .filter(|p| p.delete_at == 0 && wanted(p))
+                .count()
+        })
+    }
+
+    /// The newest stored (not deleted) post satisfying `wanted`.
+    pub fn find_post(&self, wanted: impl Fn(&model::Post) -> bool) -> Option<model::Post> {
+        self.with_db(|db| {
+            db.posts
+                .values()
+                .filter(|p| p.delete_at == 0 && wanted(p))
+                .max_by_key(|p| p.create_at)
+                .cloned()
+        })
+    }
+
+    /// The team a channel is in now, if it exists.
+    pub fn channel_team(&self, channel_id: &str) -> Option<String> {
+        self.with_db(|db| db.channels.get(channel_id).map(|c| c.team_id.clone()))
     }
 
     /// A stored post as the state keeps it (integrations included), for assertions.

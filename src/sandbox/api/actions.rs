@@ -53,6 +53,13 @@ struct Click {
 
 /// POSTs `body` to an integration URL; only a 200 counts (`DoActionRequest`).
 async fn call_integration(state: &Shared, url: &str, body: &Value) -> ApiResult<Vec<u8>> {
+    let started = std::time::Instant::now();
+    let answer = call_integration_timed(state, url, body).await;
+    state.integration_timings.record(started.elapsed());
+    answer
+}
+
+async fn call_integration_timed(state: &Shared, url: &str, body: &Value) -> ApiResult<Vec<u8>> {
     let response = state
         .http
         .post(url)

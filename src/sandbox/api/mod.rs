@@ -42,6 +42,8 @@ pub(crate) struct Sandbox {
     pub diagnostic_id: String,
     /// Connections to other instances and the sync of shared channels.
     pub federation: super::federation::Runtime,
+    /// How long each integration took to answer a click (what the server's user waits on).
+    pub integration_timings: super::IntegrationTimings,
 }
 
 /// Handle to the instance's shared state.

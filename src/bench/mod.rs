@@ -1,0 +1,114 @@
+//! `sharebot bench`: the bot against in-process sandboxes with injected round-trip latency,
+//! each figure printed beside its floor (the Mattermost round trips the job cannot avoid).
+//!
+//! - [`setup`]: a world of two organizations and the bot; [`scenarios`]: what is measured;
+//!   [`report`]: percentiles, the table and the JSON.
+
+mod report;
+mod scenarios;
+mod setup;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub use report::Figure;
+
+/// `sharebot bench` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Latency the sandboxes add to every request: the stand-in for one network round trip.
+    #[arg(long, default_value_t = 20)]
+    pub latency_ms: u64,
+    /// System admins on the receiving side for the fan-out.
+    #[arg(long, default_value_t = 100)]
+    pub admins: usize,
+    /// Channels shared at once in the burst.
+    #[arg(long, default_value_t = 500)]
+    pub channels: usize,
+    /// Requests a second the receiving server allows the bot in the burst (429 beyond).
+    #[arg(long, default_value_t = 10)]
+    pub rate_limit: u32,
+    /// Admins in the burst (every one gets a DM per channel).
+    #[arg(long, default_value_t = 2)]
+    pub burst_admins: usize,
+    /// Admins whose DMs a decision updates.
+    #[arg(long, default_value_t = 5)]
+    pub decision_admins: usize,
+    /// Clicks a second in the click scenario.
+    #[arg(long, default_value_t = 200)]
+    pub clicks_per_sec: u32,
+    /// How long the click scenario clicks.
+    #[arg(long, default_value_t = 10)]
+    pub click_seconds: u64,
+    /// Pending requests for the memory figure.
+    #[arg(long, default_value_t = 10_000)]
+    pub footprint_requests: usize,
+    /// Also write the figures as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Runs every scenario, prints the table, writes the JSON; fails when anything was lost or
+/// duplicated or a scenario could not run.
+pub async fn run(args: BenchArgs) -> ExitCode {
+    let dir = std::env::temp_dir().join(format!("sharebot-bench-{}", std::process::id()));
+    if let Err(err) = std::fs::create_dir_all(&dir) {
+        eprintln!("error: cannot create {}: {err}", dir.display());
+        return ExitCode::FAILURE;
+    }
+    let options = scenarios::Options {
+        latency_ms: args.latency_ms,
+        admins: args.admins.max(2),
+        channels: args.channels.max(1),
+        rate_limit: args.rate_limit.max(1),
+        clicks_per_sec: args.clicks_per_sec.max(1),
+        click_seconds: args.click_seconds.max(1),
+        decision_admins: args.decision_admins.max(2),
+        burst_admins: args.burst_admins.max(2),
+        footprint_requests: args.footprint_requests,
+    };
+    println!(
+        "sharebot bench: round trip {} ms; {} cores",
+        options.latency_ms,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let mut figures = Vec::new();
+    let mut failed = false;
+    for name in [
+        "click answer",
+        "decision applied",
+        "fan-out",
+        "burst",
+        "footprint",
+    ] {
+        eprintln!("running: {name}…");
+        let result = match name {
+            "click answer" => scenarios::click_answer(&options, &dir).await,
+            "decision applied" => scenarios::decision_applied(&options, &dir).await,
+            "fan-out" => scenarios::fan_out(&options, &dir).await,
+            "burst" => scenarios::burst(&options, &dir).await,
+            _ => scenarios::footprint(&options, &dir).await,
+        };
+        match result {
+            Ok(mut found) => figures.append(&mut found),
+            Err(why) => {
+                eprintln!("error: the {name} scenario could not run: {why}");
+                failed = true;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("{}", report::table(&figures));
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&figures).unwrap_or_default();
+        if let Err(err) = std::fs::write(path, json) {
+            eprintln!("error: cannot write {}: {err}", path.display());
+            failed = true;
+        }
+    }
+    if failed || figures.iter().any(|f| f.lost > 0 || f.duplicated > 0) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,231 @@
+//! A benchmark world: Org A and Org B as in-process sandboxes with injected per-request
+//! latency (the stand-in for a network round trip) and, when asked, Mattermost-style rate
+//! limiting on Org B; N system admins on Org B; a connection accepted by Org B's bot (so it
+//! hears arriving channels at once); and the real bot on Org B.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::bot::{self, RunningBot, Tuning};
+use crate::config::Config;
+use crate::mattermost::models::{AcceptInvite, NewChannel, NewRemoteCluster};
+use crate::mattermost::{Client, ClientOptions};
+use crate::sandbox::faults::{FaultSettings, RateLimit};
+use crate::sandbox::federation::FederationOptions;
+use crate::sandbox::seed::SeedUser;
+use crate::sandbox::{self, RunningSandbox, SandboxOptions, Seed};
+
+/// The password of every benchmark admin (`admin-001`…).
+pub const ADMIN_PASSWORD: &str = "Bench@dmin-0";
+
+/// What a world is made with.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    /// System admins on Org B (the two seeded ones included; at least 2).
+    pub admins: usize,
+    pub latency_ms: u64,
+    /// Org B's limit for each token, requests per second; none when `None`.
+    pub rate_limit: Option<u32>,
+}
+
+/// A running benchmark world.
+pub struct World {
+    pub a: RunningSandbox,
+    pub b: RunningSandbox,
+    /// The bot serving Org B in this process (taken out when another process serves it).
+    pub bot: Option<RunningBot>,
+    /// Org A's admin (shares channels).
+    pub a_admin: Client,
+    pub remote_id: String,
+    /// Org B's admins' usernames.
+    pub admins: Vec<String>,
+}
+
+fn seed(admins: usize) -> Seed {
+    let mut seed = Seed::default();
+    for i in 1..=admins.saturating_sub(2) {
+        seed.users.push(SeedUser {
+            username: format!("admin-{i:03}"),
+            password: Some(ADMIN_PASSWORD.into()),
+            email: None,
+            roles: Some("system_user system_admin".into()),
+            teams: vec![
+                "engineering".into(),
+                "marketing".into(),
+                "shared-inbox".into(),
+            ],
+            bot: false,
+            display_name: None,
+            description: None,
+            deactivated: false,
+        });
+    }
+    seed
+}
+
+async fn sandbox(name: &str, seed: Seed, faults: FaultSettings) -> Result<RunningSandbox, String> {
+    sandbox::start(SandboxOptions {
+        name: name.into(),
+        seed,
+        faults,
+        federation: FederationOptions {
+            ping_interval: Duration::from_secs(1),
+            ..FederationOptions::default()
+        },
+        ..SandboxOptions::default()
+    })
+    .await
+    .map_err(|e| format!("cannot start the {name} sandbox: {e}"))
+}
+
+impl World {
+    /// Starts everything and waits until the bot listens.
+    pub async fn start(shape: &Shape, data_dir: &Path) -> Result<World, String> {
+        let latency = FaultSettings {
+            latency_ms: shape.latency_ms,
+            ..FaultSettings::default()
+        };
+        let a = sandbox("org-a", Seed::default(), latency.clone()).await?;
+        let b = sandbox("org-b", seed(shape.admins), latency).await?;
+        let (a_admin, _) = Client::login(
+            a.site_url(),
+            "sysadmin",
+            "Sys@dmin-sample1",
+            ClientOptions::default(),
+        )
+        .await
+        .map_err(|e| format!("cannot log in to Org A: {e}"))?;
+        let made = a_admin
+            .create_remote_cluster(&NewRemoteCluster {
+                name: "org-b".into(),
+                display_name: "Org B".into(),
+                default_team_id: a.team_id("engineering").ok_or("no team on Org A")?,
+                password: String::new(),
+            })
+            .await
+            .map_err(|e| format!("cannot create the connection: {e}"))?;
+        let b_bot = Client::new(b.site_url(), b.bot_token(), ClientOptions::default())
+            .map_err(|e| e.to_string())?;
+        b_bot
+            .accept_invite(&AcceptInvite {
+                invite: made.invite,
+                name: "org-a".into(),
+                display_name: "Org A".into(),
+                default_team_id: b.team_id("shared-inbox").ok_or("no inbox team")?,
+                password: made.password,
+            })
+            .await
+            .map_err(|e| format!("cannot accept the invitation: {e}"))?;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let public = format!(
+            "http://{}",
+            listener.local_addr().map_err(|e| e.to_string())?
+        );
+        let database = data_dir.join(format!("bench-{}.db", crate::ids::new_id()));
+        let env: HashMap<String, String> = [
+            ("SHAREBOT_MATTERMOST__URL", b.site_url().to_string()),
+            ("SHAREBOT_MATTERMOST__TOKEN", b.bot_token().to_string()),
+            (
+                "SHAREBOT_MATTERMOST__ADMIN_CHANNEL",
+                "engineering/admins".into(),
+            ),
+            ("SHAREBOT_SERVER__PUBLIC_URL", public),
+            (
+                "SHAREBOT_SERVER__SECRET",
+                crate::ids::new_id() + &crate::ids::new_id(),
+            ),
+            (
+                "SHAREBOT_DATABASE__URL",
+                format!("sqlite://{}", database.display()),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let config = Config::load_from(None, &env).map_err(|e| e.to_string())?;
+        // Only now: set-up calls above are not part of any figure, nor limited.
+        if let Some(per_sec) = shape.rate_limit {
+            b.faults().set(FaultSettings {
+                latency_ms: shape.latency_ms,
+                rate_limit: Some(RateLimit {
+                    per_sec,
+                    max_burst: per_sec,
+                    vary_by_user: true,
+                }),
+                ..FaultSettings::default()
+            });
+        }
+        let bot = bot::start(&config, Tuning::default(), Some(listener))
+            .await
+            .map_err(|e| format!("the bot did not start: {e}"))?;
+        let mut link = bot.link.clone();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            link.wait_for(|l| *l == crate::http::MattermostLink::Connected),
+        )
+        .await
+        .map_err(|_| "the bot did not connect".to_string())?
+        .map_err(|_| "the bot stopped".to_string())?;
+        let mut admins = vec!["sysadmin".to_string(), "sysadmin2".to_string()];
+        admins.extend((1..=shape.admins.saturating_sub(2)).map(|i| format!("admin-{i:03}")));
+        Ok(World {
+            a,
+            b,
+            bot: Some(bot),
+            a_admin,
+            remote_id: made.remote_cluster.remote_id,
+            admins,
+        })
+    }
+
+    /// Org A makes a channel and shares it with Org B; returns its id (the same on both sides).
+    pub async fn share(&self, name: &str) -> Result<String, String> {
+        let channel = self
+            .a_admin
+            .create_channel(&NewChannel {
+                team_id: self.a.team_id("engineering").unwrap_or_default(),
+                name: name.into(),
+                display_name: name.into(),
+                channel_type: "O".into(),
+                ..NewChannel::default()
+            })
+            .await
+            .map_err(|e| format!("cannot create {name}: {e}"))?;
+        self.a_admin
+            .invite_remote_to_channel(&self.remote_id, &channel.id)
+            .await
+            .map_err(|e| format!("cannot share {name}: {e}"))?;
+        Ok(channel.id)
+    }
+
+    pub fn bot_id(&self) -> String {
+        self.b.user_id("sharebot").unwrap_or_default()
+    }
+
+    /// The bot's review DMs about channel `display` (root posts in DMs carrying the marker).
+    pub fn review_dms(&self, display: &str, with: &str) -> usize {
+        let bot = self.bot_id();
+        self.b.count_posts(|p| {
+            p.user_id == bot
+                && p.root_id.is_empty()
+                && p.props.contains_key(crate::notify::REQUEST_MARKER)
+                && p.props.get("attachments").is_some_and(|a| {
+                    let text = a.to_string();
+                    text.contains(display) && text.contains(with)
+                })
+        })
+    }
+
+    pub async fn stop(self) {
+        if let Some(bot) = self.bot {
+            let _ = bot.shutdown().await;
+        }
+        self.a.shutdown().await;
+        self.b.shutdown().await;
+    }
+}

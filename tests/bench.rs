@@ -1,0 +1,78 @@
+//! A small `sharebot bench` run as a subprocess: every scenario reports its figures with a
+//! floor and a ratio, and nothing is lost or duplicated. The figures themselves are for the
+//! README, not asserted here.
+
+use std::process::Command;
+
+#[test]
+fn a_small_bench_reports_every_scenario_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_sharebot"))
+        .args([
+            "bench",
+            "--latency-ms",
+            "5",
+            "--admins",
+            "4",
+            "--decision-admins",
+            "3",
+            "--channels",
+            "6",
+            "--rate-limit",
+            "40",
+            "--clicks-per-sec",
+            "20",
+            "--click-seconds",
+            "1",
+            "--footprint-requests",
+            "10",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    let figures: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let names: Vec<&str> = figures
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "click answer p50",
+        "click answer p99",
+        "decision applied (3 admins)",
+        "fan-out to 4 admins",
+        "burst: 6 channels × 2 admins at 40/s",
+        "RSS idle after start",
+        "RSS with 10 pending requests",
+        "database size",
+    ] {
+        assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
+    }
+    for f in &figures {
+        assert!(f["measured"].as_f64().unwrap() > 0.0, "{f}");
+        assert_eq!(f["lost"], 0, "{f}");
+        assert_eq!(f["duplicated"], 0, "{f}");
+        let floor = f["floor"].as_f64().unwrap();
+        if floor > 0.0 {
+            let ratio = f["ratio"].as_f64().unwrap();
+            assert!(
+                (ratio - f["measured"].as_f64().unwrap() / floor).abs() < 1e-9,
+                "{f}"
+            );
+        } else {
+            assert!(f["ratio"].is_null(), "{f}");
+        }
+    }
+    assert!(
+        text.contains("| scenario | measured | floor | ratio |"),
+        "{text}"
+    );
+}
