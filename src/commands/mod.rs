@@ -440,6 +440,17 @@ fn mentions(message: &str, mention: &str) -> bool {
 mod tests {
     use super::mentions;
 
+    /// The README's command table is the parser's usage lines, so the two cannot drift apart.
+    #[test]
+    fn the_readme_lists_every_command_with_its_usage() {
+        let readme = include_str!("../../README.md");
+        for name in super::parse::COMMANDS {
+            let usage = super::parse::usage(name).unwrap_or_default();
+            let row = format!("| `{}` |", usage.replace('|', "\\|"));
+            assert!(readme.contains(&row), "README.md has no row {row}");
+        }
+    }
+
     #[test]
     fn a_mention_is_a_whole_word() {
         assert!(mentions("@sharebot help", "@sharebot"));
