@@ -64,6 +64,9 @@ pub struct Poster {
     bot_id: String,
     /// One lock per (request, recipient): a send and a recovery of the same post never overlap.
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// admin id → the DM channel with the bot (a DM channel never changes), so a DM costs
+    /// one round trip once the channel is known.
+    dms: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl Poster {
@@ -73,7 +76,46 @@ impl Poster {
             store,
             bot_id,
             locks: Arc::default(),
+            dms: Arc::default(),
         }
+    }
+
+    /// Opens the DM channels of `users` not opened yet (the client bounds how many calls are
+    /// in flight); a failure is left for the send to retry.
+    pub async fn open_dms<'a>(&self, users: impl Iterator<Item = &'a str>) {
+        let missing: Vec<&str> = {
+            let known = self.dms.lock().unwrap_or_else(|p| p.into_inner());
+            users.filter(|u| !known.contains_key(*u)).collect()
+        };
+        let opens = missing.into_iter().map(|u| self.dm_channel(u));
+        for opened in futures_util::future::join_all(opens).await {
+            if let Err(err) = opened {
+                tracing::debug!("cannot open a DM channel ahead of need: {err}");
+            }
+        }
+    }
+
+    /// The DM channel between the bot and `user_id` (opened once, then remembered).
+    async fn dm_channel(&self, user_id: &str) -> Result<String, NotifyError> {
+        let known = self
+            .dms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(user_id)
+            .cloned();
+        if let Some(id) = known {
+            return Ok(id);
+        }
+        let id = self
+            .client
+            .create_direct_channel(&self.bot_id, user_id)
+            .await?
+            .id;
+        self.dms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user_id.to_string(), id.clone());
+        Ok(id)
     }
 
     fn lock_for(&self, key: String) -> Arc<tokio::sync::Mutex<()>> {
@@ -113,12 +155,7 @@ impl Poster {
         }
         let channel_id = match (row.as_ref().and_then(|n| n.channel_id.clone()), target) {
             (Some(id), _) => id,
-            (None, Target::Dm { admin_id }) => {
-                self.client
-                    .create_direct_channel(&self.bot_id, admin_id)
-                    .await?
-                    .id
-            }
+            (None, Target::Dm { admin_id }) => self.dm_channel(admin_id).await?,
             (None, Target::Channel { channel_id } | Target::Thread { channel_id, .. }) => {
                 channel_id.to_string()
             }
@@ -237,13 +274,10 @@ impl Poster {
 
     /// A plain DM from the bot to a user (a failure report).
     pub async fn direct_message(&self, user_id: &str, message: String) -> Result<(), NotifyError> {
-        let channel = self
-            .client
-            .create_direct_channel(&self.bot_id, user_id)
-            .await?;
+        let channel_id = self.dm_channel(user_id).await?;
         self.client
             .create_post(&Post {
-                channel_id: channel.id,
+                channel_id,
                 message,
                 ..Post::default()
             })

@@ -23,8 +23,12 @@ impl Review {
     pub async fn reconcile_once(&self) -> Result<(), ReviewError> {
         let _one_at_a_time = self.discovery.lock().await;
         let ctx = &*self.ctx;
-        let admins = ctx.refresh_admins().await?;
-        let teams = ctx.refresh_teams().await?;
+        let (admins, teams) = tokio::join!(ctx.refresh_admins(), ctx.refresh_teams());
+        let (admins, teams) = (admins?, teams?);
+        // Every admin's DM channel is opened ahead of need, so a review DM is one round trip.
+        ctx.poster
+            .open_dms(admins.iter().map(|a| a.id.as_str()))
+            .await;
 
         // Decisions a restart cut short are finished first (they hold their request's lock).
         for request in ctx.store.decisions_in_progress().await? {
@@ -39,9 +43,11 @@ impl Review {
             .await?;
         let mut live_links: HashSet<(String, String)> = HashSet::new();
         let mut listed: HashSet<String> = HashSet::new();
+        // Channels read (alive) during this pass need no second look below.
+        let mut read_now: HashSet<String> = HashSet::new();
         for remote in remotes.iter().filter(|r| r.delete_at == 0) {
             match self
-                .discover_connection(remote, &teams, &mut live_links)
+                .discover_connection(remote, &teams, &mut live_links, &mut read_now)
                 .await
             {
                 Ok(()) => {
@@ -63,7 +69,9 @@ impl Review {
             }
             let still_shared = !listed.contains(&request.remote_id)
                 || live_links.contains(&(request.remote_id.clone(), request.channel_id.clone()));
-            let channel_alive = if still_shared {
+            let channel_alive = if still_shared && read_now.contains(&request.channel_id) {
+                true
+            } else if still_shared {
                 match ctx.client.get_channel(&request.channel_id).await {
                     // Unshared by the sender (its `/share-channel unshare` clears `shared` here).
                     Ok(c) => !c.is_archived() && c.is_shared(),
@@ -104,6 +112,7 @@ impl Review {
         remote: &RemoteCluster,
         teams: &[Team],
         live_links: &mut HashSet<(String, String)>,
+        read_now: &mut HashSet<String>,
     ) -> Result<(), ReviewError> {
         let ctx = &*self.ctx;
         let policy = match ctx.store.policy(&remote.remote_id).await? {
@@ -158,6 +167,9 @@ impl Review {
                 Err(e) if e.is_not_found() => continue,
                 Err(e) => return Err(e.into()),
             };
+            if channel.is_shared() {
+                read_now.insert(channel.id.clone());
+            }
             let new = self.new_request(remote, &channel).await?;
             match policy.policy {
                 Policy::Review if channel.team_id == ctx.places.inbox_team.id => {
