@@ -61,7 +61,7 @@ impl Default for ClientOptions {
                 cap: Duration::from_secs(10),
             },
             max_rate_limit_wait: Duration::from_secs(120),
-            max_concurrent_requests: 8,
+            max_concurrent_requests: 32,
             observer: None,
         }
     }
@@ -336,6 +336,7 @@ impl Client {
         };
         // After the permit: a call queued for a permit must still respect a 429 seen meanwhile.
         self.inner.gate.wait_open().await;
+        self.inner.gate.wait_turn().await;
         let started = Instant::now();
         let mut builder = self.inner.http.request(request.method.clone(), url.clone());
         if let Some(body) = &request.body {
@@ -404,6 +405,7 @@ impl Client {
                 };
             }
         };
+        self.inner.gate.observe(&headers);
         if status == StatusCode::TOO_MANY_REQUESTS {
             // The limiter refuses before the handler runs: nothing was done, always retry.
             return Attempt::RateLimited(rate_limit_wait(&headers));

@@ -51,14 +51,73 @@ pub fn rate_limit_wait(headers: &HeaderMap) -> Option<Duration> {
     seconds("retry-after").or_else(|| seconds("x-ratelimit-reset"))
 }
 
+/// Below this many requests left in the server's window, the client paces itself.
+const PACE_BELOW: u64 = 2;
+
 /// Closed while the server is rate limiting us: after one call sees a 429, every call of the
-/// client waits until the reset time before sending, instead of each burning its own 429.
+/// client waits until the reset time before sending, instead of each burning its own 429. And
+/// before that happens: once an answer says few requests are left (`X-Ratelimit-Remaining`),
+/// calls are spaced at the server's rate (`X-Ratelimit-Limit` a second), so a burst of work
+/// slows down to what the server allows instead of hammering it.
 #[derive(Debug, Default)]
 pub(crate) struct RateGate {
     closed_until: Mutex<Option<Instant>>,
+    pace: Mutex<Pace>,
+}
+
+#[derive(Debug, Default)]
+struct Pace {
+    /// One request per this much time while pacing; `None` while there is room.
+    every: Option<Duration>,
+    /// The earliest time the next request may go.
+    next: Option<Instant>,
+}
+
+/// `X-Ratelimit-Limit` (requests a second) and `X-Ratelimit-Remaining`, when both are there.
+fn rate_headers(headers: &HeaderMap) -> Option<(u64, u64)> {
+    let number = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    Some((
+        number("x-ratelimit-limit")?,
+        number("x-ratelimit-remaining")?,
+    ))
 }
 
 impl RateGate {
+    /// Reads an answer's rate-limit headers: pace at the server's rate while little room is
+    /// left, stop pacing when there is room again.
+    pub(crate) fn observe(&self, headers: &HeaderMap) {
+        let Some((limit, remaining)) = rate_headers(headers) else {
+            return;
+        };
+        let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
+        if remaining < PACE_BELOW && limit > 0 {
+            pace.every = Some(Duration::from_secs_f64(1.0 / limit as f64));
+        } else {
+            pace.every = None;
+            pace.next = None;
+        }
+    }
+
+    /// Waits for this request's turn when pacing (each caller gets its own slot).
+    pub(crate) async fn wait_turn(&self) {
+        let slot = {
+            let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(every) = pace.every else {
+                return;
+            };
+            let now = Instant::now();
+            let slot = pace.next.map_or(now, |n| n.max(now));
+            pace.next = Some(slot + every);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+
     /// Keeps every request back for `wait` from now (never shortens an existing closure).
     pub(crate) fn close_for(&self, wait: Duration) {
         let until = Instant::now() + wait;
@@ -90,6 +149,38 @@ impl RateGate {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    fn limits(limit: &str, remaining: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-limit", HeaderValue::from_str(limit).unwrap());
+        h.insert(
+            "x-ratelimit-remaining",
+            HeaderValue::from_str(remaining).unwrap(),
+        );
+        h
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn little_room_left_spaces_requests_at_the_servers_rate() {
+        let gate = RateGate::default();
+        let started = Instant::now();
+        gate.wait_turn().await;
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "no pacing without headers"
+        );
+        gate.observe(&limits("10", "0"));
+        for _ in 0..5 {
+            gate.wait_turn().await;
+        }
+        // Five turns at 10 a second: the first at once, the fifth 400 ms later.
+        assert_eq!(started.elapsed(), Duration::from_millis(400));
+        gate.observe(&limits("10", "9"));
+        let again = Instant::now();
+        gate.wait_turn().await;
+        assert_eq!(again.elapsed(), Duration::ZERO, "room again: no pacing");
+    }
 
     #[test]
     fn backoff_stays_within_bounds() {

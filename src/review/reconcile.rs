@@ -165,7 +165,12 @@ impl Review {
                 Ok(c) if !c.is_archived() => c,
                 Ok(_) => continue,
                 Err(e) if e.is_not_found() => continue,
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    // One unreadable channel does not hold the others back; the next pass
+                    // tries it again.
+                    tracing::warn!(channel_id = %link.channel_id, "cannot read an arrived channel: {}", e.user_message());
+                    continue;
+                }
             };
             if channel.is_shared() {
                 read_now.insert(channel.id.clone());
