@@ -46,6 +46,9 @@ pub struct BenchArgs {
     /// Also write the figures as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Run only these scenarios (click, decision, fan-out, burst, footprint); all by default.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
 }
 
 /// Runs every scenario, prints the table, writes the JSON; fails when anything was lost or
@@ -81,6 +84,14 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         "burst",
         "footprint",
     ] {
+        let wanted = args.only.is_empty()
+            || args
+                .only
+                .iter()
+                .any(|o| name.starts_with(o.trim().to_lowercase().as_str()));
+        if !wanted {
+            continue;
+        }
         eprintln!("running: {name}…");
         let result = match name {
             "click answer" => scenarios::click_answer(&options, &dir).await,
