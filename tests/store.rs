@@ -228,7 +228,7 @@ async fn notifications_are_claimed_once(store: Store) {
     );
     assert!(store.claim_notification(&req.id, "admin2").await.unwrap());
     store
-        .complete_notification(&req.id, "admin1", "dm1", "post1")
+        .complete_notification(&req.id, "admin1", "dm1", "post1", Some("pending::"))
         .await
         .unwrap();
     // admin2's send failed: releasing lets a retry claim it again; admin1's sent post stays.
@@ -237,6 +237,7 @@ async fn notifications_are_claimed_once(store: Store) {
     let rows = store.notifications(&req.id).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].post_id.as_deref(), Some("post1"));
+    assert_eq!(rows[0].shown, "pending::", "recorded with the post");
     assert!(store.claim_notification(&req.id, "admin2").await.unwrap());
 }
 

@@ -137,40 +137,44 @@ impl Poster {
         let recipient = recipient.as_str();
         let lock = self.lock_for(format!("{request_id}/{recipient}"));
         let _held = lock.lock().await;
-        let fresh = self
-            .store
-            .claim_post(request_id, recipient, target.kind())
-            .await?;
-        let row = if fresh {
-            None
-        } else {
-            self.store
-                .notifications(request_id)
-                .await?
-                .into_iter()
-                .find(|n| n.admin_user_id == recipient)
-        };
-        if let Some(post_id) = row.as_ref().and_then(|n| n.post_id.clone()) {
-            return Ok(post_id);
-        }
-        let channel_id = match (row.as_ref().and_then(|n| n.channel_id.clone()), target) {
-            (Some(id), _) => id,
-            (None, Target::Dm { admin_id }) => self.dm_channel(admin_id).await?,
-            (None, Target::Channel { channel_id } | Target::Thread { channel_id, .. }) => {
+        // The channel is known before the claim (a DM channel is remembered once opened), so
+        // the claim records it: a restart can then look there for a post sent but not recorded.
+        let target_channel = match target {
+            Target::Dm { admin_id } => self.dm_channel(admin_id).await?,
+            Target::Channel { channel_id } | Target::Thread { channel_id, .. } => {
                 channel_id.to_string()
             }
         };
-        self.store
-            .set_notification_channel(request_id, recipient, &channel_id)
+        let fresh = self
+            .store
+            .claim_post(request_id, recipient, target.kind(), Some(&target_channel))
             .await?;
+        let mut channel_id = target_channel;
         if !fresh {
+            let row = self
+                .store
+                .notifications(request_id)
+                .await?
+                .into_iter()
+                .find(|n| n.admin_user_id == recipient);
+            if let Some(post_id) = row.as_ref().and_then(|n| n.post_id.clone()) {
+                return Ok(post_id);
+            }
+            match row.and_then(|n| n.channel_id) {
+                Some(recorded) => channel_id = recorded,
+                None => {
+                    self.store
+                        .set_notification_channel(request_id, recipient, &channel_id)
+                        .await?
+                }
+            }
             // A claim from before a restart: the post may have been sent and not recorded.
             if let Some(existing) = self
                 .find_sent(&channel_id, request_id, target.root_id())
                 .await?
             {
                 self.store
-                    .complete_notification(request_id, recipient, &channel_id, &existing.id)
+                    .complete_notification(request_id, recipient, &channel_id, &existing.id, None)
                     .await?;
                 return Ok(existing.id);
             }
@@ -182,9 +186,8 @@ impl Poster {
             .insert(REQUEST_MARKER.into(), json!(request_id));
         let sent = self.client.create_post(&post).await?;
         self.store
-            .complete_notification(request_id, recipient, &channel_id, &sent.id)
+            .complete_notification(request_id, recipient, &channel_id, &sent.id, Some(shown))
             .await?;
-        self.store.mark_shown(request_id, recipient, shown).await?;
         Ok(sent.id)
     }
 

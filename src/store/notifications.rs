@@ -74,24 +74,27 @@ impl Store {
         request_id: &str,
         admin_user_id: &str,
     ) -> Result<bool, StoreError> {
-        self.claim_post(request_id, admin_user_id, "dm").await
+        self.claim_post(request_id, admin_user_id, "dm", None).await
     }
 
     /// Claims the right to post about `request_id` to `recipient` (an admin's id for `dm`, a
-    /// channel's id for `channel`); false when it was claimed before.
+    /// channel's id for `channel`), recording the channel it will go to when known; false
+    /// when it was claimed before.
     pub async fn claim_post(
         &self,
         request_id: &str,
         recipient: &str,
         kind: &str,
+        channel_id: Option<&str>,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "INSERT INTO notification_posts (request_id, admin_user_id, kind, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+            "INSERT INTO notification_posts (request_id, admin_user_id, kind, channel_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
              ON CONFLICT (request_id, admin_user_id) DO NOTHING",
         )
         .bind(request_id)
         .bind(recipient)
         .bind(kind)
+        .bind(channel_id)
         .bind(now_ms())
         .execute(&self.pool)
         .await?;
@@ -110,20 +113,24 @@ impl Store {
             .await
     }
 
-    /// Records the post that was sent for a claimed notification.
+    /// Records the post that was sent for a claimed notification, and what it shows when
+    /// that is known (one write).
     pub async fn complete_notification(
         &self,
         request_id: &str,
         admin_user_id: &str,
         channel_id: &str,
         post_id: &str,
+        shown: Option<&str>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE notification_posts SET channel_id = $1, post_id = $2, updated_at = $3
-             WHERE request_id = $4 AND admin_user_id = $5",
+            "UPDATE notification_posts SET channel_id = $1, post_id = $2, shown = COALESCE($3, shown),
+                 updated_at = $4
+             WHERE request_id = $5 AND admin_user_id = $6",
         )
         .bind(channel_id)
         .bind(post_id)
+        .bind(shown)
         .bind(now_ms())
         .bind(request_id)
         .bind(admin_user_id)
