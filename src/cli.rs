@@ -1,4 +1,4 @@
-//! Command-line interface: `run`, `check-config`, `migrate`, `sandbox`, `demo`.
+//! Command-line interface: `run`, `check-config`, `migrate`, `sandbox`, `demo`, `bench`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,10 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigErrors, DatabaseConfig, DatabaseOnlyConfig};
+use crate::exit::CONFIG as EXIT_CONFIG;
 use crate::store::Store;
-
-/// Exit code for bad configuration (`sysexits`-style usage error, as documented in the README).
-pub const EXIT_CONFIG: u8 = 2;
 
 #[derive(Debug, Parser)]
 #[command(

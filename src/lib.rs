@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod exit;
 pub mod http;
 pub mod ids;
 pub mod logging;

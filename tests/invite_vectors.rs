@@ -2,7 +2,7 @@
 //! (`tests/fixtures/make_invite_vectors.py`) open here with the right fields, and not with a
 //! wrong password.
 
-use sharebot::sandbox::invite::{decrypt, InviteError};
+use sharebot::sandbox::invite_code::{decrypt, InviteError};
 
 #[test]
 fn committed_vectors_decrypt_to_their_fields() {

@@ -268,7 +268,7 @@ async fn a_connection_is_created_accepted_confirmed_and_pinged() {
     let remote_id = rc["remote_id"].as_str().unwrap().to_string();
 
     // The code is the server's format: it opens with the password and names this server.
-    let opened = sharebot::sandbox::invite::decrypt(&invite, &password).unwrap();
+    let opened = sharebot::sandbox::invite_code::decrypt(&invite, &password).unwrap();
     assert_eq!(opened.remote_id, remote_id);
     assert_eq!(opened.site_url, a.sandbox.site_url());
     assert_eq!(opened.version, 3);
@@ -502,7 +502,8 @@ async fn creating_a_connection_needs_a_team_and_a_valid_name() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let opened = sharebot::sandbox::invite::decrypt(code.as_str().unwrap(), "other-Pass2").unwrap();
+    let opened =
+        sharebot::sandbox::invite_code::decrypt(code.as_str().unwrap(), "other-Pass2").unwrap();
     assert_eq!(opened.remote_id, remote_id);
     let (status, body) = a
         .admin(

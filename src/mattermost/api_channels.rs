@@ -82,6 +82,15 @@ impl Client {
         self.json(request).await
     }
 
+    /// `GET /channels/{channel_id}/members/{user_id}`: 404 when the user is not a member.
+    pub async fn channel_member(&self, channel_id: &str, user_id: &str) -> Result<ChannelMember> {
+        self.json(Request::get(Route::new(
+            "/api/v4/channels/{channel_id}/members/{user_id}",
+            &[channel_id, user_id],
+        )?))
+        .await
+    }
+
     /// Every member of a channel (`GET /channels/{channel_id}/members`, all pages).
     pub async fn channel_members(&self, channel_id: &str) -> Result<Vec<ChannelMember>> {
         let route = Route::new("/api/v4/channels/{channel_id}/members", &[channel_id])?;

@@ -1,12 +1,11 @@
-//! Endpoints for users and teams.
+//! Endpoints for users: the bot itself, lookups by id or name, the system admins.
 
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use serde_json::json;
 
 use super::client::{Client, Idempotency, Request};
 use super::error::Result;
-use super::models::{Team, TeamMember, User};
+use super::models::User;
 use super::route::{validate_id, Route};
 
 /// Page size for list endpoints that the bot reads to the end (the server's maximum is 200).
@@ -82,46 +81,6 @@ impl Client {
                 .query("page", page)
         })
         .await
-    }
-
-    /// Every team the bot can see (`GET /teams`, all pages).
-    pub async fn teams(&self) -> Result<Vec<Team>> {
-        self.all_pages(|page| {
-            Request::get(Route::fixed("/api/v4/teams"))
-                .query("per_page", PAGE_SIZE)
-                .query("page", page)
-        })
-        .await
-    }
-
-    /// `GET /teams/name/{team_name}`.
-    pub async fn team_by_name(&self, team_name: &str) -> Result<Team> {
-        self.json(Request::get(Route::new(
-            "/api/v4/teams/name/{name}",
-            &[team_name],
-        )?))
-        .await
-    }
-
-    /// `GET /teams/{team_id}`.
-    pub async fn get_team(&self, team_id: &str) -> Result<Team> {
-        self.json(Request::get(Route::new(
-            "/api/v4/teams/{team_id}",
-            &[team_id],
-        )?))
-        .await
-    }
-
-    /// `POST /teams/{team_id}/members`: adding an existing member is harmless, so it is retried.
-    pub async fn add_team_member(&self, team_id: &str, user_id: &str) -> Result<TeamMember> {
-        validate_id("user_id", user_id)?;
-        let request = Request::new(
-            Method::POST,
-            Route::new("/api/v4/teams/{team_id}/members", &[team_id])?,
-            Idempotency::Idempotent,
-        )
-        .json(&json!({ "team_id": team_id, "user_id": user_id }))?;
-        self.json(request).await
     }
 
     /// Reads a paged list to its end: requests page 0, 1, … until a page is shorter than

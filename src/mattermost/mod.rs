@@ -13,7 +13,7 @@
 mod api_channels;
 mod api_person;
 mod api_remote;
-mod api_setup;
+mod api_teams;
 mod api_users;
 mod client;
 mod error;

@@ -55,7 +55,7 @@ pub async fn run(args: SandboxArgs) -> ExitCode {
             Ok(seed) => seed,
             Err(err) => {
                 eprintln!("error: {err}");
-                return ExitCode::from(crate::cli::EXIT_CONFIG);
+                return ExitCode::from(crate::exit::CONFIG);
             }
         },
         None => Seed::default(),

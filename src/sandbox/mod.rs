@@ -3,7 +3,7 @@
 pub mod cli;
 pub mod faults;
 pub mod hooks;
-pub mod invite;
+pub mod invite_code;
 pub mod recorder;
 pub mod websocket;
 

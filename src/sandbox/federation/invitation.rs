@@ -5,7 +5,7 @@
 use super::super::api::Shared;
 use super::super::error::{ApiResult, AppError};
 use super::super::ids::{new_id, now_ms};
-use super::super::invite::{RemoteClusterInvite, CURRENT_VERSION};
+use super::super::invite_code::{RemoteClusterInvite, CURRENT_VERSION};
 use super::outbound::{self, Target};
 use super::protocol::{Response, CONFIRM_INVITE_PATH, TOPIC_INVITATION};
 use super::records::RemoteCluster;
