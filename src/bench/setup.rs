@@ -27,8 +27,11 @@ pub struct Shape {
     /// System admins on Org B (the two seeded ones included; at least 2).
     pub admins: usize,
     pub latency_ms: u64,
-    /// Org B's limit for each token, requests per second; none when `None`.
+    /// Org B's limit for each token, requests per second; none when `None`. It starts with
+    /// the bot (the channels' own arrival from Org A is server-to-server traffic, not the bot's).
     pub rate_limit: Option<u32>,
+    /// Start the bot only when asked ([`World::start_bot`]).
+    pub bot_later: bool,
 }
 
 /// A running benchmark world.
@@ -42,6 +45,8 @@ pub struct World {
     pub remote_id: String,
     /// Org B's admins' usernames.
     pub admins: Vec<String>,
+    shape: Shape,
+    data_dir: std::path::PathBuf,
 }
 
 fn seed(admins: usize) -> Seed {
@@ -119,6 +124,28 @@ impl World {
             })
             .await
             .map_err(|e| format!("cannot accept the invitation: {e}"))?;
+        let mut admins = vec!["sysadmin".to_string(), "sysadmin2".to_string()];
+        admins.extend((1..=shape.admins.saturating_sub(2)).map(|i| format!("admin-{i:03}")));
+        let mut world = World {
+            a,
+            b,
+            bot: None,
+            a_admin,
+            remote_id: made.remote_cluster.remote_id,
+            admins,
+            shape: shape.clone(),
+            data_dir: data_dir.to_path_buf(),
+        };
+        if !shape.bot_later {
+            world.start_bot().await?;
+        }
+        Ok(world)
+    }
+
+    /// Starts the bot on Org B (with Org B's rate limit, when the shape has one) and waits
+    /// until it listens.
+    pub async fn start_bot(&mut self) -> Result<(), String> {
+        let (b, shape, data_dir) = (&self.b, &self.shape, &self.data_dir);
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| e.to_string())?;
@@ -171,16 +198,8 @@ impl World {
         .await
         .map_err(|_| "the bot did not connect".to_string())?
         .map_err(|_| "the bot stopped".to_string())?;
-        let mut admins = vec!["sysadmin".to_string(), "sysadmin2".to_string()];
-        admins.extend((1..=shape.admins.saturating_sub(2)).map(|i| format!("admin-{i:03}")));
-        Ok(World {
-            a,
-            b,
-            bot: Some(bot),
-            a_admin,
-            remote_id: made.remote_cluster.remote_id,
-            admins,
-        })
+        self.bot = Some(bot);
+        Ok(())
     }
 
     /// Org A makes a channel and shares it with Org B; returns its id (the same on both sides).
