@@ -163,13 +163,30 @@ impl Context {
         chosen: Option<&str>,
         teams: &[Team],
     ) -> Result<Post, ReviewError> {
+        self.request_post_counted(request, recipient, chosen, teams, None)
+            .await
+    }
+
+    /// [`Context::request_post`] with the number of pending requests already counted (a
+    /// fan-out counts once, not once per admin).
+    pub async fn request_post_counted(
+        &self,
+        request: &ReviewRequest,
+        recipient: &str,
+        chosen: Option<&str>,
+        teams: &[Team],
+        counted: Option<i64>,
+    ) -> Result<Post, ReviewError> {
         let pending = request.state == RequestState::Pending && request.deciding.is_none();
         let (text, color, actions) = if pending {
             let suggested = request.suggested_team_id.as_deref();
             let selected = chosen
                 .or(suggested)
                 .filter(|id| teams.iter().any(|t| t.id == *id));
-            let waiting = self.store.pending_count().await?;
+            let waiting = match counted {
+                Some(n) => n,
+                None => self.store.pending_count().await?,
+            };
             let text = render(
                 self,
                 "review_request.md.j2",

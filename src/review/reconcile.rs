@@ -276,8 +276,28 @@ impl Review {
         teams: &[Team],
     ) {
         let ctx = &*self.ctx;
-        let sends = admins.iter().map(|admin| async move {
-            let post = ctx.request_post(request, &admin.id, None, teams).await?;
+        // Admins whose DM is recorded as sent need nothing; a claim without a post (a restart
+        // mid-send) goes through `send_once` again, which finds or re-sends it.
+        let sent: HashSet<String> = match ctx.store.notifications(&request.id).await {
+            Ok(rows) => rows
+                .into_iter()
+                .filter(|n| n.post_id.is_some())
+                .map(|n| n.admin_user_id)
+                .collect(),
+            Err(err) => {
+                tracing::warn!(request = %request.id, "cannot read the sent DMs (retried at the next reconcile): {err}");
+                return;
+            }
+        };
+        let missing: Vec<&User> = admins.iter().filter(|a| !sent.contains(&a.id)).collect();
+        if missing.is_empty() {
+            return;
+        }
+        let pending = ctx.store.pending_count().await.ok();
+        let sends = missing.iter().map(|admin| async move {
+            let post = ctx
+                .request_post_counted(request, &admin.id, None, teams, pending)
+                .await?;
             ctx.poster
                 .send_once(
                     &request.id,
@@ -290,7 +310,7 @@ impl Review {
                 .await?;
             Ok::<(), ReviewError>(())
         });
-        for (admin, result) in admins
+        for (admin, result) in missing
             .iter()
             .zip(futures_util::future::join_all(sends).await)
         {
