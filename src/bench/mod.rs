@@ -54,6 +54,13 @@ pub struct BenchArgs {
 /// Runs every scenario, prints the table, writes the JSON; fails when anything was lost or
 /// duplicated or a scenario could not run.
 pub async fn run(args: BenchArgs) -> ExitCode {
+    // `RUST_LOG=sharebot=debug` shows every Mattermost call with its timing: where time goes.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let dir = std::env::temp_dir().join(format!("sharebot-bench-{}", std::process::id()));
     if let Err(err) = std::fs::create_dir_all(&dir) {
         eprintln!("error: cannot create {}: {err}", dir.display());

@@ -18,6 +18,9 @@ use crate::sandbox::federation::FederationOptions;
 use crate::sandbox::seed::SeedUser;
 use crate::sandbox::{self, RunningSandbox, SandboxOptions, Seed};
 
+/// How long the bot is left to settle after it starts, before a scenario begins.
+const SETTLE: Duration = Duration::from_secs(2);
+
 /// The password of every benchmark admin (`admin-001`…).
 pub const ADMIN_PASSWORD: &str = "Bench@dmin-0";
 
@@ -198,6 +201,9 @@ impl World {
         .await
         .map_err(|_| "the bot did not connect".to_string())?
         .map_err(|_| "the bot stopped".to_string())?;
+        // Let the start-up pass finish (it opens every admin's DM channel) before anything is
+        // measured: channels arrive at a running bot, not at one that is starting.
+        tokio::time::sleep(SETTLE).await;
         self.bot = Some(bot);
         Ok(())
     }
