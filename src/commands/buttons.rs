@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::http::CallbackRefusal;
+use crate::http::{ephemeral, field as text, CallbackRefusal};
 use crate::mattermost::models::{
     Dialog, DialogElement, MessageAttachment, OpenDialogRequest, PostAction, PostActionIntegration,
     PostActionIntegrationRequest, PostActionIntegrationResponse, PostActionOption,
@@ -28,19 +28,6 @@ struct Signed<'a> {
     cmd: &'a str,
     subject: &'a str,
     user: &'a str,
-}
-
-fn text<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    map.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-}
-
-fn ephemeral(text: String) -> PostActionIntegrationResponse {
-    PostActionIntegrationResponse {
-        ephemeral_text: text,
-        ..Default::default()
-    }
 }
 
 impl Commands {

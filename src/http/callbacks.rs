@@ -20,6 +20,24 @@ use crate::mattermost::models::{
     SubmitDialogResponse,
 };
 
+/// A non-empty text field of a callback's context or a dialog's state.
+pub fn field<'a>(
+    map: &'a serde_json::Map<String, serde_json::Value>,
+    key: &str,
+) -> Option<&'a str> {
+    map.get(key)
+        .and_then(serde_json::Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// An answer that shows `text` to the clicking user alone and changes nothing else.
+pub fn ephemeral(text: String) -> PostActionIntegrationResponse {
+    PostActionIntegrationResponse {
+        ephemeral_text: text,
+        ..Default::default()
+    }
+}
+
 /// Why the domain refused a callback outright.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallbackRefusal {

@@ -11,7 +11,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use callbacks::{CallbackRefusal, Callbacks, DynCallbacks};
+pub use callbacks::{ephemeral, field, CallbackRefusal, Callbacks, DynCallbacks};
 pub use health::MattermostLink;
 
 use crate::metrics::Metrics;

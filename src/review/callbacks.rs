@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::http::CallbackRefusal;
+use crate::http::{ephemeral, field as text, CallbackRefusal};
 use crate::mattermost::models::{
     Dialog, DialogElement, OpenDialogRequest, PostActionIntegrationRequest,
     PostActionIntegrationResponse, PostActionOption, SubmitDialogRequest, SubmitDialogResponse,
@@ -20,19 +20,6 @@ use super::{Review, ReviewError};
 const DIALOG_CALLBACK: &str = "sharebot_accept";
 /// The longest note kept with a decision.
 const NOTE_MAX: usize = 300;
-
-fn text<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    map.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-}
-
-fn ephemeral(text: String) -> PostActionIntegrationResponse {
-    PostActionIntegrationResponse {
-        ephemeral_text: text,
-        ..Default::default()
-    }
-}
 
 impl Review {
     fn reply(
