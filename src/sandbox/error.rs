@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::ids::new_id;
+use crate::ids::new_id;
 
 /// An API error shaped like the real server's `model.AppError` JSON.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -10,7 +10,6 @@ pub mod websocket;
 mod api;
 pub mod error;
 pub mod federation;
-mod ids;
 pub mod model;
 pub mod seed;
 mod state;
@@ -164,7 +163,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         .or_else(|| options.seed.bot_token.clone())
     {
         Some(token) => (token, false),
-        None => (ids::new_id(), true),
+        None => (crate::ids::new_id(), true),
     };
     let db = Arc::new(Mutex::new(Db::from_seed(&options.seed, &bot_token)));
     let check_db = db.clone();
@@ -186,7 +185,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         http,
         name: options.name.clone(),
         site_url: site_url.clone(),
-        diagnostic_id: ids::new_id(),
+        diagnostic_id: crate::ids::new_id(),
         federation: runtime,
         integration_timings: timings.clone(),
     });
@@ -245,7 +244,7 @@ async fn server_headers(
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     if !headers.contains_key("X-Request-Id") {
-        if let Ok(value) = ids::new_id().parse() {
+        if let Ok(value) = crate::ids::new_id().parse() {
             headers.insert("X-Request-Id", value);
         }
     }

@@ -262,7 +262,7 @@ impl Post {
                 Some(_) => false,
             };
             if missing {
-                action.insert("id".into(), Value::String(super::ids::new_id()));
+                action.insert("id".into(), Value::String(crate::ids::new_id()));
             }
         }
     }

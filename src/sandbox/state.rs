@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use sha2::{Digest, Sha256};
 
 use super::federation::records::{RemoteCluster, SharedChannel, SharedChannelRemote};
-use super::ids::{new_id, now_ms};
 use super::model::{Channel, ChannelMember, Post, Reaction, Team, TeamMember, User};
 use super::seed::Seed;
+use crate::ids::{new_id, now_ms};
 
 /// A stored user: the public record plus its salted password hash.
 #[derive(Clone, Debug)]

@@ -11,7 +11,7 @@ use rand::RngCore;
 use sha2::Sha256;
 
 use super::error::AppError;
-use super::ids::{new_id, now_ms};
+use crate::ids::{new_id, now_ms};
 
 /// Signs and verifies trigger ids with a per-instance random key.
 pub(crate) struct TriggerSigner {

@@ -29,7 +29,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
-pub use crate::ids::{is_valid_id, new_id};
+use crate::ids::{is_valid_id, new_id};
 
 /// Resolves a bearer token (session or bot access token) to the id of its user, if valid.
 pub type TokenCheck = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;

@@ -1,6 +1,7 @@
 //! The audit log: who did what to which connection, channel or request, and when.
 
-use super::{now_ms, Store, StoreError};
+use super::{Store, StoreError};
+use crate::ids::now_ms;
 
 /// One audit entry.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,8 @@
 //! What the chat commands keep: shares waiting for a connection to be accepted, and which
 //! command posts were handled (so a replayed event runs nothing twice).
 
-use super::{now_ms, Store, StoreError};
+use super::{Store, StoreError};
+use crate::ids::now_ms;
 
 /// A channel waiting to be shared with a connection the other side has not accepted yet.
 #[derive(Debug, Clone, PartialEq, Eq)]

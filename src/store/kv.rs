@@ -1,6 +1,7 @@
 //! Key/value runtime state (e.g. the WebSocket resume point). Never holds a secret.
 
-use super::{now_ms, Store, StoreError};
+use super::{Store, StoreError};
+use crate::ids::now_ms;
 
 impl Store {
     /// The value stored under `key`.

@@ -157,5 +157,3 @@ impl Store {
         self.pool.close().await;
     }
 }
-
-pub use crate::ids::now_ms;

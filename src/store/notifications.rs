@@ -3,7 +3,8 @@
 //! restart never sends a second copy and every copy can be updated.
 
 use super::requests::SHOWN_KEY_SQL;
-use super::{now_ms, Store, StoreError};
+use super::{Store, StoreError};
+use crate::ids::now_ms;
 
 /// One post about one request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! How each secure connection treats incoming shared channels: held for review, or auto-accepted.
 
-use super::{now_ms, Store, StoreError};
+use super::{Store, StoreError};
+use crate::ids::now_ms;
 
 /// A connection's policy for channels it receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

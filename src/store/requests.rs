@@ -2,8 +2,9 @@
 //! `pending → accepted(team) | rejected | withdrawn` where every transition is one conditional
 //! update, so two admins deciding at once yield exactly one decision.
 
-use super::{now_ms, Store, StoreError};
+use super::{Store, StoreError};
 use crate::ids::new_id;
+use crate::ids::now_ms;
 
 /// Where a request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::super::error::{ApiResult, AppError};
-use super::super::ids::now_ms;
 use super::super::model::{null_as_default, Post};
 use super::channels::missing_channel;
 use super::posts::send_ephemeral;
 use super::{events, parse_body, path_id, status_ok, Caller, Shared};
+use crate::ids::now_ms;
 
 /// Props an integration's update cannot change (`model.PostActionRetainPropKeys`).
 const RETAINED_PROPS: [&str; 3] = ["from_webhook", "override_username", "override_icon_url"];

@@ -6,13 +6,13 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use super::super::error::{ApiResult, AppError};
-use super::super::ids::now_ms;
 use super::super::model::{Channel, Team};
 use super::super::state::Db;
 use super::channels::{missing_channel, system_post};
 use super::events::{self, PostedEvent};
 use super::teams::missing_team;
 use super::{path_id, Caller, Shared};
+use crate::ids::now_ms;
 
 /// What a move did before it succeeded or failed: the members it removed (their events are sent
 /// either way, as the server sends them while it goes) and the outcome.

@@ -8,12 +8,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::super::error::{ApiResult, AppError};
-use super::super::ids::{is_valid_id, new_id, now_ms};
 use super::super::model::{null_as_default, Channel, ChannelMember, Post};
 use super::super::state::{direct_channel_name, Db};
 use super::events::{self, PostedEvent};
 use super::users::{created, resolve_user_id};
 use super::{parse_body, path_id, status_ok, Caller, Paging, Shared};
+use crate::ids::{is_valid_id, new_id, now_ms};
 
 pub(crate) fn missing_channel() -> AppError {
     AppError::new(

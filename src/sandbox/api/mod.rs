@@ -9,11 +9,11 @@ use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiResult, AppError};
-use super::ids::is_valid_id;
 use super::model::User;
 use super::state::Db;
 use super::trigger::TriggerSigner;
 use super::websocket::Hub;
+use crate::ids::is_valid_id;
 
 mod actions;
 mod channel_move;

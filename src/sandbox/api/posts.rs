@@ -8,13 +8,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::super::error::{ApiResult, AppError};
-use super::super::ids::{is_valid_id, new_id, now_ms};
 use super::super::model::{null_as_default, Post, PostList};
 use super::super::state::Db;
 use super::channels::{missing_channel, readable_channel};
 use super::events::{self, PostedEvent};
 use super::users::created;
 use super::{parse_body, path_id, Caller, Paging, Shared};
+use crate::ids::{is_valid_id, new_id, now_ms};
 
 pub(crate) fn missing_post() -> AppError {
     AppError::new(404, "app.post.get.app_error", "Unable to get the post.")

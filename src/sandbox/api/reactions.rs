@@ -6,13 +6,13 @@ use axum::Json;
 use serde_json::Value;
 
 use super::super::error::{ApiResult, AppError};
-use super::super::ids::{is_valid_id, now_ms};
 use super::super::model::{Post, Reaction};
 use super::super::state::Db;
 use super::channels::missing_channel;
 use super::events::ReactionEvent;
 use super::posts::missing_post;
 use super::{parse_body, path_id, status_ok, Caller, Shared};
+use crate::ids::{is_valid_id, now_ms};
 
 /// `model.EmojiNameMaxLength`.
 const EMOJI_NAME_MAX_LENGTH: usize = 64;
@@ -322,7 +322,7 @@ mod tests {
         let town = db.channel_by_name(&team, "town-square").unwrap().id.clone();
         let user = db.user_by_username("user-1").unwrap().id.clone();
         let post = Post {
-            id: super::super::super::ids::new_id(),
+            id: crate::ids::new_id(),
             channel_id: town,
             user_id: user.clone(),
             ..Post::default()

@@ -12,12 +12,12 @@ use serde_json::{json, Value};
 use super::super::error::{ApiResult, AppError};
 use super::super::federation::invitation;
 use super::super::federation::records::{RemoteCluster, SITE_URL_PENDING};
-use super::super::ids::{new_id, now_ms};
 use super::super::invite_code::{
     self as invite, InviteError, RemoteClusterInvite, CURRENT_VERSION,
 };
 use super::super::model::null_as_default;
 use super::{flag, parse_body, path_id, status_ok, Caller, Shared};
+use crate::ids::{new_id, now_ms};
 
 const PERMISSION: &str = "manage_secure_connections";
 

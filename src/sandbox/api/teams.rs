@@ -7,10 +7,10 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::super::error::{ApiResult, AppError};
-use super::super::ids::now_ms;
 use super::super::model::{null_as_default, Team, TeamMember};
 use super::users::{created, resolve_user_id};
 use super::{events, parse_body, path_id, Caller, Paging, Shared};
+use crate::ids::now_ms;
 
 pub(crate) fn missing_team() -> AppError {
     AppError::new(
@@ -153,7 +153,7 @@ pub(crate) async fn add_member(
     if body.team_id != team_id {
         return Err(AppError::invalid_param("team_id"));
     }
-    if !super::super::ids::is_valid_id(&body.user_id) {
+    if !crate::ids::is_valid_id(&body.user_id) {
         return Err(AppError::invalid_param("user_id"));
     }
     let member = {

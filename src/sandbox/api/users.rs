@@ -8,9 +8,9 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::super::error::{ApiResult, AppError};
-use super::super::ids::new_id;
 use super::super::model::{null_as_default, User};
 use super::{bearer_token_of, parse_body, path_id, status_ok, Caller, Paging, Shared};
+use crate::ids::new_id;
 
 /// `User.SanitizeProfile`: what everyone but the user itself sees (email stays visible, as
 /// with the default `PrivacySettings.ShowEmailAddress = true`).
@@ -124,7 +124,7 @@ pub(crate) async fn update_roles(
     let mut db = state.db();
     let record = db.users.get_mut(&user_id).ok_or_else(missing_user)?;
     record.user.roles = roles.join(" ");
-    record.user.update_at = super::super::ids::now_ms();
+    record.user.update_at = crate::ids::now_ms();
     Ok(status_ok())
 }
 

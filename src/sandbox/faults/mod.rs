@@ -23,7 +23,8 @@ use rand::Rng;
 use serde_json::json;
 
 use self::gcra::{Decision, Gcra};
-use super::websocket::{new_id, request_token, Hub};
+use super::websocket::{request_token, Hub};
+use crate::ids::new_id;
 
 /// Tells whether a bearer token belongs to a system admin (guards `/__sandbox/` routes).
 pub type AdminCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;

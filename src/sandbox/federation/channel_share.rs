@@ -8,12 +8,12 @@ use super::super::api::events::{self, PostedEvent};
 use super::super::api::posts::send_ephemeral;
 use super::super::api::Shared;
 use super::super::error::{ApiResult, AppError};
-use super::super::ids::{new_id, now_ms};
 use super::super::model::{Channel, Post};
 use super::outbound::{self, Target};
 use super::protocol::{ChannelInviteMsg, Response, MSG_PATH, TOPIC_CHANNEL_INVITE};
 use super::records::{RemoteCluster, SharedChannel, SharedChannelRemote};
 use super::SEND_TIMEOUT;
+use crate::ids::{new_id, now_ms};
 
 /// `InviteRemoteToChannel(…, shareIfNotShared = true)`: shares the channel from here when it
 /// is not shared yet, then offers it to the connection. A connection already linked is a

@@ -11,13 +11,13 @@ use serde_json::Value;
 
 use super::super::api::{status_ok, Shared};
 use super::super::error::{ApiResult, AppError};
-use super::super::ids::{is_valid_id, new_id, now_ms};
 use super::super::invite_code::RemoteClusterInvite;
 use super::protocol::{
     ChannelInviteMsg, Frame, Ping, Response, SyncMsg, HEADER_REMOTE_ID, HEADER_REMOTE_TOKEN,
     TOPIC_CHANNEL_INVITE, TOPIC_SYNC,
 };
 use super::records::RemoteCluster;
+use crate::ids::{is_valid_id, new_id, now_ms};
 
 /// Every server-to-server route: method, path and handler. They are not in the client API
 /// spec.

@@ -4,12 +4,12 @@
 
 use super::super::api::Shared;
 use super::super::error::{ApiResult, AppError};
-use super::super::ids::{new_id, now_ms};
 use super::super::invite_code::{RemoteClusterInvite, CURRENT_VERSION};
 use super::outbound::{self, Target};
 use super::protocol::{Response, CONFIRM_INVITE_PATH, TOPIC_INVITATION};
 use super::records::RemoteCluster;
 use super::{pinger, SEND_TIMEOUT};
+use crate::ids::{new_id, now_ms};
 
 /// 500 `api.remote_cluster.accept_invitation_error`, saying why in the detail.
 pub(crate) fn accept_error(detail: impl Into<String>) -> AppError {

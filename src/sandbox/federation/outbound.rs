@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::super::ids::{new_id, now_ms};
 use super::protocol::{Frame, Msg, HEADER_REMOTE_ID, HEADER_REMOTE_TOKEN};
+use crate::ids::{new_id, now_ms};
 
 /// Why a request to another server failed; the text is safe to show (no token).
 #[derive(Debug, thiserror::Error)]

@@ -5,10 +5,10 @@
 use serde_json::json;
 
 use super::super::api::Shared;
-use super::super::ids::now_ms;
 use super::outbound::{self, Target};
 use super::protocol::{Ping, PING_PATH, TOPIC_PING};
 use super::PING_TIMEOUT;
+use crate::ids::now_ms;
 
 /// The ping loop of one instance (runs until aborted).
 pub(crate) async fn run(state: Shared) {

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::super::error::{ApiResult, AppError};
-use super::super::ids::{is_valid_id, now_ms};
 use super::super::model::Channel;
+use crate::ids::{is_valid_id, now_ms};
 
 /// An invite not yet accepted has a site URL with this prefix (`model.SiteURLPending`).
 pub const SITE_URL_PENDING: &str = "pending_";
