@@ -1,5 +1,6 @@
 //! A Mattermost-compatible server (API v4 subset) for tests and the demo, shaped like the real server.
 
+mod auth;
 pub mod cli;
 pub mod faults;
 pub mod hooks;

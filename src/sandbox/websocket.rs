@@ -29,6 +29,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
+use super::auth::request_token;
 use crate::ids::{is_valid_id, new_id};
 
 /// Resolves a bearer token (session or bot access token) to the id of its user, if valid.
@@ -506,32 +507,6 @@ struct Request {
     action: String,
     #[serde(default)]
     data: Option<serde_json::Map<String, Value>>,
-}
-
-/// The token of a request as the server finds it (`ParseAuthTokenFromRequest`):
-/// `Authorization: Bearer|Token …`, else the `MMAUTHTOKEN` cookie.
-pub(crate) fn request_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(value) = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        for scheme in ["bearer ", "token "] {
-            let prefixed = value
-                .get(..scheme.len())
-                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(scheme));
-            if let Some(token) = value.get(scheme.len()..).filter(|_| prefixed) {
-                return Some(token.trim().to_owned()).filter(|t| !t.is_empty());
-            }
-        }
-    }
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == "MMAUTHTOKEN")
-        .map(|(_, value)| value.to_owned())
 }
 
 /// What the upgrade's query asks for.

@@ -63,20 +63,13 @@ pub(crate) struct Caller {
     pub user: User,
 }
 
-/// The bearer token of a request, if any (`Authorization: Bearer|Token <t>`).
-pub(crate) fn bearer_token_of(headers: &axum::http::HeaderMap) -> Option<String> {
-    let value = headers.get("authorization")?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token"))
-        .then(|| token.trim().to_string())
-        .filter(|t| !t.is_empty())
-}
+use super::auth::bearer_token;
 
 impl FromRequestParts<Shared> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Caller, AppError> {
-        let token = bearer_token_of(&parts.headers).ok_or_else(AppError::session_expired)?;
+        let token = bearer_token(&parts.headers).ok_or_else(AppError::session_expired)?;
         let user = state
             .db()
             .user_by_token(&token)

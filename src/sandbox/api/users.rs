@@ -7,9 +7,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
+use super::super::auth::bearer_token;
 use super::super::error::{ApiResult, AppError};
 use super::super::model::{null_as_default, User};
-use super::{bearer_token_of, parse_body, path_id, status_ok, Caller, Paging, Shared};
+use super::{parse_body, path_id, status_ok, Caller, Paging, Shared};
 use crate::ids::new_id;
 
 /// `User.SanitizeProfile`: what everyone but the user itself sees (email stays visible, as
@@ -66,7 +67,7 @@ pub(crate) async fn login(State(state): State<Shared>, body: Bytes) -> ApiResult
 
 /// `POST /users/logout`: ends the session if there is one; always OK.
 pub(crate) async fn logout(State(state): State<Shared>, headers: HeaderMap) -> impl IntoResponse {
-    if let Some(token) = bearer_token_of(&headers) {
+    if let Some(token) = bearer_token(&headers) {
         let mut db = state.db();
         let is_bot = db.user_by_token(&token).is_some_and(|u| u.is_bot);
         if !is_bot {

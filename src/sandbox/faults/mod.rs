@@ -23,7 +23,8 @@ use rand::Rng;
 use serde_json::json;
 
 use self::gcra::{Decision, Gcra};
-use super::websocket::{request_token, Hub};
+use super::auth::request_token;
+use super::websocket::Hub;
 use crate::ids::new_id;
 
 /// Tells whether a bearer token belongs to a system admin (guards `/__sandbox/` routes).
