@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use serde::de::DeserializeOwned;
 
+use super::auth::bearer_token;
 use super::error::{ApiResult, AppError};
 use super::model::User;
 use super::state::Db;
@@ -62,8 +63,6 @@ impl Sandbox {
 pub(crate) struct Caller {
     pub user: User,
 }
-
-use super::auth::bearer_token;
 
 impl FromRequestParts<Shared> for Caller {
     type Rejection = AppError;
