@@ -672,6 +672,22 @@ async fn share_unshare_shared_info_and_whois() {
         info.contains("~ours (Engineering) is ours, shared with **Org A**."),
         "{info}"
     );
+    // A display name with spaces, typed in quotes.
+    one.client
+        .create_channel(&NewChannel {
+            team_id: world.b.team_id("engineering").unwrap(),
+            name: "q3-roadmap".into(),
+            display_name: "Q3 Roadmap".into(),
+            channel_type: "O".into(),
+            ..NewChannel::default()
+        })
+        .await
+        .unwrap();
+    let by_display = ask_admins(&world, &one, "@sharebot info \"Q3 Roadmap\"").await;
+    assert!(
+        by_display.contains("~q3-roadmap (Engineering) is not shared."),
+        "{by_display}"
+    );
     let link = format!(
         "@sharebot info {}/engineering/channels/ours",
         world.b.site_url()
@@ -884,5 +900,54 @@ async fn a_command_posted_during_a_long_outage_is_found_in_the_admin_channel_and
     // Start-up and the resync both read the channel: still one answer.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(one.replies(&channel, &missed.id, &bot_id).await.len(), 1);
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn another_bots_mention_is_not_a_command() {
+    let mut seed = sharebot::sandbox::Seed::default();
+    seed.users.push(sharebot::sandbox::seed::SeedUser {
+        username: "helperbot".into(),
+        password: None,
+        email: None,
+        roles: Some("system_user system_admin".into()),
+        teams: vec!["engineering".into()],
+        bot: true,
+        display_name: Some("Helper".into()),
+        description: None,
+        deactivated: false,
+        token: Some("helperbottoken00000000000a".into()),
+    });
+    if let Some(admins) = seed.channels.iter_mut().find(|c| c.name == "admins") {
+        admins.members.push("helperbot".into());
+    }
+    let world = World::bare_with(seed).await;
+    let bot = world.start_bot().await;
+    let channel = world.admin_channel();
+    let helper = sharebot::mattermost::Client::new(
+        world.b.site_url(),
+        "helperbottoken00000000000a",
+        sharebot::mattermost::ClientOptions::default(),
+    )
+    .unwrap();
+    let from_bot = helper
+        .create_post(&Post {
+            channel_id: channel.clone(),
+            message: "@sharebot connections".into(),
+            ..Post::default()
+        })
+        .await
+        .unwrap();
+    // A person's command after it is answered: by then the bot's post was seen and skipped.
+    let one = world.admin("sysadmin").await;
+    ask(&world, &one, &channel, "@sharebot help share").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let bot_id = bot_id(&world);
+    assert!(
+        one.replies(&channel, &from_bot.id, &bot_id)
+            .await
+            .is_empty(),
+        "no answer to another bot"
+    );
     bot.shutdown().await.unwrap();
 }

@@ -69,6 +69,7 @@ fn seed(admins: usize) -> Seed {
             display_name: None,
             description: None,
             deactivated: false,
+            token: None,
         });
     }
     seed

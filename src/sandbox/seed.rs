@@ -82,6 +82,10 @@ pub struct SeedUser {
     pub description: Option<String>,
     #[serde(default)]
     pub deactivated: bool,
+    /// A personal access token for this user (e.g. a second bot; the first bot's token is
+    /// `bot_token`).
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 /// A channel of the seed.

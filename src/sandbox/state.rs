@@ -148,6 +148,9 @@ impl Db {
                     db.sessions.insert(token, user.id.clone());
                 }
             }
+            if let Some(token) = &seed_user.token {
+                db.sessions.insert(token.clone(), user.id.clone());
+            }
             let user_id = user.id.clone();
             db.users.insert(
                 user_id.clone(),

@@ -18,8 +18,14 @@ pub const BOT_TOKEN: &str = "sandboxbottoken0000000000b";
 pub const SIGNING: &str = "review-test-signing-secret-0123456789";
 
 pub async fn instance(name: &str) -> RunningSandbox {
+    instance_with(name, sharebot::sandbox::Seed::default()).await
+}
+
+/// An instance seeded with `seed`.
+pub async fn instance_with(name: &str, seed: sharebot::sandbox::Seed) -> RunningSandbox {
     sandbox::start(SandboxOptions {
         name: name.into(),
+        seed,
         bot_token: Some(BOT_TOKEN.into()),
         federation: FederationOptions {
             ping_interval: Duration::from_millis(200),
@@ -72,8 +78,13 @@ pub struct World {
 impl World {
     /// Two organizations that are not connected yet (the commands connect them).
     pub async fn bare() -> World {
+        World::bare_with(sharebot::sandbox::Seed::default()).await
+    }
+
+    /// Like [`World::bare`], with Org B seeded with `seed`.
+    pub async fn bare_with(seed: sharebot::sandbox::Seed) -> World {
         let a = instance("org-a").await;
-        let b = instance("org-b").await;
+        let b = instance_with("org-b", seed).await;
         let a_admin = login(&a, "sysadmin", "Sys@dmin-sample1").await;
         World {
             a,
