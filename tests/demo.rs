@@ -45,3 +45,58 @@ fn the_demo_plays_every_step_and_exits_cleanly() {
     // The bots' databases are where they were asked to be.
     assert!(dir.path().join("org-a.db").exists() && dir.path().join("org-b.db").exists());
 }
+
+/// The README's command as written (`sharebot demo`, no `--once`): after the story it keeps
+/// everything running, prints how to carry on by hand, and stops cleanly on a signal.
+#[test]
+fn the_demo_keeps_running_with_instructions_until_it_is_stopped() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sharebot"))
+        .arg("demo")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !text.contains("Press Ctrl-C to stop everything.") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match seen.recv_timeout(left) {
+            Ok(line) => {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the demo never said how to carry on:\n{text}");
+            }
+        }
+    }
+    for expected in [
+        "Everything keeps running.",
+        "sysadmin / Sys@dmin-sample1",
+        "/api/v4/users/login",
+        "\"message\":\"@sharebot shared\"",
+        "/api/v4/channels/direct",
+        "/actions/relocate",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "a clean stop on SIGTERM: {exit:?}");
+}
