@@ -582,10 +582,7 @@ async fn an_event_the_domain_had_not_finished_when_killed_is_replayed_after_rest
         .unwrap();
     let channel = bot.identity.admin_channel.id.clone();
     let admin = admin_client(&sandbox).await;
-    let mut link = bot.link.clone();
-    link.wait_for(|l| *l == sharebot::http::MattermostLink::Connected)
-        .await
-        .unwrap();
+    assert!(bot.wait_connected(Duration::from_secs(10)).await);
     post(&admin, &channel, "handled").await;
     post(&admin, &channel, "hold").await;
     eventually("both posts reach the domain", || {

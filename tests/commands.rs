@@ -32,6 +32,18 @@ async fn ask_admins(world: &World, who: &Admin, text: &str) -> String {
     full_text(&ask(world, who, &world.admin_channel(), text).await)
 }
 
+/// Asks in the admin channel and checks the answer holds every one of `expected`; returns it.
+async fn says(world: &World, who: &Admin, text: &str, expected: &[&str]) -> String {
+    let answer = ask_admins(world, who, text).await;
+    for e in expected {
+        assert!(
+            answer.contains(e),
+            "{text:?} answered:\n{answer}\nwithout {e:?}"
+        );
+    }
+    answer
+}
+
 /// Every log line written while it is installed (this test's thread only).
 #[derive(Clone, Default)]
 struct Logs(Arc<Mutex<Vec<u8>>>);
@@ -127,18 +139,23 @@ async fn help_errors_and_who_may_run_what() {
     let bot = world.start_bot().await;
     let one = world.admin("sysadmin").await;
 
-    let help = ask_admins(&world, &one, "@sharebot help").await;
-    assert!(help.contains("| `connect <name>"), "{help}");
-    assert!(help.contains("| `audit [count]`"), "{help}");
-    let topic = ask_admins(&world, &one, "@sharebot help share").await;
-    assert!(
-        topic.contains("share ~channel with <connection>"),
-        "{topic}"
-    );
-    assert!(
-        topic.contains("`@sharebot share ~launch-plan with org-b`"),
-        "{topic}"
-    );
+    says(
+        &world,
+        &one,
+        "@sharebot help",
+        &["| `connect <name>", "| `audit [count]`"],
+    )
+    .await;
+    says(
+        &world,
+        &one,
+        "@sharebot help share",
+        &[
+            "share ~channel with <connection>",
+            "`@sharebot share ~launch-plan with org-b`",
+        ],
+    )
+    .await;
     let bare = ask_admins(&world, &one, "@sharebot").await;
     assert!(
         bare.contains("| Command |"),
@@ -152,40 +169,48 @@ async fn help_errors_and_who_may_run_what() {
     );
     let typo = ask_admins(&world, &one, "@sharebot conections").await;
     assert!(typo.ends_with("Closest: `connections`."), "{typo}");
-    let missing = ask_admins(&world, &one, "@sharebot share").await;
-    assert!(
-        missing.contains("Usage: `@sharebot share ~channel with <connection>`"),
-        "{missing}"
-    );
-    let no_channel = ask_admins(&world, &one, "@sharebot share ~nope with org-a").await;
-    assert!(
-        no_channel.contains("I can't find the channel"),
-        "{no_channel}"
-    );
-    assert!(no_channel.contains("Usage:"), "{no_channel}");
-    let no_connection = ask_admins(&world, &one, "@sharebot share ~admins with nobody").await;
-    assert!(
-        no_connection.contains("There is no connection named \"nobody\""),
-        "{no_connection}"
-    );
-    let no_team = ask_admins(
+    says(
+        &world,
+        &one,
+        "@sharebot share",
+        &["Usage: `@sharebot share ~channel with <connection>`"],
+    )
+    .await;
+    says(
+        &world,
+        &one,
+        "@sharebot share ~nope with org-a",
+        &["I can't find the channel", "Usage:"],
+    )
+    .await;
+    says(
+        &world,
+        &one,
+        "@sharebot share ~admins with nobody",
+        &["There is no connection named \"nobody\""],
+    )
+    .await;
+    says(
         &world,
         &one,
         "@sharebot policy x auto-accept --team nowhere",
+        &["There is no connection named \"x\""],
     )
     .await;
-    assert!(
-        no_team.contains("There is no connection named \"x\""),
-        "{no_team}"
-    );
-    let extra = ask_admins(&world, &one, "@sharebot connections now").await;
-    assert!(extra.contains("takes no arguments"), "{extra}");
-    assert!(extra.contains("Usage: `@sharebot connections`"), "{extra}");
-    let audit = ask_admins(&world, &one, "@sharebot audit 500").await;
-    assert!(
-        audit.contains("Usage: `@sharebot audit [count]`"),
-        "{audit}"
-    );
+    says(
+        &world,
+        &one,
+        "@sharebot connections now",
+        &["takes no arguments", "Usage: `@sharebot connections`"],
+    )
+    .await;
+    says(
+        &world,
+        &one,
+        "@sharebot audit 500",
+        &["Usage: `@sharebot audit [count]`"],
+    )
+    .await;
 
     // In a thread the answer stays in that thread.
     let channel = world.admin_channel();
@@ -246,21 +271,17 @@ async fn connect_sends_the_invitation_by_dm_only_and_shares_once_the_other_side_
     let bot = world.start_bot().await;
     let bot_id = bot_id(&world);
 
-    let reply = ask_admins(
+    says(
         &world,
         &one,
         "@sharebot connect org-a \"Org A\" --auto-accept --team marketing --share ~launch-plan",
+        &[
+            "Created the connection **Org A** (`org-a`)",
+            "go straight to **Marketing**",
+            "Once they accept, I share ~launch-plan",
+        ],
     )
     .await;
-    assert!(
-        reply.contains("Created the connection **Org A** (`org-a`)"),
-        "{reply}"
-    );
-    assert!(reply.contains("go straight to **Marketing**"), "{reply}");
-    assert!(
-        reply.contains("Once they accept, I share ~launch-plan"),
-        "{reply}"
-    );
     let dm = wait("the invitation DM", || async {
         one.dm_posts(&bot_id)
             .await
@@ -281,8 +302,13 @@ async fn connect_sends_the_invitation_by_dm_only_and_shares_once_the_other_side_
     );
 
     // A wrong command cannot reveal it again: reinvite makes a fresh one, by DM too.
-    let again = ask_admins(&world, &one, "@sharebot reinvite org-a").await;
-    assert!(again.contains("fresh invite code"), "{again}");
+    says(
+        &world,
+        &one,
+        "@sharebot reinvite org-a",
+        &["fresh invite code"],
+    )
+    .await;
     let dms = wait("the second invitation", || async {
         let all: Vec<String> = one
             .dm_posts(&bot_id)
@@ -417,20 +443,8 @@ async fn accept_invite_opens_a_dialog_whose_errors_name_the_field_and_echo_nothi
         let body = json!({"url": opened["url"], "callback_id": dialog["callback_id"], "state": dialog["state"],
                           "channel_id": channel, "team_id": world.b.team_id("engineering").unwrap(),
                           "submission": submission, "cancelled": false});
-        let (token, site) = (one.token.clone(), one.site.clone());
-        async move {
-            let res = reqwest::Client::new()
-                .post(format!("{site}/api/v4/actions/dialogs/submit"))
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            (
-                res.status().as_u16(),
-                res.json::<Value>().await.unwrap_or(Value::Null),
-            )
-        }
+        let one = &one;
+        async move { one.submit_dialog(&body).await }
     };
     let wrong = "not-the-password-000";
     let (status, body) = submit(
@@ -530,47 +544,49 @@ async fn policy_reinvite_disconnect_and_audit_on_a_console_connection() {
     let one = world.admin("sysadmin").await;
     let marketing = world.b.team_id("marketing").unwrap();
 
-    let table = ask_admins(&world, &one, "@sharebot connections").await;
-    assert!(table.contains("| Org A (`org-a`) |"), "{table}");
-    assert!(table.contains("review → Shared Inbox"), "{table}");
+    says(
+        &world,
+        &one,
+        "@sharebot connections",
+        &["| Org A (`org-a`) |", "review → Shared Inbox"],
+    )
+    .await;
 
-    let set = ask_admins(
+    says(
         &world,
         &one,
         "@sharebot policy org-a auto-accept --team Marketing",
+        &["go straight to **Marketing**"],
     )
     .await;
-    assert!(set.contains("go straight to **Marketing**"), "{set}");
     let rc = world
         .b_bot()
         .get_remote_cluster(&world.remote_id)
         .await
         .unwrap();
     assert_eq!(rc.default_team_id, marketing);
-    let no_team = ask_admins(
+    says(
         &world,
         &one,
         "@sharebot policy org-a auto-accept --team nowhere",
+        &["There is no team \"nowhere\"", "Usage: `@sharebot policy"],
     )
     .await;
-    assert!(
-        no_team.contains("There is no team \"nowhere\""),
-        "{no_team}"
-    );
-    assert!(no_team.contains("Usage: `@sharebot policy"), "{no_team}");
-    let to_inbox = ask_admins(
+    says(
         &world,
         &one,
         "@sharebot policy org-a auto-accept --team shared-inbox",
+        &["is the review inbox"],
     )
     .await;
-    assert!(to_inbox.contains("is the review inbox"), "{to_inbox}");
 
-    let pending_only = ask_admins(&world, &one, "@sharebot reinvite org-a").await;
-    assert!(
-        pending_only.contains("has already accepted"),
-        "{pending_only}"
-    );
+    says(
+        &world,
+        &one,
+        "@sharebot reinvite org-a",
+        &["has already accepted"],
+    )
+    .await;
 
     // Disconnect asks first; Keep changes nothing.
     let channel = world.admin_channel();
@@ -610,14 +626,23 @@ async fn policy_reinvite_disconnect_and_audit_on_a_console_connection() {
     let (status, _) = one.click(&ask_post.id, "disconnect", None).await;
     assert_ne!(status, 500);
 
-    let audit = ask_admins(&world, &one, "@sharebot audit 5").await;
-    assert!(
-        audit.contains("| @sysadmin | connection.deleted | Org A |"),
-        "{audit}"
-    );
-    assert!(audit.contains("connection.policy"), "{audit}");
-    let none = ask_admins(&world, &one, "@sharebot connections").await;
-    assert!(none.contains("There are no connections yet"), "{none}");
+    says(
+        &world,
+        &one,
+        "@sharebot audit 5",
+        &[
+            "| @sysadmin | connection.deleted | Org A |",
+            "connection.policy",
+        ],
+    )
+    .await;
+    says(
+        &world,
+        &one,
+        "@sharebot connections",
+        &["There are no connections yet"],
+    )
+    .await;
     bot.shutdown().await.unwrap();
 }
 
@@ -654,24 +679,32 @@ async fn share_unshare_shared_info_and_whois() {
         world.a_admin.get_channel(&ours.id).await.ok()
     })
     .await;
-    let again = ask_admins(&world, &one, "@sharebot share ~ours with org-a").await;
-    assert!(again.contains("already shared"), "{again}");
+    says(
+        &world,
+        &one,
+        "@sharebot share ~ours with org-a",
+        &["already shared"],
+    )
+    .await;
 
-    let list = ask_admins(&world, &one, "@sharebot shared org-a").await;
-    assert!(
-        list.contains("We share with them: ~ours (Engineering)"),
-        "{list}"
-    );
-    assert!(
-        list.contains("They share with us: **Roadmap** (waiting for review)"),
-        "{list}"
-    );
+    says(
+        &world,
+        &one,
+        "@sharebot shared org-a",
+        &[
+            "We share with them: ~ours (Engineering)",
+            "They share with us: **Roadmap** (waiting for review)",
+        ],
+    )
+    .await;
 
-    let info = ask_admins(&world, &one, "@sharebot info ~ours").await;
-    assert!(
-        info.contains("~ours (Engineering) is ours, shared with **Org A**."),
-        "{info}"
-    );
+    says(
+        &world,
+        &one,
+        "@sharebot info ~ours",
+        &["~ours (Engineering) is ours, shared with **Org A**."],
+    )
+    .await;
     // A display name with spaces, typed in quotes.
     one.client
         .create_channel(&NewChannel {
@@ -683,30 +716,30 @@ async fn share_unshare_shared_info_and_whois() {
         })
         .await
         .unwrap();
-    let by_display = ask_admins(&world, &one, "@sharebot info \"Q3 Roadmap\"").await;
-    assert!(
-        by_display.contains("~q3-roadmap (Engineering) is not shared."),
-        "{by_display}"
-    );
+    says(
+        &world,
+        &one,
+        "@sharebot info \"Q3 Roadmap\"",
+        &["~q3-roadmap (Engineering) is not shared."],
+    )
+    .await;
     let link = format!(
         "@sharebot info {}/engineering/channels/ours",
         world.b.site_url()
     );
-    let by_link = ask_admins(&world, &one, &link).await;
-    assert!(
-        by_link.contains("is ours, shared with **Org A**"),
-        "{by_link}"
-    );
+    says(&world, &one, &link, &["is ours, shared with **Org A**"]).await;
     // A plain user learns nothing about a private channel they are not in.
     let user = world.user("user-1", "SampleUs@r-1").await;
     let user_dm = user.dm_with(&bot_id(&world)).await;
     let hidden = full_text(&ask(&world, &user, &user_dm, "info ~admins").await);
     assert!(hidden.contains("I can't find that channel"), "{hidden}");
-    let info = ask_admins(&world, &one, "@sharebot info \"Roadmap\"").await;
-    assert!(
-        info.contains("comes from **Org A** (`org-a`): waiting for review"),
-        "{info}"
-    );
+    says(
+        &world,
+        &one,
+        "@sharebot info \"Roadmap\"",
+        &["comes from **Org A** (`org-a`): waiting for review"],
+    )
+    .await;
 
     // Whois: a user synced from Org A, and one of ours.
     let a_author = world.a.user_id("sysadmin").unwrap();
@@ -731,18 +764,35 @@ async fn share_unshare_shared_info_and_whois() {
     )
     .await;
     assert!(who.contains("from **Org A** (connection `org-a`)"), "{who}");
-    let who = ask_admins(&world, &one, "@sharebot whois @user-1").await;
-    assert!(who.contains("is a user of this server"), "{who}");
-    let who = ask_admins(&world, &one, "@sharebot whois @nobody").await;
-    assert!(who.contains("There is no user @nobody."), "{who}");
+    says(
+        &world,
+        &one,
+        "@sharebot whois @user-1",
+        &["is a user of this server"],
+    )
+    .await;
+    says(
+        &world,
+        &one,
+        "@sharebot whois @nobody",
+        &["There is no user @nobody."],
+    )
+    .await;
 
-    let unshared = ask_admins(&world, &one, "@sharebot unshare ~ours from org-a").await;
-    assert!(
-        unshared.contains("no longer shared with **Org A**"),
-        "{unshared}"
-    );
-    let not = ask_admins(&world, &one, "@sharebot unshare ~ours from org-a").await;
-    assert!(not.contains("is not shared with **Org A**"), "{not}");
+    says(
+        &world,
+        &one,
+        "@sharebot unshare ~ours from org-a",
+        &["no longer shared with **Org A**"],
+    )
+    .await;
+    says(
+        &world,
+        &one,
+        "@sharebot unshare ~ours from org-a",
+        &["is not shared with **Org A**"],
+    )
+    .await;
     let actions: Vec<String> = store
         .audit_recent(20)
         .await
@@ -796,24 +846,33 @@ async fn pending_shows_each_request_with_working_buttons_and_move_relocates() {
     let none = ask_admins(&world, &one, "@sharebot pending").await;
     assert_eq!(none, "Nothing is waiting for review.");
 
-    let same = ask_admins(&world, &one, "@sharebot move ~plan to marketing").await;
-    assert!(same.contains("already in **Marketing**"), "{same}");
-    let moving = ask_admins(&world, &one, "@sharebot move ~plan to engineering").await;
-    assert!(
-        moving.contains("Moving ~plan to **Engineering**"),
-        "{moving}"
-    );
+    says(
+        &world,
+        &one,
+        "@sharebot move ~plan to marketing",
+        &["already in **Marketing**"],
+    )
+    .await;
+    says(
+        &world,
+        &one,
+        "@sharebot move ~plan to engineering",
+        &["Moving ~plan to **Engineering**"],
+    )
+    .await;
     wait("the channel in Engineering", || async {
         let c = world.b_bot().get_channel(&channel).await.ok()?;
         (c.team_id == world.b.team_id("engineering").unwrap()).then_some(())
     })
     .await;
     dm_showing(&world, &two, "Plan", "Engineering").await;
-    let local = ask_admins(&world, &one, "@sharebot move ~admins to marketing").await;
-    assert!(
-        local.contains("did not come from another organization"),
-        "{local}"
-    );
+    says(
+        &world,
+        &one,
+        "@sharebot move ~admins to marketing",
+        &["did not come from another organization"],
+    )
+    .await;
     let store = world.store().await;
     assert_eq!(
         store.requests_for_channel(&channel).await.unwrap()[0].state,

@@ -364,21 +364,8 @@ async fn the_choose_team_dialog_accepts_with_a_note() {
                "channel_id": p1.channel_id, "team_id": world.b.team_id("engineering").unwrap(), "submission": submission, "cancelled": false})
     };
     let post_submit = |body: Value| {
-        let token = one.token.clone();
-        let site = one.site.clone();
-        async move {
-            let res = reqwest::Client::new()
-                .post(format!("{site}/api/v4/actions/dialogs/submit"))
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            (
-                res.status().as_u16(),
-                res.json::<Value>().await.unwrap_or(Value::Null),
-            )
-        }
+        let one = &one;
+        async move { one.submit_dialog(&body).await }
     };
     // A team that is not offered is a field error; a tampered state is refused.
     let (status, body) = post_submit(submit(

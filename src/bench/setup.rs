@@ -194,14 +194,9 @@ impl World {
         let bot = bot::start(&config, Tuning::default(), Some(listener))
             .await
             .map_err(|e| format!("the bot did not start: {e}"))?;
-        let mut link = bot.link.clone();
-        tokio::time::timeout(
-            Duration::from_secs(30),
-            link.wait_for(|l| *l == crate::http::MattermostLink::Connected),
-        )
-        .await
-        .map_err(|_| "the bot did not connect".to_string())?
-        .map_err(|_| "the bot stopped".to_string())?;
+        if !bot.wait_connected(Duration::from_secs(30)).await {
+            return Err("the bot did not connect".into());
+        }
         // Let the start-up pass finish (it opens every admin's DM channel) before anything is
         // measured: channels arrive at a running bot, not at one that is starting.
         tokio::time::sleep(SETTLE).await;

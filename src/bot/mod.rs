@@ -218,6 +218,15 @@ pub async fn start_with<D: Domain>(
 }
 
 impl RunningBot {
+    /// Waits until the WebSocket to Mattermost is up (as `/readyz` reports it), for at most
+    /// `within`; false when it is not by then.
+    pub async fn wait_connected(&self, within: Duration) -> bool {
+        let mut link = self.link.clone();
+        let connected =
+            tokio::time::timeout(within, link.wait_for(|l| *l == MattermostLink::Connected)).await;
+        matches!(connected, Ok(Ok(_)))
+    }
+
     /// Stops at once, as a killed process would: no in-flight work is finished, nothing is
     /// flushed, the database is left as it is (tests use it to show nothing is lost).
     pub async fn kill(self) {

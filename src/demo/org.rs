@@ -143,14 +143,11 @@ impl Org {
         let bot = bot::start(&config, tuning, Some(listener))
             .await
             .map_err(|e| format!("{label}'s sharebot did not start: {e}"))?;
-        let mut link = bot.link.clone();
-        tokio::time::timeout(
-            STEP_TIMEOUT,
-            link.wait_for(|l| *l == crate::http::MattermostLink::Connected),
-        )
-        .await
-        .map_err(|_| format!("{label}'s sharebot did not connect to its Mattermost"))?
-        .map_err(|_| format!("{label}'s sharebot stopped"))?;
+        if !bot.wait_connected(STEP_TIMEOUT).await {
+            return Err(format!(
+                "{label}'s sharebot did not connect to its Mattermost"
+            ));
+        }
         let mut admins = Vec::new();
         for (login, password) in ADMINS {
             let (client, user) = Client::login(

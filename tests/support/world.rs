@@ -189,12 +189,7 @@ impl World {
             .expect("bot starts");
         // Posts made before the WebSocket is up reach the bot only through its catch-up;
         // tests that drive it by events wait for the connection, as a person would see it.
-        let mut link = bot.link.clone();
-        let _ = tokio::time::timeout(
-            Duration::from_secs(10),
-            link.wait_for(|l| *l == sharebot::http::MattermostLink::Connected),
-        )
-        .await;
+        bot.wait_connected(Duration::from_secs(10)).await;
         bot
     }
 
@@ -434,6 +429,22 @@ impl Admin {
             .collect();
         posts.reverse();
         posts
+    }
+
+    /// Submits a dialog as the web app does (`POST /actions/dialogs/submit`); returns the
+    /// status and the JSON answer.
+    pub async fn submit_dialog(&self, body: &Value) -> (u16, Value) {
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/v4/actions/dialogs/submit", self.site))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        (
+            res.status().as_u16(),
+            res.json::<Value>().await.unwrap_or(Value::Null),
+        )
     }
 
     /// The DM channel between this person and the bot.
