@@ -128,18 +128,26 @@ pub async fn channel(ctx: &Context, reference: &ChannelRef) -> Result<Channel, C
             if !guessed.is_empty() && !candidates.contains(&guessed) {
                 candidates.push(guessed);
             }
-            let mut found: Vec<Channel> = Vec::new();
-            for team in all_teams(ctx).await? {
-                for name in &candidates {
-                    match ctx.client.channel_by_name(&team.name, name).await {
-                        Ok(c) if c.delete_at == 0 => {
-                            found.push(c);
-                            break;
+            // Every team is asked at once; within a team the typed name wins over the guess.
+            let teams = all_teams(ctx).await?;
+            let lookups = teams.iter().map(|team| {
+                let candidates = &candidates;
+                async move {
+                    for name in candidates {
+                        match ctx.client.channel_by_name(&team.name, name).await {
+                            Ok(c) if c.delete_at == 0 => return Ok(Some(c)),
+                            Ok(_) => {}
+                            Err(e) if e.is_not_found() || e.status() == Some(403) => {}
+                            Err(e) => return Err(CommandError::from(e)),
                         }
-                        Ok(_) => {}
-                        Err(e) if e.is_not_found() || e.status() == Some(403) => {}
-                        Err(e) => return Err(e.into()),
                     }
+                    Ok(None)
+                }
+            });
+            let mut found: Vec<Channel> = Vec::new();
+            for result in futures_util::future::join_all(lookups).await {
+                if let Some(channel) = result? {
+                    found.push(channel);
                 }
             }
             if found.is_empty() {
