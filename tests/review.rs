@@ -590,8 +590,18 @@ async fn a_connection_the_bot_made_is_seen_at_once_through_channel_created() {
     let bot = world.start_bot().await;
     // Give the start-up reconcile time to finish: from here on only the event can wake it.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // A reconcile starts by listing the connections; the arrival must not need one.
+    world
+        .b
+        .hooks()
+        .before_next("GET", "/api/v4/remotecluster", || async {});
     world.share("fast", "Fast lane").await;
     both_dms(&world, "Fast lane").await;
+    assert_eq!(
+        world.b.hooks().pending(),
+        1,
+        "the arrival was served from the event, without a reconcile"
+    );
     bot.shutdown().await.unwrap();
 }
 

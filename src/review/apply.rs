@@ -151,16 +151,15 @@ pub async fn place_channel(
     team_id: &str,
 ) -> Result<(), ReviewError> {
     for attempt in 1..=MOVE_ATTEMPTS {
-        // One round trip for both reads, one for the people, one for all the team adds.
-        let (channel, members) = tokio::join!(
+        // One round trip for the channel and its active members, one for all the team adds.
+        let (channel, users) = tokio::join!(
             client.get_channel(channel_id),
-            client.channel_members(channel_id)
+            client.active_users_in_channel(channel_id)
         );
         if channel?.team_id == team_id {
             return Ok(());
         }
-        let ids: Vec<String> = members?.iter().map(|m| m.user_id.clone()).collect();
-        let users = client.users_by_ids(&ids).await?;
+        let users = users?;
         let adds = users
             .iter()
             .filter(|u| u.is_active())

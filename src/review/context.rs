@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::ReviewConfig;
-use crate::mattermost::models::{Channel, Team, User};
+use crate::mattermost::models::{Channel, RemoteCluster, Team, User};
 use crate::mattermost::Client;
 use crate::notify::{Poster, Templates};
 use crate::store::Store;
@@ -48,6 +48,8 @@ pub struct Context {
     usernames: Mutex<HashMap<String, String>>,
     /// The destination teams at the last reconcile, so a click is answered without a call.
     teams: Mutex<Vec<Team>>,
+    /// The secure connections at the last reconcile, so an arriving channel is served at once.
+    remotes: Mutex<Vec<RemoteCluster>>,
 }
 
 impl Context {
@@ -79,7 +81,22 @@ impl Context {
             admin_checks: Mutex::default(),
             usernames: Mutex::default(),
             teams: Mutex::default(),
+            remotes: Mutex::default(),
         }
+    }
+
+    /// The admins, teams and connections as the last reconcile read them; `None` before the
+    /// first one.
+    pub fn last_read(&self) -> Option<(Vec<User>, Vec<Team>, Vec<RemoteCluster>)> {
+        let admins = lock(&self.admins).clone();
+        let teams = lock(&self.teams).clone();
+        let remotes = lock(&self.remotes).clone();
+        (!admins.is_empty()).then_some((admins, teams, remotes))
+    }
+
+    /// Remembers the connections a reconcile read.
+    pub fn remember_remotes(&self, remotes: &[RemoteCluster]) {
+        *lock(&self.remotes) = remotes.to_vec();
     }
 
     /// Re-reads the system admins (active humans only) and returns them.

@@ -2,11 +2,13 @@
 //! by DM, one click decides (accept into a team, reject), and every copy shows the outcome.
 //!
 //! - [`reconcile`]: discovery, DMs, withdrawals, reminders, expiry, catching up after restarts.
+//! - [`arrival`]: an arriving channel served at once from what the last reconcile read.
 //! - [`callbacks`]: verifying and answering clicks and dialog submissions.
 //! - [`apply`]: carrying decisions and relocations out against Mattermost.
 //! - [`message`]: the posts; [`signing`]: the HMAC over every action's context.
 
 mod apply;
+mod arrival;
 mod callbacks;
 mod context;
 mod message;
@@ -182,9 +184,21 @@ impl Review {
 impl crate::bot::Domain for Review {
     async fn event(&self, event: Event) {
         match &event {
-            // A channel arrived for a connection the bot owns, or a channel stopped being
-            // shared or was archived: look now rather than at the next tick.
-            Event::ChannelCreated { .. } | Event::ChannelUpdated { .. } => self.wake(),
+            // A channel arrived through a connection the bot created: its DMs go out at once,
+            // beside the event stream; what that cannot settle, a reconcile does.
+            Event::ChannelCreated { channel_id, .. } => {
+                let review = self.clone();
+                let channel_id = channel_id.clone();
+                tokio::spawn(async move {
+                    if let Err(why) = review.arrived(&channel_id).await {
+                        tracing::debug!(channel_id, ?why, "arrival left to the reconcile");
+                        review.wake();
+                    }
+                });
+            }
+            // A channel stopped being shared or was archived: look now rather than at the
+            // next tick.
+            Event::ChannelUpdated { .. } => self.wake(),
             Event::Other { event, .. } if event == "channel_deleted" => self.wake(),
             _ => {}
         }

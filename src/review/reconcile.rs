@@ -37,10 +37,14 @@ impl Review {
             }
         }
 
+        // Requests opened after this instant (an arrival served beside this pass) may be
+        // missing from the links read below: they count as still shared until the next pass.
+        let pass_started = crate::ids::now_ms();
         let remotes = ctx
             .client
             .list_remote_clusters(&RemoteClusterFilter::default())
             .await?;
+        ctx.remember_remotes(&remotes);
         let mut live_links: HashSet<(String, String)> = HashSet::new();
         let mut listed: HashSet<String> = HashSet::new();
         // Channels read (alive) during this pass need no second look below.
@@ -67,7 +71,9 @@ impl Review {
             if request.deciding.is_some() {
                 continue;
             }
-            let still_shared = !listed.contains(&request.remote_id)
+            let opened_meanwhile = request.created_at >= pass_started;
+            let still_shared = opened_meanwhile
+                || !listed.contains(&request.remote_id)
                 || live_links.contains(&(request.remote_id.clone(), request.channel_id.clone()));
             let channel_alive = if still_shared && read_now.contains(&request.channel_id) {
                 true
@@ -175,61 +181,81 @@ impl Review {
             if channel.is_shared() {
                 read_now.insert(channel.id.clone());
             }
-            let new = self.new_request(remote, &channel).await?;
-            match policy.policy {
-                Policy::Review if channel.team_id == ctx.places.inbox_team.id => {
-                    let (request, created) = ctx.store.open_request(&new).await?;
-                    if created {
-                        ctx.store
-                            .audit(
-                                BOT_ACTOR,
-                                "request.opened",
-                                &request.id,
-                                &format!(
-                                    "channel {} from {}",
-                                    request.channel_display_name, request.org_name
-                                ),
-                            )
-                            .await?;
-                        tracing::info!(channel = %request.channel_display_name, org = %request.org_name, "shared channel waiting for review");
-                    }
-                }
-                Policy::Review => {
-                    tracing::debug!(channel = %channel.name, "received channel outside the inbox team: already placed");
-                }
-                Policy::AutoAccept => {
-                    let request = ctx
-                        .store
-                        .record_auto_accepted(&new, &channel.team_id, BOT_ACTOR)
-                        .await?;
+            self.take_in(remote, policy.policy, &channel, teams).await?;
+        }
+        Ok(())
+    }
+
+    /// Records a received channel by its connection's policy: a request for review when it
+    /// landed in the inbox team, an auto-accepted one (with its notice in the admin channel),
+    /// nothing when it was placed elsewhere. Returns the request waiting for review, if any.
+    pub(super) async fn take_in(
+        &self,
+        remote: &RemoteCluster,
+        policy: Policy,
+        channel: &Channel,
+        teams: &[Team],
+    ) -> Result<Option<ReviewRequest>, ReviewError> {
+        let ctx = &*self.ctx;
+        let new = self.new_request(remote, channel).await?;
+        match policy {
+            Policy::Review if channel.team_id == ctx.places.inbox_team.id => {
+                let (request, created) = ctx.store.open_request(&new).await?;
+                if created {
                     ctx.store
                         .audit(
                             BOT_ACTOR,
-                            "request.auto_accepted",
+                            "request.opened",
                             &request.id,
                             &format!(
-                                "channel {} from {} into team {}",
-                                request.channel_display_name, request.org_name, channel.team_id
+                                "channel {} from {}",
+                                request.channel_display_name, request.org_name
                             ),
                         )
                         .await?;
-                    let post = ctx
-                        .request_post(&request, &ctx.places.admin_channel.id, None, teams)
-                        .await?;
-                    ctx.poster
-                        .send_once(
-                            &request.id,
-                            Target::Channel {
-                                channel_id: &ctx.places.admin_channel.id,
-                            },
-                            post,
-                            &request.shown_key(),
-                        )
-                        .await?;
+                    tracing::info!(channel = %request.channel_display_name, org = %request.org_name, "shared channel waiting for review");
                 }
+                Ok(
+                    (request.state == RequestState::Pending && request.deciding.is_none())
+                        .then_some(request),
+                )
+            }
+            Policy::Review => {
+                tracing::debug!(channel = %channel.name, "received channel outside the inbox team: already placed");
+                Ok(None)
+            }
+            Policy::AutoAccept => {
+                let request = ctx
+                    .store
+                    .record_auto_accepted(&new, &channel.team_id, BOT_ACTOR)
+                    .await?;
+                ctx.store
+                    .audit(
+                        BOT_ACTOR,
+                        "request.auto_accepted",
+                        &request.id,
+                        &format!(
+                            "channel {} from {} into team {}",
+                            request.channel_display_name, request.org_name, channel.team_id
+                        ),
+                    )
+                    .await?;
+                let post = ctx
+                    .request_post(&request, &ctx.places.admin_channel.id, None, teams)
+                    .await?;
+                ctx.poster
+                    .send_once(
+                        &request.id,
+                        Target::Channel {
+                            channel_id: &ctx.places.admin_channel.id,
+                        },
+                        post,
+                        &request.shown_key(),
+                    )
+                    .await?;
+                Ok(None)
             }
         }
-        Ok(())
     }
 
     async fn new_request(
