@@ -49,6 +49,7 @@ on_both!(
     concurrent_decisions_yield_exactly_one,
     decisions_record_who_and_where,
     notifications_are_claimed_once,
+    a_fan_out_is_claimed_in_one_write_and_only_once,
     a_request_can_reopen_after_a_decision,
     waiting_shares_are_kept_once_and_dropped,
     a_command_post_is_handled_once,
@@ -239,6 +240,29 @@ async fn notifications_are_claimed_once(store: Store) {
     assert_eq!(rows[0].post_id.as_deref(), Some("post1"));
     assert_eq!(rows[0].shown, "pending::", "recorded with the post");
     assert!(store.claim_notification(&req.id, "admin2").await.unwrap());
+}
+
+async fn a_fan_out_is_claimed_in_one_write_and_only_once(store: Store) {
+    let (req, _) = store.open_request(&sample("chan9")).await.unwrap();
+    assert!(store.claim_notification(&req.id, "admin0").await.unwrap());
+    // More admins than one statement takes, to cross a chunk boundary.
+    let claims: Vec<(String, &str, String)> = (0..450)
+        .map(|i| (format!("admin{i}"), "dm", format!("dm{i}")))
+        .collect();
+    let fresh = store.claim_posts(&req.id, &claims).await.unwrap();
+    assert_eq!(fresh.len(), 449, "admin0 was claimed before");
+    assert!(!fresh.contains("admin0") && fresh.contains("admin1") && fresh.contains("admin449"));
+    let again = store.claim_posts(&req.id, &claims).await.unwrap();
+    assert!(
+        again.is_empty(),
+        "a second claim of the same posts wins none"
+    );
+    let rows = store.notifications(&req.id).await.unwrap();
+    assert_eq!(rows.len(), 450);
+    let row = rows.iter().find(|n| n.admin_user_id == "admin7").unwrap();
+    assert_eq!(row.channel_id.as_deref(), Some("dm7"));
+    assert_eq!(row.kind, "dm");
+    assert_eq!(row.post_id, None, "claimed, not sent");
 }
 
 async fn a_request_can_reopen_after_a_decision(store: Store) {

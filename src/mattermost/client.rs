@@ -61,7 +61,7 @@ impl Default for ClientOptions {
                 cap: Duration::from_secs(10),
             },
             max_rate_limit_wait: Duration::from_secs(120),
-            max_concurrent_requests: 32,
+            max_concurrent_requests: 128,
             observer: None,
         }
     }

@@ -191,6 +191,69 @@ impl Poster {
         Ok(sent.id)
     }
 
+    /// Sends each post about `request_id` to its target unless it was sent before, as
+    /// [`Poster::send_once`] does for one, but claims them all in one write: a fan-out to
+    /// every admin costs one database write before the posts go out together. A target
+    /// claimed before (sent, or cut short by a restart) goes through `send_once`. Fails as a
+    /// whole only when the claim cannot be written; else one result per post, in order.
+    pub async fn send_many(
+        &self,
+        request_id: &str,
+        posts: Vec<(Target<'_>, Post)>,
+        shown: &str,
+    ) -> Result<Vec<Result<String, NotifyError>>, NotifyError> {
+        let channels = futures_util::future::join_all(posts.iter().map(|(target, _)| async {
+            match target {
+                Target::Dm { admin_id } => self.dm_channel(admin_id).await,
+                Target::Channel { channel_id } | Target::Thread { channel_id, .. } => {
+                    Ok(channel_id.to_string())
+                }
+            }
+        }))
+        .await;
+        let claims: Vec<(String, &str, String)> = posts
+            .iter()
+            .zip(&channels)
+            .filter_map(|((target, _), channel)| {
+                let channel = channel.as_ref().ok()?;
+                Some((target.recipient(), target.kind(), channel.clone()))
+            })
+            .collect();
+        let fresh = self.store.claim_posts(request_id, &claims).await?;
+        let sends = posts
+            .into_iter()
+            .zip(channels)
+            .map(|((target, mut post), channel)| {
+                let fresh = fresh.contains(&target.recipient());
+                async move {
+                    let channel_id = channel?;
+                    if !fresh {
+                        return self.send_once(request_id, target, post, shown).await;
+                    }
+                    let recipient = target.recipient();
+                    let lock = self.lock_for(format!("{request_id}/{recipient}"));
+                    let _held = lock.lock().await;
+                    post.channel_id = channel_id.clone();
+                    post.root_id = target.root_id().to_string();
+                    post.props
+                        .other
+                        .insert(REQUEST_MARKER.into(), json!(request_id));
+                    let sent = self.client.create_post(&post).await?;
+                    self.store
+                        .complete_notification(
+                            request_id,
+                            &recipient,
+                            &channel_id,
+                            &sent.id,
+                            Some(shown),
+                        )
+                        .await?;
+                    Ok(sent.id)
+                }
+            });
+        Ok(futures_util::future::join_all(sends).await)
+    }
+
     /// The bot's post about `request_id` among the channel's latest posts (a root post, or a
     /// reply in thread `root_id`).
     async fn find_sent(

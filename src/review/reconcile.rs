@@ -320,26 +320,36 @@ impl Review {
             return;
         }
         let pending = ctx.store.pending_count().await.ok();
-        let sends = missing.iter().map(|admin| async move {
-            let post = ctx
+        let mut posts = Vec::with_capacity(missing.len());
+        for admin in &missing {
+            match ctx
                 .request_post_counted(request, &admin.id, None, teams, pending)
-                .await?;
-            ctx.poster
-                .send_once(
-                    &request.id,
+                .await
+            {
+                Ok(post) => posts.push((
                     Target::Dm {
                         admin_id: &admin.id,
                     },
                     post,
-                    &request.shown_key(),
-                )
-                .await?;
-            Ok::<(), ReviewError>(())
-        });
-        for (admin, result) in missing
-            .iter()
-            .zip(futures_util::future::join_all(sends).await)
+                )),
+                Err(err) => {
+                    tracing::warn!(request = %request.id, "cannot render the review DM (retried at the next reconcile): {err}");
+                    return;
+                }
+            }
+        }
+        let sent = match ctx
+            .poster
+            .send_many(&request.id, posts, &request.shown_key())
+            .await
         {
+            Ok(sent) => sent,
+            Err(err) => {
+                tracing::warn!(request = %request.id, "cannot record the review DMs (retried at the next reconcile): {err}");
+                return;
+            }
+        };
+        for (admin, result) in missing.iter().zip(sent) {
             if let Err(err) = result {
                 tracing::warn!(admin = %admin.username, request = %request.id, "cannot send the review DM (retried at the next reconcile): {err}");
             }
