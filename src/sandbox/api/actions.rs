@@ -7,11 +7,13 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::super::core::events;
+use super::super::core::posts::send_ephemeral;
+use super::super::core::shared::Shared;
+use super::super::core::status_ok;
 use super::super::error::{ApiResult, AppError};
 use super::super::model::{null_as_default, Post};
-use super::channels::missing_channel;
-use super::posts::send_ephemeral;
-use super::{events, parse_body, path_id, status_ok, Caller, Shared};
+use super::{parse_body, path_id, Caller};
 use crate::ids::now_ms;
 
 /// Props an integration's update cannot change (`model.PostActionRetainPropKeys`).
@@ -107,7 +109,7 @@ pub(crate) async fn do_action(
             .channels
             .get(&post.channel_id)
             .cloned()
-            .ok_or_else(missing_channel)?;
+            .ok_or_else(AppError::missing_channel)?;
         if !db.can_read_channel(&caller.user, &channel) {
             return Err(caller.denied("read_channel_content"));
         }
@@ -362,7 +364,7 @@ pub(crate) async fn submit_dialog(
         let channel = db
             .channels
             .get(&submit.channel_id)
-            .ok_or_else(missing_channel)?;
+            .ok_or_else(AppError::missing_channel)?;
         if !db.can_read_channel(&caller.user, channel) {
             return Err(caller.denied("read_channel_content"));
         }

@@ -1,63 +1,27 @@
 //! The REST API under `/api/v4`: shared handler plumbing (caller, bodies, path ids, paging) and
 //! the route table the router and `served_routes` are both built from.
 
-use std::sync::{Arc, Mutex, MutexGuard};
-
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::routing::{delete, get, patch, post, put, MethodRouter};
+use axum::routing::{delete, get, patch, post, put};
 use serde::de::DeserializeOwned;
 
 use super::auth::bearer_token;
+use super::core::shared::{Route, Shared};
 use super::error::{ApiResult, AppError};
 use super::model::User;
-use super::state::Db;
-use super::trigger::TriggerSigner;
-use super::websocket::Hub;
 use crate::ids::is_valid_id;
 
 mod actions;
 mod channel_move;
-pub(crate) mod channels;
-pub(crate) mod events;
-pub(crate) mod posts;
-pub(crate) mod reactions;
+mod channels;
+mod posts;
+mod reactions;
 mod remote_clusters;
 mod shared_channels;
 mod system;
 mod teams;
 mod users;
-
-/// Everything a handler needs; shared by all requests of one instance.
-pub(crate) struct Sandbox {
-    /// Shared with the WebSocket hub's token check.
-    pub db: Arc<Mutex<Db>>,
-    pub hub: Hub,
-    pub triggers: TriggerSigner,
-    /// Client for integration requests (button clicks, dialog submissions).
-    pub http: reqwest::Client,
-    /// The instance's name (`SiteName`) and public URL (`SiteURL`).
-    pub name: String,
-    pub site_url: String,
-    /// A stable id for this instance (`DiagnosticId`).
-    pub diagnostic_id: String,
-    /// Connections to other instances and the sync of shared channels.
-    pub federation: super::federation::Runtime,
-    /// How long each integration took to answer a click (what the server's user waits on).
-    pub integration_timings: super::IntegrationTimings,
-}
-
-/// Handle to the instance's shared state.
-pub(crate) type Shared = Arc<Sandbox>;
-
-impl Sandbox {
-    /// Locks the data; never held across an `.await`.
-    pub fn db(&self) -> MutexGuard<'_, Db> {
-        self.db
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
 
 /// The authenticated caller (session or access token in `Authorization: Bearer`).
 pub(crate) struct Caller {
@@ -170,13 +134,8 @@ pub(crate) fn flag(value: &Option<String>) -> bool {
     )
 }
 
-/// `{"status": "OK"}`, the server's `ReturnStatusOK`.
-pub(crate) fn status_ok() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"status": "OK"}))
-}
-
 /// Every API route: method, template (with the spec's parameter names) and handler.
-pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
+pub(crate) fn route_table() -> Vec<Route> {
     vec![
         ("POST", "/api/v4/users/login", post(users::login)),
         ("POST", "/api/v4/users/logout", post(users::logout)),
@@ -363,17 +322,15 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
     ]
 }
 
-/// The API router (no middleware), with the server's 404 for unknown routes.
+/// The API router (no middleware) serving `server_to_server` too (the federation routes, which
+/// take no session), with the server's 404 for unknown routes.
 ///
 /// A known path with the wrong method is also a 404 AppError, not a 405: the real server's
 /// gorilla/mux router records the method mismatch, then its catch-all `/api/v4/{anything:.*}`
 /// route (`Handle404`, registered after the API) matches and clears it.
-pub(crate) fn router(shared: Shared) -> axum::Router {
+pub(crate) fn router(shared: Shared, server_to_server: Vec<Route>) -> axum::Router {
     let mut router = axum::Router::new();
-    for (_, path, handler) in route_table() {
-        router = router.route(path, handler);
-    }
-    for (_, path, handler) in super::federation::inbound::route_table() {
+    for (_, path, handler) in route_table().into_iter().chain(server_to_server) {
         router = router.route(path, handler);
     }
     router

@@ -6,10 +6,12 @@ use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 
+use super::super::core::events;
+use super::super::core::shared::Shared;
 use super::super::error::{ApiResult, AppError};
 use super::super::model::{null_as_default, Team, TeamMember};
 use super::users::{created, resolve_user_id};
-use super::{events, parse_body, path_id, Caller, Paging, Shared};
+use super::{parse_body, path_id, Caller, Paging};
 use crate::ids::now_ms;
 
 pub(crate) fn missing_team() -> AppError {

@@ -8,9 +8,11 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::super::auth::bearer_token;
+use super::super::core::shared::Shared;
+use super::super::core::status_ok;
 use super::super::error::{ApiResult, AppError};
 use super::super::model::{null_as_default, User};
-use super::{parse_body, path_id, status_ok, Caller, Paging, Shared};
+use super::{parse_body, path_id, Caller, Paging};
 use crate::ids::new_id;
 
 /// `User.SanitizeProfile`: what everyone but the user itself sees (email stays visible, as

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::super::api::Shared;
+use super::super::core::shared::Shared;
 use super::outbound::{self, Target};
 use super::protocol::{Ping, PING_PATH, TOPIC_PING};
 use super::PING_TIMEOUT;
