@@ -13,7 +13,7 @@ use super::super::core::shared::Shared;
 use super::super::core::status_ok;
 use super::super::error::{ApiResult, AppError};
 use super::super::model::{null_as_default, Post};
-use super::{parse_body, path_id, Caller};
+use super::request::{parse_body, path_id, Caller};
 use crate::ids::now_ms;
 
 /// Props an integration's update cannot change (`model.PostActionRetainPropKeys`).

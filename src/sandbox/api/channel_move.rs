@@ -11,8 +11,8 @@ use super::super::core::shared::Shared;
 use super::super::error::{ApiResult, AppError};
 use super::super::model::{Channel, Team};
 use super::super::state::Db;
+use super::request::{path_id, Caller};
 use super::teams::missing_team;
-use super::{path_id, Caller};
 use crate::ids::now_ms;
 
 /// What a move did before it succeeded or failed: the members it removed (their events are sent

@@ -14,8 +14,8 @@ use super::super::core::status_ok;
 use super::super::error::{ApiResult, AppError};
 use super::super::model::{null_as_default, Channel, ChannelMember};
 use super::super::state::{direct_channel_name, Db};
+use super::request::{parse_body, path_id, path_name, Caller, Paging};
 use super::users::{created, resolve_user_id};
-use super::{parse_body, path_id, Caller, Paging};
 use crate::ids::{is_valid_id, now_ms};
 
 /// The channel, if the caller may read it (404 when missing, 403 when not readable).
@@ -201,8 +201,8 @@ pub(crate) async fn by_names(
     Path((team_name, channel_name)): Path<(String, String)>,
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<Channel>> {
-    super::path_name(&team_name, false)?;
-    super::path_name(&channel_name, false)?;
+    path_name(&team_name, false)?;
+    path_name(&channel_name, false)?;
     let include_deleted = query.include_deleted.as_deref() == Some("true");
     let db = state.db();
     let team = db.team_by_name(&team_name).cloned().ok_or_else(|| {

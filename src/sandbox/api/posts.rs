@@ -14,8 +14,8 @@ use super::super::error::{ApiResult, AppError};
 use super::super::model::{null_as_default, Post, PostList};
 use super::super::state::Db;
 use super::channels::readable_channel;
+use super::request::{parse_body, path_id, Caller, Paging};
 use super::users::created;
-use super::{parse_body, path_id, Caller, Paging};
 use crate::ids::{is_valid_id, new_id, now_ms};
 
 /// The post as clients get it: integrations stripped, empty metadata.

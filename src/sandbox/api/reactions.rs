@@ -15,7 +15,7 @@ use super::super::error::{ApiResult, AppError};
 use super::super::model::Reaction;
 use super::super::state::Db;
 use super::posts::notify_if_shared;
-use super::{parse_body, path_id, Caller};
+use super::request::{parse_body, path_id, Caller};
 use crate::ids::is_valid_id;
 
 fn invalid_reaction() -> AppError {

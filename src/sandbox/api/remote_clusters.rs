@@ -17,7 +17,7 @@ use super::super::invite_code::{
 };
 use super::super::model::null_as_default;
 use super::super::model::records::{RemoteCluster, SITE_URL_PENDING};
-use super::{flag, parse_body, path_id, Caller};
+use super::request::{flag, parse_body, path_id, Caller, Paging};
 use crate::ids::{new_id, now_ms};
 
 const PERMISSION: &str = "manage_secure_connections";
@@ -70,7 +70,7 @@ fn generated_password() -> String {
 #[derive(Deserialize, Default)]
 pub(crate) struct ListQuery {
     #[serde(flatten)]
-    paging: super::Paging,
+    paging: Paging,
     exclude_offline: Option<String>,
     in_channel: Option<String>,
     not_in_channel: Option<String>,

@@ -16,7 +16,7 @@ use super::super::model::records::{
 };
 use super::super::model::Channel;
 use super::remote_clusters::missing_remote;
-use super::{flag, path_id, Caller, Paging};
+use super::request::{flag, path_id, Caller, Paging};
 
 /// The connection and channel of an invite/uninvite, checked in the server's order: the
 /// permission (`manage_secure_connections`, reported as `manage_shared_channels`), a live

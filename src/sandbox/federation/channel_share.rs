@@ -9,9 +9,8 @@ use super::super::core::shared::Shared;
 use super::super::error::{ApiResult, AppError};
 use super::super::model::records::{RemoteCluster, SharedChannel, SharedChannelRemote};
 use super::super::model::{Channel, Post};
-use super::outbound::{self, Target};
+use super::outbound::{self, Target, SEND_TIMEOUT};
 use super::protocol::{ChannelInviteMsg, Response, MSG_PATH, TOPIC_CHANNEL_INVITE};
-use super::SEND_TIMEOUT;
 use crate::ids::{new_id, now_ms};
 
 /// `InviteRemoteToChannel(…, shareIfNotShared = true)`: shares the channel from here when it

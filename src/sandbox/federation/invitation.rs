@@ -6,9 +6,9 @@ use super::super::core::shared::Shared;
 use super::super::error::{ApiResult, AppError};
 use super::super::invite_code::{RemoteClusterInvite, CURRENT_VERSION};
 use super::super::model::records::RemoteCluster;
-use super::outbound::{self, Target};
+use super::outbound::{self, Target, SEND_TIMEOUT};
+use super::pinger;
 use super::protocol::{Response, CONFIRM_INVITE_PATH, TOPIC_INVITATION};
-use super::{pinger, SEND_TIMEOUT};
 use crate::ids::{new_id, now_ms};
 
 /// Accepts an opened invite as `draft` (name, display name, default team, creator) describes

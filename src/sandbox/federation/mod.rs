@@ -11,8 +11,6 @@ mod protocol;
 mod store;
 mod sync;
 
-use std::time::Duration;
-
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 
@@ -22,13 +20,9 @@ use super::invite_code::RemoteClusterInvite;
 use super::model::records::RemoteCluster;
 use super::model::Channel;
 
+pub use self::outbound::{PING_TIMEOUT, SEND_TIMEOUT};
 pub use self::store::UNSHARE_MESSAGE;
 pub use super::core::shared::FederationOptions;
-
-/// `PingTimeout`: a ping not answered within this counts as failed.
-pub const PING_TIMEOUT: Duration = Duration::from_secs(15);
-/// `SendTimeout` for messages and invite confirmations.
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The instance's federation runtime, with this module's [`Service`], and the receiving end
 /// of its sync queue (for [`spawn`]).

@@ -15,9 +15,8 @@ use super::super::core::shared::Shared;
 use super::super::model::records::RemoteCluster;
 use super::super::model::{Post, Reaction, User};
 use super::super::state::Db;
-use super::outbound::{self, Target};
+use super::outbound::{self, Target, SEND_TIMEOUT};
 use super::protocol::{Response, SyncMsg, SyncResponse, MSG_PATH, TOPIC_SYNC};
-use super::SEND_TIMEOUT;
 use crate::ids::{new_id, now_ms};
 
 /// Attempts per batch before it is left for the next change of the channel.
