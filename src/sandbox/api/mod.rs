@@ -20,6 +20,24 @@ mod users;
 
 /// Every API route: method, template (with the spec's parameter names) and handler.
 pub(crate) fn route_table() -> Vec<Route> {
+    [
+        user_routes(),
+        team_routes(),
+        channel_routes(),
+        post_routes(),
+        action_routes(),
+        remote_cluster_routes(),
+        shared_channel_routes(),
+        reaction_routes(),
+        system_routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// `/users…`: accounts, and a user's teams and their channels.
+fn user_routes() -> Vec<Route> {
     vec![
         ("POST", "/api/v4/users/login", post(users::login)),
         ("POST", "/api/v4/users/logout", post(users::logout)),
@@ -43,6 +61,12 @@ pub(crate) fn route_table() -> Vec<Route> {
             "/api/v4/users/{user_id}/teams/{team_id}/channels",
             get(channels::of_user_in_team),
         ),
+    ]
+}
+
+/// `/teams…`: teams, their members and channels.
+fn team_routes() -> Vec<Route> {
+    vec![
         ("GET", "/api/v4/teams", get(teams::list)),
         ("POST", "/api/v4/teams", post(teams::create)),
         ("GET", "/api/v4/teams/{team_id}", get(teams::get_one)),
@@ -72,6 +96,12 @@ pub(crate) fn route_table() -> Vec<Route> {
             "/api/v4/teams/name/{team_name}/channels/name/{channel_name}",
             get(channels::by_names),
         ),
+    ]
+}
+
+/// `/channels…`: channels, direct channels, members, moves, a channel's posts.
+fn channel_routes() -> Vec<Route> {
+    vec![
         ("POST", "/api/v4/channels", post(channels::create)),
         ("POST", "/api/v4/channels/direct", post(channels::direct)),
         (
@@ -109,11 +139,23 @@ pub(crate) fn route_table() -> Vec<Route> {
             "/api/v4/channels/{channel_id}/posts",
             get(posts::of_channel),
         ),
+    ]
+}
+
+/// `/posts…`: creating, ephemeral, reading and editing posts.
+fn post_routes() -> Vec<Route> {
+    vec![
         ("POST", "/api/v4/posts", post(posts::create)),
         ("POST", "/api/v4/posts/ephemeral", post(posts::ephemeral)),
         ("GET", "/api/v4/posts/{post_id}", get(posts::get_one)),
         ("PUT", "/api/v4/posts/{post_id}", put(posts::update)),
         ("PUT", "/api/v4/posts/{post_id}/patch", put(posts::patch)),
+    ]
+}
+
+/// Interactive messages and dialogs: button clicks, dialogs opened and submitted.
+fn action_routes() -> Vec<Route> {
+    vec![
         (
             "POST",
             "/api/v4/posts/{post_id}/actions/{action_id}",
@@ -129,6 +171,12 @@ pub(crate) fn route_table() -> Vec<Route> {
             "/api/v4/actions/dialogs/submit",
             post(actions::submit_dialog),
         ),
+    ]
+}
+
+/// `/remotecluster…`: secure connections and their invites.
+fn remote_cluster_routes() -> Vec<Route> {
+    vec![
         ("GET", "/api/v4/remotecluster", get(remote_clusters::list)),
         (
             "POST",
@@ -160,6 +208,12 @@ pub(crate) fn route_table() -> Vec<Route> {
             "/api/v4/remotecluster/{remote_id}/generate_invite",
             post(remote_clusters::generate_invite),
         ),
+    ]
+}
+
+/// Shared channels: invites of connections, links, a team's shared channels, remote info.
+fn shared_channel_routes() -> Vec<Route> {
+    vec![
         (
             "POST",
             "/api/v4/remotecluster/{remote_id}/channels/{channel_id}/invite",
@@ -190,6 +244,12 @@ pub(crate) fn route_table() -> Vec<Route> {
             "/api/v4/sharedchannels/{channel_id}/remotes",
             get(shared_channels::remotes_of_channel),
         ),
+    ]
+}
+
+/// Emoji reactions: adding, a post's list, removing.
+fn reaction_routes() -> Vec<Route> {
+    vec![
         ("POST", "/api/v4/reactions", post(reactions::create)),
         (
             "GET",
@@ -201,6 +261,12 @@ pub(crate) fn route_table() -> Vec<Route> {
             "/api/v4/users/{user_id}/posts/{post_id}/reactions/{emoji_name}",
             delete(reactions::remove),
         ),
+    ]
+}
+
+/// `/system/ping` and `/config/client`.
+fn system_routes() -> Vec<Route> {
+    vec![
         ("GET", "/api/v4/system/ping", get(system::ping)),
         ("GET", "/api/v4/config/client", get(system::client_config)),
     ]
