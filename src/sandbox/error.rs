@@ -89,6 +89,30 @@ impl AppError {
         )
     }
 
+    /// 404: no such channel (`app.channel.get.existing.app_error`).
+    pub fn missing_channel() -> AppError {
+        AppError::new(
+            404,
+            "app.channel.get.existing.app_error",
+            "Unable to find the existing channel.",
+        )
+    }
+
+    /// 404: no such post (`app.post.get.app_error`).
+    pub fn missing_post() -> AppError {
+        AppError::new(404, "app.post.get.app_error", "Unable to get the post.")
+    }
+
+    /// 500 `api.remote_cluster.accept_invitation_error`, saying why in the detail.
+    pub fn accept_invitation(detail: impl Into<String>) -> AppError {
+        AppError::new(
+            500,
+            "api.remote_cluster.accept_invitation_error",
+            "Could not accept the invitation.",
+        )
+        .detail(detail)
+    }
+
     /// 404 of the router: no such API route (`api.context.404.app_error`).
     pub fn not_found_route() -> AppError {
         AppError::new(

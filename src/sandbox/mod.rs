@@ -9,6 +9,7 @@ pub mod recorder;
 pub mod websocket;
 
 mod api;
+mod core;
 pub mod error;
 pub mod federation;
 pub mod model;
@@ -22,6 +23,8 @@ use std::time::Duration;
 
 use axum::middleware::from_fn_with_state;
 
+use self::core::shared::Sandbox;
+pub use self::core::shared::{IntegrationTimings, SERVER_VERSION};
 pub use self::error::AppError;
 use self::faults::{FaultSettings, Faults};
 use self::hooks::Hooks;
@@ -30,30 +33,6 @@ pub use self::seed::{Seed, SeedError};
 use self::state::Db;
 use self::trigger::TriggerSigner;
 use self::websocket::{Hub, TokenCheck};
-
-/// How long integrations took to answer clicks, as this server measured them (from sending
-/// the request to reading the whole answer); cheap to clone.
-#[derive(Clone, Default)]
-pub struct IntegrationTimings {
-    taken: Arc<Mutex<Vec<Duration>>>,
-}
-
-impl IntegrationTimings {
-    pub(crate) fn record(&self, took: Duration) {
-        self.taken
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(took);
-    }
-
-    /// Every timing so far, and forgets them.
-    pub fn take(&self) -> Vec<Duration> {
-        std::mem::take(&mut *self.taken.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-}
-
-/// The server version the sandbox reports (`hello`'s `server_version`).
-pub const SERVER_VERSION: &str = "10.11.0";
 
 /// How to start a sandbox instance.
 #[derive(Clone)]
@@ -177,9 +156,9 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
-    let (runtime, sync_queue) = federation::Runtime::new(options.federation.clone());
+    let (runtime, sync_queue) = federation::runtime(options.federation.clone());
     let timings = IntegrationTimings::default();
-    let shared = Arc::new(api::Sandbox {
+    let shared = Arc::new(Sandbox {
         db: db.clone(),
         hub: hub.clone(),
         triggers: TriggerSigner::new(options.trigger_ttl),
@@ -192,7 +171,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
     });
     let background = federation::spawn(shared.clone(), sync_queue);
     let hooks = Hooks::default();
-    let mut app = api::router(shared)
+    let mut app = api::router(shared, federation::inbound::route_table())
         .layer(from_fn_with_state(hooks.clone(), hooks::run))
         .layer(axum::middleware::from_fn(server_headers))
         .layer(from_fn_with_state(faults.clone(), faults::middleware));

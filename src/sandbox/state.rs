@@ -1,11 +1,11 @@
-//! The sandbox's in-memory data (users, sessions, teams, channels, members, posts) and the
-//! lookups and permission rules the handlers share.
+//! The sandbox's in-memory data (users, sessions, teams, channels, members, posts, connections
+//! and shared channels) and the lookups and permission rules the handlers share.
 
 use std::collections::{BTreeMap, HashMap};
 
 use sha2::{Digest, Sha256};
 
-use super::federation::records::{RemoteCluster, SharedChannel, SharedChannelRemote};
+use super::model::records::{RemoteCluster, SharedChannel, SharedChannelRemote};
 use super::model::{Channel, ChannelMember, Post, Reaction, Team, TeamMember, User};
 use super::seed::Seed;
 use crate::ids::{new_id, now_ms};
@@ -411,6 +411,46 @@ impl Db {
     /// `view_team`: team members and system admins (never for an empty team id).
     pub fn can_view_team(&self, user: &User, team_id: &str) -> bool {
         !team_id.is_empty() && (user.is_system_admin() || self.is_team_member(team_id, &user.id))
+    }
+
+    /// A connection by id; soft-deleted ones only with `include_deleted`.
+    pub fn remote(&self, remote_id: &str, include_deleted: bool) -> Option<&RemoteCluster> {
+        self.remote_clusters
+            .get(remote_id)
+            .filter(|rc| include_deleted || rc.delete_at == 0)
+    }
+
+    /// The link of a channel to a connection, deleted or not.
+    pub fn channel_remote_any(
+        &self,
+        channel_id: &str,
+        remote_id: &str,
+    ) -> Option<&SharedChannelRemote> {
+        self.shared_channel_remotes
+            .values()
+            .find(|scr| scr.channel_id == channel_id && scr.remote_id == remote_id)
+    }
+
+    /// The live link of a channel to a connection (`HasRemote`).
+    pub fn channel_remote(
+        &self,
+        channel_id: &str,
+        remote_id: &str,
+    ) -> Option<&SharedChannelRemote> {
+        self.channel_remote_any(channel_id, remote_id)
+            .filter(|scr| scr.delete_at == 0)
+    }
+
+    /// Live links of a channel, oldest first.
+    pub fn channel_remotes(&self, channel_id: &str) -> Vec<SharedChannelRemote> {
+        let mut list: Vec<SharedChannelRemote> = self
+            .shared_channel_remotes
+            .values()
+            .filter(|scr| scr.channel_id == channel_id && scr.delete_at == 0)
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| a.create_at.cmp(&b.create_at).then(a.id.cmp(&b.id)));
+        list
     }
 }
 

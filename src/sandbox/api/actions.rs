@@ -7,11 +7,13 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::super::core::events;
+use super::super::core::posts::send_ephemeral;
+use super::super::core::shared::Shared;
+use super::super::core::status_ok;
 use super::super::error::{ApiResult, AppError};
 use super::super::model::{null_as_default, Post};
-use super::channels::missing_channel;
-use super::posts::send_ephemeral;
-use super::{events, parse_body, path_id, status_ok, Caller, Shared};
+use super::request::{parse_body, path_id, Caller};
 use crate::ids::now_ms;
 
 /// Props an integration's update cannot change (`model.PostActionRetainPropKeys`).
@@ -81,7 +83,8 @@ async fn call_integration_timed(state: &Shared, url: &str, body: &Value) -> ApiR
     Ok(bytes.to_vec())
 }
 
-/// `POST /posts/{post_id}/actions/{action_id}` `{selected_option?, cookie?}`.
+/// `POST /posts/{post_id}/actions/{action_id}` `{selected_option?, cookie?}`: finds the
+/// action, calls its integration, applies the answer (`DoPostActionWithCookie`).
 pub(crate) async fn do_action(
     State(state): State<Shared>,
     caller: Caller,
@@ -94,156 +97,222 @@ pub(crate) async fn do_action(
     }
     let request: DoActionBody = serde_json::from_slice(&body).unwrap_or_default();
     let trigger = state.triggers.issue(&caller.user.id);
-    let click = {
-        let db = state.db();
-        let (post, ephemeral) = match db.posts.get(&post_id).filter(|p| p.delete_at == 0) {
-            Some(post) => (post.clone(), false),
-            None => match db.ephemeral_posts.get(&post_id) {
-                Some(post) => (post.clone(), true),
-                None => return Err(caller.denied("read_channel_content")),
-            },
-        };
-        let channel = db
-            .channels
-            .get(&post.channel_id)
-            .cloned()
-            .ok_or_else(missing_channel)?;
-        if !db.can_read_channel(&caller.user, &channel) {
-            return Err(caller.denied("read_channel_content"));
-        }
-        let action = post.action(&action_id).cloned();
-        let integration = action
-            .as_ref()
-            .and_then(|a| a.get("integration"))
-            .and_then(Value::as_object)
-            .cloned();
-        let (Some(action), Some(integration)) = (action, integration) else {
-            return Err(AppError::new(
-                404,
-                "api.post.do_action.action_id.app_error",
-                "Invalid action id.",
-            ));
-        };
-        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
-        let action_type = text(action.get("type"));
-        let mut context = integration
-            .get("context")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        // The server fills `data_source` only for a select with a chosen option
-        // (`app/integration_action.go`); otherwise it stays empty.
-        let mut data_source = String::new();
-        if action_type == "select" && !request.selected_option.is_empty() {
-            context.insert("selected_option".into(), json!(request.selected_option));
-            data_source = text(action.get("data_source"));
-        }
-        let team_name = db
-            .teams
-            .get(&channel.team_id)
-            .map(|t| t.name.clone())
-            .unwrap_or_default();
-        let mut upstream = json!({
-            "user_id": caller.user.id,
-            "user_name": caller.user.username,
-            "channel_id": channel.id,
-            "channel_name": channel.name,
-            "team_id": channel.team_id,
-            "team_domain": team_name,
-            "post_id": post.id,
-            "trigger_id": trigger.signed,
-            "type": action_type,
-            "data_source": data_source,
-        });
-        if !context.is_empty() {
-            upstream["context"] = Value::Object(context);
-        }
-        Click {
-            url: text(integration.get("url")),
-            post,
-            ephemeral,
-            request: upstream,
-        }
-    };
+    let click = find_action(
+        &state,
+        &caller,
+        &post_id,
+        &action_id,
+        &request.selected_option,
+        &trigger.signed,
+    )?;
     let answer = call_integration(&state, &click.url, &click.request).await?;
-    let response: IntegrationResponse = if answer.iter().all(u8::is_ascii_whitespace) {
-        IntegrationResponse::default()
-    } else {
-        serde_json::from_slice(&answer).map_err(|err| integration_error(err.to_string()))?
-    };
-    let retain = |props: &mut Map<String, Value>| {
-        for key in RETAINED_PROPS {
-            match click.post.props.get(key) {
-                Some(value) => props.insert(key.to_string(), value.clone()),
-                None => props.remove(key),
-            };
-        }
-    };
-    if let Some(update) = response.update.filter(|u| u.is_object()) {
-        let props_given = update.get("props").is_some_and(|p| !p.is_null());
-        let mut update: Post =
-            serde_json::from_value(update).map_err(|err| integration_error(err.to_string()))?;
-        if props_given {
-            retain(&mut update.props);
-        } else {
-            update.props = click.post.props.clone();
-        }
-        let edited = {
-            let mut db = state.db();
-            let stored = if click.ephemeral {
-                db.ephemeral_posts.get_mut(&click.post.id)
-            } else {
-                db.posts.get_mut(&click.post.id)
-            };
-            match stored {
-                Some(stored) => {
-                    let now = now_ms();
-                    if stored.message != update.message {
-                        stored.edit_at = now;
-                    }
-                    stored.message = update.message;
-                    stored.props = update.props;
-                    stored.file_ids = update.file_ids;
-                    stored.update_at = now;
-                    stored.generate_action_ids();
-                    let post = stored.clone();
-                    let recipients = if click.ephemeral {
-                        vec![caller.user.id.clone()]
-                    } else {
-                        db.channel_member_ids(&post.channel_id)
-                    };
-                    Some((recipients, post))
-                }
-                None => None,
-            }
-        };
-        // An ephemeral post is updated for the clicker alone (`UpdateEphemeralPost`).
-        if let Some((recipients, post)) = edited {
-            events::post_edited(&state.hub, &recipients, &post);
-        }
-    }
-    if !response.ephemeral_text.is_empty() {
-        let root_id = if click.post.root_id.is_empty() {
-            click.post.id.clone()
-        } else {
-            click.post.root_id.clone()
-        };
-        let mut post = Post {
-            channel_id: click.post.channel_id.clone(),
-            root_id,
-            user_id: click.post.user_id.clone(),
-            message: response.ephemeral_text,
-            ..Post::default()
-        };
-        post.props.insert("from_webhook".into(), json!("true"));
-        retain(&mut post.props);
-        send_ephemeral(&state, &caller.user.id, post);
-    }
+    let response = read_answer(&answer)?;
+    apply_answer(&state, &caller, &click, &response)?;
     let mut answer = json!({"status": "OK", "trigger_id": trigger.client_id});
     if !response.goto_location.is_empty() {
         answer["goto_location"] = json!(response.goto_location);
     }
     Ok(Json(answer))
+}
+
+/// The clicked post (a stored one, else an ephemeral one), if the caller may read its channel,
+/// its action and the request for the action's integration.
+fn find_action(
+    state: &Shared,
+    caller: &Caller,
+    post_id: &str,
+    action_id: &str,
+    selected_option: &str,
+    trigger_id: &str,
+) -> ApiResult<Click> {
+    let db = state.db();
+    let (post, ephemeral) = match db.posts.get(post_id).filter(|p| p.delete_at == 0) {
+        Some(post) => (post.clone(), false),
+        None => match db.ephemeral_posts.get(post_id) {
+            Some(post) => (post.clone(), true),
+            None => return Err(caller.denied("read_channel_content")),
+        },
+    };
+    let channel = db
+        .channels
+        .get(&post.channel_id)
+        .cloned()
+        .ok_or_else(AppError::missing_channel)?;
+    if !db.can_read_channel(&caller.user, &channel) {
+        return Err(caller.denied("read_channel_content"));
+    }
+    let action = post.action(action_id).cloned();
+    let integration = action
+        .as_ref()
+        .and_then(|a| a.get("integration"))
+        .and_then(Value::as_object)
+        .cloned();
+    let (Some(action), Some(integration)) = (action, integration) else {
+        return Err(AppError::new(
+            404,
+            "api.post.do_action.action_id.app_error",
+            "Invalid action id.",
+        ));
+    };
+    let team_name = db
+        .teams
+        .get(&channel.team_id)
+        .map(|t| t.name.clone())
+        .unwrap_or_default();
+    let request = json!({
+        "user_id": caller.user.id,
+        "user_name": caller.user.username,
+        "channel_id": channel.id,
+        "channel_name": channel.name,
+        "team_id": channel.team_id,
+        "team_domain": team_name,
+        "post_id": post.id,
+        "trigger_id": trigger_id,
+    });
+    Ok(Click {
+        url: text(integration.get("url")),
+        request: with_action_fields(request, &action, &integration, selected_option),
+        post,
+        ephemeral,
+    })
+}
+
+/// A JSON string value, or empty.
+fn text(value: Option<&Value>) -> String {
+    value
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Adds the action's `type`, `data_source` and `context` to the integration request.
+fn with_action_fields(
+    mut request: Value,
+    action: &Map<String, Value>,
+    integration: &Map<String, Value>,
+    selected_option: &str,
+) -> Value {
+    let action_type = text(action.get("type"));
+    let mut context = integration
+        .get("context")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    // The server fills `data_source` only for a select with a chosen option
+    // (`app/integration_action.go`); otherwise it stays empty.
+    let mut data_source = String::new();
+    if action_type == "select" && !selected_option.is_empty() {
+        context.insert("selected_option".into(), json!(selected_option));
+        data_source = text(action.get("data_source"));
+    }
+    request["type"] = json!(action_type);
+    request["data_source"] = json!(data_source);
+    if !context.is_empty() {
+        request["context"] = Value::Object(context);
+    }
+    request
+}
+
+/// The integration's answer; an empty (or blank) body is an empty answer.
+fn read_answer(answer: &[u8]) -> ApiResult<IntegrationResponse> {
+    if answer.iter().all(u8::is_ascii_whitespace) {
+        Ok(IntegrationResponse::default())
+    } else {
+        serde_json::from_slice(answer).map_err(|err| integration_error(err.to_string()))
+    }
+}
+
+/// Keeps the clicked post's values of the props an integration cannot change.
+fn retain_props(clicked: &Post, props: &mut Map<String, Value>) {
+    for key in RETAINED_PROPS {
+        match clicked.props.get(key) {
+            Some(value) => props.insert(key.to_string(), value.clone()),
+            None => props.remove(key),
+        };
+    }
+}
+
+/// Applies the integration's answer: its `update` replaces the clicked post, its
+/// `ephemeral_text` goes to the clicker.
+fn apply_answer(
+    state: &Shared,
+    caller: &Caller,
+    click: &Click,
+    response: &IntegrationResponse,
+) -> ApiResult<()> {
+    if let Some(update) = response.update.as_ref().filter(|u| u.is_object()) {
+        update_post(state, caller, click, update)?;
+    }
+    if !response.ephemeral_text.is_empty() {
+        send_ephemeral_text(state, caller, click, &response.ephemeral_text);
+    }
+    Ok(())
+}
+
+/// Replaces the clicked post's message, props and files with an integration's `update`
+/// (without `props`, the post keeps its own) and sends `post_edited`.
+fn update_post(state: &Shared, caller: &Caller, click: &Click, update: &Value) -> ApiResult<()> {
+    let props_given = update.get("props").is_some_and(|p| !p.is_null());
+    let mut update: Post =
+        serde_json::from_value(update.clone()).map_err(|err| integration_error(err.to_string()))?;
+    if props_given {
+        retain_props(&click.post, &mut update.props);
+    } else {
+        update.props = click.post.props.clone();
+    }
+    let edited = {
+        let mut db = state.db();
+        let stored = if click.ephemeral {
+            db.ephemeral_posts.get_mut(&click.post.id)
+        } else {
+            db.posts.get_mut(&click.post.id)
+        };
+        match stored {
+            Some(stored) => {
+                let now = now_ms();
+                if stored.message != update.message {
+                    stored.edit_at = now;
+                }
+                stored.message = update.message;
+                stored.props = update.props;
+                stored.file_ids = update.file_ids;
+                stored.update_at = now;
+                stored.generate_action_ids();
+                let post = stored.clone();
+                let recipients = if click.ephemeral {
+                    vec![caller.user.id.clone()]
+                } else {
+                    db.channel_member_ids(&post.channel_id)
+                };
+                Some((recipients, post))
+            }
+            None => None,
+        }
+    };
+    // An ephemeral post is updated for the clicker alone (`UpdateEphemeralPost`).
+    if let Some((recipients, post)) = edited {
+        events::post_edited(&state.hub, &recipients, &post);
+    }
+    Ok(())
+}
+
+/// Sends an integration's `ephemeral_text` to the clicker, in the clicked post's thread.
+fn send_ephemeral_text(state: &Shared, caller: &Caller, click: &Click, message: &str) {
+    let root_id = if click.post.root_id.is_empty() {
+        click.post.id.clone()
+    } else {
+        click.post.root_id.clone()
+    };
+    let mut post = Post {
+        channel_id: click.post.channel_id.clone(),
+        root_id,
+        user_id: click.post.user_id.clone(),
+        message: message.to_string(),
+        ..Post::default()
+    };
+    post.props.insert("from_webhook".into(), json!("true"));
+    retain_props(&click.post, &mut post.props);
+    send_ephemeral(state, &caller.user.id, post);
 }
 
 /// `model.Dialog`, re-encoded as the server does before sending it in `open_dialog`.
@@ -362,7 +431,7 @@ pub(crate) async fn submit_dialog(
         let channel = db
             .channels
             .get(&submit.channel_id)
-            .ok_or_else(missing_channel)?;
+            .ok_or_else(AppError::missing_channel)?;
         if !db.can_read_channel(&caller.user, channel) {
             return Err(caller.denied("read_channel_content"));
         }

@@ -5,13 +5,14 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
+use super::super::core::events::{self, PostedEvent};
+use super::super::core::posts::system_post;
+use super::super::core::shared::Shared;
 use super::super::error::{ApiResult, AppError};
 use super::super::model::{Channel, Team};
 use super::super::state::Db;
-use super::channels::{missing_channel, system_post};
-use super::events::{self, PostedEvent};
+use super::request::{path_id, Caller};
 use super::teams::missing_team;
-use super::{path_id, Caller, Shared};
 use crate::ids::now_ms;
 
 /// What a move did before it succeeded or failed: the members it removed (their events are sent
@@ -37,7 +38,7 @@ pub(crate) async fn move_channel(
         .channels
         .get(&channel_id)
         .cloned()
-        .ok_or_else(missing_channel)?;
+        .ok_or_else(AppError::missing_channel)?;
     // `model.StringInterfaceFromJSON`: a body that is not a JSON object reads as empty.
     let props: Map<String, Value> = serde_json::from_slice::<Value>(&body)
         .ok()
@@ -163,7 +164,7 @@ fn finish_move(
     let stored = db
         .channels
         .get_mut(&channel.id)
-        .ok_or_else(missing_channel)?;
+        .ok_or_else(AppError::missing_channel)?;
     stored.team_id = team.id.clone();
     stored.update_at = now_ms();
     let moved = stored.clone();

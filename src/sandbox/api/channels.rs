@@ -7,21 +7,16 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::super::core::events::{self, PostedEvent};
+use super::super::core::posts::system_post;
+use super::super::core::shared::Shared;
+use super::super::core::status_ok;
 use super::super::error::{ApiResult, AppError};
-use super::super::model::{null_as_default, Channel, ChannelMember, Post};
+use super::super::model::{null_as_default, Channel, ChannelMember};
 use super::super::state::{direct_channel_name, Db};
-use super::events::{self, PostedEvent};
+use super::request::{parse_body, path_id, path_name, Caller, Paging};
 use super::users::{created, resolve_user_id};
-use super::{parse_body, path_id, status_ok, Caller, Paging, Shared};
-use crate::ids::{is_valid_id, new_id, now_ms};
-
-pub(crate) fn missing_channel() -> AppError {
-    AppError::new(
-        404,
-        "app.channel.get.existing.app_error",
-        "Unable to find the existing channel.",
-    )
-}
+use crate::ids::{is_valid_id, now_ms};
 
 /// The channel, if the caller may read it (404 when missing, 403 when not readable).
 pub(crate) fn readable_channel(db: &Db, caller: &Caller, channel_id: &str) -> ApiResult<Channel> {
@@ -29,7 +24,7 @@ pub(crate) fn readable_channel(db: &Db, caller: &Caller, channel_id: &str) -> Ap
         .channels
         .get(channel_id)
         .cloned()
-        .ok_or_else(missing_channel)?;
+        .ok_or_else(AppError::missing_channel)?;
     if !db.can_read_channel(&caller.user, &channel) {
         return Err(caller.denied("read_channel"));
     }
@@ -115,7 +110,10 @@ pub(crate) async fn create(
             now,
         );
         db.add_channel_member(&id, &caller.user.id, true, now);
-        let channel = db.channels.get_mut(&id).ok_or_else(missing_channel)?;
+        let channel = db
+            .channels
+            .get_mut(&id)
+            .ok_or_else(AppError::missing_channel)?;
         channel.purpose = body.purpose;
         channel.header = body.header;
         channel.clone()
@@ -203,8 +201,8 @@ pub(crate) async fn by_names(
     Path((team_name, channel_name)): Path<(String, String)>,
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<Channel>> {
-    super::path_name(&team_name, false)?;
-    super::path_name(&channel_name, false)?;
+    path_name(&team_name, false)?;
+    path_name(&channel_name, false)?;
     let include_deleted = query.include_deleted.as_deref() == Some("true");
     let db = state.db();
     let team = db.team_by_name(&team_name).cloned().ok_or_else(|| {
@@ -268,7 +266,10 @@ pub(crate) async fn direct(
                 db.add_channel_member(&id, &a, false, now);
                 db.add_channel_member(&id, &b, false, now);
                 (
-                    db.channels.get(&id).cloned().ok_or_else(missing_channel)?,
+                    db.channels
+                        .get(&id)
+                        .cloned()
+                        .ok_or_else(AppError::missing_channel)?,
                     true,
                 )
             }
@@ -353,7 +354,7 @@ pub(crate) async fn add_member(
             .channels
             .get(&channel_id)
             .cloned()
-            .ok_or_else(missing_channel)?;
+            .ok_or_else(AppError::missing_channel)?;
         if channel.channel_type == "D" || channel.channel_type == "G" {
             return Err(AppError::new(
                 400,
@@ -443,28 +444,6 @@ pub(crate) async fn add_member(
     Ok(created(member))
 }
 
-/// A system post (join, add, archive messages).
-pub(crate) fn system_post(
-    channel_id: &str,
-    user_id: &str,
-    post_type: &str,
-    message: String,
-    props: serde_json::Value,
-    now: i64,
-) -> Post {
-    Post {
-        id: new_id(),
-        create_at: now,
-        update_at: now,
-        user_id: user_id.into(),
-        channel_id: channel_id.into(),
-        message,
-        post_type: post_type.into(),
-        props: props.as_object().cloned().unwrap_or_default(),
-        ..Post::default()
-    }
-}
-
 /// `DELETE /channels/{channel_id}`: archives the channel (`delete_at`), `{status: "OK"}`.
 pub(crate) async fn archive(
     State(state): State<Shared>,
@@ -478,7 +457,7 @@ pub(crate) async fn archive(
             .channels
             .get(&channel_id)
             .cloned()
-            .ok_or_else(missing_channel)?;
+            .ok_or_else(AppError::missing_channel)?;
         if channel.channel_type == "D" || channel.channel_type == "G" {
             return Err(AppError::new(
                 400,
@@ -515,7 +494,7 @@ pub(crate) async fn archive(
         let stored = db
             .channels
             .get_mut(&channel_id)
-            .ok_or_else(missing_channel)?;
+            .ok_or_else(AppError::missing_channel)?;
         stored.delete_at = now;
         stored.update_at = now;
         let channel = stored.clone();

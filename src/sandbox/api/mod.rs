@@ -1,182 +1,43 @@
-//! The REST API under `/api/v4`: shared handler plumbing (caller, bodies, path ids, paging) and
-//! the route table the router and `served_routes` are both built from.
+//! The REST API under `/api/v4`: the route table the router and `served_routes` are both built
+//! from (what handlers read from a request is in `request`).
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use axum::routing::{delete, get, patch, post, put};
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::routing::{delete, get, patch, post, put, MethodRouter};
-use serde::de::DeserializeOwned;
-
-use super::auth::bearer_token;
-use super::error::{ApiResult, AppError};
-use super::model::User;
-use super::state::Db;
-use super::trigger::TriggerSigner;
-use super::websocket::Hub;
-use crate::ids::is_valid_id;
+use super::core::shared::{Route, Shared};
+use super::error::AppError;
 
 mod actions;
 mod channel_move;
-pub(crate) mod channels;
-pub(crate) mod events;
-pub(crate) mod posts;
-pub(crate) mod reactions;
+mod channels;
+mod posts;
+mod reactions;
 mod remote_clusters;
+mod request;
 mod shared_channels;
 mod system;
 mod teams;
 mod users;
 
-/// Everything a handler needs; shared by all requests of one instance.
-pub(crate) struct Sandbox {
-    /// Shared with the WebSocket hub's token check.
-    pub db: Arc<Mutex<Db>>,
-    pub hub: Hub,
-    pub triggers: TriggerSigner,
-    /// Client for integration requests (button clicks, dialog submissions).
-    pub http: reqwest::Client,
-    /// The instance's name (`SiteName`) and public URL (`SiteURL`).
-    pub name: String,
-    pub site_url: String,
-    /// A stable id for this instance (`DiagnosticId`).
-    pub diagnostic_id: String,
-    /// Connections to other instances and the sync of shared channels.
-    pub federation: super::federation::Runtime,
-    /// How long each integration took to answer a click (what the server's user waits on).
-    pub integration_timings: super::IntegrationTimings,
-}
-
-/// Handle to the instance's shared state.
-pub(crate) type Shared = Arc<Sandbox>;
-
-impl Sandbox {
-    /// Locks the data; never held across an `.await`.
-    pub fn db(&self) -> MutexGuard<'_, Db> {
-        self.db
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// The authenticated caller (session or access token in `Authorization: Bearer`).
-pub(crate) struct Caller {
-    pub user: User,
-}
-
-impl FromRequestParts<Shared> for Caller {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Caller, AppError> {
-        let token = bearer_token(&parts.headers).ok_or_else(AppError::session_expired)?;
-        let user = state
-            .db()
-            .user_by_token(&token)
-            .cloned()
-            .ok_or_else(AppError::session_expired)?;
-        Ok(Caller { user })
-    }
-}
-
-impl Caller {
-    pub fn is_admin(&self) -> bool {
-        self.user.is_system_admin()
-    }
-
-    /// 403 unless the caller is a system admin (`manage_system`).
-    pub fn require_admin(&self, permission: &str) -> ApiResult<()> {
-        if self.is_admin() {
-            Ok(())
-        } else {
-            Err(AppError::permission(&self.user.id, permission))
-        }
-    }
-
-    pub fn denied(&self, permission: &str) -> AppError {
-        AppError::permission(&self.user.id, permission)
-    }
-}
-
-/// Decodes a JSON body; a decoding failure is the server's 400 for `name`.
-pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8], name: &str) -> ApiResult<T> {
-    serde_json::from_slice(body).map_err(|err| AppError::invalid_body_param(name, err.to_string()))
-}
-
-/// A `*_id` path parameter: outside `[A-Za-z0-9]+` the router itself answers 404; otherwise it
-/// must be a valid 26-character id (400 `invalid_url_param`).
-pub(crate) fn path_id(name: &str, value: &str) -> ApiResult<()> {
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(AppError::not_found_route());
-    }
-    if !is_valid_id(value) {
-        return Err(AppError::invalid_url_param(name));
-    }
-    Ok(())
-}
-
-/// A name path parameter (`username`, `team_name`, `channel_name`): outside the router's
-/// pattern (`[A-Za-z0-9_-]+`, plus `.` for usernames) the router answers 404.
-pub(crate) fn path_name(value: &str, allow_dot: bool) -> ApiResult<()> {
-    let ok = !value.is_empty()
-        && value.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (allow_dot && b == b'.')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::not_found_route())
-    }
-}
-
-/// `page` and `per_page` query parameters, as `model.Params` reads them (default 60, max 200).
-#[derive(serde::Deserialize, Default)]
-pub(crate) struct Paging {
-    #[serde(default)]
-    page: Option<String>,
-    #[serde(default)]
-    per_page: Option<String>,
-}
-
-impl Paging {
-    /// The `(offset, limit)` pair, or 400 for an unparsable value.
-    pub fn window(&self) -> ApiResult<(usize, usize)> {
-        let page: usize = match &self.page {
-            None => 0,
-            Some(p) => p.parse().map_err(|_| AppError::invalid_url_param("page"))?,
-        };
-        let per_page: usize = match &self.per_page {
-            None => 60,
-            Some(p) => p
-                .parse()
-                .map_err(|_| AppError::invalid_url_param("per_page"))?,
-        };
-        let per_page = per_page.min(200);
-        Ok((page.saturating_mul(per_page), per_page))
-    }
-
-    /// Applies the window to a list.
-    pub fn apply<T>(&self, items: Vec<T>) -> ApiResult<Vec<T>> {
-        let (offset, limit) = self.window()?;
-        Ok(items.into_iter().skip(offset).take(limit).collect())
-    }
-}
-
-/// A boolean query flag as `web/params.go` reads it: Go's `strconv.ParseBool`, anything
-/// else (or nothing) being false.
-pub(crate) fn flag(value: &Option<String>) -> bool {
-    matches!(
-        value.as_deref(),
-        Some("1" | "t" | "T" | "TRUE" | "true" | "True")
-    )
-}
-
-/// `{"status": "OK"}`, the server's `ReturnStatusOK`.
-pub(crate) fn status_ok() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"status": "OK"}))
-}
-
 /// Every API route: method, template (with the spec's parameter names) and handler.
-pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
+pub(crate) fn route_table() -> Vec<Route> {
+    [
+        user_routes(),
+        team_routes(),
+        channel_routes(),
+        post_routes(),
+        action_routes(),
+        remote_cluster_routes(),
+        shared_channel_routes(),
+        reaction_routes(),
+        system_routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// `/users…`: accounts, and a user's teams and their channels.
+fn user_routes() -> Vec<Route> {
     vec![
         ("POST", "/api/v4/users/login", post(users::login)),
         ("POST", "/api/v4/users/logout", post(users::logout)),
@@ -200,6 +61,12 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
             "/api/v4/users/{user_id}/teams/{team_id}/channels",
             get(channels::of_user_in_team),
         ),
+    ]
+}
+
+/// `/teams…`: teams, their members and channels.
+fn team_routes() -> Vec<Route> {
+    vec![
         ("GET", "/api/v4/teams", get(teams::list)),
         ("POST", "/api/v4/teams", post(teams::create)),
         ("GET", "/api/v4/teams/{team_id}", get(teams::get_one)),
@@ -229,6 +96,12 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
             "/api/v4/teams/name/{team_name}/channels/name/{channel_name}",
             get(channels::by_names),
         ),
+    ]
+}
+
+/// `/channels…`: channels, direct channels, members, moves, a channel's posts.
+fn channel_routes() -> Vec<Route> {
+    vec![
         ("POST", "/api/v4/channels", post(channels::create)),
         ("POST", "/api/v4/channels/direct", post(channels::direct)),
         (
@@ -266,11 +139,23 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
             "/api/v4/channels/{channel_id}/posts",
             get(posts::of_channel),
         ),
+    ]
+}
+
+/// `/posts…`: creating, ephemeral, reading and editing posts.
+fn post_routes() -> Vec<Route> {
+    vec![
         ("POST", "/api/v4/posts", post(posts::create)),
         ("POST", "/api/v4/posts/ephemeral", post(posts::ephemeral)),
         ("GET", "/api/v4/posts/{post_id}", get(posts::get_one)),
         ("PUT", "/api/v4/posts/{post_id}", put(posts::update)),
         ("PUT", "/api/v4/posts/{post_id}/patch", put(posts::patch)),
+    ]
+}
+
+/// Interactive messages and dialogs: button clicks, dialogs opened and submitted.
+fn action_routes() -> Vec<Route> {
+    vec![
         (
             "POST",
             "/api/v4/posts/{post_id}/actions/{action_id}",
@@ -286,6 +171,12 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
             "/api/v4/actions/dialogs/submit",
             post(actions::submit_dialog),
         ),
+    ]
+}
+
+/// `/remotecluster…`: secure connections and their invites.
+fn remote_cluster_routes() -> Vec<Route> {
+    vec![
         ("GET", "/api/v4/remotecluster", get(remote_clusters::list)),
         (
             "POST",
@@ -317,6 +208,12 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
             "/api/v4/remotecluster/{remote_id}/generate_invite",
             post(remote_clusters::generate_invite),
         ),
+    ]
+}
+
+/// Shared channels: invites of connections, links, a team's shared channels, remote info.
+fn shared_channel_routes() -> Vec<Route> {
+    vec![
         (
             "POST",
             "/api/v4/remotecluster/{remote_id}/channels/{channel_id}/invite",
@@ -347,6 +244,12 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
             "/api/v4/sharedchannels/{channel_id}/remotes",
             get(shared_channels::remotes_of_channel),
         ),
+    ]
+}
+
+/// Emoji reactions: adding, a post's list, removing.
+fn reaction_routes() -> Vec<Route> {
+    vec![
         ("POST", "/api/v4/reactions", post(reactions::create)),
         (
             "GET",
@@ -358,22 +261,26 @@ pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Sha
             "/api/v4/users/{user_id}/posts/{post_id}/reactions/{emoji_name}",
             delete(reactions::remove),
         ),
+    ]
+}
+
+/// `/system/ping` and `/config/client`.
+fn system_routes() -> Vec<Route> {
+    vec![
         ("GET", "/api/v4/system/ping", get(system::ping)),
         ("GET", "/api/v4/config/client", get(system::client_config)),
     ]
 }
 
-/// The API router (no middleware), with the server's 404 for unknown routes.
+/// The API router (no middleware) serving `server_to_server` too (the federation routes, which
+/// take no session), with the server's 404 for unknown routes.
 ///
 /// A known path with the wrong method is also a 404 AppError, not a 405: the real server's
 /// gorilla/mux router records the method mismatch, then its catch-all `/api/v4/{anything:.*}`
 /// route (`Handle404`, registered after the API) matches and clears it.
-pub(crate) fn router(shared: Shared) -> axum::Router {
+pub(crate) fn router(shared: Shared, server_to_server: Vec<Route>) -> axum::Router {
     let mut router = axum::Router::new();
-    for (_, path, handler) in route_table() {
-        router = router.route(path, handler);
-    }
-    for (_, path, handler) in super::federation::inbound::route_table() {
+    for (_, path, handler) in route_table().into_iter().chain(server_to_server) {
         router = router.route(path, handler);
     }
     router

@@ -7,18 +7,16 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::super::core::events::{self, PostedEvent};
+use super::super::core::posts::send_ephemeral;
+use super::super::core::shared::Shared;
 use super::super::error::{ApiResult, AppError};
 use super::super::model::{null_as_default, Post, PostList};
 use super::super::state::Db;
-use super::channels::{missing_channel, readable_channel};
-use super::events::{self, PostedEvent};
+use super::channels::readable_channel;
+use super::request::{parse_body, path_id, Caller, Paging};
 use super::users::created;
-use super::{parse_body, path_id, Caller, Paging, Shared};
 use crate::ids::{is_valid_id, new_id, now_ms};
-
-pub(crate) fn missing_post() -> AppError {
-    AppError::new(404, "app.post.get.app_error", "Unable to get the post.")
-}
 
 /// The post as clients get it: integrations stripped, empty metadata.
 pub(crate) fn for_client(post: &Post) -> Post {
@@ -104,11 +102,11 @@ fn readable_post(db: &Db, caller: &Caller, post_id: &str) -> ApiResult<Post> {
         .get(post_id)
         .filter(|p| p.delete_at == 0)
         .cloned()
-        .ok_or_else(missing_post)?;
+        .ok_or_else(AppError::missing_post)?;
     let channel = db
         .channels
         .get(&post.channel_id)
-        .ok_or_else(missing_channel)?;
+        .ok_or_else(AppError::missing_channel)?;
     if !db.can_read_channel(&caller.user, channel) {
         return Err(caller.denied("read_channel_content"));
     }
@@ -144,7 +142,7 @@ fn edit(
                 &caller.user,
                 db.channels
                     .get(&current.channel_id)
-                    .ok_or_else(missing_channel)?,
+                    .ok_or_else(AppError::missing_channel)?,
             )
         {
             return Err(caller.denied("edit_post"));
@@ -237,25 +235,6 @@ pub(crate) struct EphemeralBody {
     user_id: String,
     #[serde(default)]
     post: Option<Post>,
-}
-
-/// Builds and delivers an ephemeral post to one user (`SendEphemeralPost`); it is kept so its
-/// actions can be clicked (the real server carries them in encrypted cookies instead).
-pub(crate) fn send_ephemeral(state: &Shared, user_id: &str, mut post: Post) -> Post {
-    let now = now_ms();
-    if post.id.is_empty() {
-        post.id = new_id();
-    }
-    post.post_type = "system_ephemeral".into();
-    post.create_at = now;
-    post.update_at = now;
-    post.generate_action_ids();
-    state
-        .db()
-        .ephemeral_posts
-        .insert(post.id.clone(), post.clone());
-    events::ephemeral(&state.hub, user_id, &post);
-    post
 }
 
 /// `POST /posts/ephemeral` `{user_id, post}`: needs `create_post_ephemeral` (system admins).

@@ -9,14 +9,15 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::super::core::shared::Shared;
+use super::super::core::status_ok;
 use super::super::error::{ApiResult, AppError};
-use super::super::federation::invitation;
-use super::super::federation::records::{RemoteCluster, SITE_URL_PENDING};
 use super::super::invite_code::{
     self as invite, InviteError, RemoteClusterInvite, CURRENT_VERSION,
 };
 use super::super::model::null_as_default;
-use super::{flag, parse_body, path_id, status_ok, Caller, Shared};
+use super::super::model::records::{RemoteCluster, SITE_URL_PENDING};
+use super::request::{flag, parse_body, path_id, Caller, Paging};
 use crate::ids::{new_id, now_ms};
 
 const PERMISSION: &str = "manage_secure_connections";
@@ -69,7 +70,7 @@ fn generated_password() -> String {
 #[derive(Deserialize, Default)]
 pub(crate) struct ListQuery {
     #[serde(flatten)]
-    paging: super::Paging,
+    paging: Paging,
     exclude_offline: Option<String>,
     in_channel: Option<String>,
     not_in_channel: Option<String>,
@@ -225,7 +226,7 @@ pub(crate) async fn accept_invite(
     let (code, password) = (body.invite.clone(), body.password.clone());
     let opened = tokio::task::spawn_blocking(move || invite::decrypt(&code, &password))
         .await
-        .map_err(|_| invitation::accept_error("decryption did not finish"))?;
+        .map_err(|_| AppError::accept_invitation("decryption did not finish"))?;
     let opened = opened.map_err(|err| match err {
         InviteError::Encoding => AppError::new(
             400,
@@ -245,7 +246,11 @@ pub(crate) async fn accept_invite(
         creator_id: caller.user.id.clone(),
         ..RemoteCluster::default()
     };
-    let rc = invitation::accept(&state, &opened, draft).await?;
+    let rc = state
+        .federation
+        .service
+        .accept_invite(&state, &opened, draft)
+        .await?;
     Ok((axum::http::StatusCode::CREATED, Json(rc.sanitized())).into_response())
 }
 

@@ -8,14 +8,15 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
+use super::super::core::shared::Shared;
+use super::super::core::status_ok;
 use super::super::error::{ApiResult, AppError};
-use super::super::federation::channel_share;
-use super::super::federation::records::{
+use super::super::model::records::{
     RemoteCluster, RemoteClusterInfo, SharedChannel, SharedChannelRemote,
 };
 use super::super::model::Channel;
 use super::remote_clusters::missing_remote;
-use super::{flag, path_id, status_ok, Caller, Paging, Shared};
+use super::request::{flag, path_id, Caller, Paging};
 
 /// The connection and channel of an invite/uninvite, checked in the server's order: the
 /// permission (`manage_secure_connections`, reported as `manage_shared_channels`), a live
@@ -50,7 +51,10 @@ pub(crate) async fn invite(
     Path((remote_id, channel_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let (rc, channel) = target(&state, &caller, &remote_id, &channel_id)?;
-    channel_share::invite(&state, &channel, &rc, &caller.user.id)?;
+    state
+        .federation
+        .service
+        .invite_to_channel(&state, &channel, &rc, &caller.user.id)?;
     Ok(status_ok().into_response())
 }
 
@@ -62,7 +66,11 @@ pub(crate) async fn uninvite(
     Path((remote_id, channel_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let (rc, channel) = target(&state, &caller, &remote_id, &channel_id)?;
-    if channel_share::uninvite(&state, &channel.id, &rc.remote_id) {
+    if state
+        .federation
+        .service
+        .uninvite_from_channel(&state, &channel.id, &rc.remote_id)
+    {
         Ok(status_ok().into_response())
     } else {
         Ok(StatusCode::NO_CONTENT.into_response())

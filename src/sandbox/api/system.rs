@@ -6,9 +6,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::super::core::shared::{Shared, SERVER_VERSION};
 use super::super::error::{ApiResult, AppError};
-use super::super::SERVER_VERSION;
-use super::Shared;
 
 /// `GET /system/ping`: healthy, no session needed.
 pub(crate) async fn ping() -> Json<Value> {

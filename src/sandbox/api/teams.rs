@@ -6,10 +6,12 @@ use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 
+use super::super::core::events;
+use super::super::core::shared::Shared;
 use super::super::error::{ApiResult, AppError};
 use super::super::model::{null_as_default, Team, TeamMember};
+use super::request::{parse_body, path_id, path_name, Caller, Paging};
 use super::users::{created, resolve_user_id};
-use super::{events, parse_body, path_id, Caller, Paging, Shared};
 use crate::ids::now_ms;
 
 pub(crate) fn missing_team() -> AppError {
@@ -79,7 +81,7 @@ pub(crate) async fn by_name(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Team>> {
-    super::path_name(&name, false)?;
+    path_name(&name, false)?;
     let team = state.db().team_by_name(&name).cloned().ok_or_else(|| {
         AppError::new(
             404,

@@ -8,9 +8,11 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::super::auth::bearer_token;
+use super::super::core::shared::Shared;
+use super::super::core::status_ok;
 use super::super::error::{ApiResult, AppError};
 use super::super::model::{null_as_default, User};
-use super::{parse_body, path_id, status_ok, Caller, Paging, Shared};
+use super::request::{parse_body, path_id, path_name, Caller, Paging};
 use crate::ids::new_id;
 
 /// `User.SanitizeProfile`: what everyone but the user itself sees (email stays visible, as
@@ -143,7 +145,7 @@ pub(crate) async fn by_username(
     caller: Caller,
     Path(username): Path<String>,
 ) -> ApiResult<Json<User>> {
-    super::path_name(&username, true)?;
+    path_name(&username, true)?;
     let db = state.db();
     let user = db.user_by_username(&username).ok_or_else(missing_user)?;
     Ok(Json(if user.id == caller.user.id {

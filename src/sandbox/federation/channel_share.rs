@@ -3,16 +3,14 @@
 
 use serde_json::json;
 
-use super::super::api::channels::system_post;
-use super::super::api::events::{self, PostedEvent};
-use super::super::api::posts::send_ephemeral;
-use super::super::api::Shared;
+use super::super::core::events::{self, PostedEvent};
+use super::super::core::posts::{send_ephemeral, system_post};
+use super::super::core::shared::Shared;
 use super::super::error::{ApiResult, AppError};
+use super::super::model::records::{RemoteCluster, SharedChannel, SharedChannelRemote};
 use super::super::model::{Channel, Post};
-use super::outbound::{self, Target};
+use super::outbound::{self, Target, SEND_TIMEOUT};
 use super::protocol::{ChannelInviteMsg, Response, MSG_PATH, TOPIC_CHANNEL_INVITE};
-use super::records::{RemoteCluster, SharedChannel, SharedChannelRemote};
-use super::SEND_TIMEOUT;
 use crate::ids::{new_id, now_ms};
 
 /// `InviteRemoteToChannel(…, shareIfNotShared = true)`: shares the channel from here when it

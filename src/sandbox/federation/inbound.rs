@@ -5,23 +5,24 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::{post, MethodRouter};
+use axum::routing::post;
 use axum::Json;
 use serde_json::Value;
 
-use super::super::api::{status_ok, Shared};
+use super::super::core::shared::{Route, Shared};
+use super::super::core::status_ok;
 use super::super::error::{ApiResult, AppError};
 use super::super::invite_code::RemoteClusterInvite;
+use super::super::model::records::RemoteCluster;
 use super::protocol::{
     ChannelInviteMsg, Frame, Ping, Response, SyncMsg, HEADER_REMOTE_ID, HEADER_REMOTE_TOKEN,
     TOPIC_CHANNEL_INVITE, TOPIC_SYNC,
 };
-use super::records::RemoteCluster;
 use crate::ids::{is_valid_id, new_id, now_ms};
 
 /// Every server-to-server route: method, path and handler. They are not in the client API
 /// spec.
-pub(crate) fn route_table() -> Vec<(&'static str, &'static str, MethodRouter<Shared>)> {
+pub(crate) fn route_table() -> Vec<Route> {
     vec![
         ("POST", super::protocol::PING_PATH, post(ping)),
         ("POST", super::protocol::MSG_PATH, post(msg)),

@@ -2,24 +2,14 @@
 //! service): the connection is saved with fresh tokens, then confirmed with the inviting
 //! server; a confirmation that fails soft-deletes it again.
 
-use super::super::api::Shared;
+use super::super::core::shared::Shared;
 use super::super::error::{ApiResult, AppError};
 use super::super::invite_code::{RemoteClusterInvite, CURRENT_VERSION};
-use super::outbound::{self, Target};
+use super::super::model::records::RemoteCluster;
+use super::outbound::{self, Target, SEND_TIMEOUT};
+use super::pinger;
 use super::protocol::{Response, CONFIRM_INVITE_PATH, TOPIC_INVITATION};
-use super::records::RemoteCluster;
-use super::{pinger, SEND_TIMEOUT};
 use crate::ids::{new_id, now_ms};
-
-/// 500 `api.remote_cluster.accept_invitation_error`, saying why in the detail.
-pub(crate) fn accept_error(detail: impl Into<String>) -> AppError {
-    AppError::new(
-        500,
-        "api.remote_cluster.accept_invitation_error",
-        "Could not accept the invitation.",
-    )
-    .detail(detail)
-}
 
 /// Accepts an opened invite as `draft` (name, display name, default team, creator) describes
 /// it; returns the saved connection.
@@ -50,7 +40,7 @@ pub(crate) async fn accept(
             .get(&rc.remote_id)
             .is_some_and(|old| old.name == rc.name)
         {
-            return Err(accept_error(
+            return Err(AppError::accept_invitation(
                 "duplicate key value violates unique constraint \"remoteclusters_pkey\"",
             ));
         }
@@ -85,7 +75,7 @@ pub(crate) async fn accept(
         if let Some(saved) = state.db().remote_clusters.get_mut(&rc.remote_id) {
             saved.delete_at = now_ms();
         }
-        return Err(accept_error(reason));
+        return Err(AppError::accept_invitation(reason));
     }
     pinger::ping_soon(state, &rc.remote_id);
     Ok(rc)

@@ -2,69 +2,66 @@
 //! (remote clusters) confirmed over HTTP, pings, shared channels offered and received, and the
 //! sync of posts and reactions between the servers that share a channel.
 
-pub(crate) mod channel_share;
+mod channel_share;
 pub(crate) mod inbound;
-pub(crate) mod invitation;
-pub(crate) mod outbound;
-pub(crate) mod pinger;
-pub(crate) mod protocol;
-pub(crate) mod records;
+mod invitation;
+mod outbound;
+mod pinger;
+mod protocol;
 mod store;
-pub(crate) mod sync;
+mod sync;
 
-use std::time::Duration;
-
+use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 
+use super::core::shared::{Federation, Runtime, Shared};
+use super::error::ApiResult;
+use super::invite_code::RemoteClusterInvite;
+use super::model::records::RemoteCluster;
+use super::model::Channel;
+
+pub use self::outbound::{PING_TIMEOUT, SEND_TIMEOUT};
 pub use self::store::UNSHARE_MESSAGE;
+pub use super::core::shared::FederationOptions;
 
-/// Federation timing of one instance.
-#[derive(Clone, Debug)]
-pub struct FederationOptions {
-    /// How often confirmed connections are pinged (`PingFreq`, one minute on the server).
-    pub ping_interval: Duration,
-    /// How long an invite can be confirmed after the connection was created
-    /// (`InviteExpiresAfter`, 48 hours).
-    pub invite_expires_after: Duration,
+/// The instance's federation runtime, with this module's [`Service`], and the receiving end
+/// of its sync queue (for [`spawn`]).
+pub(crate) fn runtime(options: FederationOptions) -> (Runtime, mpsc::UnboundedReceiver<String>) {
+    Runtime::new(options, Box::new(Service))
 }
 
-impl Default for FederationOptions {
-    fn default() -> FederationOptions {
-        FederationOptions {
-            ping_interval: Duration::from_secs(60),
-            invite_expires_after: Duration::from_secs(48 * 3600),
-        }
-    }
-}
+/// The federation steps the REST API starts, as the server's remote cluster and shared channel
+/// services carry them out.
+struct Service;
 
-/// `PingTimeout`: a ping not answered within this counts as failed.
-pub const PING_TIMEOUT: Duration = Duration::from_secs(15);
-/// `SendTimeout` for messages and invite confirmations.
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The federation state an instance's handlers share.
-pub(crate) struct Runtime {
-    pub options: FederationOptions,
-    sync: mpsc::UnboundedSender<String>,
-}
-
-impl Runtime {
-    /// A runtime and the receiving end of its sync queue (for [`spawn`]).
-    pub fn new(options: FederationOptions) -> (Runtime, mpsc::UnboundedReceiver<String>) {
-        let (sync, queue) = mpsc::unbounded_channel();
-        (Runtime { options, sync }, queue)
+impl Federation for Service {
+    fn accept_invite<'a>(
+        &'a self,
+        state: &'a Shared,
+        invite: &'a RemoteClusterInvite,
+        draft: RemoteCluster,
+    ) -> BoxFuture<'a, ApiResult<RemoteCluster>> {
+        Box::pin(invitation::accept(state, invite, draft))
     }
 
-    /// Asks for a channel's changes to be sent to the servers it is shared with
-    /// (`NotifyChannelChanged`).
-    pub fn channel_changed(&self, channel_id: &str) {
-        let _ = self.sync.send(channel_id.to_string());
+    fn invite_to_channel(
+        &self,
+        state: &Shared,
+        channel: &Channel,
+        rc: &RemoteCluster,
+        user_id: &str,
+    ) -> ApiResult<()> {
+        channel_share::invite(state, channel, rc, user_id)
+    }
+
+    fn uninvite_from_channel(&self, state: &Shared, channel_id: &str, remote_id: &str) -> bool {
+        channel_share::uninvite(state, channel_id, remote_id)
     }
 }
 
 /// Starts the instance's background work: the pinger and the sync sender.
 pub(crate) fn spawn(
-    state: super::api::Shared,
+    state: Shared,
     queue: mpsc::UnboundedReceiver<String>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     vec![

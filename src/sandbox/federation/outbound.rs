@@ -9,6 +9,11 @@ use serde_json::Value;
 use super::protocol::{Frame, Msg, HEADER_REMOTE_ID, HEADER_REMOTE_TOKEN};
 use crate::ids::{new_id, now_ms};
 
+/// `PingTimeout`: a ping not answered within this counts as failed.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(15);
+/// `SendTimeout` for messages and invite confirmations.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Why a request to another server failed; the text is safe to show (no token).
 #[derive(Debug, thiserror::Error)]
 pub enum OutboundError {

@@ -4,10 +4,9 @@
 
 use serde_json::json;
 
-use super::super::api::Shared;
-use super::outbound::{self, Target};
+use super::super::core::shared::Shared;
+use super::outbound::{self, Target, PING_TIMEOUT};
 use super::protocol::{Ping, PING_PATH, TOPIC_PING};
-use super::PING_TIMEOUT;
 use crate::ids::now_ms;
 
 /// The ping loop of one instance (runs until aborted).

@@ -8,16 +8,15 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::super::api::channels::system_post;
-use super::super::api::events::{self, PostedEvent};
-use super::super::api::reactions::{apply_remove, apply_save};
-use super::super::api::Shared;
+use super::super::core::events::{self, PostedEvent};
+use super::super::core::posts::system_post;
+use super::super::core::reactions::{apply_remove, apply_save};
+use super::super::core::shared::Shared;
+use super::super::model::records::RemoteCluster;
 use super::super::model::{Post, Reaction, User};
 use super::super::state::Db;
-use super::outbound::{self, Target};
+use super::outbound::{self, Target, SEND_TIMEOUT};
 use super::protocol::{Response, SyncMsg, SyncResponse, MSG_PATH, TOPIC_SYNC};
-use super::records::RemoteCluster;
-use super::SEND_TIMEOUT;
 use crate::ids::{new_id, now_ms};
 
 /// Attempts per batch before it is left for the next change of the channel.

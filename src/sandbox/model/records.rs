@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::super::error::{ApiResult, AppError};
-use super::super::model::Channel;
+use super::Channel;
 use crate::ids::{is_valid_id, now_ms};
 
 /// An invite not yet accepted has a site URL with this prefix (`model.SiteURLPending`).

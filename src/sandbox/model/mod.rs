@@ -1,5 +1,8 @@
 //! The JSON shapes the real server sends (`server/public/model`: user.go, team.go, channel.go,
-//! channel_member.go, team_member.go, post.go, post_list.go), field for field.
+//! channel_member.go, team_member.go, post.go, post_list.go), field for field; `records` has
+//! the server's records of secure connections and shared channels.
+
+pub(crate) mod records;
 
 use std::collections::BTreeMap;
 
