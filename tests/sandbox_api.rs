@@ -2,6 +2,7 @@
 
 mod support;
 
+use support::harness::Sandbox;
 use support::sandbox::{assert_app_error, next_event, socket};
 
 use std::sync::{Arc, Mutex};
@@ -9,93 +10,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use sharebot::sandbox::recorder::Recorder;
-use sharebot::sandbox::{self, RunningSandbox, SandboxOptions};
-
-struct Env {
-    sandbox: RunningSandbox,
-    recorder: Recorder,
-    http: reqwest::Client,
-}
-
-async fn env_with(options: SandboxOptions) -> Env {
-    let recorder = Recorder::default();
-    let sandbox = sandbox::start(SandboxOptions {
-        recorder: Some(recorder.clone()),
-        bot_token: Some("bottoken".into()),
-        ..options
-    })
-    .await
-    .unwrap();
-    Env {
-        sandbox,
-        recorder,
-        http: reqwest::Client::new(),
-    }
-}
-
-async fn env() -> Env {
-    env_with(SandboxOptions::default()).await
-}
-
-impl Env {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let (status, _, value) = self.call_full(method, path, token, body).await;
-        (status, value)
-    }
-
-    async fn call_full(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{}", self.sandbox.site_url(), path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        let value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        (status, headers, value)
-    }
-
-    async fn login(&self, username: &str, password: &str) -> String {
-        let (status, headers, _) = self
-            .call_full(
-                Method::POST,
-                "/api/v4/users/login",
-                None,
-                Some(json!({"login_id": username, "password": password})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK);
-        headers["Token"].to_str().unwrap().to_string()
-    }
-
-    fn id(&self, username: &str) -> String {
-        self.sandbox.user_id(username).unwrap()
-    }
-
-    async fn finish(self) {
-        support::openapi::assert_conforms(&self.recorder);
-        self.sandbox.shutdown().await;
-    }
-}
+use sharebot::sandbox::{self, SandboxOptions};
 
 /// An HTTP endpoint standing in for an integration: records each JSON body it gets and
 /// answers with the configured status and body.
@@ -146,7 +61,7 @@ impl Integration {
 }
 
 /// The bot posts an interactive message in `admins`; returns the post as answered.
-async fn post_buttons(env: &Env, hook: &Integration) -> Value {
+async fn post_buttons(env: &Sandbox, hook: &Integration) -> Value {
     let channel_id = env.sandbox.channel_id("engineering", "admins").unwrap();
     let (status, post) = env
         .call(
@@ -172,7 +87,7 @@ async fn post_buttons(env: &Env, hook: &Integration) -> Value {
 
 #[tokio::test]
 async fn login_gives_a_token_header_and_refuses_a_bad_password() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let (status, headers, user) = env
         .call_full(
             Method::POST,
@@ -192,20 +107,15 @@ async fn login_gives_a_token_header_and_refuses_a_bad_password() {
     assert_eq!(me["id"], user["id"]);
     assert!(me["roles"].as_str().unwrap().contains("system_admin"));
 
-    let (status, body) = env
-        .call(
-            Method::POST,
-            "/api/v4/users/login",
-            None,
-            Some(json!({"login_id": "sysadmin", "password": "nope"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_app_error(
-        &body,
+    env.call_err(
+        Method::POST,
+        "/api/v4/users/login",
+        None,
+        Some(json!({"login_id": "sysadmin", "password": "nope"})),
         401,
         "api.user.login.invalid_credentials_email_username",
-    );
+    )
+    .await;
 
     let (status, _) = env
         .call(Method::POST, "/api/v4/users/logout", Some(&token), None)
@@ -220,11 +130,17 @@ async fn login_gives_a_token_header_and_refuses_a_bad_password() {
 
 #[tokio::test]
 async fn requests_without_a_valid_token_are_401() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     for token in [None, Some("not-a-token")] {
-        let (status, body) = env.call(Method::GET, "/api/v4/users/me", token, None).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert_app_error(&body, 401, "api.context.session_expired.app_error");
+        env.call_err(
+            Method::GET,
+            "/api/v4/users/me",
+            token,
+            None,
+            401,
+            "api.context.session_expired.app_error",
+        )
+        .await;
     }
     let (status, me) = env
         .call(Method::GET, "/api/v4/users/me", Some("bottoken"), None)
@@ -237,7 +153,7 @@ async fn requests_without_a_valid_token_are_401() {
 
 #[tokio::test]
 async fn listing_system_admins_gives_the_two_admins_and_the_bot() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let (status, users) = env
         .call(
             Method::GET,
@@ -295,7 +211,7 @@ async fn listing_system_admins_gives_the_two_admins_and_the_bot() {
 
 #[tokio::test]
 async fn teams_and_channels_are_read_as_the_server_answers() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let user = env.login("user-1", "SampleUs@r-1").await;
     let (_, teams) = env
         .call(Method::GET, "/api/v4/teams", Some("bottoken"), None)
@@ -403,22 +319,15 @@ async fn teams_and_channels_are_read_as_the_server_answers() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(created["creator_id"], env.id("user-1"));
     let channel_id = created["id"].as_str().unwrap().to_string();
-    let (status, again) = env
-        .call(
-            Method::POST,
-            "/api/v4/channels",
-            Some(&user),
-            Some(
-                json!({"team_id": team, "name": "release", "display_name": "Release", "type": "O"}),
-            ),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(
-        &again,
+    env.call_err(
+        Method::POST,
+        "/api/v4/channels",
+        Some(&user),
+        Some(json!({"team_id": team, "name": "release", "display_name": "Release", "type": "O"})),
         400,
         "store.sql_channel.save_channel.exists.app_error",
-    );
+    )
+    .await;
 
     let (status, member) = env
         .call(
@@ -475,7 +384,7 @@ async fn teams_and_channels_are_read_as_the_server_answers() {
 
 #[tokio::test]
 async fn a_direct_channel_is_created_once_and_carries_posts() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let pair = json!([env.id("sharebot"), env.id("sysadmin")]);
     let (status, first) = env
         .call(
@@ -585,7 +494,7 @@ async fn a_direct_channel_is_created_once_and_carries_posts() {
 /// `app.UpdatePost`): an edit that means to keep buttons must send them again.
 #[tokio::test]
 async fn edits_replace_props_entirely() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let town = env
         .sandbox
         .channel_id("engineering", "town-square")
@@ -655,7 +564,7 @@ async fn edits_replace_props_entirely() {
 
 #[tokio::test]
 async fn only_the_author_or_an_admin_edits_a_post() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let user = env.login("user-1", "SampleUs@r-1").await;
     let town = env
         .sandbox
@@ -670,16 +579,15 @@ async fn only_the_author_or_an_admin_edits_a_post() {
         )
         .await;
     let id = post["id"].as_str().unwrap();
-    let (status, body) = env
-        .call(
-            Method::PUT,
-            &format!("/api/v4/posts/{id}/patch"),
-            Some(&user),
-            Some(json!({"message": "hacked"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_app_error(&body, 403, "api.context.permissions.app_error");
+    env.call_err(
+        Method::PUT,
+        &format!("/api/v4/posts/{id}/patch"),
+        Some(&user),
+        Some(json!({"message": "hacked"})),
+        403,
+        "api.context.permissions.app_error",
+    )
+    .await;
     let (status, patched) = env
         .call(
             Method::PUT,
@@ -691,16 +599,15 @@ async fn only_the_author_or_an_admin_edits_a_post() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(patched["message"], "v2");
     assert!(patched["edit_at"].as_i64().unwrap() > 0);
-    let (status, body) = env
-        .call(
-            Method::PUT,
-            &format!("/api/v4/posts/{id}"),
-            Some("bottoken"),
-            Some(json!({"id": town, "message": "v3"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "api.context.invalid_body_param.app_error");
+    env.call_err(
+        Method::PUT,
+        &format!("/api/v4/posts/{id}"),
+        Some("bottoken"),
+        Some(json!({"id": town, "message": "v3"})),
+        400,
+        "api.context.invalid_body_param.app_error",
+    )
+    .await;
     let (status, updated) = env
         .call(
             Method::PUT,
@@ -725,7 +632,7 @@ async fn only_the_author_or_an_admin_edits_a_post() {
 
 #[tokio::test]
 async fn a_button_click_reaches_the_integration_and_applies_its_answer() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let hook = integration().await;
     let post = post_buttons(&env, &hook).await;
     let text = post.to_string();
@@ -847,7 +754,7 @@ async fn a_button_click_reaches_the_integration_and_applies_its_answer() {
 
 #[tokio::test]
 async fn clicks_fail_as_the_server_does() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let hook = integration().await;
     let post = post_buttons(&env, &hook).await;
     let post_id = post["id"].as_str().unwrap();
@@ -855,31 +762,25 @@ async fn clicks_fail_as_the_server_does() {
     let user = env.login("user-1", "SampleUs@r-1").await;
 
     hook.answer(500, json!({}));
-    let (status, body) = env
-        .call(
-            Method::POST,
-            &format!("/api/v4/posts/{post_id}/actions/accept"),
-            Some(&admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(
-        &body,
+    env.call_err(
+        Method::POST,
+        &format!("/api/v4/posts/{post_id}/actions/accept"),
+        Some(&admin),
+        None,
         400,
         "api.post.do_action.action_integration.app_error",
-    );
+    )
+    .await;
 
-    let (status, body) = env
-        .call(
-            Method::POST,
-            &format!("/api/v4/posts/{post_id}/actions/missing"),
-            Some(&admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_app_error(&body, 404, "api.post.do_action.action_id.app_error");
+    env.call_err(
+        Method::POST,
+        &format!("/api/v4/posts/{post_id}/actions/missing"),
+        Some(&admin),
+        None,
+        404,
+        "api.post.do_action.action_id.app_error",
+    )
+    .await;
 
     let (status, body) = env
         .call(
@@ -910,22 +811,21 @@ async fn clicks_fail_as_the_server_does() {
         "bad_id"
     );
     let post_id = post["id"].as_str().unwrap();
-    let (status, body) = env
-        .call(
-            Method::POST,
-            &format!("/api/v4/posts/{post_id}/actions/bad_id"),
-            Some(&admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_app_error(&body, 404, "api.context.404.app_error");
+    env.call_err(
+        Method::POST,
+        &format!("/api/v4/posts/{post_id}/actions/bad_id"),
+        Some(&admin),
+        None,
+        404,
+        "api.context.404.app_error",
+    )
+    .await;
     env.finish().await;
 }
 
 #[tokio::test]
 async fn a_click_trigger_opens_a_dialog_until_it_expires() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let hook = integration().await;
     let post = post_buttons(&env, &hook).await;
     let post_id = post["id"].as_str().unwrap();
@@ -993,34 +893,28 @@ async fn a_click_trigger_opens_a_dialog_until_it_expires() {
             .await;
         assert_eq!(status, StatusCode::OK);
     }
-    let (status, body) = env
-        .call(
-            Method::POST,
-            "/api/v4/actions/dialogs/open",
-            None,
-            Some(json!({"trigger_id": trigger, "dialog": {"title": "x"}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "api.context.invalid_body_param.app_error");
+    env.call_err(
+        Method::POST,
+        "/api/v4/actions/dialogs/open",
+        None,
+        Some(json!({"trigger_id": trigger, "dialog": {"title": "x"}})),
+        400,
+        "api.context.invalid_body_param.app_error",
+    )
+    .await;
 
-    let (status, body) = env
-        .call(
-            Method::POST,
-            "/api/v4/actions/dialogs/open",
-            Some("bottoken"),
-            Some(dialog("Zm9v")),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(
-        &body,
+    env.call_err(
+        Method::POST,
+        "/api/v4/actions/dialogs/open",
+        Some("bottoken"),
+        Some(dialog("Zm9v")),
         400,
         "interactive_message.decode_trigger_id.missing_data",
-    );
+    )
+    .await;
 
     // A trigger signed by another instance fails the signature check.
-    let other = env_with(SandboxOptions::default()).await;
+    let other = Sandbox::start_with(SandboxOptions::default()).await;
     let other_hook = integration().await;
     let other_post = post_buttons(&other, &other_hook).await;
     let other_admin = other.login("sysadmin", "Sys@dmin-sample1").await;
@@ -1039,25 +933,20 @@ async fn a_click_trigger_opens_a_dialog_until_it_expires() {
         .as_str()
         .unwrap()
         .to_string();
-    let (status, body) = env
-        .call(
-            Method::POST,
-            "/api/v4/actions/dialogs/open",
-            Some("bottoken"),
-            Some(dialog(&foreign)),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(
-        &body,
+    env.call_err(
+        Method::POST,
+        "/api/v4/actions/dialogs/open",
+        Some("bottoken"),
+        Some(dialog(&foreign)),
         400,
         "interactive_message.decode_trigger_id.verify_signature_failed",
-    );
+    )
+    .await;
     other.finish().await;
     env.finish().await;
 
     // On an instance whose triggers live 1 ms, the trigger is stale by the time it is used.
-    let short = env_with(SandboxOptions {
+    let short = Sandbox::start_with(SandboxOptions {
         trigger_ttl: Duration::from_millis(1),
         ..SandboxOptions::default()
     })
@@ -1078,22 +967,22 @@ async fn a_click_trigger_opens_a_dialog_until_it_expires() {
     assert_eq!(status, StatusCode::OK);
     let stale = hook.last()["trigger_id"].as_str().unwrap().to_string();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let (status, body) = short
-        .call(
+    short
+        .call_err(
             Method::POST,
             "/api/v4/actions/dialogs/open",
             Some("bottoken"),
             Some(dialog(&stale)),
+            400,
+            "interactive_message.decode_trigger_id.expired",
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "interactive_message.decode_trigger_id.expired");
     short.finish().await;
 }
 
 #[tokio::test]
 async fn a_dialog_submission_reaches_the_integration_with_the_caller() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let hook = integration().await;
     let admin = env.login("sysadmin", "Sys@dmin-sample1").await;
     let channel_id = env.sandbox.channel_id("engineering", "admins").unwrap();
@@ -1136,20 +1025,15 @@ async fn a_dialog_submission_reaches_the_integration_with_the_caller() {
     assert_eq!(body, json!({"errors": {"team": "Pick another team"}}));
 
     hook.answer(503, json!({}));
-    let (status, body) = env
-        .call(
-            Method::POST,
-            "/api/v4/actions/dialogs/submit",
-            Some(&admin),
-            Some(submit.clone()),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(
-        &body,
+    env.call_err(
+        Method::POST,
+        "/api/v4/actions/dialogs/submit",
+        Some(&admin),
+        Some(submit.clone()),
         400,
         "api.post.do_action.action_integration.app_error",
-    );
+    )
+    .await;
 
     let user = env.login("user-1", "SampleUs@r-1").await;
     let (status, _) = env
@@ -1166,39 +1050,38 @@ async fn a_dialog_submission_reaches_the_integration_with_the_caller() {
 
 #[tokio::test]
 async fn plain_users_are_refused_private_channels_and_admin_routes() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let user = env.login("user-1", "SampleUs@r-1").await;
     let admins = env.sandbox.channel_id("engineering", "admins").unwrap();
-    let (status, body) = env
-        .call(
-            Method::GET,
-            &format!("/api/v4/channels/{admins}"),
-            Some(&user),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_app_error(&body, 403, "api.context.permissions.app_error");
-    let (status, body) = env
-        .call(
-            Method::GET,
-            "/api/v4/teams/name/engineering/channels/name/admins",
-            Some(&user),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_app_error(&body, 403, "api.context.permissions.app_error");
-    let (status, body) = env
-        .call(
-            Method::POST,
-            "/api/v4/posts/ephemeral",
-            Some(&user),
-            Some(json!({"user_id": env.id("sysadmin"), "post": {"channel_id": admins, "message": "x"}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_app_error(&body, 403, "api.context.permissions.app_error");
+    env.call_err(
+        Method::GET,
+        &format!("/api/v4/channels/{admins}"),
+        Some(&user),
+        None,
+        403,
+        "api.context.permissions.app_error",
+    )
+    .await;
+    env.call_err(
+        Method::GET,
+        "/api/v4/teams/name/engineering/channels/name/admins",
+        Some(&user),
+        None,
+        403,
+        "api.context.permissions.app_error",
+    )
+    .await;
+    env.call_err(
+        Method::POST,
+        "/api/v4/posts/ephemeral",
+        Some(&user),
+        Some(
+            json!({"user_id": env.id("sysadmin"), "post": {"channel_id": admins, "message": "x"}}),
+        ),
+        403,
+        "api.context.permissions.app_error",
+    )
+    .await;
     let (status, _) = env
         .call(
             Method::GET,
@@ -1225,52 +1108,57 @@ async fn plain_users_are_refused_private_channels_and_admin_routes() {
 
 #[tokio::test]
 async fn malformed_requests_get_the_server_errors() {
-    let env = env().await;
-    let (status, body) = env
-        .call(Method::GET, "/api/v4/nothing/here", Some("bottoken"), None)
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_app_error(&body, 404, "api.context.404.app_error");
+    let env = Sandbox::start().await;
+    env.call_err(
+        Method::GET,
+        "/api/v4/nothing/here",
+        Some("bottoken"),
+        None,
+        404,
+        "api.context.404.app_error",
+    )
+    .await;
 
     // A wrong method is the server's 404 too (its catch-all route wins over the method mismatch).
-    let (status, body) = env
-        .call(Method::DELETE, "/api/v4/users/me", Some("bottoken"), None)
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_app_error(&body, 404, "api.context.404.app_error");
+    env.call_err(
+        Method::DELETE,
+        "/api/v4/users/me",
+        Some("bottoken"),
+        None,
+        404,
+        "api.context.404.app_error",
+    )
+    .await;
 
-    let (status, body) = env
-        .call(
-            Method::GET,
-            "/api/v4/channels/tooshort",
-            Some("bottoken"),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "api.context.invalid_url_param.app_error");
+    env.call_err(
+        Method::GET,
+        "/api/v4/channels/tooshort",
+        Some("bottoken"),
+        None,
+        400,
+        "api.context.invalid_url_param.app_error",
+    )
+    .await;
 
-    let (status, body) = env
-        .call(
-            Method::GET,
-            "/api/v4/channels/not-an-id",
-            Some("bottoken"),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_app_error(&body, 404, "api.context.404.app_error");
+    env.call_err(
+        Method::GET,
+        "/api/v4/channels/not-an-id",
+        Some("bottoken"),
+        None,
+        404,
+        "api.context.404.app_error",
+    )
+    .await;
 
-    let (status, body) = env
-        .call(
-            Method::GET,
-            &format!("/api/v4/channels/{}", "a".repeat(26)),
-            Some("bottoken"),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_app_error(&body, 404, "app.channel.get.existing.app_error");
+    env.call_err(
+        Method::GET,
+        &format!("/api/v4/channels/{}", "a".repeat(26)),
+        Some("bottoken"),
+        None,
+        404,
+        "app.channel.get.existing.app_error",
+    )
+    .await;
 
     let response = env
         .http
@@ -1290,7 +1178,7 @@ async fn malformed_requests_get_the_server_errors() {
 
 #[tokio::test]
 async fn ping_and_client_config_need_no_session() {
-    let env = env_with(SandboxOptions {
+    let env = Sandbox::start_with(SandboxOptions {
         name: "Org Alpha".into(),
         ..SandboxOptions::default()
     })
@@ -1307,11 +1195,15 @@ async fn ping_and_client_config_need_no_session() {
     assert_eq!(config["SiteName"], "Org Alpha");
     assert_eq!(config["SiteURL"], env.sandbox.site_url());
     assert_eq!(config["Version"], sandbox::SERVER_VERSION);
-    let (status, body) = env
-        .call(Method::GET, "/api/v4/config/client?format=new", None, None)
-        .await;
-    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
-    assert_app_error(&body, 501, "api.config.client.old_format.app_error");
+    env.call_err(
+        Method::GET,
+        "/api/v4/config/client?format=new",
+        None,
+        None,
+        501,
+        "api.config.client.old_format.app_error",
+    )
+    .await;
     env.finish().await;
 }
 
@@ -1330,7 +1222,7 @@ fn every_served_route_is_in_the_spec() {
 
 #[tokio::test]
 async fn teams_are_created_and_single_memberships_read_as_the_server_answers() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let admin = env.login("sysadmin", "Sys@dmin-sample1").await;
     let (status, team) = env
         .call(
@@ -1361,38 +1253,35 @@ async fn teams_are_created_and_single_memberships_read_as_the_server_answers() {
     );
 
     let other = env.id("sysadmin2");
-    let (status, body) = env
-        .call(
-            Method::GET,
-            &format!("/api/v4/teams/{team_id}/members/{other}"),
-            Some(&admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_app_error(&body, 404, "app.team.get_member.missing.app_error");
+    env.call_err(
+        Method::GET,
+        &format!("/api/v4/teams/{team_id}/members/{other}"),
+        Some(&admin),
+        None,
+        404,
+        "app.team.get_member.missing.app_error",
+    )
+    .await;
 
-    let (status, body) = env
-        .call(
-            Method::POST,
-            "/api/v4/teams",
-            Some(&admin),
-            Some(json!({"name": "review-inbox", "display_name": "Again", "type": "O"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "app.team.save.existing.app_error");
+    env.call_err(
+        Method::POST,
+        "/api/v4/teams",
+        Some(&admin),
+        Some(json!({"name": "review-inbox", "display_name": "Again", "type": "O"})),
+        400,
+        "app.team.save.existing.app_error",
+    )
+    .await;
 
-    let (status, body) = env
-        .call(
-            Method::POST,
-            "/api/v4/teams",
-            Some(&admin),
-            Some(json!({"name": "Bad Name!", "display_name": "x", "type": "O"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "model.team.is_valid.characters.app_error");
+    env.call_err(
+        Method::POST,
+        "/api/v4/teams",
+        Some(&admin),
+        Some(json!({"name": "Bad Name!", "display_name": "x", "type": "O"})),
+        400,
+        "model.team.is_valid.characters.app_error",
+    )
+    .await;
 
     // A plain user cannot read memberships of a team it cannot see.
     let user = env.login("user-1", "SampleUs@r-1").await;
@@ -1410,7 +1299,7 @@ async fn teams_are_created_and_single_memberships_read_as_the_server_answers() {
 
 #[tokio::test]
 async fn posted_events_reach_channel_members_with_per_recipient_mentions() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let admin = env.login("sysadmin", "Sys@dmin-sample1").await;
     let admin2 = env.login("sysadmin2", "Sys@dmin-sample2").await;
     let user = env.login("user-1", "SampleUs@r-1").await;

@@ -4,6 +4,7 @@
 
 mod support;
 
+use support::harness::{self, Sandbox};
 use support::sandbox::{assert_app_error, eventually, next_event, next_named, socket};
 
 use std::time::Duration;
@@ -11,95 +12,40 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sharebot::sandbox::federation::{FederationOptions, UNSHARE_MESSAGE};
-use sharebot::sandbox::recorder::Recorder;
-use sharebot::sandbox::{self, RunningSandbox, SandboxOptions};
+use sharebot::sandbox::{self, SandboxOptions};
 
 /// One instance, with a system admin's session.
 struct Node {
-    sandbox: RunningSandbox,
-    recorder: Recorder,
-    http: reqwest::Client,
+    env: Sandbox,
     admin: String,
 }
 
-fn quick() -> FederationOptions {
-    FederationOptions {
-        ping_interval: Duration::from_millis(200),
-        ..FederationOptions::default()
+impl std::ops::Deref for Node {
+    type Target = Sandbox;
+    fn deref(&self) -> &Sandbox {
+        &self.env
     }
 }
 
 async fn node_with(name: &str, federation: FederationOptions) -> Node {
-    let recorder = Recorder::default();
-    let sandbox = sandbox::start(SandboxOptions {
+    let env = Sandbox::start_with(SandboxOptions {
         name: name.into(),
-        recorder: Some(recorder.clone()),
-        bot_token: Some("bottoken".into()),
         federation,
         ..SandboxOptions::default()
     })
-    .await
-    .unwrap();
-    let mut node = Node {
-        sandbox,
-        recorder,
-        http: reqwest::Client::new(),
-        admin: String::new(),
-    };
-    node.admin = node.login("sysadmin", "Sys@dmin-sample1").await;
-    node
+    .await;
+    let admin = env.admin_token().await;
+    Node { env, admin }
 }
 
 async fn node(name: &str) -> Node {
-    node_with(name, quick()).await
+    node_with(name, harness::quick_federation()).await
 }
 
 impl Node {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{}", self.sandbox.site_url(), path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
     /// A call as the node's system admin.
     async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         self.call(method, path, Some(&self.admin), body).await
-    }
-
-    async fn login(&self, username: &str, password: &str) -> String {
-        let response = self
-            .http
-            .post(format!("{}/api/v4/users/login", self.sandbox.site_url()))
-            .json(&json!({"login_id": username, "password": password}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        response.headers()["Token"].to_str().unwrap().to_string()
-    }
-
-    fn id(&self, username: &str) -> String {
-        self.sandbox.user_id(username).unwrap()
-    }
-
-    fn team(&self, name: &str) -> String {
-        self.sandbox.team_id(name).unwrap()
     }
 
     async fn remote(&self, remote_id: &str) -> Value {
@@ -161,8 +107,7 @@ impl Node {
     }
 
     async fn finish(self) {
-        support::openapi::assert_conforms(&self.recorder);
-        self.sandbox.shutdown().await;
+        self.env.finish().await;
     }
 }
 
@@ -312,16 +257,15 @@ async fn a_connection_is_created_accepted_confirmed_and_pinged() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_app_error(&body, 400, "model.cluster.is_valid.name.app_error");
     let user = b.login("user-1", "SampleUs@r-1").await;
-    let (status, body) = b
-        .call(
-            Method::POST,
-            path,
-            Some(&user),
-            Some(accept(&invite, &password, &inbox)),
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_app_error(&body, 403, "api.context.permissions.app_error");
+    b.call_err(
+        Method::POST,
+        path,
+        Some(&user),
+        Some(accept(&invite, &password, &inbox)),
+        403,
+        "api.context.permissions.app_error",
+    )
+    .await;
 
     // Accepted: b's record carries a's site URL at once; a's is confirmed by b's call.
     let (status, accepted) = b
@@ -532,7 +476,7 @@ async fn an_expired_invite_or_an_unreachable_inviter_fails_the_accept() {
         "org-alpha",
         FederationOptions {
             invite_expires_after: Duration::ZERO,
-            ..quick()
+            ..harness::quick_federation()
         },
     )
     .await;
@@ -638,16 +582,15 @@ async fn server_to_server_calls_need_the_connection_token() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_app_error(&body, 401, "api.context.invalid_token.error");
     // A session token is no remote token either.
-    let (status, body) = a
-        .call(
-            Method::POST,
-            "/api/v4/remotecluster/ping",
-            Some(&a.admin),
-            Some(ping(&remote_id)),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_app_error(&body, 401, "api.context.session_expired.app_error");
+    a.call_err(
+        Method::POST,
+        "/api/v4/remotecluster/ping",
+        Some(&a.admin),
+        Some(ping(&remote_id)),
+        401,
+        "api.context.session_expired.app_error",
+    )
+    .await;
     let (status, _) = a
         .call(
             Method::POST,
@@ -1226,16 +1169,15 @@ async fn invites_are_refused_as_the_server_refuses_them() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_app_error(&body, 400, "api.context.invalid_url_param.app_error");
     let user = a.login("user-1", "SampleUs@r-1").await;
-    let (status, body) = a
-        .call(
-            Method::POST,
-            &invite(&remote_id, &channel_id),
-            Some(&user),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_app_error(&body, 403, "api.context.permissions.app_error");
+    a.call_err(
+        Method::POST,
+        &invite(&remote_id, &channel_id),
+        Some(&user),
+        None,
+        403,
+        "api.context.permissions.app_error",
+    )
+    .await;
     let (_, dm) = a
         .admin(
             Method::POST,

@@ -2,135 +2,65 @@
 
 mod support;
 
+use support::harness::Sandbox;
 use support::sandbox::{assert_app_error, next_named, socket};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use sharebot::sandbox::recorder::Recorder;
-use sharebot::sandbox::{self, RunningSandbox, SandboxOptions};
 
-struct Env {
-    sandbox: RunningSandbox,
-    recorder: Recorder,
-    http: reqwest::Client,
-}
-
-async fn env() -> Env {
-    let recorder = Recorder::default();
-    let sandbox = sandbox::start(SandboxOptions {
-        recorder: Some(recorder.clone()),
-        bot_token: Some("bottoken".into()),
-        ..SandboxOptions::default()
-    })
-    .await
-    .unwrap();
-    Env {
-        sandbox,
-        recorder,
-        http: reqwest::Client::new(),
-    }
-}
-
-impl Env {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{}", self.sandbox.site_url(), path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    async fn login(&self, username: &str, password: &str) -> String {
-        let response = self
-            .http
-            .post(format!("{}/api/v4/users/login", self.sandbox.site_url()))
-            .json(&json!({"login_id": username, "password": password}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        response.headers()["Token"].to_str().unwrap().to_string()
-    }
-
-    fn id(&self, username: &str) -> String {
-        self.sandbox.user_id(username).unwrap()
-    }
-
-    /// A post by the bot in `team`/`channel`; returns its id.
-    async fn post_in(&self, team: &str, channel: &str, message: &str) -> String {
-        let channel_id = self.sandbox.channel_id(team, channel).unwrap();
-        let (status, post) = self
-            .call(
-                Method::POST,
-                "/api/v4/posts",
-                Some("bottoken"),
-                Some(json!({"channel_id": channel_id, "message": message})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{post}");
-        post["id"].as_str().unwrap().to_string()
-    }
-
-    async fn react(
-        &self,
-        token: &str,
-        user_id: &str,
-        post_id: &str,
-        emoji: &str,
-    ) -> (StatusCode, Value) {
-        self.call(
+/// A post by the bot in `team`/`channel`; returns its id.
+async fn post_in(env: &Sandbox, team: &str, channel: &str, message: &str) -> String {
+    let channel_id = env.sandbox.channel_id(team, channel).unwrap();
+    let (status, post) = env
+        .call(
             Method::POST,
-            "/api/v4/reactions",
-            Some(token),
-            Some(json!({"user_id": user_id, "post_id": post_id, "emoji_name": emoji})),
+            "/api/v4/posts",
+            Some("bottoken"),
+            Some(json!({"channel_id": channel_id, "message": message})),
         )
-        .await
-    }
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{post}");
+    post["id"].as_str().unwrap().to_string()
+}
 
-    async fn reactions(&self, token: &str, post_id: &str) -> (StatusCode, Value) {
-        self.call(
-            Method::GET,
-            &format!("/api/v4/posts/{post_id}/reactions"),
-            Some(token),
-            None,
-        )
-        .await
-    }
+async fn react(
+    env: &Sandbox,
+    token: &str,
+    user_id: &str,
+    post_id: &str,
+    emoji: &str,
+) -> (StatusCode, Value) {
+    env.call(
+        Method::POST,
+        "/api/v4/reactions",
+        Some(token),
+        Some(json!({"user_id": user_id, "post_id": post_id, "emoji_name": emoji})),
+    )
+    .await
+}
 
-    async fn finish(self) {
-        support::openapi::assert_conforms(&self.recorder);
-        self.sandbox.shutdown().await;
-    }
+async fn reactions(env: &Sandbox, token: &str, post_id: &str) -> (StatusCode, Value) {
+    env.call(
+        Method::GET,
+        &format!("/api/v4/posts/{post_id}/reactions"),
+        Some(token),
+        None,
+    )
+    .await
 }
 
 #[tokio::test]
 async fn a_reaction_is_added_listed_and_removed() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let user = env.login("user-1", "SampleUs@r-1").await;
     let me = env.id("user-1");
-    let post_id = env
-        .post_in("engineering", "town-square", "react to me")
-        .await;
+    let post_id = post_in(&env, "engineering", "town-square", "react to me").await;
     let channel_id = env
         .sandbox
         .channel_id("engineering", "town-square")
         .unwrap();
 
-    let (status, saved) = env.react(&user, &me, &post_id, "+1").await;
+    let (status, saved) = react(&env, &user, &me, &post_id, "+1").await;
     assert_eq!(status, StatusCode::OK, "{saved}");
     assert_eq!(saved["user_id"], me.as_str());
     assert_eq!(saved["post_id"], post_id.as_str());
@@ -142,14 +72,12 @@ async fn a_reaction_is_added_listed_and_removed() {
     assert!(saved["update_at"].as_i64().unwrap() > 0);
 
     // Saving it again is no error and keeps a single reaction.
-    let (status, _) = env.react(&user, &me, &post_id, "+1").await;
+    let (status, _) = react(&env, &user, &me, &post_id, "+1").await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = env
-        .react("bottoken", &env.id("sharebot"), &post_id, "smile")
-        .await;
+    let (status, _) = react(&env, "bottoken", &env.id("sharebot"), &post_id, "smile").await;
     assert_eq!(status, StatusCode::OK);
 
-    let (status, list) = env.reactions(&user, &post_id).await;
+    let (status, list) = reactions(&env, &user, &post_id).await;
     assert_eq!(status, StatusCode::OK);
     let names: Vec<&str> = list
         .as_array()
@@ -180,7 +108,7 @@ async fn a_reaction_is_added_listed_and_removed() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"status": "OK"}));
-    let (_, list) = env.reactions(&user, &post_id).await;
+    let (_, list) = reactions(&env, &user, &post_id).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["emoji_name"], "smile");
 
@@ -195,7 +123,7 @@ async fn a_reaction_is_added_listed_and_removed() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (_, list) = env.reactions(&user, &post_id).await;
+    let (_, list) = reactions(&env, &user, &post_id).await;
     assert_eq!(list, json!([]));
     let (_, post) = env
         .call(
@@ -212,44 +140,45 @@ async fn a_reaction_is_added_listed_and_removed() {
 
 #[tokio::test]
 async fn reacting_or_unreacting_for_someone_else_is_refused() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let user = env.login("user-1", "SampleUs@r-1").await;
     let admin = env.login("sysadmin", "Sys@dmin-sample1").await;
-    let post_id = env.post_in("engineering", "town-square", "hello").await;
+    let post_id = post_in(&env, "engineering", "town-square", "hello").await;
 
-    let (status, body) = env
-        .react(&user, &env.id("sysadmin"), &post_id, "smile")
-        .await;
+    let (status, body) = react(&env, &user, &env.id("sysadmin"), &post_id, "smile").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_app_error(&body, 403, "api.reaction.save_reaction.user_id.app_error");
     // Not even a system admin reacts for another user.
-    let (status, body) = env
-        .react(&admin, &env.id("user-1"), &post_id, "smile")
-        .await;
+    let (status, body) = react(&env, &admin, &env.id("user-1"), &post_id, "smile").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_app_error(&body, 403, "api.reaction.save_reaction.user_id.app_error");
 
     // Removing someone else's reaction needs remove_others_reactions (admins have it).
-    let (status, _) = env
-        .react(&admin, &env.id("sysadmin"), &post_id, "smile")
-        .await;
+    let (status, _) = react(&env, &admin, &env.id("sysadmin"), &post_id, "smile").await;
     assert_eq!(status, StatusCode::OK);
     let admin_id = env.id("sysadmin");
     let path = format!("/api/v4/users/{admin_id}/posts/{post_id}/reactions/smile");
-    let (status, body) = env.call(Method::DELETE, &path, Some(&user), None).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_app_error(&body, 403, "api.context.permissions.app_error");
+    let body = env
+        .call_err(
+            Method::DELETE,
+            &path,
+            Some(&user),
+            None,
+            403,
+            "api.context.permissions.app_error",
+        )
+        .await;
     assert!(body["detailed_error"]
         .as_str()
         .unwrap()
         .contains("remove_others_reactions"));
     let me = env.id("user-1");
-    let (status, _) = env.react(&user, &me, &post_id, "smile").await;
+    let (status, _) = react(&env, &user, &me, &post_id, "smile").await;
     assert_eq!(status, StatusCode::OK);
     let mine = format!("/api/v4/users/{me}/posts/{post_id}/reactions/smile");
     let (status, _) = env.call(Method::DELETE, &mine, Some(&admin), None).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, list) = env.reactions(&user, &post_id).await;
+    let (_, list) = reactions(&env, &user, &post_id).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["user_id"], admin_id.as_str());
     env.finish().await;
@@ -257,64 +186,62 @@ async fn reacting_or_unreacting_for_someone_else_is_refused() {
 
 #[tokio::test]
 async fn bad_emoji_names_are_refused() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let user = env.login("user-1", "SampleUs@r-1").await;
     let me = env.id("user-1");
-    let post_id = env.post_in("engineering", "town-square", "hello").await;
+    let post_id = post_in(&env, "engineering", "town-square", "hello").await;
 
     for name in ["", &"a".repeat(65)] {
-        let (status, body) = env.react(&user, &me, &post_id, name).await;
+        let (status, body) = react(&env, &user, &me, &post_id, name).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{name}");
         assert_app_error(&body, 400, "api.reaction.save_reaction.invalid.app_error");
     }
     // A name no emoji can have is looked up as a custom emoji and not found.
-    let (status, body) = env.react(&user, &me, &post_id, "no way!").await;
+    let (status, body) = react(&env, &user, &me, &post_id, "no way!").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_app_error(&body, 404, "app.emoji.get_by_name.no_result");
-    let (status, body) = env.react(&user, &me, &post_id, "smile").await;
+    let (status, body) = react(&env, &user, &me, &post_id, "smile").await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // On removal the name is a URL parameter: too long is 400, outside the route's pattern 404.
     let long = "a".repeat(65);
-    let (status, body) = env
-        .call(
-            Method::DELETE,
-            &format!("/api/v4/users/{me}/posts/{post_id}/reactions/{long}"),
-            Some(&user),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "api.context.invalid_url_param.app_error");
-    let (status, body) = env
-        .call(
-            Method::DELETE,
-            &format!("/api/v4/users/{me}/posts/{post_id}/reactions/a.b"),
-            Some(&user),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_app_error(&body, 404, "api.context.404.app_error");
+    env.call_err(
+        Method::DELETE,
+        &format!("/api/v4/users/{me}/posts/{post_id}/reactions/{long}"),
+        Some(&user),
+        None,
+        400,
+        "api.context.invalid_url_param.app_error",
+    )
+    .await;
+    env.call_err(
+        Method::DELETE,
+        &format!("/api/v4/users/{me}/posts/{post_id}/reactions/a.b"),
+        Some(&user),
+        None,
+        404,
+        "api.context.404.app_error",
+    )
+    .await;
     env.finish().await;
 }
 
 #[tokio::test]
 async fn unreadable_missing_and_archived_posts_are_refused() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let user = env.login("user-1", "SampleUs@r-1").await;
     let admin = env.login("sysadmin", "Sys@dmin-sample1").await;
     let me = env.id("user-1");
-    let private = env.post_in("engineering", "admins", "admins only").await;
+    let private = post_in(&env, "engineering", "admins", "admins only").await;
 
-    let (status, body) = env.react(&user, &me, &private, "smile").await;
+    let (status, body) = react(&env, &user, &me, &private, "smile").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_app_error(&body, 403, "api.context.permissions.app_error");
     assert!(body["detailed_error"]
         .as_str()
         .unwrap()
         .contains("add_reaction"));
-    let (status, body) = env.reactions(&user, &private).await;
+    let (status, body) = reactions(&env, &user, &private).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_app_error(&body, 403, "api.context.permissions.app_error");
     let (status, _) = env
@@ -329,25 +256,21 @@ async fn unreadable_missing_and_archived_posts_are_refused() {
 
     // A missing post: only the system role is left, so a user gets 403 and an admin 404.
     let missing = "a".repeat(26);
-    let (status, _) = env.react(&user, &me, &missing, "smile").await;
+    let (status, _) = react(&env, &user, &me, &missing, "smile").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = env
-        .react(&admin, &env.id("sysadmin"), &missing, "smile")
-        .await;
+    let (status, body) = react(&env, &admin, &env.id("sysadmin"), &missing, "smile").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_app_error(&body, 404, "app.post.get.app_error");
-    let (status, body) = env.reactions(&user, "junk").await;
+    let (status, body) = reactions(&env, &user, "junk").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_app_error(&body, 400, "api.context.invalid_url_param.app_error");
-    let (status, body) = env.react(&user, &me, "junk", "smile").await;
+    let (status, body) = react(&env, &user, &me, "junk", "smile").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_app_error(&body, 400, "api.reaction.save_reaction.invalid.app_error");
 
     // An archived channel keeps its reactions as they are.
-    let post_id = env
-        .post_in("engineering", "off-topic", "soon archived")
-        .await;
-    let (status, _) = env.react(&user, &me, &post_id, "smile").await;
+    let post_id = post_in(&env, "engineering", "off-topic", "soon archived").await;
+    let (status, _) = react(&env, &user, &me, &post_id, "smile").await;
     assert_eq!(status, StatusCode::OK);
     let off_topic = env.sandbox.channel_id("engineering", "off-topic").unwrap();
     let (status, _) = env
@@ -359,38 +282,35 @@ async fn unreadable_missing_and_archived_posts_are_refused() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = env.react(&user, &me, &post_id, "wave").await;
+    let (status, body) = react(&env, &user, &me, &post_id, "wave").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_app_error(&body, 403, "api.reaction.save.archived_channel.app_error");
-    let (status, body) = env
-        .call(
-            Method::DELETE,
-            &format!("/api/v4/users/{me}/posts/{post_id}/reactions/smile"),
-            Some(&user),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_app_error(&body, 403, "api.reaction.delete.archived_channel.app_error");
+    env.call_err(
+        Method::DELETE,
+        &format!("/api/v4/users/{me}/posts/{post_id}/reactions/smile"),
+        Some(&user),
+        None,
+        403,
+        "api.reaction.delete.archived_channel.app_error",
+    )
+    .await;
     env.finish().await;
 }
 
 #[tokio::test]
 async fn channel_members_get_reaction_events_over_the_websocket() {
-    let env = env().await;
+    let env = Sandbox::start().await;
     let user = env.login("user-1", "SampleUs@r-1").await;
     let admin = env.login("sysadmin", "Sys@dmin-sample1").await;
     let mut ws_user = socket(env.sandbox.site_url(), &user).await;
-    let post_id = env
-        .post_in("engineering", "town-square", "react here")
-        .await;
+    let post_id = post_in(&env, "engineering", "town-square", "react here").await;
     let channel_id = env
         .sandbox
         .channel_id("engineering", "town-square")
         .unwrap();
     let admin_id = env.id("sysadmin");
 
-    let (status, saved) = env.react(&admin, &admin_id, &post_id, "tada").await;
+    let (status, saved) = react(&env, &admin, &admin_id, &post_id, "tada").await;
     assert_eq!(status, StatusCode::OK);
     let ev = next_named(&mut ws_user, "reaction_added").await;
     assert_eq!(ev["broadcast"]["channel_id"], channel_id.as_str());

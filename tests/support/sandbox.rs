@@ -66,16 +66,31 @@ pub async fn next_named(ws: &mut Socket, name: &str) -> Value {
 }
 
 /// Polls `check` every 50 ms until it gives a value; panics after 10 s.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    for _ in 0..200 {
+    eventually_within(what, Duration::from_secs(10), check).await
+}
+
+/// Polls `check` every 50 ms until it gives a value; panics after `limit`.
+pub async fn eventually_within<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let every = Duration::from_millis(50);
+    for _ in 0..limit.as_millis().div_ceil(every.as_millis()) {
         if let Some(value) = check().await {
             return value;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(every).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// Polls a synchronous `check` (through [`eventually`]) until it holds; panics after 10 s.
+pub async fn until(what: &str, mut check: impl FnMut() -> bool) {
+    eventually(what, || std::future::ready(check().then_some(()))).await
 }
