@@ -157,8 +157,12 @@ impl Spec {
 
     /// Parses a spec document (YAML or JSON).
     pub fn parse(text: &str) -> Result<Spec, String> {
-        // Straight into serde_json: its maps keep the last of duplicate keys, as PyYAML does.
-        let doc: Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        // Straight into serde_json, keeping the last of duplicate keys as PyYAML does.
+        let options = serde_saphyr::options! {
+            duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+        };
+        let doc: Value =
+            serde_saphyr::from_str_with_options(text, options).map_err(|e| e.to_string())?;
         let paths = doc
             .get("paths")
             .and_then(Value::as_object)
@@ -171,6 +175,11 @@ impl Spec {
             })
             .collect();
         Ok(Spec { doc, routes })
+    }
+
+    /// The whole spec document.
+    pub fn doc(&self) -> &Value {
+        &self.doc
     }
 
     /// Whether the spec has this method on this route template (`/api/v4/users/{user_id}`).
