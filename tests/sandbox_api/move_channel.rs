@@ -1,10 +1,8 @@
 //! `POST /api/v4/channels/{channel_id}/move` in the sandbox, checked as a client of the real
 //! server would see it.
 
-mod support;
-
-use support::harness::Sandbox;
-use support::sandbox::assert_app_error;
+use crate::support::harness::Sandbox;
+use crate::support::sandbox::assert_app_error;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -1,6 +1,10 @@
 //! REST behaviour of the sandbox, checked as a client of the real server would see it.
 
+#[path = "../support/mod.rs"]
 mod support;
+
+mod move_channel;
+mod reactions;
 
 use support::harness::Sandbox;
 use support::sandbox::{assert_app_error, next_event, socket};

@@ -2,6 +2,7 @@
 //! created, accepted and confirmed over HTTP, pings, shared channels offered and received, and
 //! posts synced both ways — driven through the REST API as an admin would.
 
+#[path = "../support/mod.rs"]
 mod support;
 
 use support::harness::{self, Sandbox};

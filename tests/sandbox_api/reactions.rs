@@ -1,9 +1,7 @@
 //! Post reactions in the sandbox, checked as a client of the real server would see them.
 
-mod support;
-
-use support::harness::Sandbox;
-use support::sandbox::{assert_app_error, next_named, socket};
+use crate::support::harness::Sandbox;
+use crate::support::sandbox::{assert_app_error, next_named, socket};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
