@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use sharebot::sandbox::SandboxOptions;
 
 use crate::support::harness::Sandbox;
-use crate::support::sandbox::{assert_app_error, next_event, socket};
+use crate::support::sandbox::{assert_app_error, next_named, socket};
 
 /// An HTTP endpoint standing in for an integration: records each JSON body it gets and
 /// answers with the configured status and body.
@@ -312,12 +312,7 @@ async fn a_click_trigger_opens_a_dialog_until_it_expires() {
     assert_eq!(body, json!({"status": "OK"}));
     // The clicker's client gets `open_dialog` with the whole request as a JSON string
     // (after any events the click itself caused).
-    let event = loop {
-        let ev = next_event(&mut ws_admin).await;
-        if ev["event"] == "open_dialog" {
-            break ev;
-        }
-    };
+    let event = next_named(&mut ws_admin, "open_dialog").await;
     let opened: Value = serde_json::from_str(
         event["data"]["dialog"]
             .as_str()

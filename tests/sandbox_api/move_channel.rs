@@ -2,7 +2,7 @@
 //! server would see it.
 
 use crate::support::harness::Sandbox;
-use crate::support::sandbox::assert_app_error;
+use crate::support::sandbox::{assert_app_error, assert_error_answer};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -139,16 +139,14 @@ async fn members_outside_the_team_refuse_the_move_unless_forced() {
     add(&env, &admin, &channel, "user-1").await;
     let marketing = env.team("marketing");
 
-    let (status, body) = move_to(
-        &env,
-        &admin,
-        &channel,
-        json!({"team_id": marketing, "force": false}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_app_error(
-        &body,
+    assert_error_answer(
+        move_to(
+            &env,
+            &admin,
+            &channel,
+            json!({"team_id": marketing, "force": false}),
+        )
+        .await,
         500,
         "app.channel.move_channel.members_do_not_match.error",
     );
@@ -252,25 +250,31 @@ async fn bad_bodies_unknown_teams_and_channels_are_refused_in_the_servers_order(
         );
     }
 
-    let (status, answer) = move_to(
-        &env,
-        &admin,
-        &channel,
-        json!({"team_id": "abcdefghijklmnopqrstuvwxyz", "force": false}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_app_error(&answer, 404, "app.team.get.find.app_error");
+    assert_error_answer(
+        move_to(
+            &env,
+            &admin,
+            &channel,
+            json!({"team_id": "abcdefghijklmnopqrstuvwxyz", "force": false}),
+        )
+        .await,
+        404,
+        "app.team.get.find.app_error",
+    );
 
     // An unknown channel is reported before the body is read, even to a non-admin.
-    let (status, answer) = move_to(&env, &user, "abcdefghijklmnopqrstuvwxyz", json!({})).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_app_error(&answer, 404, "app.channel.get.existing.app_error");
+    assert_error_answer(
+        move_to(&env, &user, "abcdefghijklmnopqrstuvwxyz", json!({})).await,
+        404,
+        "app.channel.get.existing.app_error",
+    );
 
     // The body is read before the permission check.
-    let (status, answer) = move_to(&env, &user, &channel, json!({})).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&answer, 400, "api.context.invalid_body_param.app_error");
+    assert_error_answer(
+        move_to(&env, &user, &channel, json!({})).await,
+        400,
+        "api.context.invalid_body_param.app_error",
+    );
 
     let (_, read) = env
         .call(
@@ -293,15 +297,17 @@ async fn non_admins_direct_channels_and_name_clashes_are_refused() {
     let marketing = env.team("marketing");
 
     let own = new_channel(&env, &user, "engineering", "users-own").await;
-    let (status, body) = move_to(
-        &env,
-        &user,
-        &own,
-        json!({"team_id": engineering, "force": false}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_app_error(&body, 403, "api.context.permissions.app_error");
+    assert_error_answer(
+        move_to(
+            &env,
+            &user,
+            &own,
+            json!({"team_id": engineering, "force": false}),
+        )
+        .await,
+        403,
+        "api.context.permissions.app_error",
+    );
 
     let (status, dm) = env
         .call(
@@ -312,28 +318,28 @@ async fn non_admins_direct_channels_and_name_clashes_are_refused() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{dm}");
-    let (status, body) = move_to(
-        &env,
-        &admin,
-        dm["id"].as_str().unwrap(),
-        json!({"team_id": marketing, "force": false}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_app_error(&body, 403, "api.channel.move_channel.type.invalid");
+    assert_error_answer(
+        move_to(
+            &env,
+            &admin,
+            dm["id"].as_str().unwrap(),
+            json!({"team_id": marketing, "force": false}),
+        )
+        .await,
+        403,
+        "api.channel.move_channel.type.invalid",
+    );
 
     let here = new_channel(&env, &admin, "engineering", "clash").await;
     new_channel(&env, &admin, "marketing", "clash").await;
-    let (status, body) = move_to(
-        &env,
-        &admin,
-        &here,
-        json!({"team_id": marketing, "force": false}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(
-        &body,
+    assert_error_answer(
+        move_to(
+            &env,
+            &admin,
+            &here,
+            json!({"team_id": marketing, "force": false}),
+        )
+        .await,
         400,
         "store.sql_channel.save_channel.exists.app_error",
     );

@@ -1,7 +1,7 @@
 //! Post reactions in the sandbox, checked as a client of the real server would see them.
 
 use crate::support::harness::Sandbox;
-use crate::support::sandbox::{assert_app_error, next_named, socket};
+use crate::support::sandbox::{assert_app_error, assert_error_answer, next_named, socket};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -143,13 +143,17 @@ async fn reacting_or_unreacting_for_someone_else_is_refused() {
     let admin = env.login("sysadmin", "Sys@dmin-sample1").await;
     let post_id = post_in(&env, "engineering", "town-square", "hello").await;
 
-    let (status, body) = react(&env, &user, &env.id("sysadmin"), &post_id, "smile").await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_app_error(&body, 403, "api.reaction.save_reaction.user_id.app_error");
+    assert_error_answer(
+        react(&env, &user, &env.id("sysadmin"), &post_id, "smile").await,
+        403,
+        "api.reaction.save_reaction.user_id.app_error",
+    );
     // Not even a system admin reacts for another user.
-    let (status, body) = react(&env, &admin, &env.id("user-1"), &post_id, "smile").await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_app_error(&body, 403, "api.reaction.save_reaction.user_id.app_error");
+    assert_error_answer(
+        react(&env, &admin, &env.id("user-1"), &post_id, "smile").await,
+        403,
+        "api.reaction.save_reaction.user_id.app_error",
+    );
 
     // Removing someone else's reaction needs remove_others_reactions (admins have it).
     let (status, _) = react(&env, &admin, &env.id("sysadmin"), &post_id, "smile").await;
@@ -195,9 +199,11 @@ async fn bad_emoji_names_are_refused() {
         assert_app_error(&body, 400, "api.reaction.save_reaction.invalid.app_error");
     }
     // A name no emoji can have is looked up as a custom emoji and not found.
-    let (status, body) = react(&env, &user, &me, &post_id, "no way!").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_app_error(&body, 404, "app.emoji.get_by_name.no_result");
+    assert_error_answer(
+        react(&env, &user, &me, &post_id, "no way!").await,
+        404,
+        "app.emoji.get_by_name.no_result",
+    );
     let (status, body) = react(&env, &user, &me, &post_id, "smile").await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
@@ -232,16 +238,20 @@ async fn unreadable_missing_and_archived_posts_are_refused() {
     let me = env.id("user-1");
     let private = post_in(&env, "engineering", "admins", "admins only").await;
 
-    let (status, body) = react(&env, &user, &me, &private, "smile").await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_app_error(&body, 403, "api.context.permissions.app_error");
+    let body = assert_error_answer(
+        react(&env, &user, &me, &private, "smile").await,
+        403,
+        "api.context.permissions.app_error",
+    );
     assert!(body["detailed_error"]
         .as_str()
         .unwrap()
         .contains("add_reaction"));
-    let (status, body) = reactions(&env, &user, &private).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_app_error(&body, 403, "api.context.permissions.app_error");
+    assert_error_answer(
+        reactions(&env, &user, &private).await,
+        403,
+        "api.context.permissions.app_error",
+    );
     let (status, _) = env
         .call(
             Method::DELETE,
@@ -256,15 +266,21 @@ async fn unreadable_missing_and_archived_posts_are_refused() {
     let missing = "a".repeat(26);
     let (status, _) = react(&env, &user, &me, &missing, "smile").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = react(&env, &admin, &env.id("sysadmin"), &missing, "smile").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_app_error(&body, 404, "app.post.get.app_error");
-    let (status, body) = reactions(&env, &user, "junk").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "api.context.invalid_url_param.app_error");
-    let (status, body) = react(&env, &user, &me, "junk", "smile").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "api.reaction.save_reaction.invalid.app_error");
+    assert_error_answer(
+        react(&env, &admin, &env.id("sysadmin"), &missing, "smile").await,
+        404,
+        "app.post.get.app_error",
+    );
+    assert_error_answer(
+        reactions(&env, &user, "junk").await,
+        400,
+        "api.context.invalid_url_param.app_error",
+    );
+    assert_error_answer(
+        react(&env, &user, &me, "junk", "smile").await,
+        400,
+        "api.reaction.save_reaction.invalid.app_error",
+    );
 
     // An archived channel keeps its reactions as they are.
     let post_id = post_in(&env, "engineering", "off-topic", "soon archived").await;
@@ -280,9 +296,11 @@ async fn unreadable_missing_and_archived_posts_are_refused() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = react(&env, &user, &me, &post_id, "wave").await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_app_error(&body, 403, "api.reaction.save.archived_channel.app_error");
+    assert_error_answer(
+        react(&env, &user, &me, &post_id, "wave").await,
+        403,
+        "api.reaction.save.archived_channel.app_error",
+    );
     env.call_err(
         Method::DELETE,
         &format!("/api/v4/users/{me}/posts/{post_id}/reactions/smile"),

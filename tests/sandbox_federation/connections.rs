@@ -8,7 +8,7 @@ use sharebot::sandbox::federation::FederationOptions;
 use sharebot::sandbox::{self};
 
 use crate::support::harness;
-use crate::support::sandbox::{assert_app_error, eventually};
+use crate::support::sandbox::{assert_app_error, assert_error_answer, eventually};
 use crate::{connect, node, node_with, Node};
 
 #[tokio::test]
@@ -50,20 +50,22 @@ async fn a_connection_is_created_accepted_confirmed_and_pinged() {
     };
     let inbox = b.team("shared-inbox");
     let path = "/api/v4/remotecluster/accept_invite";
-    let (status, body) = b
-        .admin(Method::POST, path, Some(accept(&invite, "wrong", &inbox)))
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "api.remote_cluster.invite_decrypt_error");
-    let (status, body) = b
-        .admin(
+    assert_error_answer(
+        b.admin(Method::POST, path, Some(accept(&invite, "wrong", &inbox)))
+            .await,
+        400,
+        "api.remote_cluster.invite_decrypt_error",
+    );
+    assert_error_answer(
+        b.admin(
             Method::POST,
             path,
             Some(accept("not base64!", &password, &inbox)),
         )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "api.remote_cluster.base64_decode_error");
+        .await,
+        400,
+        "api.remote_cluster.base64_decode_error",
+    );
     let (_, body) = b
         .admin(Method::POST, path, Some(accept(&invite, &password, "")))
         .await;
@@ -78,9 +80,11 @@ async fn a_connection_is_created_accepted_confirmed_and_pinged() {
     assert_app_error(&body, 400, "api.context.invalid_body_param.app_error");
     let mut bad_name = accept(&invite, &password, &inbox);
     bad_name["name"] = json!("org a!");
-    let (status, body) = b.admin(Method::POST, path, Some(bad_name)).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "model.cluster.is_valid.name.app_error");
+    assert_error_answer(
+        b.admin(Method::POST, path, Some(bad_name)).await,
+        400,
+        "model.cluster.is_valid.name.app_error",
+    );
     let user = b.login("user-1", "SampleUs@r-1").await;
     b.call_err(
         Method::POST,
@@ -125,16 +129,13 @@ async fn a_connection_is_created_accepted_confirmed_and_pinged() {
     }
 
     // A confirmed connection gets no new invite code.
-    let (status, body) = a
-        .admin(
+    assert_error_answer(
+        a.admin(
             Method::POST,
             &format!("/api/v4/remotecluster/{remote_id}/generate_invite"),
             Some(json!({"password": "another-one"})),
         )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(
-        &body,
+        .await,
         400,
         "api.remote_cluster.generate_invite_cluster_is_confirmed",
     );
@@ -142,15 +143,16 @@ async fn a_connection_is_created_accepted_confirmed_and_pinged() {
     // The code was used: its token was replaced at confirmation, so a third server fails to
     // confirm it, and its own record is soft-deleted again.
     let c = node("org-gamma").await;
-    let (status, body) = c
-        .admin(
+    let body = assert_error_answer(
+        c.admin(
             Method::POST,
             path,
             Some(accept(&invite, &password, &c.team("shared-inbox"))),
         )
-        .await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_app_error(&body, 500, "api.remote_cluster.accept_invitation_error");
+        .await,
+        500,
+        "api.remote_cluster.accept_invitation_error",
+    );
     assert!(
         body["detailed_error"]
             .as_str()
@@ -209,15 +211,16 @@ async fn a_connection_is_created_accepted_confirmed_and_pinged() {
     assert!(a.remote(&remote_id).await["delete_at"].as_i64().unwrap() > 0);
     let (_, list) = a.admin(Method::GET, "/api/v4/remotecluster", None).await;
     assert_eq!(list, json!([]));
-    let (status, body) = a
-        .admin(
+    assert_error_answer(
+        a.admin(
             Method::DELETE,
             &format!("/api/v4/remotecluster/{remote_id}"),
             None,
         )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_app_error(&body, 404, "api.remote_cluster.get.not_found");
+        .await,
+        404,
+        "api.remote_cluster.get.not_found",
+    );
 
     for node in [a, b, c] {
         node.finish().await;
@@ -227,29 +230,31 @@ async fn a_connection_is_created_accepted_confirmed_and_pinged() {
 #[tokio::test]
 async fn creating_a_connection_needs_a_team_and_a_valid_name() {
     let a = node("org-alpha").await;
-    let (status, body) = a
-        .admin(
+    let body = assert_error_answer(
+        a.admin(
             Method::POST,
             "/api/v4/remotecluster",
             Some(json!({"name": "org-b"})),
         )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "api.context.invalid_body_param.app_error");
+        .await,
+        400,
+        "api.context.invalid_body_param.app_error",
+    );
     assert!(body["message"]
         .as_str()
         .unwrap()
         .contains("remote_cluster.default_team_id"));
     // The server saves through its store, whose validation error becomes a 500.
-    let (status, body) = a
-        .admin(
+    assert_error_answer(
+        a.admin(
             Method::POST,
             "/api/v4/remotecluster",
             Some(json!({"name": "org b!", "default_team_id": a.team("engineering")})),
         )
-        .await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_app_error(&body, 500, "api.remote_cluster.save.app_error");
+        .await,
+        500,
+        "api.remote_cluster.save.app_error",
+    );
     let (status, created) = a
         .admin(
             Method::POST,
@@ -274,24 +279,26 @@ async fn creating_a_connection_needs_a_team_and_a_valid_name() {
     let opened =
         sharebot::sandbox::invite_code::decrypt(code.as_str().unwrap(), "other-Pass2").unwrap();
     assert_eq!(opened.remote_id, remote_id);
-    let (status, body) = a
-        .admin(
+    assert_error_answer(
+        a.admin(
             Method::POST,
             &format!("/api/v4/remotecluster/{remote_id}/generate_invite"),
             Some(json!({})),
         )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "api.context.invalid_body_param.app_error");
-    let (status, body) = a
-        .admin(
+        .await,
+        400,
+        "api.context.invalid_body_param.app_error",
+    );
+    assert_error_answer(
+        a.admin(
             Method::GET,
             "/api/v4/remotecluster/aaaaaaaaaaaaaaaaaaaaaaaaaa",
             None,
         )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_app_error(&body, 404, "api.remote_cluster.get.not_found");
+        .await,
+        404,
+        "api.remote_cluster.get.not_found",
+    );
     a.finish().await;
 }
 
@@ -323,15 +330,16 @@ async fn an_expired_invite_or_an_unreachable_inviter_fails_the_accept() {
         )
         .await;
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let (status, body) = b
-        .admin(
+    let body = assert_error_answer(
+        b.admin(
             Method::POST,
             "/api/v4/remotecluster/accept_invite",
             Some(accept(&created["invite"])),
         )
-        .await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_app_error(&body, 500, "api.remote_cluster.accept_invitation_error");
+        .await,
+        500,
+        "api.remote_cluster.accept_invitation_error",
+    );
     assert!(body["detailed_error"]
         .as_str()
         .unwrap()
@@ -348,15 +356,16 @@ async fn an_expired_invite_or_an_unreachable_inviter_fails_the_accept() {
         .admin(Method::POST, "/api/v4/remotecluster", Some(create(&gone)))
         .await;
     gone.finish().await;
-    let (status, body) = b
-        .admin(
+    let body = assert_error_answer(
+        b.admin(
             Method::POST,
             "/api/v4/remotecluster/accept_invite",
             Some(accept(&created["invite"])),
         )
-        .await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_app_error(&body, 500, "api.remote_cluster.accept_invitation_error");
+        .await,
+        500,
+        "api.remote_cluster.accept_invitation_error",
+    );
     assert!(
         body["detailed_error"]
             .as_str()
@@ -397,15 +406,21 @@ async fn server_to_server_calls_need_the_connection_token() {
             )
         }
     };
-    let (status, body) = send(Some(&remote_id), None, ping(&remote_id)).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_app_error(&body, 401, "api.context.session_expired.app_error");
-    let (status, body) = send(None, Some("whatever"), ping(&remote_id)).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_app_error(&body, 401, "api.context.remote_id_missing.app_error");
-    let (status, body) = send(Some(&remote_id), Some("forged"), ping(&remote_id)).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_app_error(&body, 401, "api.context.invalid_token.error");
+    assert_error_answer(
+        send(Some(&remote_id), None, ping(&remote_id)).await,
+        401,
+        "api.context.session_expired.app_error",
+    );
+    assert_error_answer(
+        send(None, Some("whatever"), ping(&remote_id)).await,
+        401,
+        "api.context.remote_id_missing.app_error",
+    );
+    assert_error_answer(
+        send(Some(&remote_id), Some("forged"), ping(&remote_id)).await,
+        401,
+        "api.context.invalid_token.error",
+    );
     // A session token is no remote token either.
     a.call_err(
         Method::POST,

@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::support::sandbox::{assert_app_error, eventually, next_event, socket};
+use crate::support::sandbox::{assert_error_answer, eventually, next_named, socket};
 use crate::{connect, node};
 
 #[tokio::test]
@@ -81,16 +81,18 @@ async fn invites_are_refused_as_the_server_refuses_them() {
         format!("/api/v4/remotecluster/{remote}/channels/{channel}/invite")
     };
     let unknown = "aaaaaaaaaaaaaaaaaaaaaaaaaa";
-    let (status, body) = a
-        .admin(Method::POST, &invite(unknown, &channel_id), None)
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "api.context.remote_id_invalid.app_error");
-    let (status, body) = a
-        .admin(Method::POST, &invite(&remote_id, unknown), None)
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "api.context.invalid_url_param.app_error");
+    assert_error_answer(
+        a.admin(Method::POST, &invite(unknown, &channel_id), None)
+            .await,
+        400,
+        "api.context.remote_id_invalid.app_error",
+    );
+    assert_error_answer(
+        a.admin(Method::POST, &invite(&remote_id, unknown), None)
+            .await,
+        400,
+        "api.context.invalid_url_param.app_error",
+    );
     let user = a.login("user-1", "SampleUs@r-1").await;
     a.call_err(
         Method::POST,
@@ -108,15 +110,16 @@ async fn invites_are_refused_as_the_server_refuses_them() {
             Some(json!([a.id("sysadmin"), a.id("user-1")])),
         )
         .await;
-    let (status, body) = a
-        .admin(
+    assert_error_answer(
+        a.admin(
             Method::POST,
             &invite(&remote_id, dm["id"].as_str().unwrap()),
             None,
         )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_app_error(&body, 400, "api.command_share.share_channel.error");
+        .await,
+        400,
+        "api.command_share.share_channel.error",
+    );
 
     // The name is taken in the receiving team: the call succeeds (the other server answers
     // later), the inviter is told by an ephemeral post, and no link is saved.
@@ -134,12 +137,7 @@ async fn invites_are_refused_as_the_server_refuses_them() {
         .admin(Method::POST, &invite(&remote_id, &channel_id), None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    let ephemeral = loop {
-        let event = next_event(&mut ws).await;
-        if event["event"] == "ephemeral_message" {
-            break event;
-        }
-    };
+    let ephemeral = next_named(&mut ws, "ephemeral_message").await;
     let post: Value = serde_json::from_str(ephemeral["data"]["post"].as_str().unwrap()).unwrap();
     let text = post["message"].as_str().unwrap();
     assert!(
@@ -161,12 +159,7 @@ async fn invites_are_refused_as_the_server_refuses_them() {
     let ok = a.create_channel("engineering", "no-clash").await;
     let (status, _) = a.admin(Method::POST, &invite(&remote_id, &ok), None).await;
     assert_eq!(status, StatusCode::OK);
-    let ephemeral = loop {
-        let event = next_event(&mut ws).await;
-        if event["event"] == "ephemeral_message" {
-            break event;
-        }
-    };
+    let ephemeral = next_named(&mut ws, "ephemeral_message").await;
     let post: Value = serde_json::from_str(ephemeral["data"]["post"].as_str().unwrap()).unwrap();
     assert_eq!(post["message"], "`Org B` has been added to channel.");
 
@@ -176,12 +169,7 @@ async fn invites_are_refused_as_the_server_refuses_them() {
     assert_ne!(second, remote_id);
     let (status, _) = a.admin(Method::POST, &invite(&second, &ok), None).await;
     assert_eq!(status, StatusCode::OK);
-    let ephemeral = loop {
-        let event = next_event(&mut ws).await;
-        if event["event"] == "ephemeral_message" {
-            break event;
-        }
-    };
+    let ephemeral = next_named(&mut ws, "ephemeral_message").await;
     let post: Value = serde_json::from_str(ephemeral["data"]["post"].as_str().unwrap()).unwrap();
     let text = post["message"].as_str().unwrap();
     assert!(text.contains("channel already exists"), "{text}");

@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::sandbox::{assert_app_error, eventually};
+use crate::support::sandbox::{assert_error_answer, eventually};
 use crate::{arrives, connect, node, share, Node};
 
 /// A post's live reactions on `node`: (user id, emoji, remote id), sorted.
@@ -114,16 +114,13 @@ async fn reactions_follow_and_a_moved_shared_channel_keeps_its_record() {
     // works; the SharedChannel record keeps the old team, and the sharing goes on.
     let marketing = a.team("marketing");
     let move_path = format!("/api/v4/channels/{channel_id}/move");
-    let (status, body) = a
-        .admin(
+    assert_error_answer(
+        a.admin(
             Method::POST,
             &move_path,
             Some(json!({"team_id": marketing, "force": false})),
         )
-        .await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_app_error(
-        &body,
+        .await,
         500,
         "app.channel.move_channel.members_do_not_match.error",
     );

@@ -12,7 +12,7 @@ use sharebot::sandbox::federation::FederationOptions;
 use sharebot::sandbox::recorder::Recorder;
 use sharebot::sandbox::{self, RunningSandbox, SandboxOptions};
 
-use super::sandbox::assert_app_error;
+use super::sandbox::assert_error_answer;
 
 /// The bot's access token unless a test gives another.
 pub const BOT_TOKEN: &str = "bottoken";
@@ -170,10 +170,7 @@ impl Sandbox {
         status: u16,
         id: &str,
     ) -> Value {
-        let (got, error) = self.call(method, path, token, body).await;
-        assert_eq!(got.as_u16(), status, "{error}");
-        assert_app_error(&error, status, id);
-        error
+        assert_error_answer(self.call(method, path, token, body).await, status, id)
     }
 
     /// A seeded user's session token.

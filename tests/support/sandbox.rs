@@ -22,6 +22,15 @@ pub fn assert_app_error(body: &Value, status: u16, id: &str) {
     assert!(body["detailed_error"].is_string(), "{body}");
 }
 
+/// Checks an answer (status and body) is the server's AppError with this status and id;
+/// returns the body.
+pub fn assert_error_answer(answer: (reqwest::StatusCode, Value), status: u16, id: &str) -> Value {
+    let (got, body) = answer;
+    assert_eq!(got.as_u16(), status, "{body}");
+    assert_app_error(&body, status, id);
+    body
+}
+
 /// A WebSocket of `token` to the sandbox at `site_url`, past its `hello` (seq 0).
 pub async fn socket(site_url: &str, token: &str) -> Socket {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
