@@ -4,17 +4,19 @@
 
 mod support;
 
+use support::harness;
+use support::sandbox::until;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
 use sharebot::bot::{self, BotError, Domain, RunningBot, Tuning};
 use sharebot::config::Config;
 use sharebot::mattermost::models::Post;
-use sharebot::mattermost::{Backoff, Client, ClientOptions, Event};
+use sharebot::mattermost::{Backoff, Client, Event};
 use sharebot::sandbox::faults::{FaultSettings, RateLimit};
-use sharebot::sandbox::{self, RunningSandbox, SandboxOptions};
+use sharebot::sandbox::{RunningSandbox, SandboxOptions};
 
 const BOT_TOKEN: &str = "sandboxbottoken0000000000a";
 const SIGNING: &str = "test-signing-secret-0123456789abcdef";
@@ -53,12 +55,11 @@ impl Recording {
 }
 
 async fn start_sandbox() -> RunningSandbox {
-    sandbox::start(SandboxOptions {
+    harness::start(SandboxOptions {
         bot_token: Some(BOT_TOKEN.into()),
         ..SandboxOptions::default()
     })
     .await
-    .expect("sandbox starts")
 }
 
 fn config(sandbox_url: &str, db: &std::path::Path, extra: &[(&str, &str)]) -> Config {
@@ -87,40 +88,11 @@ fn fast() -> Tuning {
     support::bot::fast_tuning()
 }
 
-/// Polls `check` every 20 ms for up to 10 s.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
-
 async fn ready(bot: &RunningBot) -> reqwest::StatusCode {
     reqwest::get(format!("http://{}/readyz", bot.http_addr))
         .await
         .unwrap()
         .status()
-}
-
-/// A session token for a seeded user, logged in as a person would.
-async fn login(sandbox: &RunningSandbox, user: &str, password: &str) -> String {
-    let res = reqwest::Client::new()
-        .post(format!("{}/api/v4/users/login", sandbox.site_url()))
-        .json(&json!({"login_id": user, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.headers()["Token"].to_str().unwrap().to_string()
-}
-
-/// A client acting as `sysadmin`, to post as an admin would.
-async fn admin_client(sandbox: &RunningSandbox) -> Client {
-    let token = login(sandbox, "sysadmin", "Sys@dmin-sample1").await;
-    Client::new(sandbox.site_url(), &token, ClientOptions::default()).unwrap()
 }
 
 async fn post(client: &Client, channel_id: &str, message: &str) -> Post {
@@ -213,7 +185,7 @@ async fn a_wrong_token_fails_start_up_with_a_clear_message() {
 async fn a_plain_user_token_is_refused_for_lacking_the_admin_role() {
     let sandbox = start_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let token = login(&sandbox, "user-1", "SampleUs@r-1").await;
+    let token = harness::session(sandbox.site_url(), "user-1", "SampleUs@r-1").await;
     let cfg = config(
         sandbox.site_url(),
         dir.path(),
@@ -270,7 +242,7 @@ async fn a_missing_admin_channel_is_explained_or_created_when_configured() {
         .expect("creates what is missing");
     assert_eq!(bot.identity.admin_channel.channel_type, "P");
     assert_eq!(bot.identity.inbox_team.team_type, "I");
-    let admin = admin_client(&sandbox).await;
+    let admin = harness::admin_client(sandbox.site_url()).await;
     let team = admin
         .team_by_name("review-inbox")
         .await
@@ -298,14 +270,14 @@ async fn a_dropped_socket_resumes_without_losing_or_repeating_a_posted_event() {
     .await
     .unwrap();
     let channel = bot.identity.admin_channel.id.clone();
-    let admin = admin_client(&sandbox).await;
+    let admin = harness::admin_client(sandbox.site_url()).await;
     let mut link = bot.link.clone();
     link.wait_for(|l| *l == sharebot::http::MattermostLink::Connected)
         .await
         .unwrap();
 
     post(&admin, &channel, "before the drop").await;
-    eventually("the first post arrives", || {
+    until("the first post arrives", || {
         domain.posted_messages().len() == 1
     })
     .await;
@@ -315,7 +287,7 @@ async fn a_dropped_socket_resumes_without_losing_or_repeating_a_posted_event() {
             post(&admin, &channel, &format!("round {round} message {i}")).await;
         }
     }
-    eventually("all 16 posts arrive", || {
+    until("all 16 posts arrive", || {
         domain.posted_messages().len() >= 16
     })
     .await;
@@ -364,17 +336,16 @@ async fn a_fresh_connection_after_an_outage_triggers_a_resync_and_readyz_follows
     assert_eq!(ready(&bot).await, 503);
 
     // It comes back (a restart: no resumable connection): the bot reconnects and resyncs.
-    let sandbox = sandbox::start(SandboxOptions {
+    let sandbox = harness::start(SandboxOptions {
         listen: addr,
         bot_token: Some(BOT_TOKEN.into()),
         ..SandboxOptions::default()
     })
-    .await
-    .expect("sandbox restarts on the same port");
+    .await;
     link.wait_for(|l| *l == sharebot::http::MattermostLink::Connected)
         .await
         .unwrap();
-    eventually("a resync is requested", || domain.reconciles() == 1).await;
+    until("a resync is requested", || domain.reconciles() == 1).await;
     assert_eq!(ready(&bot).await, 200);
     bot.shutdown().await.unwrap();
     sandbox.shutdown().await;
@@ -383,7 +354,7 @@ async fn a_fresh_connection_after_an_outage_triggers_a_resync_and_readyz_follows
 #[tokio::test]
 async fn rate_limited_creates_are_waited_out_and_none_is_lost_or_doubled() {
     let sandbox = start_sandbox().await;
-    let admin = admin_client(&sandbox).await;
+    let admin = harness::admin_client(sandbox.site_url()).await;
     let channel = admin
         .channel_by_name("engineering", "admins")
         .await
@@ -499,7 +470,7 @@ async fn server_errors_are_retried_on_reads_and_surfaced_on_creates() {
         async move { client.get_channel(&channel).await }
     });
     let route = "/api/v4/channels/{channel_id}";
-    eventually("a failed read is seen", || {
+    until("a failed read is seen", || {
         statuses.count("GET", route, 503) + statuses.count("GET", route, 500) >= 1
     })
     .await;
@@ -520,13 +491,13 @@ async fn a_restarted_bot_resumes_its_connection_and_gets_what_was_posted_while_i
         .await
         .unwrap();
     let channel = bot.identity.admin_channel.id.clone();
-    let admin = admin_client(&sandbox).await;
+    let admin = harness::admin_client(sandbox.site_url()).await;
     let mut link = bot.link.clone();
     link.wait_for(|l| *l == sharebot::http::MattermostLink::Connected)
         .await
         .unwrap();
     post(&admin, &channel, "while running").await;
-    eventually("the first post arrives", || {
+    until("the first post arrives", || {
         first.posted_messages().len() == 1
     })
     .await;
@@ -538,7 +509,7 @@ async fn a_restarted_bot_resumes_its_connection_and_gets_what_was_posted_while_i
     let bot = bot::start_with_domain(&cfg, fast(), second.clone())
         .await
         .unwrap();
-    eventually("the missed post arrives", || {
+    until("the missed post arrives", || {
         second.posted_messages().len() == 1
     })
     .await;
@@ -581,11 +552,11 @@ async fn an_event_the_domain_had_not_finished_when_killed_is_replayed_after_rest
         .await
         .unwrap();
     let channel = bot.identity.admin_channel.id.clone();
-    let admin = admin_client(&sandbox).await;
+    let admin = harness::admin_client(sandbox.site_url()).await;
     assert!(bot.wait_connected(Duration::from_secs(10)).await);
     post(&admin, &channel, "handled").await;
     post(&admin, &channel, "hold").await;
-    eventually("both posts reach the domain", || {
+    until("both posts reach the domain", || {
         first.inner.posted_messages().len() == 2
     })
     .await;
@@ -597,7 +568,7 @@ async fn an_event_the_domain_had_not_finished_when_killed_is_replayed_after_rest
     let bot = bot::start_with_domain(&cfg, fast(), second.clone())
         .await
         .unwrap();
-    eventually("the unfinished post is delivered again", || {
+    until("the unfinished post is delivered again", || {
         !second.posted_messages().is_empty()
     })
     .await;

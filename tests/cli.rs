@@ -1,6 +1,8 @@
 //! The `sharebot` binary as an admin runs it: check-config, migrate and run, with exit codes,
 //! messages naming the key at fault, and no secret in any output or log line.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -310,14 +312,10 @@ fn the_help_describes_the_sandbox_logins_and_the_bot_token() {
 fn run_connects_to_the_sandbox_serves_health_and_stops_on_sigterm_without_leaking_secrets() {
     const BOT_TOKEN: &str = "botTokenRecognisable0000zz";
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let sandbox = rt
-        .block_on(sharebot::sandbox::start(
-            sharebot::sandbox::SandboxOptions {
-                bot_token: Some(BOT_TOKEN.into()),
-                ..Default::default()
-            },
-        ))
-        .unwrap();
+    let sandbox = rt.block_on(support::harness::start(sharebot::sandbox::SandboxOptions {
+        bot_token: Some(BOT_TOKEN.into()),
+        ..Default::default()
+    }));
     let dir = tempfile::tempdir().unwrap();
     let mut child = sharebot(dir.path())
         .args(["run", "--config"])

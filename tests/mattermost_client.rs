@@ -1,6 +1,8 @@
 //! REST client against small in-process mock servers: retries, the shared 429 gate, typed
 //! errors, timeouts, fan-out bound, paging and escaping.
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -547,24 +549,11 @@ async fn observer_sees_every_attempt_by_route_template() {
     );
 }
 
-/// The official OpenAPI spec beside the repository (or `SHAREBOT_OPENAPI_SPEC`).
-fn load_spec() -> serde_yaml::Value {
-    let path = std::env::var("SHAREBOT_OPENAPI_SPEC").unwrap_or_else(|_| {
-        format!(
-            "{}/../shared/mattermost-openapi/mattermost-openapi-v4.yaml",
-            env!("CARGO_MANIFEST_DIR")
-        )
-    });
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read the OpenAPI spec at {path}: {e}"));
-    serde_yaml::from_str(&text).unwrap()
-}
-
 /// Query parameter names the spec declares for an operation (path-level ones included).
-fn spec_query_params(path_item: &serde_yaml::Value, method: &str) -> Vec<String> {
+fn spec_query_params(path_item: &Value, method: &str) -> Vec<String> {
     let mut names = Vec::new();
     for params in [&path_item["parameters"], &path_item[method]["parameters"]] {
-        if let Some(list) = params.as_sequence() {
+        if let Some(list) = params.as_array() {
             for p in list {
                 if p["in"].as_str() == Some("query") {
                     names.push(p["name"].as_str().unwrap_or_default().to_owned());
@@ -691,7 +680,7 @@ async fn every_endpoint_uses_a_route_method_and_query_of_the_official_spec() {
     let _ = client.remote_info("r1").await;
     let _ = client.channel_remotes("c1").await;
 
-    let spec = load_spec();
+    let spec = support::openapi::Spec::get().doc();
     let calls = recorder.0.lock().unwrap().clone();
     let seen = mock.seen();
     assert_eq!(calls.len(), seen.len());
@@ -706,7 +695,7 @@ async fn every_endpoint_uses_a_route_method_and_query_of_the_official_spec() {
         let path_item = &spec["paths"][spec_route];
         let method = method.to_lowercase();
         assert!(
-            path_item[method.as_str()].is_mapping(),
+            path_item[method.as_str()].is_object(),
             "{method} {route} is not in the official spec"
         );
         // Every field the spec marks required in the request body is sent.
@@ -716,7 +705,7 @@ async fn every_endpoint_uses_a_route_method_and_query_of_the_official_spec() {
             let name = reference.trim_start_matches("#/components/schemas/");
             schema = &spec["components"]["schemas"][name];
         }
-        if let Some(required) = schema["required"].as_sequence() {
+        if let Some(required) = schema["required"].as_array() {
             let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
             for field in required.iter().filter_map(|f| f.as_str()) {
                 assert!(

@@ -3,33 +3,26 @@
 
 mod support;
 
+use support::harness::{self, BOT_TOKEN};
 use support::sandbox::eventually;
-
-use std::time::Duration;
 
 use sharebot::mattermost::models::{
     AcceptInvite, NewChannel, NewRemoteCluster, Post, RemoteClusterFilter, RemoteClusterPatch,
     SharedChannelRemoteFilter,
 };
 use sharebot::mattermost::{ChannelPostsQuery, Client, ClientOptions, Error};
-use sharebot::sandbox::federation::FederationOptions;
 use sharebot::sandbox::recorder::Recorder;
-use sharebot::sandbox::{self, RunningSandbox, SandboxOptions};
+use sharebot::sandbox::{RunningSandbox, SandboxOptions};
 
 async fn instance(name: &str, recorder: &Recorder) -> (RunningSandbox, Client) {
-    let sandbox = sandbox::start(SandboxOptions {
+    let sandbox = harness::start(SandboxOptions {
         name: name.into(),
-        bot_token: Some("bottoken".into()),
         recorder: Some(recorder.clone()),
-        federation: FederationOptions {
-            ping_interval: Duration::from_millis(200),
-            ..FederationOptions::default()
-        },
+        federation: harness::quick_federation(),
         ..SandboxOptions::default()
     })
-    .await
-    .unwrap();
-    let client = Client::new(sandbox.site_url(), "bottoken", ClientOptions::default()).unwrap();
+    .await;
+    let client = Client::new(sandbox.site_url(), BOT_TOKEN, ClientOptions::default()).unwrap();
     (sandbox, client)
 }
 

@@ -352,3 +352,54 @@ async fn recorded_answers_of_a_router_are_checked_end_to_end() {
         "{message}"
     );
 }
+
+#[test]
+fn openapi_keywords_keep_their_openapi_meaning() {
+    let spec = Spec::parse(
+        r##"
+openapi: 3.0.0
+paths:
+  /api/v4/things/{id}:
+    get:
+      responses:
+        "200":
+          content:
+            application/json:
+              schema:
+                $ref: "#/components/schemas/Thing"
+components:
+  schemas:
+    Thing:
+      type: object
+      required: [id]
+      additionalProperties: false
+      properties:
+        id: {type: string}
+        count: {type: integer, nullable: true, example: 3}
+        kind: {type: string, enum: [a, b], nullable: true}
+        parent: {$ref: "#/components/schemas/Thing"}
+        shape: {properties: {x: {type: string}}}
+"##,
+    )
+    .unwrap();
+    let check = |body: Value| spec.validate(&exchange("GET", "/api/v4/things/{id}", 200, body));
+    check(json!({"id": "1", "count": null, "kind": null, "parent": {"id": "2", "count": 4}}))
+        .unwrap();
+    let err = error_of(check(json!({"count": "x"})));
+    assert!(
+        err.contains("/count: expected integer, got string"),
+        "{err}"
+    );
+    assert!(err.contains(": missing required property \"id\""), "{err}");
+    let err = error_of(check(json!({"id": "1", "extra": 1})));
+    assert_eq!(
+        err,
+        "/extra: property not allowed (additionalProperties: false)"
+    );
+    let err = error_of(check(json!({"id": "1", "kind": "c"})));
+    assert!(err.starts_with("/kind: \"c\" is not one of"), "{err}");
+    let err = error_of(check(json!({"id": "1", "shape": null})));
+    assert_eq!(err, "/shape: expected a value, got null");
+    let err = error_of(check(json!({"id": "1", "parent": {"id": 2}})));
+    assert_eq!(err, "/parent/id: expected string, got integer");
+}

@@ -1,5 +1,9 @@
 //! Fault injection and Mattermost rate limiting on a tiny API, switched through `/__sandbox/`.
 
+mod support;
+
+use support::harness;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,6 +11,7 @@ use std::time::{Duration, Instant};
 use axum::routing::get;
 use axum::Router;
 use futures_util::StreamExt;
+use reqwest::Method;
 use serde_json::{json, Value};
 use sharebot::sandbox::faults::{self, AdminCheck, FaultSettings, Faults};
 use sharebot::sandbox::websocket::{Hub, TokenCheck};
@@ -65,15 +70,15 @@ impl Sandbox {
     }
 
     async fn set(&self, settings: Value) {
-        let response = self
-            .client
-            .put(format!("{}/__sandbox/faults", self.base))
-            .bearer_auth("admin-token")
-            .json(&settings)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        let (status, body) = harness::call(
+            &self.base,
+            Method::PUT,
+            "/__sandbox/faults",
+            Some("admin-token"),
+            Some(settings),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod bot;
 pub mod db;
+pub mod harness;
 pub mod openapi;
 pub mod sandbox;
 pub mod world;

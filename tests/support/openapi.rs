@@ -3,12 +3,15 @@
 //! Routes are matched segment by segment: literal segments must be equal, a `{param}` must sit
 //! where the spec has a `{param}` (names may differ: that is reported as a note, not a failure),
 //! and a literal may stand where the spec has a parameter (`/users/me` is the `{user_id}` route).
-//! Bodies are checked with a focused OpenAPI 3.0 schema validator (`$ref`, `type`, `nullable`,
-//! `properties`, `required`, `items`, `additionalProperties`, `enum`, `allOf`, `oneOf`, `anyOf`).
+//! Bodies are checked by the `jsonschema` crate: each OpenAPI 3.0 schema is turned into a JSON
+//! Schema (draft 4, which OpenAPI 3.0 schemas extend) on first use and compiled once.
 
-use std::sync::OnceLock;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use serde_json::Value;
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::{ValidationError, Validator};
+use serde_json::{json, Map, Value};
 use sharebot::sandbox::recorder::{Exchange, Recorder};
 
 /// Places where the official spec itself is wrong about what the real server sends:
@@ -103,6 +106,8 @@ const METHODS: &[&str] = &[
 pub struct Spec {
     doc: Value,
     routes: Vec<SpecRoute>,
+    /// Compiled validators by the text of the OpenAPI schema they check, built on first use.
+    validators: Mutex<HashMap<String, Arc<Result<Validator, String>>>>,
 }
 
 struct SpecRoute {
@@ -157,8 +162,12 @@ impl Spec {
 
     /// Parses a spec document (YAML or JSON).
     pub fn parse(text: &str) -> Result<Spec, String> {
-        // Straight into serde_json: its maps keep the last of duplicate keys, as PyYAML does.
-        let doc: Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        // Straight into serde_json, keeping the last of duplicate keys as PyYAML does.
+        let options = serde_saphyr::options! {
+            duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+        };
+        let doc: Value =
+            serde_saphyr::from_str_with_options(text, options).map_err(|e| e.to_string())?;
         let paths = doc
             .get("paths")
             .and_then(Value::as_object)
@@ -170,7 +179,16 @@ impl Spec {
                 segments: segments(path),
             })
             .collect();
-        Ok(Spec { doc, routes })
+        Ok(Spec {
+            doc,
+            routes,
+            validators: Mutex::default(),
+        })
+    }
+
+    /// The whole spec document.
+    pub fn doc(&self) -> &Value {
+        &self.doc
     }
 
     /// Whether the spec has this method on this route template (`/api/v4/users/{user_id}`).
@@ -245,9 +263,7 @@ impl Spec {
             return match (&exchange.body, prose) {
                 (_, false) => Err("route not in the spec".into()),
                 (Some(body), true) if exchange.status >= 400 => {
-                    let mut errors = Vec::new();
-                    let schema = serde_json::json!({ "$ref": APP_ERROR });
-                    self.check(&schema, body, "", &mut errors, 0);
+                    let mut errors = self.check(&json!({ "$ref": APP_ERROR }), body);
                     check_app_error(body, exchange.status, &mut errors);
                     report(
                         errors
@@ -277,7 +293,7 @@ impl Spec {
                 .resolve(response)
                 .pointer("/content/application~1json/schema")
                 .cloned(),
-            None if status >= 400 => Some(serde_json::json!({ "$ref": APP_ERROR })),
+            None if status >= 400 => Some(json!({ "$ref": APP_ERROR })),
             None if KNOWN_STATUS_DEVIATIONS.iter().any(|(m, route, code, _)| {
                 m.eq_ignore_ascii_case(&method) && *route == found.spec_path && *code == status
             }) =>
@@ -298,8 +314,7 @@ impl Spec {
         let (Some(schema), Some(body)) = (schema, exchange.body.as_ref()) else {
             return Ok(());
         };
-        let mut errors = Vec::new();
-        self.check(&schema, body, "", &mut errors, 0);
+        let mut errors = self.check(&schema, body);
         if status >= 400 && schema.get("$ref").and_then(Value::as_str) == Some(APP_ERROR) {
             check_app_error(body, status, &mut errors);
         }
@@ -336,108 +351,173 @@ impl Spec {
         value
     }
 
-    /// Validates `value` against `schema`, collecting (JSON pointer, message) mismatches.
-    fn check(
-        &self,
-        schema: &Value,
-        value: &Value,
-        at: &str,
-        errors: &mut Vec<(String, String)>,
-        depth: usize,
-    ) {
-        if depth > 64 {
-            return;
+    /// Validates `value` against an OpenAPI `schema`: (JSON pointer, message) mismatches.
+    fn check(&self, schema: &Value, value: &Value) -> Vec<(String, String)> {
+        let validator = {
+            let mut validators = self.validators.lock().unwrap();
+            validators
+                .entry(schema.to_string())
+                .or_insert_with(|| Arc::new(self.compile(schema)))
+                .clone()
+        };
+        match validator.as_ref() {
+            Ok(validator) => validator.iter_errors(value).flat_map(describe).collect(),
+            Err(err) => vec![(String::new(), err.clone())],
         }
-        if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-            let target = self.resolve(schema);
-            if target.get("$ref").is_some() || std::ptr::eq(target, schema) {
-                errors.push((at.to_owned(), format!("unresolvable $ref {reference}")));
-                return;
+    }
+
+    /// The JSON Schema of an OpenAPI schema, with every component it refers to (transitively)
+    /// under `definitions`, compiled.
+    fn compile(&self, schema: &Value) -> Result<Validator, String> {
+        let mut pending = BTreeSet::new();
+        let root = to_json_schema(schema, &mut pending)?;
+        let mut definitions = Map::new();
+        while let Some(name) = pending.pop_first() {
+            if definitions.contains_key(&name) {
+                continue;
             }
-            return self.check(target, value, at, errors, depth + 1);
+            let component = self
+                .doc
+                .pointer(&format!("/components/schemas/{}", escape(&name)))
+                .ok_or_else(|| format!("unresolvable $ref {COMPONENTS}{name}"))?;
+            definitions.insert(name, to_json_schema(component, &mut pending)?);
         }
-        if value.is_null() && schema.get("nullable").and_then(Value::as_bool) == Some(true) {
-            return;
-        }
-        if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
-            for sub in all {
-                self.check(sub, value, at, errors, depth + 1);
-            }
-        }
-        for keyword in ["oneOf", "anyOf"] {
-            if let Some(options) = schema.get(keyword).and_then(Value::as_array) {
-                let matches = options.iter().any(|sub| {
-                    let mut sub_errors = Vec::new();
-                    self.check(sub, value, at, &mut sub_errors, depth + 1);
-                    sub_errors.is_empty()
-                });
-                if !matches {
-                    errors.push((at.to_owned(), format!("matches none of {keyword}")));
+        let document = json!({ "definitions": definitions, "allOf": [root] });
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft4)
+            .should_validate_formats(false)
+            .build(&document)
+            .map_err(|err| format!("the spec's schema does not compile: {err}"))
+    }
+}
+
+const COMPONENTS: &str = "#/components/schemas/";
+
+/// Escapes a name for a JSON pointer segment.
+fn escape(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+/// Turns an OpenAPI 3.0 schema into a draft 4 JSON Schema: `$ref`s to components point into
+/// `definitions` (their names are added to `refs`) and drop their siblings, as OpenAPI 3.0
+/// says; `nullable: true` admits `null`; OpenAPI-only keys are dropped. A schema without `type`
+/// that describes properties, items or allowed values refuses `null` (JSON Schema alone would
+/// let it through): a null where the spec describes a value is a mismatch.
+fn to_json_schema(schema: &Value, refs: &mut BTreeSet<String>) -> Result<Value, String> {
+    let Some(object) = schema.as_object() else {
+        return Ok(schema.clone());
+    };
+    if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+        let name = reference
+            .strip_prefix(COMPONENTS)
+            .ok_or_else(|| format!("unresolvable $ref {reference}"))?;
+        refs.insert(name.to_owned());
+        return Ok(json!({ "$ref": format!("#/definitions/{}", escape(name)) }));
+    }
+    let mut out = Map::new();
+    for (key, value) in object {
+        let converted = match key.as_str() {
+            "nullable" | "discriminator" | "readOnly" | "writeOnly" | "xml" | "externalDocs"
+            | "example" | "deprecated" => continue,
+            other if other.starts_with("x-") => continue,
+            "properties" => Value::Object(
+                value
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(name, sub)| Ok((name.clone(), to_json_schema(sub, refs)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            "items" | "additionalProperties" | "not" => to_json_schema(value, refs)?,
+            "allOf" | "anyOf" | "oneOf" => Value::Array(
+                value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|sub| to_json_schema(sub, refs))
+                    .collect::<Result<_, String>>()?,
+            ),
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), converted);
+    }
+    if object.get("nullable").and_then(Value::as_bool) == Some(true) {
+        let simple = ["allOf", "anyOf", "oneOf", "not"]
+            .iter()
+            .all(|k| !out.contains_key(*k));
+        match out.get_mut("type") {
+            Some(Value::String(name)) if simple => {
+                let name = std::mem::take(name);
+                out.insert("type".into(), json!([name, "null"]));
+                if let Some(Value::Array(allowed)) = out.get_mut("enum") {
+                    allowed.push(Value::Null);
                 }
             }
+            _ => return Ok(json!({ "anyOf": [{ "type": "null" }, out] })),
         }
-        if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-            if !allowed.contains(value) {
-                errors.push((
-                    at.to_owned(),
-                    format!("{value} is not one of {}", Value::Array(allowed.clone())),
-                ));
+    } else if !out.contains_key("type")
+        && ["properties", "items", "additionalProperties", "enum"]
+            .iter()
+            .any(|k| out.contains_key(*k))
+    {
+        let not_null = json!({ "type": "null" });
+        match out.remove("not") {
+            Some(not) => {
+                out.insert("allOf".into(), json!([{ "not": not }, { "not": not_null }]));
+            }
+            None => {
+                out.insert("not".into(), not_null);
             }
         }
-        let declared = schema.get("type").and_then(Value::as_str);
-        if let Some(expected) = declared {
-            let ok = match expected {
-                "object" => value.is_object(),
-                "array" => value.is_array(),
-                "string" => value.is_string(),
-                "integer" => value.is_i64() || value.is_u64(),
-                "number" => value.is_number(),
-                "boolean" => value.is_boolean(),
-                _ => true,
-            };
-            if !ok {
-                errors.push((
-                    at.to_owned(),
-                    format!("expected {expected}, got {}", type_name(value)),
-                ));
-                return;
-            }
-        } else if value.is_null() && schema_constrains(schema) {
-            errors.push((at.to_owned(), "expected a value, got null".into()));
-            return;
+    }
+    Ok(Value::Object(out))
+}
+
+/// A validation error as (JSON pointer, message); several for several unexpected properties.
+fn describe(error: ValidationError<'_>) -> Vec<(String, String)> {
+    let at = error.instance_path().to_string();
+    let value = error.instance();
+    let message = match error.kind() {
+        ValidationErrorKind::Type { kind } => {
+            format!("expected {}, got {}", expected(kind), type_name(value))
         }
-        if let Some(object) = value.as_object() {
-            let properties = schema.get("properties").and_then(Value::as_object);
-            if let Some(required) = schema.get("required").and_then(Value::as_array) {
-                for name in required.iter().filter_map(Value::as_str) {
-                    if !object.contains_key(name) {
-                        errors.push((at.to_owned(), format!("missing required property {name:?}")));
-                    }
-                }
-            }
-            for (key, item) in object {
-                let child = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
-                match (
-                    properties.and_then(|p| p.get(key)),
-                    schema.get("additionalProperties"),
-                ) {
-                    (Some(sub), _) => self.check(sub, item, &child, errors, depth + 1),
-                    (None, Some(Value::Bool(false))) => errors.push((
-                        child,
+        ValidationErrorKind::Required { property } => format!(
+            "missing required property {:?}",
+            property.as_str().unwrap_or_default()
+        ),
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            return unexpected
+                .iter()
+                .map(|name| {
+                    (
+                        format!("{at}/{}", escape(name)),
                         "property not allowed (additionalProperties: false)".into(),
-                    )),
-                    (None, Some(sub)) if sub.is_object() => {
-                        self.check(sub, item, &child, errors, depth + 1)
-                    }
-                    (None, _) => {}
-                }
-            }
+                    )
+                })
+                .collect()
         }
-        if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
-            for (index, item) in array.iter().enumerate() {
-                self.check(items, item, &format!("{at}/{index}"), errors, depth + 1);
-            }
-        }
+        ValidationErrorKind::Enum { options } => format!("{value} is not one of {options}"),
+        ValidationErrorKind::AnyOf { .. } => "matches none of anyOf".into(),
+        ValidationErrorKind::OneOfNotValid { .. } => "matches none of oneOf".into(),
+        // As Mattermost's clients read `oneOf`: matching one of the options is enough.
+        ValidationErrorKind::OneOfMultipleValid { .. } => return Vec::new(),
+        ValidationErrorKind::Not { .. } if value.is_null() => "expected a value, got null".into(),
+        _ => error.to_string(),
+    };
+    vec![(at, message)]
+}
+
+/// The JSON types a `type` error expected, `null` left out (a nullable value that is not null
+/// has the other type to blame).
+fn expected(kind: &TypeKind) -> String {
+    match kind {
+        TypeKind::Single(one) => one.to_string(),
+        TypeKind::Multiple(set) => set
+            .iter()
+            .map(|t| t.to_string())
+            .filter(|t| t != "null")
+            .collect::<Vec<_>>()
+            .join(" or "),
     }
 }
 
@@ -462,13 +542,6 @@ fn check_app_error(body: &Value, status: u16, errors: &mut Vec<(String, String)>
             format!("an AppError must repeat the status {status}"),
         ));
     }
-}
-
-/// Whether a schema without `type` still says something a `null` cannot be.
-fn schema_constrains(schema: &Value) -> bool {
-    ["properties", "items", "additionalProperties", "enum"]
-        .iter()
-        .any(|k| schema.get(k).is_some())
 }
 
 fn type_name(value: &Value) -> &'static str {

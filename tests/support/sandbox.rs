@@ -22,6 +22,15 @@ pub fn assert_app_error(body: &Value, status: u16, id: &str) {
     assert!(body["detailed_error"].is_string(), "{body}");
 }
 
+/// Checks an answer (status and body) is the server's AppError with this status and id;
+/// returns the body.
+pub fn assert_error_answer(answer: (reqwest::StatusCode, Value), status: u16, id: &str) -> Value {
+    let (got, body) = answer;
+    assert_eq!(got.as_u16(), status, "{body}");
+    assert_app_error(&body, status, id);
+    body
+}
+
 /// A WebSocket of `token` to the sandbox at `site_url`, past its `hello` (seq 0).
 pub async fn socket(site_url: &str, token: &str) -> Socket {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -66,16 +75,31 @@ pub async fn next_named(ws: &mut Socket, name: &str) -> Value {
 }
 
 /// Polls `check` every 50 ms until it gives a value; panics after 10 s.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    for _ in 0..200 {
+    eventually_within(what, Duration::from_secs(10), check).await
+}
+
+/// Polls `check` every 50 ms until it gives a value; panics after `limit`.
+pub async fn eventually_within<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let every = Duration::from_millis(50);
+    for _ in 0..limit.as_millis().div_ceil(every.as_millis()) {
         if let Some(value) = check().await {
             return value;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(every).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// Polls a synchronous `check` (through [`eventually`]) until it holds; panics after 10 s.
+pub async fn until(what: &str, mut check: impl FnMut() -> bool) {
+    eventually(what, || std::future::ready(check().then_some(()))).await
 }

@@ -5,14 +5,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use reqwest::Method;
 use serde_json::{json, Value};
 use sharebot::bot::{self, RunningBot, Tuning};
 use sharebot::config::Config;
 use sharebot::mattermost::models::{AcceptInvite, NewChannel, NewRemoteCluster, Post};
 use sharebot::mattermost::{ChannelPostsQuery, Client, ClientOptions};
-use sharebot::sandbox::federation::FederationOptions;
-use sharebot::sandbox::{self, RunningSandbox, SandboxOptions};
+use sharebot::sandbox::{RunningSandbox, SandboxOptions};
 use sharebot::store::Store;
+
+use super::harness;
 
 pub const BOT_TOKEN: &str = "sandboxbottoken0000000000b";
 pub const SIGNING: &str = "review-test-signing-secret-0123456789";
@@ -23,34 +25,22 @@ pub async fn instance(name: &str) -> RunningSandbox {
 
 /// An instance seeded with `seed`.
 pub async fn instance_with(name: &str, seed: sharebot::sandbox::Seed) -> RunningSandbox {
-    sandbox::start(SandboxOptions {
+    harness::start(SandboxOptions {
         name: name.into(),
         seed,
         bot_token: Some(BOT_TOKEN.into()),
-        federation: FederationOptions {
-            ping_interval: Duration::from_millis(200),
-            ..FederationOptions::default()
-        },
+        federation: harness::quick_federation(),
         ..SandboxOptions::default()
     })
     .await
-    .unwrap()
 }
 
 pub async fn login(sandbox: &RunningSandbox, user: &str, password: &str) -> Client {
-    let token = session(sandbox, user, password).await;
-    Client::new(sandbox.site_url(), &token, ClientOptions::default()).unwrap()
+    harness::client(sandbox.site_url(), user, password).await
 }
 
 pub async fn session(sandbox: &RunningSandbox, user: &str, password: &str) -> String {
-    let res = reqwest::Client::new()
-        .post(format!("{}/api/v4/users/login", sandbox.site_url()))
-        .json(&json!({"login_id": user, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.headers()["Token"].to_str().unwrap().to_string()
+    harness::session(sandbox.site_url(), user, password).await
 }
 
 /// How Org B's connection to Org A is made.
@@ -306,19 +296,15 @@ impl Admin {
         action_id: &str,
         selected: Option<&str>,
     ) -> (u16, Value) {
-        let token = &self.token;
-        let res = reqwest::Client::new()
-            .post(format!(
-                "{}/api/v4/posts/{post_id}/actions/{action_id}",
-                self.site
-            ))
-            .bearer_auth(token)
-            .json(&json!({"selected_option": selected.unwrap_or_default()}))
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
+        let (status, body) = harness::call(
+            &self.site,
+            Method::POST,
+            &format!("/api/v4/posts/{post_id}/actions/{action_id}"),
+            Some(&self.token),
+            Some(json!({"selected_option": selected.unwrap_or_default()})),
+        )
+        .await;
+        (status.as_u16(), body)
     }
 }
 
@@ -340,18 +326,12 @@ pub fn action_ids(post: &Post) -> Vec<String> {
 }
 
 /// Polls every 50 ms for up to 20 s.
-pub async fn wait<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn wait<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    for _ in 0..400 {
-        if let Some(v) = check().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
+    super::sandbox::eventually_within(what, Duration::from_secs(20), check).await
 }
 
 pub fn bot_id(world: &World) -> String {
@@ -434,17 +414,15 @@ impl Admin {
     /// Submits a dialog as the web app does (`POST /actions/dialogs/submit`); returns the
     /// status and the JSON answer.
     pub async fn submit_dialog(&self, body: &Value) -> (u16, Value) {
-        let res = reqwest::Client::new()
-            .post(format!("{}/api/v4/actions/dialogs/submit", self.site))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        (
-            res.status().as_u16(),
-            res.json::<Value>().await.unwrap_or(Value::Null),
+        let (status, body) = harness::call(
+            &self.site,
+            Method::POST,
+            "/api/v4/actions/dialogs/submit",
+            Some(&self.token),
+            Some(body.clone()),
         )
+        .await;
+        (status.as_u16(), body)
     }
 
     /// The DM channel between this person and the bot.
@@ -470,16 +448,13 @@ pub fn full_text(post: &Post) -> String {
 /// Sets a user's system roles on Org B as an admin would in the System Console.
 pub async fn set_roles(world: &World, user: &str, roles: &str) {
     let token = session(&world.b, "sysadmin", "Sys@dmin-sample1").await;
-    let res = reqwest::Client::new()
-        .put(format!(
-            "{}/api/v4/users/{}/roles",
-            world.b.site_url(),
-            world.b.user_id(user).unwrap()
-        ))
-        .bearer_auth(token)
-        .json(&json!({ "roles": roles }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let (status, body) = harness::call(
+        world.b.site_url(),
+        Method::PUT,
+        &format!("/api/v4/users/{}/roles", world.b.user_id(user).unwrap()),
+        Some(&token),
+        Some(json!({ "roles": roles })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
 }
