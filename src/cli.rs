@@ -166,7 +166,7 @@ async fn run(config: Config) -> ExitCode {
         env!("CARGO_PKG_VERSION")
     );
     let stop = crate::signals::StopSignal::install();
-    let bot = match crate::bot::start(&config, crate::bot::Tuning::default(), None).await {
+    let bot = match crate::domain::start(&config, crate::bot::Tuning::default(), None).await {
         Ok(bot) => bot,
         Err(err) => {
             // Printed once, for the person at the terminal; not also as a log line.

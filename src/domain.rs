@@ -3,17 +3,49 @@
 
 use std::sync::Arc;
 
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::bot::{self, BotError, RunningBot, Tuning};
 use crate::commands::Commands;
+use crate::config::Config;
 use crate::http::{CallbackRefusal, Callbacks, DynCallbacks};
 use crate::mattermost::models::{
     PostActionIntegrationRequest, PostActionIntegrationResponse, SubmitDialogRequest,
     SubmitDialogResponse,
 };
 use crate::mattermost::Event;
-use crate::review::Review;
+use crate::notify::Templates;
+use crate::review::{self, Review};
+
+/// Starts the bot with the review workflow and the chat commands: templates, database, Mattermost checks, HTTP
+/// server (callbacks included), WebSocket listener, reconcile loop. With `listener`, the HTTP
+/// server uses that socket instead of binding `server.listen`.
+pub async fn start(
+    config: &Config,
+    tuning: Tuning,
+    listener: Option<TcpListener>,
+) -> Result<RunningBot, BotError> {
+    let templates = Arc::new(Templates::load(config.templates.dir.as_deref())?);
+    bot::start_with(config, tuning, listener, move |setup| {
+        Arc::new(Sharebot::new(Review::new(review::Context::new(
+            setup.client,
+            setup.store,
+            review::Places {
+                bot: setup.identity.user.clone(),
+                inbox_team: setup.identity.inbox_team.clone(),
+                admin_channel: setup.identity.admin_channel.clone(),
+            },
+            setup.config.review.clone(),
+            templates,
+            setup.config.server.secret.expose(),
+            &setup.config.server.public_url,
+            setup.tuning.notice_sync_wait,
+        ))))
+    })
+    .await
+}
 
 /// Review + commands.
 #[derive(Clone)]

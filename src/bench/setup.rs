@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::bot::{self, RunningBot, Tuning};
+use crate::bot::{RunningBot, Tuning};
 use crate::config::Config;
+use crate::domain;
 use crate::mattermost::models::{AcceptInvite, NewChannel, NewRemoteCluster};
 use crate::mattermost::{Client, ClientOptions};
 use crate::sandbox::faults::{FaultSettings, RateLimit};
@@ -191,7 +192,7 @@ impl World {
                 ..FaultSettings::default()
             });
         }
-        let bot = bot::start(&config, Tuning::default(), Some(listener))
+        let bot = domain::start(&config, Tuning::default(), Some(listener))
             .await
             .map_err(|e| format!("the bot did not start: {e}"))?;
         if !bot.wait_connected(Duration::from_secs(30)).await {

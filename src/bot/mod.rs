@@ -18,12 +18,9 @@ pub use listener::{load_resume_point, Domain, RESUME_KEY};
 pub use startup::Identity;
 
 use crate::config::Config;
-use crate::domain::Sharebot;
 use crate::http::{self, AppState, MattermostLink};
 use crate::mattermost::{Client, ClientOptions, WsConfig, WsOptions};
 use crate::metrics::Metrics;
-use crate::notify::Templates;
-use crate::review::{self, Review};
 use crate::store::Store;
 
 /// Tuning that tests shorten; production uses the defaults.
@@ -74,34 +71,6 @@ pub struct RunningBot {
     consumer: JoinHandle<()>,
     flusher: JoinHandle<()>,
     background: Option<JoinHandle<()>>,
-}
-
-/// Starts the bot with the review workflow and the chat commands: templates, database, Mattermost checks, HTTP
-/// server (callbacks included), WebSocket listener, reconcile loop. With `listener`, the HTTP
-/// server uses that socket instead of binding `server.listen`.
-pub async fn start(
-    config: &Config,
-    tuning: Tuning,
-    listener: Option<TcpListener>,
-) -> Result<RunningBot, BotError> {
-    let templates = Arc::new(Templates::load(config.templates.dir.as_deref())?);
-    start_with(config, tuning, listener, move |setup| {
-        Arc::new(Sharebot::new(Review::new(review::Context::new(
-            setup.client,
-            setup.store,
-            review::Places {
-                bot: setup.identity.user.clone(),
-                inbox_team: setup.identity.inbox_team.clone(),
-                admin_channel: setup.identity.admin_channel.clone(),
-            },
-            setup.config.review.clone(),
-            templates,
-            setup.config.server.secret.expose(),
-            &setup.config.server.public_url,
-            setup.tuning.notice_sync_wait,
-        ))))
-    })
-    .await
 }
 
 /// Starts the bot with a given domain (tests use one that records what arrives).

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::bot::{self, RunningBot, Tuning};
+use crate::bot::{RunningBot, Tuning};
 use crate::config::Config;
+use crate::domain;
 use crate::mattermost::models::{Post, User};
 use crate::mattermost::{ChannelPostsQuery, Client, ClientOptions};
 use crate::sandbox::federation::FederationOptions;
@@ -140,7 +141,7 @@ impl Org {
             notice_sync_wait: Duration::from_secs(5),
             ..Tuning::default()
         };
-        let bot = bot::start(&config, tuning, Some(listener))
+        let bot = domain::start(&config, tuning, Some(listener))
             .await
             .map_err(|e| format!("{label}'s sharebot did not start: {e}"))?;
         if !bot.wait_connected(STEP_TIMEOUT).await {

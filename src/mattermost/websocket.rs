@@ -271,7 +271,7 @@ impl Worker {
                     }
                 }
                 Ok(Err(e)) => {
-                    let level_warn = failures == 0 || failures % 10 == 0;
+                    let level_warn = failures == 0 || failures.is_multiple_of(10);
                     if level_warn {
                         tracing::warn!(error = %e.message, attempt = failures + 1, "Mattermost WebSocket connect failed");
                     } else {

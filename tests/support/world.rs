@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use sharebot::bot::{self, RunningBot, Tuning};
+use sharebot::bot::{RunningBot, Tuning};
 use sharebot::config::Config;
 use sharebot::mattermost::models::{AcceptInvite, NewChannel, NewRemoteCluster, Post};
 use sharebot::mattermost::{ChannelPostsQuery, Client, ClientOptions};
@@ -174,7 +174,7 @@ impl World {
             env.insert(k.clone(), v.clone());
         }
         let config = Config::load_from(None, &env).expect("valid test configuration");
-        let bot = bot::start(&config, fast(), Some(listener))
+        let bot = sharebot::domain::start(&config, fast(), Some(listener))
             .await
             .expect("bot starts");
         // Posts made before the WebSocket is up reach the bot only through its catch-up;

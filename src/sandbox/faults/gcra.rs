@@ -47,7 +47,7 @@ impl Gcra {
     pub(crate) fn check(&mut self, key: &str, now: Instant) -> Decision {
         let now = now.saturating_duration_since(self.origin).as_nanos() as i128;
         self.calls = self.calls.wrapping_add(1);
-        if self.calls % 1024 == 0 {
+        if self.calls.is_multiple_of(1024) {
             // Keys whose bucket is full again carry no state.
             self.tats.retain(|_, tat| *tat > now);
         }
