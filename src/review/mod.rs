@@ -78,7 +78,13 @@ pub struct Review {
     discovery: Arc<tokio::sync::Mutex<()>>,
     /// Wakes the reconcile loop early (a channel arrived, a resync).
     wake: Arc<Notify>,
+    /// Arrivals being served from their events: a burst beyond [`ARRIVALS_AT_ONCE`] is left
+    /// to one reconcile, which takes many channels in far fewer calls and less memory.
+    arrivals: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many arriving channels are served from their events at once.
+const ARRIVALS_AT_ONCE: usize = 4;
 
 impl Review {
     pub fn new(ctx: Context) -> Review {
@@ -87,6 +93,7 @@ impl Review {
             applying: Arc::default(),
             discovery: Arc::default(),
             wake: Arc::default(),
+            arrivals: Arc::new(tokio::sync::Semaphore::new(ARRIVALS_AT_ONCE)),
         }
     }
 
@@ -187,9 +194,14 @@ impl crate::bot::Domain for Review {
             // A channel arrived through a connection the bot created: its DMs go out at once,
             // beside the event stream; what that cannot settle, a reconcile does.
             Event::ChannelCreated { channel_id, .. } => {
+                let Ok(permit) = self.arrivals.clone().try_acquire_owned() else {
+                    self.wake();
+                    return;
+                };
                 let review = self.clone();
                 let channel_id = channel_id.clone();
                 tokio::spawn(async move {
+                    let _permit = permit;
                     if let Err(why) = review.arrived(&channel_id).await {
                         tracing::debug!(channel_id, ?why, "arrival left to the reconcile");
                         review.wake();
