@@ -19,8 +19,10 @@ use crate::sandbox::federation::FederationOptions;
 use crate::sandbox::seed::SeedUser;
 use crate::sandbox::{self, RunningSandbox, SandboxOptions, Seed};
 
-/// How long the bot is left to settle after it starts, before a scenario begins.
-const SETTLE: Duration = Duration::from_secs(2);
+/// The longest wait for the bot's start-up pass before a scenario begins.
+const SETTLE_LIMIT: Duration = Duration::from_secs(60);
+/// The call that comes last in a start-up pass: reading a connection's shared channels.
+const LAST_STARTUP_ROUTE: &str = "/api/v4/remotecluster/{remote_id}/sharedchannelremotes";
 
 /// The password of every benchmark admin (`admin-001`…).
 pub const ADMIN_PASSWORD: &str = "Bench@dmin-0";
@@ -198,9 +200,21 @@ impl World {
         if !bot.wait_connected(Duration::from_secs(30)).await {
             return Err("the bot did not connect".into());
         }
-        // Let the start-up pass finish (it opens every admin's DM channel) before anything is
-        // measured: channels arrive at a running bot, not at one that is starting.
-        tokio::time::sleep(SETTLE).await;
+        // Let the start-up pass finish (it opens every admin's DM channel, then reads the
+        // connections and their channels) before anything is measured: channels arrive at a
+        // running bot, not at one that is starting. What follows the last read is local work
+        // and a round trip or two.
+        let started = std::time::Instant::now();
+        let read = || {
+            bot.metrics.counter_total(
+                "sharebot_mattermost_requests_total",
+                &[("route", LAST_STARTUP_ROUTE), ("status", "200")],
+            ) > 0
+        };
+        while !read() && started.elapsed() < SETTLE_LIMIT {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(4 * shape.latency_ms + 100)).await;
         self.bot = Some(bot);
         Ok(())
     }
