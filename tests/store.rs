@@ -50,6 +50,7 @@ on_both!(
     decisions_record_who_and_where,
     notifications_are_claimed_once,
     a_fan_out_is_claimed_in_one_write_and_only_once,
+    pending_requests_are_read_page_by_page_each_once,
     a_request_can_reopen_after_a_decision,
     waiting_shares_are_kept_once_and_dropped,
     a_command_post_is_handled_once,
@@ -263,6 +264,36 @@ async fn a_fan_out_is_claimed_in_one_write_and_only_once(store: Store) {
     assert_eq!(row.channel_id.as_deref(), Some("dm7"));
     assert_eq!(row.kind, "dm");
     assert_eq!(row.post_id, None, "claimed, not sent");
+}
+
+async fn pending_requests_are_read_page_by_page_each_once(store: Store) {
+    // Opened within a few milliseconds: several share a created_at, so ties need the id.
+    for i in 0..7 {
+        store
+            .open_request(&sample(&format!("paged{i}")))
+            .await
+            .unwrap();
+    }
+    let all: Vec<String> = store
+        .pending_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .pending_requests_page(after.as_ref(), 2)
+            .await
+            .unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = Some((last.created_at, last.id.clone()));
+        paged.extend(page.into_iter().map(|r| r.id));
+    }
+    assert_eq!(paged, all, "every pending request once, oldest first");
 }
 
 async fn a_request_can_reopen_after_a_decision(store: Store) {

@@ -18,6 +18,9 @@ use crate::store::{NewRequest, Policy, RequestState, ReviewRequest};
 use super::message::render;
 use super::{apply, Review, ReviewError, BOT_ACTOR};
 
+/// Pending requests read at a time in a pass.
+const PAGE: i64 = 500;
+
 impl Review {
     /// One full pass. Errors of one connection or request are logged and the rest go on.
     pub async fn reconcile_once(&self) -> Result<(), ReviewError> {
@@ -67,44 +70,54 @@ impl Review {
             listed.insert(remote.remote_id.clone());
         }
 
-        for request in ctx.store.pending_requests().await? {
-            if request.deciding.is_some() {
-                continue;
-            }
-            let opened_meanwhile = request.created_at >= pass_started;
-            let still_shared = opened_meanwhile
-                || !listed.contains(&request.remote_id)
-                || live_links.contains(&(request.remote_id.clone(), request.channel_id.clone()));
-            let channel_alive = if still_shared && read_now.contains(&request.channel_id) {
-                true
-            } else if still_shared {
-                match ctx.client.get_channel(&request.channel_id).await {
-                    // Unshared by the sender (its `/share-channel unshare` clears `shared` here).
-                    Ok(c) => !c.is_archived() && c.is_shared(),
-                    Err(e) if e.is_not_found() => false,
-                    Err(_) => true,
+        let mut after = None;
+        loop {
+            let page = ctx
+                .store
+                .pending_requests_page(after.as_ref(), PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.created_at, last.id.clone()));
+            for request in page {
+                if request.deciding.is_some() {
+                    continue;
                 }
-            } else {
-                false
-            };
-            if !(still_shared && channel_alive) {
-                if ctx.store.withdraw(&request.id).await? {
-                    ctx.store
-                        .audit(
-                            BOT_ACTOR,
-                            "request.withdrawn",
-                            &request.id,
-                            &format!(
-                                "channel {} from {}",
-                                request.channel_display_name, request.org_name
-                            ),
-                        )
-                        .await?;
-                    tracing::info!(channel = %request.channel_display_name, org = %request.org_name, "request withdrawn: no longer shared");
+                let opened_meanwhile = request.created_at >= pass_started;
+                let still_shared = opened_meanwhile
+                    || !listed.contains(&request.remote_id)
+                    || live_links
+                        .contains(&(request.remote_id.clone(), request.channel_id.clone()));
+                let channel_alive = if still_shared && read_now.contains(&request.channel_id) {
+                    true
+                } else if still_shared {
+                    match ctx.client.get_channel(&request.channel_id).await {
+                        // Unshared by the sender (its `/share-channel unshare` clears `shared` here).
+                        Ok(c) => !c.is_archived() && c.is_shared(),
+                        Err(e) if e.is_not_found() => false,
+                        Err(_) => true,
+                    }
+                } else {
+                    false
+                };
+                if !(still_shared && channel_alive) {
+                    if ctx.store.withdraw(&request.id).await? {
+                        ctx.store
+                            .audit(
+                                BOT_ACTOR,
+                                "request.withdrawn",
+                                &request.id,
+                                &format!(
+                                    "channel {} from {}",
+                                    request.channel_display_name, request.org_name
+                                ),
+                            )
+                            .await?;
+                        tracing::info!(channel = %request.channel_display_name, org = %request.org_name, "request withdrawn: no longer shared");
+                    }
+                    continue;
                 }
-                continue;
+                self.notify_admins(&request, &admins, &teams).await;
             }
-            self.notify_admins(&request, &admins, &teams).await;
         }
 
         self.bring_posts_up_to_date(&teams).await?;
@@ -376,38 +389,47 @@ impl Review {
         let ctx = &*self.ctx;
         let now = crate::ids::now_ms();
         let remind_after = ctx.config.reminder_after.as_millis() as i64;
-        for request in ctx.store.pending_requests().await? {
-            if request.deciding.is_some() {
-                continue;
-            }
-            if let Some(expire) = ctx.config.expire_after {
-                if now - request.created_at >= expire.as_millis() as i64 {
-                    let note = format!("expired after {}", humantime::format_duration(expire));
-                    if let crate::store::Decision::Made(_) = ctx
-                        .store
-                        .begin_decision(&request.id, "reject", None, BOT_ACTOR, Some(&note))
-                        .await?
-                    {
-                        tracing::info!(channel = %request.channel_display_name, "request expired: declining");
-                        self.spawn_apply(request.id.clone());
+        let mut after = None;
+        loop {
+            let page = ctx
+                .store
+                .pending_requests_page(after.as_ref(), PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.created_at, last.id.clone()));
+            for request in page {
+                if request.deciding.is_some() {
+                    continue;
+                }
+                if let Some(expire) = ctx.config.expire_after {
+                    if now - request.created_at >= expire.as_millis() as i64 {
+                        let note = format!("expired after {}", humantime::format_duration(expire));
+                        if let crate::store::Decision::Made(_) = ctx
+                            .store
+                            .begin_decision(&request.id, "reject", None, BOT_ACTOR, Some(&note))
+                            .await?
+                        {
+                            tracing::info!(channel = %request.channel_display_name, "request expired: declining");
+                            self.spawn_apply(request.id.clone());
+                        }
+                        continue;
                     }
+                }
+                let last = request.reminded_at.unwrap_or(request.created_at);
+                if now - last < remind_after {
                     continue;
                 }
-            }
-            let last = request.reminded_at.unwrap_or(request.created_at);
-            if now - last < remind_after {
-                continue;
-            }
-            if !ctx.store.mark_reminded(&request.id).await? {
-                continue;
-            }
-            let text = render(ctx, "reminder.md.j2", &request, json!({}))?;
-            for n in ctx.store.notifications(&request.id).await? {
-                if n.kind != "dm" {
+                if !ctx.store.mark_reminded(&request.id).await? {
                     continue;
                 }
-                if let Err(err) = ctx.poster.reply(&n, text.clone()).await {
-                    tracing::warn!(request = %request.id, "cannot send a reminder: {err}");
+                let text = render(ctx, "reminder.md.j2", &request, json!({}))?;
+                for n in ctx.store.notifications(&request.id).await? {
+                    if n.kind != "dm" {
+                        continue;
+                    }
+                    if let Err(err) = ctx.poster.reply(&n, text.clone()).await {
+                        tracing::warn!(request = %request.id, "cannot send a reminder: {err}");
+                    }
                 }
             }
         }

@@ -253,6 +253,31 @@ impl Store {
         self.select("state = 'pending'", None).await
     }
 
+    /// Up to `limit` pending requests that come after `after` (`(created_at, id)` of the last
+    /// one read; `None` from the start), oldest first: a pass over thousands of them holds
+    /// one page in memory at a time.
+    pub async fn pending_requests_page(
+        &self,
+        after: Option<&(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<ReviewRequest>, StoreError> {
+        let (at, id) = after.cloned().unwrap_or((i64::MIN, String::new()));
+        let sql = format!(
+            "SELECT {COLUMNS} FROM review_requests
+             WHERE state = 'pending' AND (created_at > $1 OR (created_at = $1 AND id > $2))
+             ORDER BY created_at, id LIMIT $3"
+        );
+        sqlx::query(&sql)
+            .bind(at)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(request)
+            .collect()
+    }
+
     /// Moves a pending request to `to` in one conditional update; exactly one caller wins.
     pub async fn decide(
         &self,
