@@ -1,5 +1,6 @@
-//! The bot's domain: the review workflow and the chat commands side by side. Events go to
-//! both, callbacks to whichever made the button or dialog, and both run their background work.
+//! The bot's domain: the review workflow and the chat commands side by side, and [`start`],
+//! which runs the bot with them. Events go to both, callbacks to whichever made the button or
+//! dialog, and both run their background work.
 
 use std::sync::Arc;
 
@@ -19,9 +20,9 @@ use crate::mattermost::Event;
 use crate::notify::Templates;
 use crate::review::{self, Review};
 
-/// Starts the bot with the review workflow and the chat commands: templates, database, Mattermost checks, HTTP
-/// server (callbacks included), WebSocket listener, reconcile loop. With `listener`, the HTTP
-/// server uses that socket instead of binding `server.listen`.
+/// Starts the bot with the review workflow and the chat commands: templates, database,
+/// Mattermost checks, HTTP server (callbacks included), WebSocket listener, reconcile loop.
+/// With `listener`, the HTTP server uses that socket instead of binding `server.listen`.
 pub async fn start(
     config: &Config,
     tuning: Tuning,
