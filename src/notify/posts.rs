@@ -130,7 +130,7 @@ impl Poster {
         &self,
         request_id: &str,
         target: Target<'_>,
-        mut post: Post,
+        post: Post,
         shown: &str,
     ) -> Result<String, NotifyError> {
         let recipient = target.recipient();
@@ -139,12 +139,7 @@ impl Poster {
         let _held = lock.lock().await;
         // The channel is known before the claim (a DM channel is remembered once opened), so
         // the claim records it: a restart can then look there for a post sent but not recorded.
-        let target_channel = match target {
-            Target::Dm { admin_id } => self.dm_channel(admin_id).await?,
-            Target::Channel { channel_id } | Target::Thread { channel_id, .. } => {
-                channel_id.to_string()
-            }
-        };
+        let target_channel = self.channel_of(target).await?;
         let fresh = self
             .store
             .claim_post(request_id, recipient, target.kind(), Some(&target_channel))
@@ -179,14 +174,44 @@ impl Poster {
                 return Ok(existing.id);
             }
         }
-        post.channel_id = channel_id.clone();
+        self.post_claimed(request_id, target, post, &channel_id, shown)
+            .await
+    }
+
+    /// The channel a post to `target` goes to (a DM channel is opened once, then remembered).
+    async fn channel_of(&self, target: Target<'_>) -> Result<String, NotifyError> {
+        match target {
+            Target::Dm { admin_id } => self.dm_channel(admin_id).await,
+            Target::Channel { channel_id } | Target::Thread { channel_id, .. } => {
+                Ok(channel_id.to_string())
+            }
+        }
+    }
+
+    /// Sends a post whose claim is held to `channel_id` (in `target`'s thread, marked with
+    /// its request) and records it as sent, showing `shown`.
+    async fn post_claimed(
+        &self,
+        request_id: &str,
+        target: Target<'_>,
+        mut post: Post,
+        channel_id: &str,
+        shown: &str,
+    ) -> Result<String, NotifyError> {
+        post.channel_id = channel_id.to_string();
         post.root_id = target.root_id().to_string();
         post.props
             .other
             .insert(REQUEST_MARKER.into(), json!(request_id));
         let sent = self.client.create_post(&post).await?;
         self.store
-            .complete_notification(request_id, recipient, &channel_id, &sent.id, Some(shown))
+            .complete_notification(
+                request_id,
+                &target.recipient(),
+                channel_id,
+                &sent.id,
+                Some(shown),
+            )
             .await?;
         Ok(sent.id)
     }
@@ -202,14 +227,9 @@ impl Poster {
         posts: Vec<(Target<'_>, Post)>,
         shown: &str,
     ) -> Result<Vec<Result<String, NotifyError>>, NotifyError> {
-        let channels = futures_util::future::join_all(posts.iter().map(|(target, _)| async {
-            match target {
-                Target::Dm { admin_id } => self.dm_channel(admin_id).await,
-                Target::Channel { channel_id } | Target::Thread { channel_id, .. } => {
-                    Ok(channel_id.to_string())
-                }
-            }
-        }))
+        let channels = futures_util::future::join_all(
+            posts.iter().map(|(target, _)| self.channel_of(*target)),
+        )
         .await;
         let claims: Vec<(String, &str, String)> = posts
             .iter()
@@ -223,32 +243,17 @@ impl Poster {
         let sends = posts
             .into_iter()
             .zip(channels)
-            .map(|((target, mut post), channel)| {
+            .map(|((target, post), channel)| {
                 let fresh = fresh.contains(&target.recipient());
                 async move {
                     let channel_id = channel?;
                     if !fresh {
                         return self.send_once(request_id, target, post, shown).await;
                     }
-                    let recipient = target.recipient();
-                    let lock = self.lock_for(format!("{request_id}/{recipient}"));
+                    let lock = self.lock_for(format!("{request_id}/{}", target.recipient()));
                     let _held = lock.lock().await;
-                    post.channel_id = channel_id.clone();
-                    post.root_id = target.root_id().to_string();
-                    post.props
-                        .other
-                        .insert(REQUEST_MARKER.into(), json!(request_id));
-                    let sent = self.client.create_post(&post).await?;
-                    self.store
-                        .complete_notification(
-                            request_id,
-                            &recipient,
-                            &channel_id,
-                            &sent.id,
-                            Some(shown),
-                        )
-                        .await?;
-                    Ok(sent.id)
+                    self.post_claimed(request_id, target, post, &channel_id, shown)
+                        .await
                 }
             });
         Ok(futures_util::future::join_all(sends).await)

@@ -70,14 +70,8 @@ impl Review {
             listed.insert(remote.remote_id.clone());
         }
 
-        let mut after = None;
-        loop {
-            let page = ctx
-                .store
-                .pending_requests_page(after.as_ref(), PAGE)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some((last.created_at, last.id.clone()));
+        let mut pages = ctx.store.pending_pages(PAGE);
+        while let Some(page) = pages.next().await? {
             for request in page {
                 if request.deciding.is_some() {
                     continue;
@@ -389,14 +383,8 @@ impl Review {
         let ctx = &*self.ctx;
         let now = crate::ids::now_ms();
         let remind_after = ctx.config.reminder_after.as_millis() as i64;
-        let mut after = None;
-        loop {
-            let page = ctx
-                .store
-                .pending_requests_page(after.as_ref(), PAGE)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some((last.created_at, last.id.clone()));
+        let mut pages = ctx.store.pending_pages(PAGE);
+        while let Some(page) = pages.next().await? {
             for request in page {
                 if request.deciding.is_some() {
                     continue;

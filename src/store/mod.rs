@@ -18,7 +18,7 @@ pub use audit::AuditEntry;
 pub use commands::{CommandClaim, WaitingShare};
 pub use notifications::NotificationPost;
 pub use policies::{ConnectionPolicy, Policy};
-pub use requests::{Decision, NewRequest, RequestState, ReviewRequest};
+pub use requests::{Decision, NewRequest, PendingPages, RequestState, ReviewRequest};
 
 use crate::config::{DatabaseConfig, Dialect};
 

@@ -278,6 +278,15 @@ impl Store {
             .collect()
     }
 
+    /// The pending requests, oldest first, `size` at a time (see [`PendingPages::next`]).
+    pub fn pending_pages(&self, size: i64) -> PendingPages {
+        PendingPages {
+            store: self.clone(),
+            size,
+            after: None,
+        }
+    }
+
     /// Moves a pending request to `to` in one conditional update; exactly one caller wins.
     pub async fn decide(
         &self,
@@ -492,5 +501,28 @@ impl Store {
                 .fetch_one(&self.pool)
                 .await?;
         Ok(n)
+    }
+}
+
+/// A read of the pending requests page by page; from [`Store::pending_pages`].
+pub struct PendingPages {
+    store: Store,
+    size: i64,
+    /// `(created_at, id)` of the last request read.
+    after: Option<(i64, String)>,
+}
+
+impl PendingPages {
+    /// The next page; `None` once every pending request was read.
+    pub async fn next(&mut self) -> Result<Option<Vec<ReviewRequest>>, StoreError> {
+        let page = self
+            .store
+            .pending_requests_page(self.after.as_ref(), self.size)
+            .await?;
+        let Some(last) = page.last() else {
+            return Ok(None);
+        };
+        self.after = Some((last.created_at, last.id.clone()));
+        Ok(Some(page))
     }
 }
