@@ -27,6 +27,10 @@
 //! display_name = "Admins"      # defaults to name
 //! private = true               # "P" when true, else "O"
 //! members = ["sysadmin"]       # usernames; the first is the creator and channel admin
+//!
+//! [config]                     # a partial server configuration, as `PUT /api/v4/config/patch`
+//! ServiceSettings = { PostEditTimeLimit = 300 }
+//! TeamSettings = { MaxUsersPerTeam = 200 }
 //! ```
 //!
 //! Every team also gets `town-square` and `off-topic`, as the real server creates them.
@@ -48,6 +52,9 @@ pub struct Seed {
     pub users: Vec<SeedUser>,
     #[serde(default)]
     pub channels: Vec<SeedChannel>,
+    /// A partial server configuration merged over the defaults.
+    #[serde(default)]
+    pub config: Option<toml::Table>,
 }
 
 /// A team of the seed.
@@ -123,6 +130,7 @@ impl Default for Seed {
             teams: Vec::new(),
             users: Vec::new(),
             channels: Vec::new(),
+            config: None,
         })
     }
 }
@@ -144,8 +152,20 @@ impl Seed {
         Seed::parse(&text)
     }
 
+    /// The `[config]` table as the JSON of a config patch.
+    pub(crate) fn config_patch(&self) -> Option<serde_json::Value> {
+        self.config
+            .as_ref()
+            .and_then(|table| serde_json::to_value(table).ok())
+    }
+
     fn check(&self) -> Result<(), SeedError> {
         let invalid = |m: String| Err(SeedError::Invalid(m));
+        if let Some(patch) = self.config_patch() {
+            if let Err(err) = super::model::config::ServerConfig::default().patched(&patch) {
+                return invalid(format!("[config]: {err}"));
+            }
+        }
         let mut teams = std::collections::HashSet::new();
         for team in &self.teams {
             if !valid_name(&team.name) {
@@ -222,5 +242,17 @@ mod tests {
         let err = Seed::parse("[[users]]\nusername = \"a\"\n").unwrap_err();
         assert!(err.to_string().contains("password"), "{err}");
         assert!(Seed::parse("surprise = 1\n").is_err());
+        let err = Seed::parse("[config]\nServiceSettings = { PostEditTimeLimit = \"soon\" }\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("[config]"), "{err}");
+    }
+
+    #[test]
+    fn the_config_table_patches_the_defaults() {
+        let seed =
+            Seed::parse("[config]\nServiceSettings = { PostEditTimeLimit = 300 }\n").unwrap();
+        let db = super::super::state::Db::from_seed(&seed, "token");
+        assert_eq!(db.config.service_settings.post_edit_time_limit, 300);
+        assert_eq!(db.config.team_settings.max_users_per_team, 50);
     }
 }

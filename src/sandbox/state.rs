@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use sha2::{Digest, Sha256};
 
+use super::model::config::ServerConfig;
 use super::model::records::{RemoteCluster, SharedChannel, SharedChannelRemote};
 use super::model::{Channel, ChannelMember, Post, Reaction, Team, TeamMember, User};
 use super::seed::Seed;
@@ -64,6 +65,8 @@ pub(crate) struct Db {
     /// reactions by `create_at` alone, and rows with equal times come back in the order the
     /// database stored them, which this keeps (a revived reaction keeps its place).
     pub reaction_order: HashMap<(String, String, String), u64>,
+    /// The server configuration (`GET /config`, `PUT /config/patch`).
+    pub config: ServerConfig,
 }
 
 /// The name of the direct channel between two users, as the server builds it (ids sorted).
@@ -79,6 +82,10 @@ impl Db {
     /// Builds the data of a seed; the first bot gets `bot_token`.
     pub fn from_seed(seed: &Seed, bot_token: &str) -> Db {
         let mut db = Db::default();
+        if let Some(config) = seed.config_patch() {
+            // `Seed::check` has tried this patch already.
+            db.config = db.config.patched(&config).unwrap_or_default();
+        }
         let now = now_ms();
         for seed_team in &seed.teams {
             let display = seed_team

@@ -120,3 +120,62 @@ fn every_served_route_is_in_the_spec() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_system_admin_reads_and_patches_the_server_configuration() {
+    let env = Sandbox::start().await;
+    let admin = env.admin_token().await;
+    let (status, config) = env
+        .call(Method::GET, "/api/v4/config", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(config["ServiceSettings"]["PostEditTimeLimit"], -1);
+    assert_eq!(config["TeamSettings"]["MaxUsersPerTeam"], 50);
+
+    let (status, patched) = env
+        .call(
+            Method::PUT,
+            "/api/v4/config/patch",
+            Some(&admin),
+            Some(serde_json::json!({"ServiceSettings": {"PostEditTimeLimit": 300}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(patched["ServiceSettings"]["PostEditTimeLimit"], 300);
+    assert_eq!(patched["PrivacySettings"]["ShowFullName"], true);
+    let (_, config) = env
+        .call(Method::GET, "/api/v4/config", Some(&admin), None)
+        .await;
+    assert_eq!(config["ServiceSettings"]["PostEditTimeLimit"], 300);
+
+    // Not for a plain user, and a value of the wrong type is the server's 400.
+    let user = env.login("user-1", "SampleUs@r-1").await;
+    env.call_err(
+        Method::GET,
+        "/api/v4/config",
+        Some(&user),
+        None,
+        403,
+        "api.context.permissions.app_error",
+    )
+    .await;
+    env.call_err(
+        Method::PUT,
+        "/api/v4/config/patch",
+        Some(&user),
+        Some(serde_json::json!({"ServiceSettings": {"PostEditTimeLimit": 0}})),
+        403,
+        "api.context.permissions.app_error",
+    )
+    .await;
+    env.call_err(
+        Method::PUT,
+        "/api/v4/config/patch",
+        Some(&admin),
+        Some(serde_json::json!({"TeamSettings": {"MaxUsersPerTeam": "lots"}})),
+        400,
+        "api.context.invalid_body_param.app_error",
+    )
+    .await;
+    env.finish().await;
+}

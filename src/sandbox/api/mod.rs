@@ -264,11 +264,13 @@ fn reaction_routes() -> Vec<Route> {
     ]
 }
 
-/// `/system/ping` and `/config/client`.
+/// `/system/ping`, `/config/client`, `/config` and `/config/patch`.
 fn system_routes() -> Vec<Route> {
     vec![
         ("GET", "/api/v4/system/ping", get(system::ping)),
         ("GET", "/api/v4/config/client", get(system::client_config)),
+        ("GET", "/api/v4/config", get(system::config)),
+        ("PUT", "/api/v4/config/patch", put(system::patch_config)),
     ]
 }
 

@@ -1,5 +1,6 @@
-//! `/api/v4/system/ping` and `/api/v4/config/client`: the health check and the public client
-//! configuration clients read before logging in (site name, URL, version).
+//! `/api/v4/system/ping`, `/api/v4/config/client` and `/api/v4/config`: the health check, the
+//! public client configuration clients read before logging in (site name, URL, version), and
+//! the server configuration a system admin reads and patches.
 
 use axum::extract::{Query, State};
 use axum::Json;
@@ -8,6 +9,8 @@ use serde_json::{json, Value};
 
 use super::super::core::shared::{Shared, SERVER_VERSION};
 use super::super::error::{ApiResult, AppError};
+use super::super::model::config::ServerConfig;
+use super::request::{parse_body, Caller};
 
 /// `GET /system/ping`: healthy, no session needed.
 pub(crate) async fn ping() -> Json<Value> {
@@ -56,4 +59,34 @@ pub(crate) async fn client_config(
             "New format for the client configuration is not supported yet. Please specify format=old in the query string.",
         )),
     }
+}
+
+/// `GET /config`: the whole configuration, for a system admin (`sysconsole_read_*`).
+pub(crate) async fn config(
+    State(state): State<Shared>,
+    caller: Caller,
+) -> ApiResult<Json<ServerConfig>> {
+    caller.require_admin("manage_system")?;
+    Ok(Json(state.db().config.clone()))
+}
+
+/// `PUT /config/patch`: merges a partial configuration into the current one and answers the
+/// result, for a system admin.
+pub(crate) async fn patch_config(
+    State(state): State<Shared>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<ServerConfig>> {
+    caller.require_admin("manage_system")?;
+    let patch: Value = parse_body(&body, "config")?;
+    if !patch.is_object() {
+        return Err(AppError::invalid_body_param("config", "not an object"));
+    }
+    let mut db = state.db();
+    let patched = db
+        .config
+        .patched(&patch)
+        .map_err(|err| AppError::invalid_body_param("config", err))?;
+    db.config = patched.clone();
+    Ok(Json(patched))
 }

@@ -2,6 +2,7 @@
 //! channel_member.go, team_member.go, post.go, post_list.go), field for field; `records` has
 //! the server's records of secure connections and shared channels.
 
+pub(crate) mod config;
 pub(crate) mod records;
 
 use std::collections::BTreeMap;
