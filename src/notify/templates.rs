@@ -232,7 +232,7 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                     c["outcome"] = json!(outcome);
                     c["team"] = json!("Engineering");
                     c["by"] = json!("alice");
-                    c["at"] = json!("10:42 UTC");
+                    c["at"] = json!("2026-01-01 10:42 UTC");
                     c["note"] = json!(note);
                     c["told"] = json!(note.is_empty());
                     out.push(c);
@@ -274,7 +274,7 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                 c["team"] = json!("Engineering");
                 c["state"] = json!("accepted");
                 c["by"] = json!("alice");
-                c["at"] = json!("10:42 UTC");
+                c["at"] = json!("2026-01-01 10:42 UTC");
                 c["reason"] = json!("database is not answering");
                 out.push(c);
             }
@@ -370,10 +370,12 @@ mod tests {
         let text = t
             .render(
                 "reminder.md.j2",
-                &json!({"org": "Org *B*", "channel": "x", "ago": "1 h ago"}),
+                &json!({"org": "Org *B*", "channel": "x", "arrived_at": "2026-01-01 10:00 UTC"}),
             )
             .unwrap();
         assert!(text.contains("Org \\*B\\*"), "{text}");
+        // A post stays on screen for days: it says when, never "just now" or "ago".
+        assert!(text.contains("shared at 2026-01-01 10:00 UTC"), "{text}");
     }
 
     #[test]
