@@ -67,6 +67,7 @@ const BUILT_IN: &[(&str, &str)] = &[
 /// Every answer `command_reply.md.j2` has a branch for.
 pub const COMMAND_REPLIES: &[&str] = &[
     "error",
+    "unknown_command",
     "not_admin",
     "wrong_place",
     "interrupted",
@@ -96,6 +97,7 @@ pub const COMMAND_REPLIES: &[&str] = &[
     "move_busy",
     "whois",
     "info",
+    "info_declined",
 ];
 
 /// The fields `command_reply.md.j2` may use, all empty: commands fill in what they need.
@@ -139,6 +141,7 @@ impl Templates {
                 })?,
         );
         env.add_filter("plain", plain);
+        env.add_filter("plural", plural);
         for (name, built_in) in BUILT_IN {
             let (file, source) = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
                 Some(path) => {
@@ -197,6 +200,20 @@ fn plain(value: String) -> String {
         }
     }
     out
+}
+
+/// The `plural` filter: a count with its noun, `{{ n | plural("channel") }}` → `1 channel`,
+/// `2 channels`; an irregular plural is the second argument (`plural("person", "people")`).
+/// A count given as text (`"3"`) is read as a number; other text is kept with the plural.
+fn plural(count: Value, singular: String, plural: Option<String>) -> String {
+    let n = count
+        .as_i64()
+        .or_else(|| count.as_str().and_then(|s| s.trim().parse::<i64>().ok()));
+    let noun = match n {
+        Some(1) => singular,
+        _ => plural.unwrap_or_else(|| format!("{singular}s")),
+    };
+    format!("{count} {noun}")
 }
 
 /// Sample contexts that take every branch of a template, for the start-up check.
@@ -402,6 +419,31 @@ mod tests {
             .render("reminder.md.j2", &json!({"channel": "Launch"}))
             .unwrap();
         assert_eq!(text, "Still waiting on Launch");
+    }
+
+    #[test]
+    fn counts_say_their_noun_in_the_right_number() {
+        let t = Templates::load(None).unwrap();
+        let mut c = command_reply_defaults();
+        c["reply"] = json!("pending");
+        for (count, expected) in [(1, "1 channel waiting"), (2, "2 channels waiting")] {
+            c["count"] = json!(count);
+            let text = t.render("command_reply.md.j2", &c).unwrap();
+            assert!(text.starts_with(expected), "{text}");
+        }
+        c["reply"] = json!("disconnect_confirm");
+        c["outgoing"] = json!("1");
+        c["incoming"] = json!("0");
+        let text = t.render("command_reply.md.j2", &c).unwrap();
+        assert!(
+            text.contains("1 channel we share with them and 0 channels from them"),
+            "{text}"
+        );
+        assert_eq!(
+            plural(Value::from(3), "person".into(), Some("people".into())),
+            "3 people"
+        );
+        assert_eq!(plural(Value::from("1"), "day".into(), None), "1 day");
     }
 
     #[test]
