@@ -1119,6 +1119,11 @@ async fn a_declined_channel_says_who_declined_it_and_when_to_those_who_may_see_i
             && info.contains(" UTC"),
         "{info}"
     );
+    // Named with its team, the answer is the same; in another team there is no such channel.
+    let named = ask_admins(&world, &one, "@sharebot info shared-inbox/hiring").await;
+    assert!(named.contains("was declined by @sysadmin at 20"), "{named}");
+    let elsewhere = ask_admins(&world, &one, "@sharebot info engineering/hiring").await;
+    assert!(elsewhere.contains("I can't find"), "{elsewhere}");
     let shared = ask_admins(&world, &one, "@sharebot shared org-a").await;
     assert!(
         shared.contains("They share with us: **Hiring** (declined by @sysadmin at 20"),
