@@ -231,6 +231,16 @@ async fn help_errors_and_who_may_run_what() {
     let dm = one.dm_with(&bot_id).await;
     let listed = full_text(&ask(&world, &one, &dm, "connections").await);
     assert!(listed.contains("`connect <name>`"), "{listed}");
+    // In a DM nothing tells the asker to type the mention.
+    let unknown = full_text(&ask(&world, &one, &dm, "frobnicate").await);
+    assert_eq!(unknown, "I don't know \"frobnicate\". Try `help`.");
+    let typo = full_text(&ask(&world, &one, &dm, "conections").await);
+    assert!(!typo.contains("@sharebot"), "{typo}");
+    let usage = full_text(&ask(&world, &one, &dm, "share").await);
+    assert!(
+        usage.contains("Usage: `share ~channel with <connection>`"),
+        "{usage}"
+    );
     let user = world.user("user-1", "SampleUs@r-1").await;
     let user_dm = user.dm_with(&bot_id).await;
     let refused = full_text(&ask(&world, &user, &user_dm, "connections").await);
@@ -593,6 +603,10 @@ async fn policy_reinvite_disconnect_and_audit_on_a_console_connection() {
     let ask_post = ask(&world, &one, &channel, "@sharebot disconnect org-a").await;
     let text = full_text(&ask_post);
     assert!(text.contains("Disconnect **Org A** (`org-a`)?"), "{text}");
+    assert!(
+        text.contains("0 channels we share with them and 0 channels from them stop syncing"),
+        "{text}"
+    );
     let (status, _) = one.click(&ask_post.id, "keep", None).await;
     assert_eq!(status, 200);
     wait("the kept outcome", || async {
@@ -820,7 +834,7 @@ async fn pending_shows_each_request_with_working_buttons_and_move_relocates() {
         (r.len() >= 2).then_some(r)
     })
     .await;
-    assert!(full_text(&replies[0]).contains("1 channel(s) waiting for review"));
+    assert!(full_text(&replies[0]).contains("1 channel waiting for review"));
     let card = &replies[1];
     assert!(attachment_text(card).contains("Plan"));
     assert!(action_ids(card).contains(&"accept".to_string()));
@@ -1008,5 +1022,118 @@ async fn another_bots_mention_is_not_a_command() {
             .is_empty(),
         "no answer to another bot"
     );
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_channel_name_resolves_in_the_team_it_is_typed_in_first_and_team_slash_channel_picks_one()
+{
+    let world = World::bare().await;
+    let bot = world.start_bot().await;
+    let one = world.admin("sysadmin").await;
+    // Every team has an ~off-topic; the admin channel is in Engineering.
+    says(
+        &world,
+        &one,
+        "@sharebot info ~off-topic",
+        &["~off-topic (Engineering) is not shared."],
+    )
+    .await;
+    says(
+        &world,
+        &one,
+        "@sharebot info marketing/off-topic",
+        &["~off-topic (Marketing) is not shared."],
+    )
+    .await;
+    says(
+        &world,
+        &one,
+        "@sharebot info ~Marketing/Off-Topic",
+        &["~off-topic (Marketing) is not shared."],
+    )
+    .await;
+    // Typed in a channel of Marketing, the name means Marketing's channel.
+    let town = world.b.channel_id("marketing", "town-square").unwrap();
+    let there = full_text(&ask(&world, &one, &town, "@sharebot info ~off-topic").await);
+    assert!(
+        there.contains("~off-topic (Marketing) is not shared."),
+        "{there}"
+    );
+    // A name of a channel only another team has is still found.
+    one.client
+        .create_channel(&NewChannel {
+            team_id: world.b.team_id("marketing").unwrap(),
+            name: "campaigns".into(),
+            display_name: "Campaigns".into(),
+            channel_type: "O".into(),
+            ..NewChannel::default()
+        })
+        .await
+        .unwrap();
+    says(
+        &world,
+        &one,
+        "@sharebot info ~campaigns",
+        &["~campaigns (Marketing) is not shared."],
+    )
+    .await;
+    // A DM is in no team: the name is ambiguous, and the answer shows how to pick one.
+    let dm = one.dm_with(&bot_id(&world)).await;
+    let ambiguous = full_text(&ask(&world, &one, &dm, "info ~off-topic").await);
+    assert!(
+        ambiguous.contains("`engineering/off-topic`")
+            && ambiguous.contains("`marketing/off-topic`"),
+        "{ambiguous}"
+    );
+    says(
+        &world,
+        &one,
+        "@sharebot info nowhere/off-topic",
+        &["I can't find the channel `nowhere/off-topic`"],
+    )
+    .await;
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_declined_channel_says_who_declined_it_and_when_to_those_who_may_see_it() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let hiring = world.share("hiring", "Hiring").await;
+    let bot = world.start_bot().await;
+    let (one, dm, _, _) = both_dms(&world, "Hiring").await;
+    let (status, _) = one.click(&dm.id, "reject", None).await;
+    assert_eq!(status, 200);
+    dm_showing(&world, &one, "Hiring", "rejected by @sysadmin").await;
+    wait("the channel archived", || async {
+        channel_on_b(&world, &hiring)
+            .await
+            .is_archived()
+            .then_some(())
+    })
+    .await;
+
+    let info = ask_admins(&world, &one, "@sharebot info ~hiring").await;
+    assert!(
+        info.contains("**Hiring** from **Org A** was declined by @sysadmin at 20")
+            && info.contains(" UTC"),
+        "{info}"
+    );
+    // Named with its team, the answer is the same; in another team there is no such channel.
+    let named = ask_admins(&world, &one, "@sharebot info shared-inbox/hiring").await;
+    assert!(named.contains("was declined by @sysadmin at 20"), "{named}");
+    let elsewhere = ask_admins(&world, &one, "@sharebot info engineering/hiring").await;
+    assert!(elsewhere.contains("I can't find"), "{elsewhere}");
+    let shared = ask_admins(&world, &one, "@sharebot shared org-a").await;
+    assert!(
+        shared.contains("They share with us: **Hiring** (declined by @sysadmin at 20"),
+        "{shared}"
+    );
+    // Someone who may not see the channel learns nothing about it.
+    let user = world.user("user-1", "SampleUs@r-1").await;
+    let user_dm = user.dm_with(&bot_id(&world)).await;
+    let hidden = full_text(&ask(&world, &user, &user_dm, "info ~hiring").await);
+    assert!(hidden.contains("I can't find"), "{hidden}");
+    assert!(!hidden.contains("declined"), "{hidden}");
     bot.shutdown().await.unwrap();
 }

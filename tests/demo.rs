@@ -33,7 +33,9 @@ fn the_demo_plays_every_step_and_exits_cleanly() {
         "Org B · @sysadmin sees it in Marketing › Launch plan.",
         "Org A · @sysadmin sees the answer in ~launch-plan.",
         "| @sysadmin2 | request.rejected | Hiring · Org A |",
+        "@sysadmin's DM about Roadmap sees:",
         "✔ Every step worked",
+        "Roadmap waits for a decision.",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
@@ -87,11 +89,24 @@ fn the_demo_keeps_running_with_instructions_until_it_is_stopped() {
         "sysadmin / Sys@dmin-sample1",
         "/api/v4/users/login",
         "\"message\":\"@sharebot shared\"",
-        "/api/v4/channels/direct",
-        "/actions/relocate",
+        "/actions/team",
+        "/actions/accept",
+        "/actions/reject",
+        "arrive over the WebSocket",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
+    // Nothing is left to dig out by hand: the lines hold the real ids.
+    assert!(
+        !text.contains("<post id>") && !text.contains("id>"),
+        "{text}"
+    );
+    // The lines work as printed: log in, pick a team, accept, and see the request decided.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(follow_the_printed_lines(&text));
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -99,4 +114,120 @@ fn the_demo_keeps_running_with_instructions_until_it_is_stopped() {
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "a clean stop on SIGTERM: {exit:?}");
+}
+
+/// The first printed `curl` line after the line holding `after` that contains `marker` (and
+/// not `not`), as (method, URL, body): read as the shell reads it (quotes removed, `-d`
+/// implies POST), from `curl` up to a pipe.
+fn curl_line(text: &str, after: &str, marker: &str, not: &str) -> (String, String, Option<String>) {
+    let line = text
+        .lines()
+        .skip_while(|l| !l.contains(after))
+        .find(|l| l.contains("curl ") && l.contains(marker) && (not.is_empty() || !l.contains(not)))
+        .unwrap_or_else(|| panic!("no curl line with {marker:?} in:\n{text}"));
+    let command = &line[line.find("curl ").unwrap()..];
+    let command = command.split(" | ").next().unwrap();
+    let mut words = Vec::new();
+    let (mut word, mut quote, mut any) = (String::new(), None, false);
+    for c in command.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => (quote, any) = (Some(c), true),
+            (Some(q), c) if c == q => quote = None,
+            (None, ' ') => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            (_, c) => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        words.push(word);
+    }
+    let (mut method, mut url, mut body) = (None, String::new(), None);
+    let mut it = words.iter().skip(1);
+    while let Some(w) = it.next() {
+        match w.as_str() {
+            "-X" => method = it.next().cloned(),
+            "-d" => body = it.next().cloned(),
+            "-H" => {
+                assert_eq!(it.next().unwrap(), "Authorization: Bearer $TOKEN");
+            }
+            w if w.starts_with("http") => url = w.to_string(),
+            w => assert!(w.starts_with('-'), "unexpected {w:?} in {line}"),
+        }
+    }
+    let method = method.unwrap_or_else(|| if body.is_some() { "POST" } else { "GET" }.into());
+    (method, url, body)
+}
+
+/// Sends a printed line with `token` for `$TOKEN`; the status and the body.
+async fn send(
+    http: &reqwest::Client,
+    (method, url, body): &(String, String, Option<String>),
+    token: &str,
+) -> (u16, String) {
+    let mut request = http.request(method.parse().unwrap(), url.as_str());
+    if !token.is_empty() {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.body(body.clone());
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let token = response
+        .headers()
+        .get("token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let text = response.text().await.unwrap();
+    (status, token.unwrap_or(text))
+}
+
+/// The comment before the lines about the request left pending.
+const WAITING: &str = "is still waiting for review";
+
+async fn follow_the_printed_lines(text: &str) {
+    let http = reqwest::Client::new();
+    let (status, token) = send(&http, &curl_line(text, "", "/users/login", ""), "").await;
+    assert_eq!(status, 200, "{token}");
+    let (status, dm) = send(
+        &http,
+        &curl_line(text, WAITING, "/channels/", "/actions/"),
+        &token,
+    )
+    .await;
+    assert!(status == 200 && dm.contains("Roadmap"), "{status} {dm}");
+    let team = curl_line(text, WAITING, "/actions/team", "");
+    assert!(team
+        .2
+        .as_deref()
+        .is_some_and(|b| b.contains("selected_option")));
+    let (status, answer) = send(&http, &team, &token).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = send(
+        &http,
+        &curl_line(text, WAITING, "/actions/accept", ""),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let read = curl_line(text, WAITING, "/api/v4/posts/", "/actions/");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (status, post) = send(&http, &read, &token).await;
+        if status == 200 && post.contains("accepted into **Marketing** by @sysadmin") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request was never decided: {post}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

@@ -27,6 +27,16 @@ async fn an_admin_accepts_into_the_team_picked_in_the_menu_and_every_copy_shows_
     );
     assert!(attachment_text(&p1).contains("public channel"));
     assert!(attachment_text(&p1).contains("Coordinating the launch"));
+    // The DM stays on screen for days: it says when the channel arrived, not how long ago.
+    let when = attachment_text(&p1);
+    assert!(
+        when.contains("· shared at 20") && when.contains(" UTC"),
+        "{when}"
+    );
+    assert!(
+        !when.contains("just now") && !when.contains(" ago"),
+        "{when}"
+    );
     assert_eq!(action_ids(&p1), ["team", "accept", "reject", "choose"]);
     let menu = &p1.props.attachments[0].actions[0];
     let names: Vec<&str> = menu.options.iter().map(|o| o.text.as_str()).collect();
@@ -620,14 +630,18 @@ async fn reminders_reply_in_the_thread_and_expiry_declines() {
     let bot = world.start_bot().await;
     let (one, p1, _, _) = both_dms(&world, "Slow decision").await;
     let bot_id = bot_id(&world);
-    wait("a reminder in the thread", || async {
+    let reminder = wait("a reminder in the thread", || async {
         one.dm_posts(&bot_id)
             .await
             .into_iter()
             .find(|p| p.root_id == p1.id && p.message.contains("Still waiting"))
-            .map(|_| ())
     })
-    .await;
+    .await
+    .message;
+    assert!(
+        reminder.contains("shared at 20") && !reminder.contains(" ago"),
+        "{reminder}"
+    );
     let done = dm_showing(&world, &one, "Slow decision", "expired without a decision").await;
     assert!(action_ids(&done).is_empty());
     wait("the channel archived", || async {

@@ -180,6 +180,7 @@ impl Commands {
             post_id: click.post_id.clone(),
             root_id: text(&click.context, "root").unwrap_or_default().to_string(),
             direct: click.team_id.is_empty(),
+            team_id: click.team_id.clone(),
         };
         match signed.cmd {
             OPEN_INVITE => {
@@ -325,6 +326,7 @@ impl Commands {
             post_id: String::new(),
             root_id: signed.subject.to_string(),
             direct: submit.team_id.is_empty(),
+            team_id: submit.team_id.clone(),
         };
         match self.accept_invite(&submit, &asked).await {
             Ok(answer) => Ok(answer),

@@ -169,7 +169,7 @@ impl Commands {
         // Everything the command names is found before anything is created.
         let mut channels = Vec::new();
         for reference in share {
-            channels.push(lookup::channel(&self.ctx, reference).await?);
+            channels.push(lookup::channel(&self.ctx, reference, &asked.team_id).await?);
         }
         let password = new_password();
         let made = self

@@ -1,5 +1,6 @@
 //! Finding what a command names: connections by name or display name, teams by name or
-//! display name, channels by `~name`, display name or link, users by `@name`.
+//! display name, channels by `~name` (in the current team first), `team/channel`, display name
+//! or link, users by `@name`.
 
 use crate::mattermost::models::{Channel, RemoteCluster, RemoteClusterFilter, Team};
 use crate::review::Context;
@@ -100,15 +101,41 @@ fn name_from_display(display: &str) -> String {
     name.trim_end_matches('-').to_string()
 }
 
-/// The channel a command names. A name is looked up in every team; a display name matches a
-/// received channel sharebot knows, or the name it would have. Several matches are an error
-/// that asks for a link.
-pub async fn channel(ctx: &Context, reference: &ChannelRef) -> Result<Channel, CommandError> {
-    let not_found = |what: &str| {
-        CommandError::NotFound(format!(
-            "I can't find the channel {what}. Use `~channel-name` or paste the channel's link."
-        ))
-    };
+/// The live channel called `name` (or one of the `candidates`) in `team`, if any; within a
+/// team the typed name wins over the guess.
+async fn channel_in(
+    ctx: &Context,
+    team: &Team,
+    candidates: &[String],
+) -> Result<Option<Channel>, CommandError> {
+    for name in candidates {
+        match ctx.client.channel_by_name(&team.name, name).await {
+            Ok(c) if c.delete_at == 0 => return Ok(Some(c)),
+            Ok(_) => {}
+            Err(e) if e.is_not_found() || e.status() == Some(403) => {}
+            Err(e) => return Err(CommandError::from(e)),
+        }
+    }
+    Ok(None)
+}
+
+/// The answer for a channel that cannot be found (or may not be shown).
+pub fn channel_not_found(what: &str) -> CommandError {
+    CommandError::NotFound(format!(
+        "I can't find the channel {what}. Use `~channel-name` or paste the channel's link."
+    ))
+}
+
+/// The channel a command names. `team/channel` and links name the team; a plain name is
+/// looked up first in `current_team` (the team of the channel the command was typed in, empty
+/// in a direct message), as Mattermost resolves `~name`, then in every team. A display name
+/// matches a received channel sharebot knows, or the name it would have. A name found in
+/// several other teams is an error that lists the `team/channel` forms to pick from.
+pub async fn channel(
+    ctx: &Context,
+    reference: &ChannelRef,
+    current_team: &str,
+) -> Result<Channel, CommandError> {
     match reference {
         ChannelRef::Link { team, channel } => ctx
             .client
@@ -116,7 +143,7 @@ pub async fn channel(ctx: &Context, reference: &ChannelRef) -> Result<Channel, C
             .await
             .map_err(|e| {
                 if e.is_not_found() || e.status() == Some(403) {
-                    not_found(&format!("`{team}/{channel}`"))
+                    channel_not_found(&format!("`{team}/{channel}`"))
                 } else {
                     CommandError::Mattermost(e)
                 }
@@ -128,22 +155,17 @@ pub async fn channel(ctx: &Context, reference: &ChannelRef) -> Result<Channel, C
             if !guessed.is_empty() && !candidates.contains(&guessed) {
                 candidates.push(guessed);
             }
-            // Every team is asked at once; within a team the typed name wins over the guess.
             let teams = all_teams(ctx).await?;
-            let lookups = teams.iter().map(|team| {
-                let candidates = &candidates;
-                async move {
-                    for name in candidates {
-                        match ctx.client.channel_by_name(&team.name, name).await {
-                            Ok(c) if c.delete_at == 0 => return Ok(Some(c)),
-                            Ok(_) => {}
-                            Err(e) if e.is_not_found() || e.status() == Some(403) => {}
-                            Err(e) => return Err(CommandError::from(e)),
-                        }
-                    }
-                    Ok(None)
+            if let Some(here) = teams.iter().find(|t| t.id == current_team) {
+                if let Some(channel) = channel_in(ctx, here, &candidates).await? {
+                    return Ok(channel);
                 }
-            });
+            }
+            // Every other team is asked at once.
+            let lookups = teams
+                .iter()
+                .filter(|t| t.id != current_team)
+                .map(|team| channel_in(ctx, team, &candidates));
             let mut found: Vec<Channel> = Vec::new();
             for result in futures_util::future::join_all(lookups).await {
                 if let Some(channel) = result? {
@@ -162,19 +184,51 @@ pub async fn channel(ctx: &Context, reference: &ChannelRef) -> Result<Channel, C
                 }
             }
             match found.len() {
-                0 => Err(not_found(&format!("\"{text}\""))),
+                0 => Err(channel_not_found(&format!("\"{text}\""))),
                 1 => Ok(found.remove(0)),
-                _ => Err(CommandError::NotFound(format!(
-                    "\"{text}\" names a channel in several teams; paste the channel's link to pick one."
-                ))),
+                _ => {
+                    let mut forms: Vec<String> = found
+                        .iter()
+                        .map(|c| {
+                            let team = teams
+                                .iter()
+                                .find(|t| t.id == c.team_id)
+                                .map(|t| t.name.as_str())
+                                .unwrap_or_default();
+                            format!("`{team}/{}`", c.name)
+                        })
+                        .collect();
+                    forms.sort();
+                    Err(CommandError::NotFound(format!(
+                        "\"{text}\" names a channel in several teams: write {}, or paste the channel's link.",
+                        or_list(&forms)
+                    )))
+                }
             }
         }
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn choices_read_as_a_list() {
+        let l = |items: &[&str]| or_list(&items.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(l(&["`a/x`"]), "`a/x`");
+        assert_eq!(l(&["`a/x`", "`b/x`"]), "`a/x` or `b/x`");
+        assert_eq!(l(&["`a/x`", "`b/x`", "`c/x`"]), "`a/x`, `b/x` or `c/x`");
+    }
 
     #[test]
     fn display_names_become_likely_names() {

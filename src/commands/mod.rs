@@ -89,6 +89,9 @@ pub struct Asked {
     pub root_id: String,
     /// Whether the command came by direct message (no mention needed).
     pub direct: bool,
+    /// The team of the channel the command was typed in (empty in a direct message): a
+    /// channel name is looked up there first, as Mattermost's own `~name` is.
+    pub team_id: String,
 }
 
 /// An answer: text and attachments, threaded under the command.
@@ -182,8 +185,9 @@ impl Commands {
             .collect();
         missed.sort_by_key(|p| p.create_at);
         let bot_id = self.ctx.places.bot.id.clone();
+        let team_id = self.ctx.places.admin_channel.team_id.clone();
         for post in missed {
-            self.on_posted(&post, std::slice::from_ref(&bot_id), "O")
+            self.on_posted(&post, std::slice::from_ref(&bot_id), "O", &team_id)
                 .await;
         }
     }
@@ -210,7 +214,13 @@ impl Commands {
     }
 
     /// A `posted` event: a command when it mentions the bot or is a DM to it.
-    pub async fn on_posted(&self, post: &Post, mentions: &[String], channel_type: &str) {
+    pub async fn on_posted(
+        &self,
+        post: &Post,
+        mentions: &[String],
+        channel_type: &str,
+        team_id: &str,
+    ) {
         let bot = &self.ctx.places.bot;
         let from_bot = post.props.other.get("from_bot").and_then(Value::as_str) == Some("true");
         if post.user_id == bot.id || from_bot || !post.post_type.is_empty() {
@@ -231,6 +241,7 @@ impl Commands {
                 post.root_id.clone()
             },
             direct,
+            team_id: team_id.to_string(),
         };
         if !self.start_handling(&post.id) {
             return;
@@ -277,6 +288,16 @@ impl Commands {
         let command = match parse::parse(message, bot) {
             Ok(Some(command)) => command,
             Ok(None) => Command::Help { topic: None },
+            Err(ParseError {
+                unknown: Some((word, closest)),
+                ..
+            }) => {
+                return self.say(
+                    asked,
+                    "unknown_command",
+                    json!({"message": word, "command": closest.unwrap_or_default()}),
+                );
+            }
             Err(err) => {
                 let usage = err.command.and_then(parse::usage).unwrap_or_default();
                 return self.say(
@@ -415,10 +436,11 @@ impl Commands {
             post,
             mentions,
             channel_type,
+            team_id,
             ..
         } = event
         {
-            self.on_posted(post, mentions, channel_type).await;
+            self.on_posted(post, mentions, channel_type, team_id).await;
         }
     }
 

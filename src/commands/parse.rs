@@ -9,8 +9,9 @@ pub enum ChannelRef {
     /// `~town-square` and `town-square` give `town-square`; a quoted display name such as
     /// `"Launch plan"` gives `Launch plan`.
     Name(String),
-    /// A channel link, `https://host/<team>/channels/<channel>` (any scheme and host, optional
-    /// trailing slash; query and fragment ignored).
+    /// A channel in a named team: a channel link, `https://host/<team>/channels/<channel>` (any
+    /// scheme and host, optional trailing slash; query and fragment ignored), or
+    /// `team/channel` (with or without `~`), the form the configuration uses, lower-cased.
     Link {
         /// The team's URL name: the path segment before `channels`.
         team: String,
@@ -79,6 +80,10 @@ pub struct ParseError {
     pub message: String,
     /// The canonical command name the error is about, when known (so the caller can add the usage line).
     pub command: Option<&'static str>,
+    /// Set when the first word is no command: the word as shown, and the nearest command if
+    /// one is close, so the caller can point to `help` in the form the place needs (with the
+    /// mention in a channel, without it in a direct message).
+    pub unknown: Option<(String, Option<&'static str>)>,
 }
 
 impl fmt::Display for ParseError {
@@ -502,6 +507,7 @@ fn err(command: &'static str, message: impl Into<String>) -> ParseError {
     ParseError {
         message: message.into(),
         command: Some(command),
+        unknown: None,
     }
 }
 
@@ -509,17 +515,22 @@ fn unclosed_quote(command: Option<&'static str>) -> ParseError {
     ParseError {
         message: "unclosed quote: add a closing \" after the quoted words.".to_string(),
         command,
+        unknown: None,
     }
 }
 
+/// The message as a direct message words it (no mention); in a channel the caller renders
+/// the same facts with the mention (`command_reply.md.j2`, `unknown_command`).
 fn unknown_command(word: &str) -> ParseError {
-    let mut message = format!("I don't know \"{}\". Try `@sharebot help`.", shown(word));
-    if let Some(closest) = closest_command(word) {
+    let closest = closest_command(word);
+    let mut message = format!("I don't know \"{}\". Try `help`.", shown(word));
+    if let Some(closest) = closest {
         message.push_str(&format!(" Closest: `{closest}`."));
     }
     ParseError {
         message,
         command: None,
+        unknown: Some((shown(word), closest)),
     }
 }
 
@@ -631,7 +642,24 @@ fn channel(command: &'static str, tok: &Tok) -> Result<ChannelRef, ParseError> {
             "`~` needs a channel name right after it, like `~launch-plan`.",
         ));
     }
+    if let Some((team, channel)) = name.split_once('/') {
+        if is_url_name(team) && is_url_name(channel) {
+            return Ok(ChannelRef::Link {
+                team: team.to_lowercase(),
+                channel: channel.to_lowercase(),
+            });
+        }
+    }
     Ok(ChannelRef::Name(name.to_string()))
+}
+
+/// Whether `text` could be a team's or a channel's name (the part of its URL): letters,
+/// digits, `-` and `_`.
+fn is_url_name(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
 }
 
 /// `scheme://host[/subpath]/<team>/channels/<channel>[/][?query][#fragment]`; the scheme and
@@ -1788,6 +1816,40 @@ mod tests {
         }
     }
 
+    #[test]
+    fn team_slash_channel_names_the_team() {
+        let info = |text: &str| match ok(&format!("info {text}")) {
+            Command::Info { channel } => channel,
+            other => panic!("{other:?}"),
+        };
+        for text in [
+            "marketing/off-topic",
+            "~marketing/off-topic",
+            "Marketing/Off-Topic",
+            "\"marketing/off-topic\"",
+        ] {
+            assert_eq!(info(text), link("marketing", "off-topic"), "{text}");
+        }
+        assert_eq!(info("eng_2/q3_plan"), link("eng_2", "q3_plan"));
+        // Not two names: kept as a name (a display name, looked up as typed).
+        for text in ["off-topic/", "/off-topic", "a/b/c", "R&D/Ops"] {
+            assert_eq!(info(text), name(text), "{text}");
+        }
+        match ok("share engineering/launch-plan with org-b") {
+            Command::Share { channel, .. } => {
+                assert_eq!(channel, link("engineering", "launch-plan"))
+            }
+            other => panic!("{other:?}"),
+        }
+        match ok("move ~inbox/launch-plan to marketing") {
+            Command::Move { channel, team } => {
+                assert_eq!(channel, link("inbox", "launch-plan"));
+                assert_eq!(team, "marketing");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     // --- tokens ------------------------------------------------------------------------------
 
     #[test]
@@ -1821,7 +1883,7 @@ mod tests {
 
     #[test]
     fn unknown_commands_and_suggestions() {
-        let plain = |w: &str| format!("I don't know \"{w}\". Try `@sharebot help`.");
+        let plain = |w: &str| format!("I don't know \"{w}\". Try `help`.");
         error_is("frobnicate", &plain("frobnicate"), None);
         error_is(
             "conections",
@@ -2091,6 +2153,7 @@ mod tests {
             ChannelRef::Name(n) if n.contains(' ') => format!("“{n}”"),
             ChannelRef::Name(n) if bare => n.clone(),
             ChannelRef::Name(n) => format!("~{n}"),
+            ChannelRef::Link { team, channel } if bare => format!("{team}/{channel}"),
             ChannelRef::Link { team, channel } => {
                 format!("https://chat.example.com/{team}/channels/{channel}/")
             }

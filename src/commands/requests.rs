@@ -92,7 +92,7 @@ impl Commands {
         reference: &ChannelRef,
         team: &str,
     ) -> Result<String, CommandError> {
-        let channel = lookup::channel(&self.ctx, reference).await?;
+        let channel = lookup::channel(&self.ctx, reference, &asked.team_id).await?;
         let facts = |team: &str| json!({"channel": channel.name, "team": team});
         let request = self
             .ctx

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use crate::mattermost::models::{Channel, RemoteCluster, SharedChannelRemoteFilter, Team};
+use crate::review::{timestamp, BOT_ACTOR};
 use crate::store::{RequestState, ReviewRequest};
 
 use super::lookup;
@@ -38,6 +39,79 @@ fn team_names(teams: &[Team]) -> HashMap<String, String> {
 }
 
 impl Commands {
+    /// "declined by @alice at 2026-11-26 10:42 UTC" (or "expired … at …") for a rejected
+    /// request: a declined channel is archived, so this is what is left to say about it.
+    async fn declined(&self, request: &ReviewRequest) -> String {
+        let at = request.decided_at.map(timestamp).unwrap_or_default();
+        let mut text = match request.decided_by.as_deref() {
+            Some(BOT_ACTOR) => "declined automatically (nobody decided in time)".to_string(),
+            Some(id) => format!("declined by @{}", self.ctx.username(id).await),
+            None => "declined".to_string(),
+        };
+        if !at.is_empty() {
+            text.push_str(&format!(" at {at}"));
+        }
+        text
+    }
+
+    /// `info` about a channel that was declined (archived, so no lookup finds it), for admins
+    /// and the channel's members only; `None` when there is none or the asker may not see it.
+    async fn info_declined(
+        &self,
+        asked: &Asked,
+        reference: &ChannelRef,
+    ) -> Result<Option<String>, CommandError> {
+        let (team, name) = match reference {
+            ChannelRef::Name(text) => (None, text.trim().trim_start_matches('~')),
+            ChannelRef::Link { team, channel } => (Some(team), channel.as_str()),
+        };
+        let Some(request) = self
+            .ctx
+            .store
+            .request_by_channel_name(name)
+            .await?
+            .filter(|r| r.state == RequestState::Rejected)
+        else {
+            return Ok(None);
+        };
+        let channel = self.ctx.client.get_channel(&request.channel_id).await.ok();
+        if let Some(team) = team {
+            let teams = lookup::all_teams(&self.ctx).await?;
+            let in_team = channel.as_ref().is_some_and(|c| {
+                teams
+                    .iter()
+                    .any(|t| t.id == c.team_id && t.name.eq_ignore_ascii_case(team))
+            });
+            if !in_team {
+                return Ok(None);
+            }
+        }
+        let member = || async {
+            self.ctx
+                .client
+                .channel_member(&request.channel_id, &asked.user_id)
+                .await
+                .is_ok()
+        };
+        if !self.ctx.is_admin_now(&asked.user_id).await? && !member().await {
+            return Ok(None);
+        }
+        let org = lookup::connections(&self.ctx)
+            .await?
+            .into_iter()
+            .find(|rc| rc.remote_id == request.remote_id)
+            .map(|rc| rc.display_name)
+            .unwrap_or_else(|| request.org_name.clone());
+        let facts = json!({
+            "channel": request.channel_display_name,
+            "name": channel.map(|c| c.name).unwrap_or_else(|| request.channel_name.clone()),
+            "org": org,
+            "state": self.declined(&request).await,
+            "message": request.note.clone().unwrap_or_default(),
+        });
+        self.say(asked, "info_declined", facts).map(Some)
+    }
+
     /// The ids of the channels shared with a connection: ours (`home`), or theirs.
     pub(super) async fn shared_with(
         &self,
@@ -83,7 +157,7 @@ impl Commands {
         reference: &ChannelRef,
         with: &str,
     ) -> Result<String, CommandError> {
-        let channel = lookup::channel(&self.ctx, reference).await?;
+        let channel = lookup::channel(&self.ctx, reference, &asked.team_id).await?;
         let rc = lookup::connection(&self.ctx, with).await?;
         let facts = json!({"channel": channel.name, "org": rc.display_name});
         if let Some(why) = Self::shareable(&channel) {
@@ -137,7 +211,7 @@ impl Commands {
         reference: &ChannelRef,
         from: &str,
     ) -> Result<String, CommandError> {
-        let channel = lookup::channel(&self.ctx, reference).await?;
+        let channel = lookup::channel(&self.ctx, reference, &asked.team_id).await?;
         let rc = lookup::connection(&self.ctx, from).await?;
         let facts = json!({"channel": channel.name, "org": rc.display_name});
         let store = &self.ctx.store;
@@ -192,7 +266,9 @@ impl Commands {
                 }
             }
             let mut incoming = Vec::new();
+            let mut listed = Vec::new();
             for channel_id in self.shared_with(&rc.remote_id, false).await? {
+                let channel_id_seen = channel_id.clone();
                 let request = self
                     .ctx
                     .store
@@ -206,10 +282,26 @@ impl Commands {
                     .or_else(|| request.as_ref().map(|r| r.channel_display_name.clone()))
                     .unwrap_or(channel_id);
                 let state = match &request {
+                    Some(r) if r.state == RequestState::Rejected => self.declined(r).await,
                     Some(r) => request_state(r, &teams),
                     None => "not yet seen by sharebot".into(),
                 };
                 incoming.push(json!({"channel": display, "state": state, "team": ""}));
+                listed.push(channel_id_seen);
+            }
+            // Declined channels are no longer shared, but they were offered: the latest
+            // decision about each one not listed above.
+            let mut declined: Vec<ReviewRequest> = Vec::new();
+            for r in self.ctx.store.rejected_requests(&rc.remote_id).await? {
+                if listed.contains(&r.channel_id) {
+                    continue;
+                }
+                declined.retain(|d| d.channel_id != r.channel_id);
+                declined.push(r);
+            }
+            for r in &declined {
+                incoming.push(json!({"channel": r.channel_display_name,
+                                     "state": self.declined(r).await, "team": ""}));
             }
             sections.push(json!({"org": rc.display_name, "name": rc.name, "outgoing": outgoing, "incoming": incoming}));
         }
@@ -226,7 +318,16 @@ impl Commands {
         asked: &Asked,
         reference: &ChannelRef,
     ) -> Result<String, CommandError> {
-        let channel = lookup::channel(&self.ctx, reference).await?;
+        let channel = match lookup::channel(&self.ctx, reference, &asked.team_id).await {
+            Ok(channel) => channel,
+            Err(CommandError::NotFound(why)) => {
+                return match self.info_declined(asked, reference).await? {
+                    Some(text) => Ok(text),
+                    None => Err(CommandError::NotFound(why)),
+                }
+            }
+            Err(err) => return Err(err),
+        };
         if channel.channel_type == "P"
             && !self.ctx.is_admin_now(&asked.user_id).await?
             && self

@@ -51,7 +51,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     let code = match scenario::play(&a, &b).await {
         Ok(outcome) => {
             println!();
-            println!("✔ Every step worked: the organizations connected, Launch plan was accepted into Marketing, Hiring was rejected, and messages synced both ways.");
+            println!("✔ Every step worked: the organizations connected, Launch plan was accepted into Marketing, Hiring was rejected, and messages synced both ways. Roadmap waits for a decision.");
             if !args.once {
                 print_how_to_continue(&a, &b, &outcome);
                 stop.wait().await;
@@ -117,11 +117,41 @@ fn print_how_to_continue(a: &Org, b: &Org, outcome: &scenario::Outcome) {
     println!("  # ask sharebot something in the admin channel; it answers in the thread");
     println!("  curl -s -X POST {site}/api/v4/posts -H \"Authorization: Bearer $TOKEN\" -d '{{\"channel_id\":\"{}\",\"message\":\"@sharebot shared\"}}'", b.admin_channel);
     println!("  curl -s \"{site}/api/v4/channels/{}/posts?per_page=5\" -H \"Authorization: Bearer $TOKEN\"", b.admin_channel);
-    println!("  # read sharebot's DMs: open the DM channel, then read its posts");
-    println!("  curl -s -X POST {site}/api/v4/channels/direct -H \"Authorization: Bearer $TOKEN\" -d '[\"{}\",\"{}\"]'", b.admins[0].user.id, b.bot_id());
-    println!("  curl -s \"{site}/api/v4/channels/<dm channel id>/posts\" -H \"Authorization: Bearer $TOKEN\"");
-    println!("  # click a button of a DM (action ids: team, accept, reject, choose, relocate)");
-    println!("  curl -s -X POST {site}/api/v4/posts/<post id>/actions/relocate -H \"Authorization: Bearer $TOKEN\" -d '{{\"selected_option\":\"<team id>\"}}'");
+    let auth = "-H \"Authorization: Bearer $TOKEN\"";
+    let post = &outcome.pending_post;
+    println!(
+        "  # {} is still waiting for review in @{login}'s DM with sharebot (DM channel {}, post {post}); read it:",
+        outcome.pending_display, outcome.pending_dm_channel
+    );
+    println!(
+        "  curl -s \"{site}/api/v4/channels/{}/posts?per_page=5\" {auth}",
+        outcome.pending_dm_channel
+    );
+    let teams: Vec<String> = outcome
+        .teams
+        .iter()
+        .map(|(name, id)| format!("{name} {id}"))
+        .collect();
+    let first_team = outcome
+        .teams
+        .first()
+        .map(|(_, id)| id.as_str())
+        .unwrap_or_default();
+    println!(
+        "  # pick a team in its menu (action team; {}), then press Accept…",
+        teams.join(", ")
+    );
+    println!("  curl -s -X POST {site}/api/v4/posts/{post}/actions/team {auth} -d '{{\"selected_option\":\"{first_team}\"}}'");
+    println!("  curl -s -X POST {site}/api/v4/posts/{post}/actions/accept {auth} -d '{{}}'");
+    println!("  # …or press Reject instead");
+    println!("  curl -s -X POST {site}/api/v4/posts/{post}/actions/reject {auth} -d '{{}}'");
+    println!("  # then the DM (every admin's copy) shows the decision");
+    println!("  curl -s {site}/api/v4/posts/{post} {auth}");
+    println!("  # move the accepted Launch plan to another team, by command");
+    println!("  curl -s -X POST {site}/api/v4/posts {auth} -d '{{\"channel_id\":\"{}\",\"message\":\"@sharebot move ~launch-plan to engineering\"}}'", b.admin_channel);
+    println!("  The private line each click gets (seen only by the clicker) and the dialog of Choose team… (action choose)");
+    println!("  arrive over the WebSocket (/api/v4/websocket), as a web client receives them; curl does not show them,");
+    println!("  so read the DM again to see what a click changed.");
     println!(
         "  (the accepted channel's id is {}; the rejected one's {})",
         outcome.accepted_channel, outcome.rejected_channel

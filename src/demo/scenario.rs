@@ -1,6 +1,7 @@
 //! The demo's story, played through the HTTP APIs a person's client uses: connect two
 //! organizations from chat, share two channels, accept one into a team and reject the other
-//! from the admins' DMs, and see messages flow both ways.
+//! from the admins' DMs, and see messages flow both ways; then share a third and leave its
+//! request pending for the person watching to decide.
 
 use serde_json::{json, Map, Value};
 
@@ -14,6 +15,13 @@ use super::org::{wait_for, Org, Person};
 pub struct Outcome {
     pub accepted_channel: String,
     pub rejected_channel: String,
+    /// The request left pending: its channel's display name, the first admin's DM channel
+    /// with the bot and the DM post about it (whose buttons are still live).
+    pub pending_display: String,
+    pub pending_dm_channel: String,
+    pub pending_post: String,
+    /// Org B's teams a channel can be accepted into, `(display name, id)`.
+    pub teams: Vec<(String, String)>,
 }
 
 /// Asks the bot in the admin channel; returns its first answer in that thread.
@@ -369,8 +377,52 @@ pub async fn play(a: &Org, b: &Org) -> Result<Outcome, String> {
     draw::step(8, "The audit trail on Org B");
     ask(b, b_admin, "@sharebot audit 5").await?;
 
+    draw::step(
+        9,
+        "Org A shares one more channel: its request waits for you",
+    );
+    let roadmap = a_admin
+        .client
+        .create_channel(&NewChannel {
+            team_id: engineering.clone(),
+            name: "roadmap".into(),
+            display_name: "Roadmap".into(),
+            channel_type: "O".into(),
+            purpose: "What we build next, with Org B".into(),
+            ..NewChannel::default()
+        })
+        .await
+        .map_err(|e| e.user_message())?;
+    ask(a, a_admin, "@sharebot share ~roadmap with orgb").await?;
+    let pending = bot_dm(b, b_admin, "@sysadmin's DM about Roadmap", |p| {
+        text_of(p).contains(&roadmap.display_name)
+            && p.props.attachments.iter().any(|a| !a.actions.is_empty())
+    })
+    .await?;
+    draw::shows(
+        b.label,
+        "@sysadmin's DM about Roadmap",
+        &draw::post(&pending),
+    );
+    draw::note("(Nobody decides it here: the lines below let you do it.)");
+    let mut teams = Vec::new();
+    for name in ["marketing", "engineering"] {
+        let id = b.sandbox.team_id(name).ok_or("a team is missing")?;
+        let display = b_admin
+            .client
+            .get_team(&id)
+            .await
+            .map(|t| t.display_name)
+            .unwrap_or_else(|_| name.to_string());
+        teams.push((display, id));
+    }
+
     Ok(Outcome {
         accepted_channel: launch.id.clone(),
         rejected_channel: hiring.id.clone(),
+        pending_display: roadmap.display_name.clone(),
+        pending_dm_channel: pending.channel_id.clone(),
+        pending_post: pending.id.clone(),
+        teams,
     })
 }

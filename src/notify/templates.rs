@@ -67,6 +67,7 @@ const BUILT_IN: &[(&str, &str)] = &[
 /// Every answer `command_reply.md.j2` has a branch for.
 pub const COMMAND_REPLIES: &[&str] = &[
     "error",
+    "unknown_command",
     "not_admin",
     "wrong_place",
     "interrupted",
@@ -96,6 +97,7 @@ pub const COMMAND_REPLIES: &[&str] = &[
     "move_busy",
     "whois",
     "info",
+    "info_declined",
 ];
 
 /// The fields `command_reply.md.j2` may use, all empty: commands fill in what they need.
@@ -139,6 +141,7 @@ impl Templates {
                 })?,
         );
         env.add_filter("plain", plain);
+        env.add_filter("plural", plural);
         for (name, built_in) in BUILT_IN {
             let (file, source) = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
                 Some(path) => {
@@ -199,6 +202,20 @@ fn plain(value: String) -> String {
     out
 }
 
+/// The `plural` filter: a count with its noun, `{{ n | plural("channel") }}` → `1 channel`,
+/// `2 channels`; an irregular plural is the second argument (`plural("person", "people")`).
+/// A count given as text (`"3"`) is read as a number; other text is kept with the plural.
+fn plural(count: Value, singular: String, plural: Option<String>) -> String {
+    let n = count
+        .as_i64()
+        .or_else(|| count.as_str().and_then(|s| s.trim().parse::<i64>().ok()));
+    let noun = match n {
+        Some(1) => singular,
+        _ => plural.unwrap_or_else(|| format!("{singular}s")),
+    };
+    format!("{count} {noun}")
+}
+
 /// Sample contexts that take every branch of a template, for the start-up check.
 fn samples(name: &str) -> Vec<serde_json::Value> {
     let request = json!({
@@ -232,7 +249,7 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                     c["outcome"] = json!(outcome);
                     c["team"] = json!("Engineering");
                     c["by"] = json!("alice");
-                    c["at"] = json!("10:42 UTC");
+                    c["at"] = json!("2026-01-01 10:42 UTC");
                     c["note"] = json!(note);
                     c["told"] = json!(note.is_empty());
                     out.push(c);
@@ -274,7 +291,7 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                 c["team"] = json!("Engineering");
                 c["state"] = json!("accepted");
                 c["by"] = json!("alice");
-                c["at"] = json!("10:42 UTC");
+                c["at"] = json!("2026-01-01 10:42 UTC");
                 c["reason"] = json!("database is not answering");
                 out.push(c);
             }
@@ -370,10 +387,12 @@ mod tests {
         let text = t
             .render(
                 "reminder.md.j2",
-                &json!({"org": "Org *B*", "channel": "x", "ago": "1 h ago"}),
+                &json!({"org": "Org *B*", "channel": "x", "arrived_at": "2026-01-01 10:00 UTC"}),
             )
             .unwrap();
         assert!(text.contains("Org \\*B\\*"), "{text}");
+        // A post stays on screen for days: it says when, never "just now" or "ago".
+        assert!(text.contains("shared at 2026-01-01 10:00 UTC"), "{text}");
     }
 
     #[test]
@@ -400,6 +419,31 @@ mod tests {
             .render("reminder.md.j2", &json!({"channel": "Launch"}))
             .unwrap();
         assert_eq!(text, "Still waiting on Launch");
+    }
+
+    #[test]
+    fn counts_say_their_noun_in_the_right_number() {
+        let t = Templates::load(None).unwrap();
+        let mut c = command_reply_defaults();
+        c["reply"] = json!("pending");
+        for (count, expected) in [(1, "1 channel waiting"), (2, "2 channels waiting")] {
+            c["count"] = json!(count);
+            let text = t.render("command_reply.md.j2", &c).unwrap();
+            assert!(text.starts_with(expected), "{text}");
+        }
+        c["reply"] = json!("disconnect_confirm");
+        c["outgoing"] = json!("1");
+        c["incoming"] = json!("0");
+        let text = t.render("command_reply.md.j2", &c).unwrap();
+        assert!(
+            text.contains("1 channel we share with them and 0 channels from them"),
+            "{text}"
+        );
+        assert_eq!(
+            plural(Value::from(3), "person".into(), Some("people".into())),
+            "3 people"
+        );
+        assert_eq!(plural(Value::from("1"), "day".into(), None), "1 day");
     }
 
     #[test]

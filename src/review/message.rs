@@ -28,7 +28,9 @@ const ACCEPTED_COLOR: &str = "#3db887";
 const REJECTED_COLOR: &str = "#d24b4e";
 const NEUTRAL_COLOR: &str = "#8a8a8a";
 
-/// `2026-11-26 10:42 UTC`.
+/// `2026-11-26 10:42 UTC`: how every post and answer writes a time. Posts stay on screen for
+/// days and Mattermost's Markdown has no date that renders per reader, so a time written into
+/// a post is absolute, never "3 min ago".
 pub fn timestamp(ms: i64) -> String {
     let at = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
     let text = humantime::format_rfc3339_seconds(at).to_string();
@@ -69,6 +71,8 @@ fn facts(request: &ReviewRequest) -> Map<String, Value> {
     );
     m.insert("purpose".into(), json!(request.channel_purpose));
     m.insert("header".into(), json!(request.channel_header));
+    // Frozen when the post is written: kept for existing template overrides, unused by the
+    // built-in templates, which show `arrived_at`.
     m.insert("ago".into(), json!(ago(request.created_at)));
     m.insert("arrived_at".into(), json!(timestamp(request.created_at)));
     m

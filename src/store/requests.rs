@@ -248,6 +248,15 @@ impl Store {
             .pop())
     }
 
+    /// The declined (rejected or expired) requests from one connection, oldest first.
+    pub async fn rejected_requests(
+        &self,
+        remote_id: &str,
+    ) -> Result<Vec<ReviewRequest>, StoreError> {
+        self.select("remote_id = $1 AND state = 'rejected'", Some(remote_id))
+            .await
+    }
+
     /// Every pending request, oldest first.
     pub async fn pending_requests(&self) -> Result<Vec<ReviewRequest>, StoreError> {
         self.select("state = 'pending'", None).await
