@@ -123,44 +123,7 @@ pub async fn channel(ctx: &Context, reference: &ChannelRef) -> Result<Channel, C
             }),
         ChannelRef::Name(text) => {
             let text = text.trim().trim_start_matches('~');
-            let mut candidates = vec![text.to_lowercase()];
-            let guessed = name_from_display(text);
-            if !guessed.is_empty() && !candidates.contains(&guessed) {
-                candidates.push(guessed);
-            }
-            // Every team is asked at once; within a team the typed name wins over the guess.
-            let teams = all_teams(ctx).await?;
-            let lookups = teams.iter().map(|team| {
-                let candidates = &candidates;
-                async move {
-                    for name in candidates {
-                        match ctx.client.channel_by_name(&team.name, name).await {
-                            Ok(c) if c.delete_at == 0 => return Ok(Some(c)),
-                            Ok(_) => {}
-                            Err(e) if e.is_not_found() || e.status() == Some(403) => {}
-                            Err(e) => return Err(CommandError::from(e)),
-                        }
-                    }
-                    Ok(None)
-                }
-            });
-            let mut found: Vec<Channel> = Vec::new();
-            for result in futures_util::future::join_all(lookups).await {
-                if let Some(channel) = result? {
-                    found.push(channel);
-                }
-            }
-            if found.is_empty() {
-                // A received channel sharebot knows, by its display name.
-                let known = ctx.store.request_by_channel_name(text).await?;
-                if let Some(request) = known {
-                    if let Ok(c) = ctx.client.get_channel(&request.channel_id).await {
-                        if c.delete_at == 0 {
-                            found.push(c);
-                        }
-                    }
-                }
-            }
+            let mut found = named(ctx, text).await?;
             match found.len() {
                 0 => Err(not_found(&format!("\"{text}\""))),
                 1 => Ok(found.remove(0)),
@@ -169,6 +132,68 @@ pub async fn channel(ctx: &Context, reference: &ChannelRef) -> Result<Channel, C
                 ))),
             }
         }
+    }
+}
+
+/// Every live channel `text` names (a name in any team, else a received channel's display
+/// name), before deciding between them.
+async fn named(ctx: &Context, text: &str) -> Result<Vec<Channel>, CommandError> {
+    let mut candidates = vec![text.to_lowercase()];
+    let guessed = name_from_display(text);
+    if !guessed.is_empty() && !candidates.contains(&guessed) {
+        candidates.push(guessed);
+    }
+    // Every team is asked at once; within a team the typed name wins over the guess.
+    let teams = all_teams(ctx).await?;
+    let lookups = teams.iter().map(|team| {
+        let candidates = &candidates;
+        async move {
+            for name in candidates {
+                match ctx.client.channel_by_name(&team.name, name).await {
+                    Ok(c) if c.delete_at == 0 => return Ok(Some(c)),
+                    Ok(_) => {}
+                    Err(e) if e.is_not_found() || e.status() == Some(403) => {}
+                    Err(e) => return Err(CommandError::from(e)),
+                }
+            }
+            Ok(None)
+        }
+    });
+    let mut found: Vec<Channel> = Vec::new();
+    for result in futures_util::future::join_all(lookups).await {
+        // A direct or group channel (no team) is found under every team: once is enough.
+        if let Some(channel) = result?.filter(|c| found.iter().all(|f| f.id != c.id)) {
+            found.push(channel);
+        }
+    }
+    if found.is_empty() {
+        // A received channel sharebot knows, by its display name.
+        let known = ctx.store.request_by_channel_name(text).await?;
+        if let Some(request) = known {
+            if let Ok(c) = ctx.client.get_channel(&request.channel_id).await {
+                if c.delete_at == 0 {
+                    found.push(c);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Every channel a reference could mean (none, one, or one per team), for callers that choose
+/// among them themselves (`info` keeps only those the asker may see).
+pub async fn candidates(
+    ctx: &Context,
+    reference: &ChannelRef,
+) -> Result<Vec<Channel>, CommandError> {
+    match reference {
+        ChannelRef::Link { team, channel } => match ctx.client.channel_by_name(team, channel).await
+        {
+            Ok(c) => Ok(vec![c]),
+            Err(e) if e.is_not_found() || e.status() == Some(403) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        },
+        ChannelRef::Name(text) => named(ctx, text.trim().trim_start_matches('~')).await,
     }
 }
 

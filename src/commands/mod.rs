@@ -212,8 +212,7 @@ impl Commands {
     /// A `posted` event: a command when it mentions the bot or is a DM to it.
     pub async fn on_posted(&self, post: &Post, mentions: &[String], channel_type: &str) {
         let bot = &self.ctx.places.bot;
-        let from_bot = post.props.other.get("from_bot").and_then(Value::as_str) == Some("true");
-        if post.user_id == bot.id || from_bot || !post.post_type.is_empty() {
+        if post.user_id == bot.id || !typed_by_a_person(post) {
             return;
         }
         let direct = channel_type == "D";
@@ -235,8 +234,29 @@ impl Commands {
         if !self.start_handling(&post.id) {
             return;
         }
+        if self.is_from_another_organization(post).await {
+            tracing::debug!(post = %post.id, "a post from another organization: not a command");
+            self.done_handling(&post.id);
+            return;
+        }
         self.handle(post, asked).await;
         self.done_handling(&post.id);
+    }
+
+    /// Whether a post came from another organization (synced into a shared channel, or by a
+    /// user synced from there): such people get no answer at all. When the author cannot be
+    /// read, the post is not answered now (a later catch-up may).
+    async fn is_from_another_organization(&self, post: &Post) -> bool {
+        if post.remote_id.as_deref().is_some_and(|r| !r.is_empty()) {
+            return true;
+        }
+        match self.ctx.client.get_user(&post.user_id).await {
+            Ok(user) => user.remote_id.as_deref().is_some_and(|r| !r.is_empty()),
+            Err(err) => {
+                tracing::warn!(post = %post.id, "cannot read a command's author: {}", err.user_message());
+                true
+            }
+        }
     }
 
     async fn handle(&self, post: &Post, asked: Asked) {
@@ -328,9 +348,7 @@ impl Commands {
                 self.offer_disconnect(asked, &name).await.map(|()| None)
             }
             Command::Share { channel, with } => self.share(asked, &channel, &with).await.map(Some),
-            Command::Unshare { channel, from } => {
-                self.unshare(asked, &channel, &from).await.map(Some)
-            }
+            Command::Unshare { channel, from } => self.unshare(asked, &channel, &from).await,
             Command::Shared { name } => self.shared(asked, name.as_deref()).await.map(Some),
             Command::Pending => self.pending(asked).await,
             Command::Move { channel, team } => {
@@ -425,6 +443,31 @@ impl Commands {
     fn review(&self) -> &Review {
         &self.review
     }
+}
+
+/// Post props the server sets on what an integration posts in a person's name or its own:
+/// incoming webhooks and custom slash-command responses (`from_webhook`, attributed to the
+/// hook's owner or the command's user), plugins, OAuth apps, bots, the overrides integrations
+/// use (`server/public/model/post.go`), and AI-generated posts.
+const INTEGRATION_MARKS: &[&str] = &[
+    "from_webhook",
+    "from_plugin",
+    "from_oauth_app",
+    "from_bot",
+    "override_username",
+    "override_icon_url",
+    "override_icon_emoji",
+    "webhook_display_name",
+    "ai_generated_by",
+];
+
+/// Whether a post is something a person typed: no system post (a non-empty `type`), no
+/// integration mark. Only such posts are commands, whoever the server says wrote them.
+fn typed_by_a_person(post: &Post) -> bool {
+    post.post_type.is_empty()
+        && !INTEGRATION_MARKS
+            .iter()
+            .any(|mark| post.props.other.contains_key(*mark))
 }
 
 /// Whether `message` mentions `@name` (lower-case) as a whole word.
