@@ -481,7 +481,35 @@ fn mentions(message: &str, mention: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::mentions;
+    use super::{mentions, typed_by_a_person, INTEGRATION_MARKS};
+    use crate::mattermost::models::Post;
+
+    /// Every mark the server puts on an integration's post (a custom slash command's response
+    /// carries `from_webhook` too, `app/command.go`) makes it no command, whatever its value.
+    #[test]
+    fn integration_and_system_posts_are_not_typed_by_a_person() {
+        let typed = Post {
+            message: "@sharebot connections".into(),
+            ..Post::default()
+        };
+        assert!(typed_by_a_person(&typed));
+        for mark in INTEGRATION_MARKS {
+            for value in [
+                serde_json::json!("true"),
+                serde_json::json!(true),
+                serde_json::json!(""),
+            ] {
+                let mut post = typed.clone();
+                post.props.other.insert((*mark).to_string(), value);
+                assert!(!typed_by_a_person(&post), "{mark}");
+            }
+        }
+        let system = Post {
+            post_type: "system_join_channel".into(),
+            ..typed.clone()
+        };
+        assert!(!typed_by_a_person(&system));
+    }
 
     /// The README's command table is the parser's usage lines, so the two cannot drift apart.
     #[test]
