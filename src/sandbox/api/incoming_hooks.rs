@@ -12,7 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::super::core::events::PostedEvent;
+use super::super::core::events::{self, PostedEvent};
 use super::super::core::shared::Shared;
 use super::super::error::{ApiResult, AppError};
 use super::super::model::webhook::{IncomingWebhook, IncomingWebhookRequest};
@@ -169,12 +169,20 @@ pub(crate) async fn post_through(
     };
     let request: IncomingWebhookRequest =
         serde_json::from_slice(&raw).map_err(|e| decode_error(e.to_string()))?;
-    let (post, event) = {
+    let (post, event, new_direct) = {
         let mut db = state.db();
-        let post = through_hook(&mut db, &hook_id, request)?;
+        let (post, new_direct) = through_hook(&mut db, &hook_id, request)?;
         let event = PostedEvent::gather(&db, &post);
-        (post, event)
+        (post, event, new_direct)
     };
+    if let Some((owner, other)) = new_direct {
+        let members = if owner == other {
+            vec![owner.clone()]
+        } else {
+            vec![owner.clone(), other.clone()]
+        };
+        events::direct_added(&state.hub, &members, &post.channel_id, &owner, &other);
+    }
     if let Some(event) = event {
         event.publish(&state.hub);
     }
@@ -182,9 +190,16 @@ pub(crate) async fn post_through(
     Ok(([(CONTENT_TYPE, "text/plain")], "ok").into_response())
 }
 
+/// A direct channel the post created: (the hook's owner, the other user).
+type NewDirect = Option<(String, String)>;
+
 /// `HandleIncomingWebhook` and `CreateWebhookPost`: finds the channel, checks the lock and the
 /// owner's access, saves the post as the owner's.
-fn through_hook(db: &mut Db, hook_id: &str, request: IncomingWebhookRequest) -> ApiResult<Post> {
+fn through_hook(
+    db: &mut Db,
+    hook_id: &str,
+    request: IncomingWebhookRequest,
+) -> ApiResult<(Post, NewDirect)> {
     let config = db.config.service_settings.clone();
     if !config.enable_incoming_webhooks {
         return Err(hook_error(501, "incoming webhooks are disabled"));
@@ -203,13 +218,18 @@ fn through_hook(db: &mut Db, hook_id: &str, request: IncomingWebhookRequest) -> 
         .cloned()
         .ok_or_else(|| hook_error(403, "the webhook's owner does not exist"))?;
     let name = request.channel_name.as_str();
+    let mut new_direct = None;
     let channel: Channel = if let Some(username) = name.strip_prefix('@') {
         // The direct channel between the hook's owner and that user (`GetOrCreateDirectChannel`).
         let other = db
             .user_by_username(username)
             .map(|u| u.id.clone())
             .ok_or_else(|| hook_error(400, "no such user"))?;
-        direct_channel(db, &owner.id, &other)
+        let (channel, new) = direct_channel(db, &owner.id, &other);
+        if new {
+            new_direct = Some((owner.id.clone(), other));
+        }
+        channel
     } else if !name.is_empty() {
         let name = name.strip_prefix('#').unwrap_or(name);
         db.channel_by_name(&hook.team_id, name)
@@ -276,18 +296,18 @@ fn through_hook(db: &mut Db, hook_id: &str, request: IncomingWebhookRequest) -> 
         ..Post::default()
     };
     db.save_post(&post);
-    Ok(post)
+    Ok((post, new_direct))
 }
 
-/// The direct channel of two users, created when missing.
-fn direct_channel(db: &mut Db, a: &str, b: &str) -> Channel {
+/// The direct channel of two users, created when missing (then `true`).
+fn direct_channel(db: &mut Db, a: &str, b: &str) -> (Channel, bool) {
     let name = direct_channel_name(a, b);
     if let Some(existing) = db.channel_by_name("", &name) {
-        return existing.clone();
+        return (existing.clone(), false);
     }
     let now = now_ms();
     let id = db.insert_channel("", "D", &name, "", a, now);
     db.add_channel_member(&id, a, false, now);
     db.add_channel_member(&id, b, false, now);
-    db.channels.get(&id).cloned().unwrap_or_default()
+    (db.channels.get(&id).cloned().unwrap_or_default(), true)
 }
