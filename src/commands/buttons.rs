@@ -18,6 +18,9 @@ use super::{Asked, CommandError, Commands};
 pub const OPEN_INVITE: &str = "enterinvite";
 pub const DISCONNECT: &str = "disconnect";
 pub const KEEP: &str = "keep";
+/// Confirming (or not) `unshare` of a channel we received: it cuts off our copy.
+pub const UNSHARE_RECEIVED: &str = "unsharereceived";
+pub const KEEP_RECEIVED: &str = "keepreceived";
 /// The accept-invite dialog's callback id.
 pub const INVITE_DIALOG: &str = "sharebot_accept_invite";
 /// The longest invite code the dialog takes (current codes are well under 1 000 characters).
@@ -57,7 +60,7 @@ impl Commands {
     }
 
     /// A button for `cmd` on `subject`, for the admin who asked.
-    fn button(
+    pub(super) fn button(
         &self,
         id: &str,
         name: &str,
@@ -206,6 +209,11 @@ impl Commands {
                     update: Some(super::connections::outcome_post(text, "#8a8a8a")),
                     ..Default::default()
                 })
+            }
+            UNSHARE_RECEIVED | KEEP_RECEIVED => {
+                let keep = signed.cmd == KEEP_RECEIVED;
+                self.unshare_received_confirmed(click, signed.subject, keep, &asked)
+                    .await
             }
             _ => Ok(ephemeral(
                 "This button is not valid. Nothing was changed.".into(),

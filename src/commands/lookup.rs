@@ -150,39 +150,8 @@ pub async fn channel(
             }),
         ChannelRef::Name(text) => {
             let text = text.trim().trim_start_matches('~');
-            let mut candidates = vec![text.to_lowercase()];
-            let guessed = name_from_display(text);
-            if !guessed.is_empty() && !candidates.contains(&guessed) {
-                candidates.push(guessed);
-            }
             let teams = all_teams(ctx).await?;
-            if let Some(here) = teams.iter().find(|t| t.id == current_team) {
-                if let Some(channel) = channel_in(ctx, here, &candidates).await? {
-                    return Ok(channel);
-                }
-            }
-            // Every other team is asked at once.
-            let lookups = teams
-                .iter()
-                .filter(|t| t.id != current_team)
-                .map(|team| channel_in(ctx, team, &candidates));
-            let mut found: Vec<Channel> = Vec::new();
-            for result in futures_util::future::join_all(lookups).await {
-                if let Some(channel) = result? {
-                    found.push(channel);
-                }
-            }
-            if found.is_empty() {
-                // A received channel sharebot knows, by its display name.
-                let known = ctx.store.request_by_channel_name(text).await?;
-                if let Some(request) = known {
-                    if let Ok(c) = ctx.client.get_channel(&request.channel_id).await {
-                        if c.delete_at == 0 {
-                            found.push(c);
-                        }
-                    }
-                }
-            }
+            let mut found = named(ctx, &teams, text, current_team).await?;
             match found.len() {
                 0 => Err(channel_not_found(&format!("\"{text}\""))),
                 1 => Ok(found.remove(0)),
@@ -215,6 +184,72 @@ fn or_list(items: &[String]) -> String {
         [] => String::new(),
         [one] => one.clone(),
         [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// Every live channel `text` names, before deciding between them: the one in `current_team`
+/// when that team has it (as Mattermost resolves `~name`), else one per other team that has
+/// it, else a received channel sharebot knows by its display name.
+async fn named(
+    ctx: &Context,
+    teams: &[Team],
+    text: &str,
+    current_team: &str,
+) -> Result<Vec<Channel>, CommandError> {
+    let mut candidates = vec![text.to_lowercase()];
+    let guessed = name_from_display(text);
+    if !guessed.is_empty() && !candidates.contains(&guessed) {
+        candidates.push(guessed);
+    }
+    if let Some(here) = teams.iter().find(|t| t.id == current_team) {
+        if let Some(channel) = channel_in(ctx, here, &candidates).await? {
+            return Ok(vec![channel]);
+        }
+    }
+    // Every other team is asked at once.
+    let lookups = teams
+        .iter()
+        .filter(|t| t.id != current_team)
+        .map(|team| channel_in(ctx, team, &candidates));
+    let mut found: Vec<Channel> = Vec::new();
+    for result in futures_util::future::join_all(lookups).await {
+        // A direct or group channel (no team) is found under every team: once is enough.
+        if let Some(channel) = result?.filter(|c| found.iter().all(|f| f.id != c.id)) {
+            found.push(channel);
+        }
+    }
+    if found.is_empty() {
+        // A received channel sharebot knows, by its display name.
+        let known = ctx.store.request_by_channel_name(text).await?;
+        if let Some(request) = known {
+            if let Ok(c) = ctx.client.get_channel(&request.channel_id).await {
+                if c.delete_at == 0 {
+                    found.push(c);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Every channel a reference could mean (none, one, or one per team), for callers that choose
+/// among them themselves (`info` keeps only those the asker may see).
+pub async fn candidates(
+    ctx: &Context,
+    reference: &ChannelRef,
+    current_team: &str,
+) -> Result<Vec<Channel>, CommandError> {
+    match reference {
+        ChannelRef::Link { team, channel } => match ctx.client.channel_by_name(team, channel).await
+        {
+            Ok(c) => Ok(vec![c]),
+            Err(e) if e.is_not_found() || e.status() == Some(403) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        },
+        ChannelRef::Name(text) => {
+            let teams = all_teams(ctx).await?;
+            named(ctx, &teams, text.trim().trim_start_matches('~'), current_team).await
+        }
     }
 }
 

@@ -222,8 +222,7 @@ impl Commands {
         team_id: &str,
     ) {
         let bot = &self.ctx.places.bot;
-        let from_bot = post.props.other.get("from_bot").and_then(Value::as_str) == Some("true");
-        if post.user_id == bot.id || from_bot || !post.post_type.is_empty() {
+        if post.user_id == bot.id || !typed_by_a_person(post) {
             return;
         }
         let direct = channel_type == "D";
@@ -246,8 +245,29 @@ impl Commands {
         if !self.start_handling(&post.id) {
             return;
         }
+        if self.is_from_another_organization(post).await {
+            tracing::debug!(post = %post.id, "a post from another organization: not a command");
+            self.done_handling(&post.id);
+            return;
+        }
         self.handle(post, asked).await;
         self.done_handling(&post.id);
+    }
+
+    /// Whether a post came from another organization (synced into a shared channel, or by a
+    /// user synced from there): such people get no answer at all. When the author cannot be
+    /// read, the post is not answered now (a later catch-up may).
+    async fn is_from_another_organization(&self, post: &Post) -> bool {
+        if post.remote_id.as_deref().is_some_and(|r| !r.is_empty()) {
+            return true;
+        }
+        match self.ctx.client.get_user(&post.user_id).await {
+            Ok(user) => user.remote_id.as_deref().is_some_and(|r| !r.is_empty()),
+            Err(err) => {
+                tracing::warn!(post = %post.id, "cannot read a command's author: {}", err.user_message());
+                true
+            }
+        }
     }
 
     async fn handle(&self, post: &Post, asked: Asked) {
@@ -349,9 +369,7 @@ impl Commands {
                 self.offer_disconnect(asked, &name).await.map(|()| None)
             }
             Command::Share { channel, with } => self.share(asked, &channel, &with).await.map(Some),
-            Command::Unshare { channel, from } => {
-                self.unshare(asked, &channel, &from).await.map(Some)
-            }
+            Command::Unshare { channel, from } => self.unshare(asked, &channel, &from).await,
             Command::Shared { name } => self.shared(asked, name.as_deref()).await.map(Some),
             Command::Pending => self.pending(asked).await,
             Command::Move { channel, team } => {
@@ -449,6 +467,31 @@ impl Commands {
     }
 }
 
+/// Post props the server sets on what an integration posts in a person's name or its own:
+/// incoming webhooks and custom slash-command responses (`from_webhook`, attributed to the
+/// hook's owner or the command's user), plugins, OAuth apps, bots, the overrides integrations
+/// use (`server/public/model/post.go`), and AI-generated posts.
+const INTEGRATION_MARKS: &[&str] = &[
+    "from_webhook",
+    "from_plugin",
+    "from_oauth_app",
+    "from_bot",
+    "override_username",
+    "override_icon_url",
+    "override_icon_emoji",
+    "webhook_display_name",
+    "ai_generated_by",
+];
+
+/// Whether a post is something a person typed: no system post (a non-empty `type`), no
+/// integration mark. Only such posts are commands, whoever the server says wrote them.
+fn typed_by_a_person(post: &Post) -> bool {
+    post.post_type.is_empty()
+        && !INTEGRATION_MARKS
+            .iter()
+            .any(|mark| post.props.other.contains_key(*mark))
+}
+
 /// Whether `message` mentions `@name` (lower-case) as a whole word.
 fn mentions(message: &str, mention: &str) -> bool {
     let lower = message.to_lowercase();
@@ -460,7 +503,35 @@ fn mentions(message: &str, mention: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::mentions;
+    use super::{mentions, typed_by_a_person, INTEGRATION_MARKS};
+    use crate::mattermost::models::Post;
+
+    /// Every mark the server puts on an integration's post (a custom slash command's response
+    /// carries `from_webhook` too, `app/command.go`) makes it no command, whatever its value.
+    #[test]
+    fn integration_and_system_posts_are_not_typed_by_a_person() {
+        let typed = Post {
+            message: "@sharebot connections".into(),
+            ..Post::default()
+        };
+        assert!(typed_by_a_person(&typed));
+        for mark in INTEGRATION_MARKS {
+            for value in [
+                serde_json::json!("true"),
+                serde_json::json!(true),
+                serde_json::json!(""),
+            ] {
+                let mut post = typed.clone();
+                post.props.other.insert((*mark).to_string(), value);
+                assert!(!typed_by_a_person(&post), "{mark}");
+            }
+        }
+        let system = Post {
+            post_type: "system_join_channel".into(),
+            ..typed.clone()
+        };
+        assert!(!typed_by_a_person(&system));
+    }
 
     /// The README's command table is the parser's usage lines, so the two cannot drift apart.
     #[test]

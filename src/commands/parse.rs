@@ -219,7 +219,7 @@ pub fn describe(command: &str) -> Option<(&'static str, &'static [&'static str])
             ],
         ),
         "unshare" => (
-            "Stop sharing a channel with a connection.",
+            "Stop sharing a channel with a connection (for a channel they shared with us: cut off our copy, after a confirmation).",
             &["unshare ~launch-plan from org-b"],
         ),
         "shared" => (

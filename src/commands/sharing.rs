@@ -5,13 +5,21 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
-use crate::mattermost::models::{Channel, RemoteCluster, SharedChannelRemoteFilter, Team};
+use crate::mattermost::models::{
+    Channel, MessageAttachment, PostActionIntegrationRequest, PostActionIntegrationResponse,
+    RemoteCluster, SharedChannelRemoteFilter, Team,
+};
 use crate::review::{timestamp, BOT_ACTOR};
 use crate::store::{RequestState, ReviewRequest};
 
+use super::buttons;
 use super::lookup;
 use super::parse::ChannelRef;
 use super::{Asked, CommandError, Commands};
+
+/// The one answer `info` gives someone who may not see a channel, whether it does not exist,
+/// is hidden from them, or the name fits several.
+const UNSEEN_CHANNEL: &str = "I can't find that channel among those you can see. Use `~channel-name` or paste the channel's link.";
 
 /// "accepted into Marketing", "waiting for review", … for a received channel's request.
 fn request_state(request: &ReviewRequest, teams: &HashMap<String, String>) -> String {
@@ -29,6 +37,12 @@ fn request_state(request: &ReviewRequest, teams: &HashMap<String, String>) -> St
         RequestState::Rejected => "rejected".into(),
         RequestState::Withdrawn => "withdrawn by them".into(),
     }
+}
+
+/// What the Unshare / Keep buttons of a received channel act on: the channel and the
+/// connection it came from (both ids are alphanumeric, so `:` separates them).
+fn received_subject(channel_id: &str, remote_id: &str) -> String {
+    format!("{channel_id}:{remote_id}")
 }
 
 fn team_names(teams: &[Team]) -> HashMap<String, String> {
@@ -139,12 +153,16 @@ impl Commands {
         self.shared_with(remote_id, true).await
     }
 
-    /// A channel that can be shared: not a DM or group message, not archived.
-    fn shareable(channel: &Channel) -> Option<&'static str> {
+    /// A channel that can be shared: not a DM or group message, not archived, not the admin
+    /// channel (its posts carry the signed buttons of every command and review).
+    fn shareable(&self, channel: &Channel) -> Option<&'static str> {
         match channel.channel_type.as_str() {
             "D" | "G" => {
                 Some("direct and group messages are shared automatically, not by command.")
             }
+            _ if channel.id == self.ctx.places.admin_channel.id => Some(
+                "it is the admin channel, where connections are managed and requests decided; it stays on this server.",
+            ),
             _ if channel.delete_at != 0 => Some("it is archived."),
             _ => None,
         }
@@ -160,12 +178,21 @@ impl Commands {
         let channel = lookup::channel(&self.ctx, reference, &asked.team_id).await?;
         let rc = lookup::connection(&self.ctx, with).await?;
         let facts = json!({"channel": channel.name, "org": rc.display_name});
-        if let Some(why) = Self::shareable(&channel) {
+        if let Some(why) = self.shareable(&channel) {
             return self.say(
                 asked,
                 "cannot_share",
                 json!({"channel": channel.name, "message": why}),
             );
+        }
+        // The server answers "OK" to sharing a channel with the connection it came from, and
+        // nothing changes: say what is true instead.
+        if self
+            .shared_with(&rc.remote_id, false)
+            .await?
+            .contains(&channel.id)
+        {
+            return self.say(asked, "share_received", facts);
         }
         let store = &self.ctx.store;
         if !rc.is_confirmed() {
@@ -204,15 +231,34 @@ impl Commands {
     }
 
     /// `unshare ~channel from <connection>`: stops the sync with that connection (a share
-    /// still waiting is simply dropped).
+    /// still waiting is simply dropped). For a channel that came from that connection it cuts
+    /// off our copy, so it asks first (`None`: the question was posted with its buttons).
     pub(super) async fn unshare(
         &self,
         asked: &Asked,
         reference: &ChannelRef,
         from: &str,
-    ) -> Result<String, CommandError> {
+    ) -> Result<Option<String>, CommandError> {
         let channel = lookup::channel(&self.ctx, reference, &asked.team_id).await?;
         let rc = lookup::connection(&self.ctx, from).await?;
+        if self
+            .shared_with(&rc.remote_id, false)
+            .await?
+            .contains(&channel.id)
+        {
+            self.offer_unshare_received(asked, &channel, &rc).await?;
+            return Ok(None);
+        }
+        self.unshare_ours(asked, &channel, &rc).await.map(Some)
+    }
+
+    /// Unshares a channel of ours from a connection.
+    async fn unshare_ours(
+        &self,
+        asked: &Asked,
+        channel: &Channel,
+        rc: &RemoteCluster,
+    ) -> Result<String, CommandError> {
         let facts = json!({"channel": channel.name, "org": rc.display_name});
         let store = &self.ctx.store;
         let was_waiting = store
@@ -238,6 +284,111 @@ impl Commands {
             )
             .await?;
         self.say(asked, "unshared", facts)
+    }
+
+    /// `unshare` of a channel received from `rc`: what it does, and Unshare / Keep buttons.
+    async fn offer_unshare_received(
+        &self,
+        asked: &Asked,
+        channel: &Channel,
+        rc: &RemoteCluster,
+    ) -> Result<(), CommandError> {
+        let text = self.say(
+            asked,
+            "unshare_received_confirm",
+            json!({"channel": channel.name, "org": rc.display_name}),
+        )?;
+        let subject = received_subject(&channel.id, &rc.remote_id);
+        let reply = super::Reply {
+            text: String::new(),
+            attachments: vec![MessageAttachment {
+                fallback: format!("Cut off ~{} from {}?", channel.name, rc.display_name),
+                color: "#d24b4e".into(),
+                text,
+                actions: vec![
+                    self.button(
+                        buttons::UNSHARE_RECEIVED,
+                        "Unshare our copy",
+                        "danger",
+                        &subject,
+                        asked,
+                    ),
+                    self.button(buttons::KEEP_RECEIVED, "Keep", "default", &subject, asked),
+                ],
+                ..MessageAttachment::default()
+            }],
+        };
+        self.post_reply(asked, reply).await;
+        Ok(())
+    }
+
+    /// The confirmed `unshare` of a received channel (`keep`: the Keep button): our copy stops
+    /// syncing with the organization it came from, or nothing changes.
+    pub(super) async fn unshare_received_confirmed(
+        &self,
+        click: &PostActionIntegrationRequest,
+        subject: &str,
+        keep: bool,
+        asked: &Asked,
+    ) -> Result<PostActionIntegrationResponse, CommandError> {
+        let refused = |text: &str| {
+            Ok(PostActionIntegrationResponse {
+                ephemeral_text: text.into(),
+                ..Default::default()
+            })
+        };
+        let Some((channel_id, remote_id)) = subject.split_once(':') else {
+            return refused("This button is not valid. Nothing was changed.");
+        };
+        let channel = match self.ctx.client.get_channel(channel_id).await {
+            Ok(channel) => channel,
+            Err(e) if e.is_not_found() => {
+                return refused("That channel no longer exists. Nothing was changed.")
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let rc = match self.ctx.client.get_remote_cluster(remote_id).await {
+            Ok(rc) if rc.delete_at == 0 => rc,
+            Ok(_) => return refused("That connection was disconnected. Nothing was changed."),
+            Err(e) if e.is_not_found() => {
+                return refused("That connection no longer exists. Nothing was changed.")
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let by = self.ctx.username(&click.user_id).await;
+        let facts = json!({"channel": channel.name, "org": rc.display_name, "by": by});
+        if keep {
+            let text = self.say(asked, "unshare_received_kept", facts)?;
+            return Ok(PostActionIntegrationResponse {
+                update: Some(super::connections::outcome_post(text, "#8a8a8a")),
+                ..Default::default()
+            });
+        }
+        let was_shared = self
+            .ctx
+            .client
+            .uninvite_remote_from_channel(&rc.remote_id, &channel.id)
+            .await?;
+        let reply = if was_shared {
+            self.ctx
+                .store
+                .audit(
+                    &click.user_id,
+                    "channel.unshared",
+                    &channel.id,
+                    &json!({"channel": channel.name, "org": rc.display_name, "received": true})
+                        .to_string(),
+                )
+                .await?;
+            "unshared_received"
+        } else {
+            "not_shared"
+        };
+        let text = self.say(asked, reply, facts)?;
+        Ok(PostActionIntegrationResponse {
+            update: Some(super::connections::outcome_post(text, "#8a8a8a")),
+            ..Default::default()
+        })
     }
 
     /// `shared [<connection>]`: both directions.
@@ -311,37 +462,46 @@ impl Commands {
             .render("command_shared.md.j2", &json!({ "sections": sections }))?)
     }
 
-    /// `info ~channel`: with whom it is shared, or where it came from. Open to everyone, so a
-    /// private channel is described only to its members (and admins).
+    /// `info ~channel`: with whom it is shared, or where it came from. Open to everyone, so
+    /// only a channel the asker may see is described: a public one of a team they are in, any
+    /// other (private, direct, group) only to its members, and everything to admins. Whether
+    /// the channel does not exist, may not be seen, or names several, the answer is the same.
     pub(super) async fn info(
         &self,
         asked: &Asked,
         reference: &ChannelRef,
     ) -> Result<String, CommandError> {
-        let channel = match lookup::channel(&self.ctx, reference, &asked.team_id).await {
-            Ok(channel) => channel,
-            Err(CommandError::NotFound(why)) => {
-                return match self.info_declined(asked, reference).await? {
-                    Some(text) => Ok(text),
-                    None => Err(CommandError::NotFound(why)),
+        let channel = if self.ctx.is_admin_now(&asked.user_id).await? {
+            match lookup::channel(&self.ctx, reference, &asked.team_id).await {
+                Ok(channel) => channel,
+                Err(CommandError::NotFound(why)) => {
+                    return match self.info_declined(asked, reference).await? {
+                        Some(text) => Ok(text),
+                        None => Err(CommandError::NotFound(why)),
+                    }
+                }
+                Err(err) => return Err(err),
+            }
+        } else {
+            let mut seen = Vec::new();
+            for channel in lookup::candidates(&self.ctx, reference, &asked.team_id).await? {
+                if self.may_see(&asked.user_id, &channel).await? {
+                    seen.push(channel);
                 }
             }
-            Err(err) => return Err(err),
+            match seen.len() {
+                1 => seen.remove(0),
+                // A declined channel is archived, so no lookup finds it; `info_declined`
+                // tells it only to its members.
+                0 => {
+                    return match self.info_declined(asked, reference).await? {
+                        Some(text) => Ok(text),
+                        None => Err(CommandError::NotFound(UNSEEN_CHANNEL.into())),
+                    }
+                }
+                _ => return Err(CommandError::NotFound(UNSEEN_CHANNEL.into())),
+            }
         };
-        if channel.channel_type == "P"
-            && !self.ctx.is_admin_now(&asked.user_id).await?
-            && self
-                .ctx
-                .client
-                .channel_member(&channel.id, &asked.user_id)
-                .await
-                .is_err()
-        {
-            return Err(CommandError::NotFound(
-                "I can't find that channel. Use `~channel-name` or paste the channel's link."
-                    .into(),
-            ));
-        }
         let teams = team_names(&lookup::all_teams(&self.ctx).await?);
         let team = teams.get(&channel.team_id).cloned().unwrap_or_default();
         let shared = channel.shared == Some(true);
@@ -375,6 +535,28 @@ impl Commands {
         self.say(asked, "info", facts)
     }
 
+    /// Whether `user_id` may read `channel` as the server decides it for a person who is not
+    /// a system admin: a member of the channel, or of its team when it is public.
+    async fn may_see(&self, user_id: &str, channel: &Channel) -> Result<bool, CommandError> {
+        let client = &self.ctx.client;
+        let absent = |e: &crate::mattermost::Error| {
+            e.is_not_found() || matches!(e.status(), Some(400 | 403))
+        };
+        match client.channel_member(&channel.id, user_id).await {
+            Ok(_) => return Ok(true),
+            Err(e) if absent(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if channel.channel_type != "O" || channel.team_id.is_empty() {
+            return Ok(false);
+        }
+        match client.team_member(&channel.team_id, user_id).await {
+            Ok(member) => Ok(member.delete_at == 0),
+            Err(e) if absent(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// `whois @user`: a user of this server, or which connection they come from.
     pub(super) async fn whois(
         &self,
@@ -386,8 +568,30 @@ impl Commands {
                 "There is no user @{username}."
             )));
         };
+        // The bot sees every full name; the asker sees them only as the server would show
+        // them (`PrivacySettings.ShowFullName`, or a system admin).
+        let shown = self.ctx.is_admin_now(&asked.user_id).await?
+            || self
+                .ctx
+                .client
+                .shows_full_names()
+                .await
+                .unwrap_or_else(|err| {
+                    tracing::warn!(
+                        "cannot read PrivacySettings.ShowFullName: {}",
+                        err.user_message()
+                    );
+                    false
+                });
+        let full_name = if shown {
+            format!("{} {}", user.first_name, user.last_name)
+                .trim()
+                .to_string()
+        } else {
+            String::new()
+        };
         let mut facts = json!({"user": user.username, "bot_user": user.is_bot,
-                               "full_name": format!("{} {}", user.first_name, user.last_name).trim()});
+                               "full_name": full_name});
         if let Some(remote_id) = user.remote_id.as_deref().filter(|r| !r.is_empty()) {
             facts["remote"] = json!(true);
             if let Some(rc) = lookup::connections(&self.ctx)

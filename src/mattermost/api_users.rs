@@ -29,6 +29,18 @@ impl Client {
         .await
     }
 
+    /// `PrivacySettings.ShowFullName` of `GET /config` (the bot is a system admin, so the
+    /// server shows it every full name; people without `manage_system` see them only when
+    /// this is on).
+    pub async fn shows_full_names(&self) -> Result<bool> {
+        let config: serde_json::Value = self
+            .json(Request::get(Route::fixed("/api/v4/config")))
+            .await?;
+        Ok(config["PrivacySettings"]["ShowFullName"]
+            .as_bool()
+            .unwrap_or(false))
+    }
+
     /// `POST /users/ids`: several users in one call (a read, so it is retried).
     pub async fn users_by_ids(&self, user_ids: &[String]) -> Result<Vec<User>> {
         if user_ids.is_empty() {

@@ -120,6 +120,15 @@ pub fn server_to_server_routes() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
+/// The routes outside `/api/v4` the server's `web` package serves (`POST /hooks/{hook_id}`);
+/// the API spec does not describe them.
+pub fn web_routes() -> Vec<(&'static str, &'static str)> {
+    api::web_routes()
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect()
+}
+
 /// Starts a sandbox: binds, seeds, and serves until [`RunningSandbox::shutdown`].
 pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxError> {
     let listener = tokio::net::TcpListener::bind(options.listen)

@@ -17,7 +17,7 @@
 //! roles = "system_user system_admin"  # defaults to "system_user"
 //! teams = ["engineering"]      # team names the user joins (and their town-square/off-topic)
 //! bot = false                  # true: a bot account; the first bot gets the bot token
-//! display_name = "sharebot"    # bots: shown as the first name
+//! display_name = "sharebot"    # bots: shown as the first name; people: "First Last"
 //! description = "..."          # bots: bot_description
 //! deactivated = false          # true: a deactivated account (delete_at set; cannot log in)
 //!

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::model::config::ServerConfig;
 use super::model::records::{RemoteCluster, SharedChannel, SharedChannelRemote};
+use super::model::webhook::IncomingWebhook;
 use super::model::{Channel, ChannelMember, Post, Reaction, Team, TeamMember, User};
 use super::seed::Seed;
 use crate::ids::{new_id, now_ms};
@@ -67,6 +68,8 @@ pub(crate) struct Db {
     pub reaction_order: HashMap<(String, String, String), u64>,
     /// The server configuration (`GET /config`, `PUT /config/patch`).
     pub config: ServerConfig,
+    /// Incoming webhooks by id.
+    pub incoming_webhooks: HashMap<String, IncomingWebhook>,
 }
 
 /// The name of the direct channel between two users, as the server builds it (ids sorted).
@@ -145,6 +148,12 @@ impl Db {
             };
             if seed_user.deactivated {
                 user.delete_at = now;
+            }
+            if let (false, Some(full)) = (seed_user.bot, &seed_user.display_name) {
+                // A person's display name is their full name: first word, then the rest.
+                let (first, last) = full.trim().split_once(' ').unwrap_or((full.trim(), ""));
+                user.first_name = first.to_string();
+                user.last_name = last.trim().to_string();
             }
             if seed_user.bot {
                 user.is_bot = true;

@@ -12,3 +12,4 @@ mod reactions;
 mod system;
 mod teams_channels;
 mod users;
+mod webhooks;

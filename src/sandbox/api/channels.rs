@@ -212,8 +212,11 @@ pub(crate) async fn by_names(
             "Unable to find the existing team.",
         )
     })?;
+    // The store's `GetByName` matches `TeamId = ? OR TeamId = ''`: a direct or group
+    // channel (no team) is found by its name under any team.
     let channel = db
         .channel_by_name(&team.id, &channel_name)
+        .or_else(|| db.channel_by_name("", &channel_name))
         .filter(|c| include_deleted || c.delete_at == 0)
         .cloned()
         .ok_or_else(|| {

@@ -9,6 +9,7 @@ use super::error::AppError;
 mod actions;
 mod channel_move;
 mod channels;
+mod incoming_hooks;
 mod posts;
 mod reactions;
 mod remote_clusters;
@@ -30,6 +31,7 @@ pub(crate) fn route_table() -> Vec<Route> {
         shared_channel_routes(),
         reaction_routes(),
         system_routes(),
+        incoming_hook_routes(),
     ]
     .into_iter()
     .flatten()
@@ -274,6 +276,28 @@ fn system_routes() -> Vec<Route> {
     ]
 }
 
+/// `/hooks/incoming`: creating and listing incoming webhooks.
+fn incoming_hook_routes() -> Vec<Route> {
+    vec![
+        (
+            "POST",
+            "/api/v4/hooks/incoming",
+            post(incoming_hooks::create),
+        ),
+        ("GET", "/api/v4/hooks/incoming", get(incoming_hooks::list)),
+    ]
+}
+
+/// Routes outside `/api/v4` that the server's `web` package serves (so the API spec does not
+/// describe them): posting through an incoming webhook, which takes no session.
+pub(crate) fn web_routes() -> Vec<Route> {
+    vec![(
+        "POST",
+        "/hooks/{hook_id}",
+        post(incoming_hooks::post_through),
+    )]
+}
+
 /// The API router (no middleware) serving `server_to_server` too (the federation routes, which
 /// take no session), with the server's 404 for unknown routes.
 ///
@@ -282,7 +306,11 @@ fn system_routes() -> Vec<Route> {
 /// route (`Handle404`, registered after the API) matches and clears it.
 pub(crate) fn router(shared: Shared, server_to_server: Vec<Route>) -> axum::Router {
     let mut router = axum::Router::new();
-    for (_, path, handler) in route_table().into_iter().chain(server_to_server) {
+    for (_, path, handler) in route_table()
+        .into_iter()
+        .chain(web_routes())
+        .chain(server_to_server)
+    {
         router = router.route(path, handler);
     }
     router

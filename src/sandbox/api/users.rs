@@ -12,18 +12,31 @@ use super::super::core::shared::Shared;
 use super::super::core::status_ok;
 use super::super::error::{ApiResult, AppError};
 use super::super::model::{null_as_default, User};
+use super::super::state::Db;
 use super::request::{parse_body, path_id, path_name, Caller, Paging};
 use crate::ids::new_id;
 
-/// `User.SanitizeProfile`: what everyone but the user itself sees (email stays visible, as
-/// with the default `PrivacySettings.ShowEmailAddress = true`).
-pub(crate) fn sanitize_other(user: &User) -> User {
-    User {
+/// `User.SanitizeProfile` with `GetSanitizeOptions`: what everyone but the user itself sees.
+/// The full name and the email go only to system admins (`manage_system`) unless
+/// `PrivacySettings.ShowFullName` / `ShowEmailAddress` are on (both are, by default).
+pub(crate) fn sanitize_other(user: &User, db: &Db, caller: &Caller) -> User {
+    let privacy = &db.config.privacy_settings;
+    let mut shown = User {
         notify_props: Default::default(),
         last_password_update: 0,
         email_verified: false,
         ..user.clone()
+    };
+    if !caller.is_admin() {
+        if !privacy.show_full_name {
+            shown.first_name.clear();
+            shown.last_name.clear();
+        }
+        if !privacy.show_email_address {
+            shown.email.clear();
+        }
     }
+    shown
 }
 
 /// `users/{user_id}` accepts `me` for the caller.
@@ -91,7 +104,7 @@ pub(crate) async fn get_one(
     }
     let db = state.db();
     db.user(&user_id)
-        .map(|u| Json(sanitize_other(u)))
+        .map(|u| Json(sanitize_other(u, &db, &caller)))
         .ok_or_else(missing_user)
 }
 
@@ -151,7 +164,7 @@ pub(crate) async fn by_username(
     Ok(Json(if user.id == caller.user.id {
         user.clone()
     } else {
-        sanitize_other(user)
+        sanitize_other(user, &db, &caller)
     }))
 }
 
@@ -228,7 +241,7 @@ pub(crate) async fn list(
             if u.id == caller.user.id {
                 u.clone()
             } else {
-                sanitize_other(u)
+                sanitize_other(u, &db, &caller)
             }
         })
         .collect();
@@ -249,19 +262,20 @@ pub(crate) async fn by_ids(
     }
     let db = state.db();
     Ok(Json(as_seen_by(
+        &db,
         &caller,
         ids.iter().filter_map(|id| db.user(id)),
     )))
 }
 
 /// Users as `caller` sees them (itself whole, others sanitised), each once.
-fn as_seen_by<'a>(caller: &Caller, found: impl Iterator<Item = &'a User>) -> Vec<User> {
+fn as_seen_by<'a>(db: &Db, caller: &Caller, found: impl Iterator<Item = &'a User>) -> Vec<User> {
     let mut users: Vec<User> = found
         .map(|u| {
             if u.id == caller.user.id {
                 u.clone()
             } else {
-                sanitize_other(u)
+                sanitize_other(u, db, caller)
             }
         })
         .collect();
@@ -283,6 +297,7 @@ pub(crate) async fn by_usernames(
     }
     let db = state.db();
     Ok(Json(as_seen_by(
+        &db,
         &caller,
         names.iter().filter_map(|name| db.user_by_username(name)),
     )))

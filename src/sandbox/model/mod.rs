@@ -4,6 +4,7 @@
 
 pub(crate) mod config;
 pub(crate) mod records;
+pub(crate) mod webhook;
 
 use std::collections::BTreeMap;
 
