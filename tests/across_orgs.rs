@@ -1,0 +1,202 @@
+//! What each organization learns of the other's decisions: the reject notice confirmed by the
+//! receiving server's own sync cursor, one notice per rejection whatever fails or restarts, the
+//! sending side learning of a reject, and the system posts that sync after an accept.
+
+mod support;
+
+use serde_json::json;
+use sharebot::mattermost::models::Post;
+use sharebot::mattermost::ChannelPostsQuery;
+use sharebot::mattermost::Client;
+use sharebot::sandbox::faults::FaultSettings;
+use sharebot::store::RequestState;
+use support::world::*;
+
+/// The posts of a channel as `client` sees them, oldest first.
+async fn posts_of(client: &Client, channel: &str) -> Vec<Post> {
+    let list = client
+        .channel_posts(channel, &ChannelPostsQuery::default())
+        .await
+        .unwrap();
+    list.ordered().into_iter().cloned().collect()
+}
+
+/// The reject notices (the bot's "declined" post) in a channel on Org B.
+async fn notices_on_b(world: &World, channel: &str) -> usize {
+    posts_of(&world.b_bot(), channel)
+        .await
+        .iter()
+        .filter(|p| p.message.contains("was declined by the administrators"))
+        .count()
+}
+
+#[tokio::test]
+async fn a_reject_counts_as_told_only_once_the_cursor_passed_the_notice_itself() {
+    // Org B's server runs two minutes ahead of the bot's clock: every post there, and the
+    // connection's sync cursor, is "later" than the decision by the bot's clock.
+    let world = World::new_with_b_clock(MadeBy::Console, "shared-inbox", &[], 120_000).await;
+    let channel = world.share("budget", "Budget").await;
+    let bot = world.start_bot().await;
+    let (one, p1, two, _) = both_dms(&world, "Budget").await;
+    // A post from Org A reaches Org B; Org B's sync back to Org A filters it out and moves the
+    // cursor over it, as the server does.
+    let hello = world
+        .a_admin
+        .create_post(&Post {
+            channel_id: channel.clone(),
+            message: "hello from A".into(),
+            ..Post::default()
+        })
+        .await
+        .unwrap();
+    let on_b = wait("Org A's post on Org B", || async {
+        posts_of(&world.b_bot(), &channel)
+            .await
+            .into_iter()
+            .find(|p| p.id == hello.id)
+    })
+    .await;
+    wait("Org B's cursor past Org A's post", || async {
+        let links = world
+            .b_bot()
+            .shared_channel_remotes(
+                &world.remote_id,
+                &sharebot::mattermost::models::SharedChannelRemoteFilter {
+                    exclude_home: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        links
+            .into_iter()
+            .find(|l| l.channel_id == channel && l.last_post_update_at >= on_b.update_at)
+    })
+    .await;
+    // From now on nothing Org B sends reaches Org A.
+    world.a.faults().set(FaultSettings {
+        error_rate: 1.0,
+        ..FaultSettings::default()
+    });
+    let (status, answer) = one.click(&p1.id, "reject", None).await;
+    assert_eq!(status, 200, "{answer}");
+    let done = dm_showing(&world, &two, "Budget", "rejected by @sysadmin").await;
+    let text = attachment_text(&done);
+    assert!(
+        text.contains("Org A may not have seen the notice"),
+        "the notice never reached Org A, yet the outcome says: {text}"
+    );
+    assert!(!text.contains("was told"), "{text}");
+    world.a.faults().set(FaultSettings::default());
+    let on_a = posts_of(&world.a_admin, &channel).await;
+    assert!(
+        on_a.iter().all(|p| !p.message.contains("declined")),
+        "Org A did get the notice: {on_a:?}"
+    );
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_retry_after_a_failed_uninvite_posts_no_second_notice() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let channel = world.share("budget", "Budget").await;
+    let bot = world.start_bot().await;
+    let (one, p1, _, _) = both_dms(&world, "Budget").await;
+    // The first uninvite fails: the bot has just lost its admin role.
+    let site = world.b.site_url().to_string();
+    let bot_user = bot_id(&world);
+    world.b.hooks().before_next(
+        "POST",
+        "/api/v4/remotecluster/{remote_id}/channels/{channel_id}/uninvite",
+        move || async move {
+            let token = support::harness::session(&site, "sysadmin", "Sys@dmin-sample1").await;
+            let (status, body) = support::harness::call(
+                &site,
+                reqwest::Method::PUT,
+                &format!("/api/v4/users/{bot_user}/roles"),
+                Some(&token),
+                Some(json!({"roles": "system_user"})),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+        },
+    );
+    let (status, answer) = one.click(&p1.id, "reject", None).await;
+    assert_eq!(status, 200, "{answer}");
+    wait("the request pending again", || async {
+        let store = world.store().await;
+        let r = store.requests_for_channel(&channel).await.unwrap().remove(0);
+        store.close().await;
+        (r.state == RequestState::Pending && r.deciding.is_none()).then_some(())
+    })
+    .await;
+    assert_eq!(notices_on_b(&world, &channel).await, 1);
+    set_roles(&world, "sharebot", "system_user system_admin").await;
+    let fresh = wait("the Reject button back", || async {
+        one.review_dm(&bot_id(&world), "Budget")
+            .await
+            .filter(|p| action_ids(p).contains(&"reject".to_string()))
+    })
+    .await;
+    let (status, answer) = one.click(&fresh.id, "reject", None).await;
+    assert_eq!(status, 200, "{answer}");
+    dm_showing(&world, &one, "Budget", "rejected by @sysadmin").await;
+    assert_eq!(
+        notices_on_b(&world, &channel).await,
+        1,
+        "the retry posted a second notice"
+    );
+    let on_a = posts_of(&world.a_admin, &channel).await;
+    assert_eq!(
+        on_a.iter()
+            .filter(|p| p.message.contains("was declined by the administrators"))
+            .count(),
+        1,
+        "{on_a:?}"
+    );
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_restart_right_after_the_notice_was_posted_posts_no_second_notice() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let channel = world.share("budget", "Budget").await;
+    let bot = world.start_bot().await;
+    let (one, _, _, _) = both_dms(&world, "Budget").await;
+    bot.shutdown().await.unwrap();
+    // The state a crash leaves right after the notice was posted and before the bot recorded
+    // it: the decision claimed, its notice in the channel, no step recorded.
+    let store = world.store().await;
+    let request = store.requests_for_channel(&channel).await.unwrap().remove(0);
+    store
+        .begin_decision(&request.id, "reject", None, &one.id, None)
+        .await
+        .unwrap();
+    let b_bot = world.b_bot();
+    b_bot
+        .add_channel_member(&channel, &bot_id(&world))
+        .await
+        .unwrap();
+    let mut notice = Post {
+        channel_id: channel.clone(),
+        message: "This channel was declined by the administrators of the organization it was \
+                  shared with, and will no longer receive messages there."
+            .into(),
+        ..Post::default()
+    };
+    notice
+        .props
+        .other
+        .insert("sharebot_reject_notice".into(), json!(request.id));
+    b_bot.create_post(&notice).await.unwrap();
+    store.close().await;
+
+    let bot = world.start_bot().await;
+    dm_showing(&world, &one, "Budget", "rejected by @sysadmin").await;
+    assert_eq!(
+        notices_on_b(&world, &channel).await,
+        1,
+        "the restarted bot posted a second notice"
+    );
+    bot.shutdown().await.unwrap();
+}
