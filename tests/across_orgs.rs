@@ -200,3 +200,124 @@ async fn a_restart_right_after_the_notice_was_posted_posts_no_second_notice() {
     );
     bot.shutdown().await.unwrap();
 }
+
+/// A sharebot on Org A (the sending side), with its own database.
+async fn start_bot_on_a(world: &World, dir: &std::path::Path) -> sharebot::bot::RunningBot {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = format!("http://{}", listener.local_addr().unwrap());
+    let env: std::collections::HashMap<String, String> = [
+        ("SHAREBOT_MATTERMOST__URL", world.a.site_url()),
+        ("SHAREBOT_MATTERMOST__TOKEN", BOT_TOKEN),
+        ("SHAREBOT_MATTERMOST__ADMIN_CHANNEL", "engineering/admins"),
+        ("SHAREBOT_SERVER__PUBLIC_URL", public.as_str()),
+        ("SHAREBOT_SERVER__SECRET", SIGNING),
+        ("SHAREBOT_REVIEW__RECONCILE_EVERY", "1s"),
+        (
+            "SHAREBOT_DATABASE__URL",
+            &format!("sqlite://{}", dir.join("a.db").display()),
+        ),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let config = sharebot::config::Config::load_from(None, &env).expect("valid configuration");
+    let bot = sharebot::domain::start(&config, fast(), Some(listener))
+        .await
+        .expect("bot starts");
+    bot.wait_connected(std::time::Duration::from_secs(10)).await;
+    bot
+}
+
+/// Org B stops receiving `channel` as its reject does (an uninvite), then someone on Org A
+/// posts in it, so Org A's server learns it at its next sync.
+async fn org_b_uninvites_then_a_posts(world: &World, channel: &str) {
+    let b_admin = login(&world.b, "sysadmin", "Sys@dmin-sample1").await;
+    b_admin
+        .uninvite_remote_from_channel(&world.remote_id, channel)
+        .await
+        .unwrap();
+    world
+        .a_admin
+        .create_post(&Post {
+            channel_id: channel.to_string(),
+            message: "anyone there?".into(),
+            ..Post::default()
+        })
+        .await
+        .unwrap();
+}
+
+/// The bot's posts in Org A's admin channel that say Org B declined `name`.
+async fn declines_told(world: &World, name: &str) -> usize {
+    let admins = world.a.channel_id("engineering", "admins").unwrap();
+    posts_of(&world.a_admin, &admins)
+        .await
+        .iter()
+        .filter(|p| p.message.contains(&format!("Org B declined ~{name}")))
+        .count()
+}
+
+#[tokio::test]
+async fn the_sending_side_learns_of_a_reject_and_its_bot_says_so_once() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let plan = world.share("launch-plan", "Launch plan").await;
+    let budget = world.share("budget", "Budget").await;
+    for channel in [&plan, &budget] {
+        wait("the channel on Org B", || async {
+            world.b_bot().get_channel(channel).await.ok()
+        })
+        .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bot = start_bot_on_a(&world, dir.path()).await;
+
+    org_b_uninvites_then_a_posts(&world, &plan).await;
+    // Org A's server unshares its side with a system post, as the real server does.
+    wait("Org A's channel unshared", || async {
+        let posts = posts_of(&world.a_admin, &plan).await;
+        let channel = world.a_admin.get_channel(&plan).await.unwrap();
+        (!channel.is_shared()
+            && posts
+                .iter()
+                .any(|p| p.message == "This channel is no longer shared."))
+        .then_some(())
+    })
+    .await;
+    wait("the bot on Org A telling its admins", || async {
+        (declines_told(&world, "launch-plan").await == 1).then_some(())
+    })
+    .await;
+    let admins = world.a.channel_id("engineering", "admins").unwrap();
+    let asked = world
+        .a_admin
+        .create_post(&Post {
+            channel_id: admins.clone(),
+            message: "@sharebot shared".into(),
+            ..Post::default()
+        })
+        .await
+        .unwrap();
+    let answer = wait("the answer to shared", || async {
+        posts_of(&world.a_admin, &admins)
+            .await
+            .into_iter()
+            .find(|p| p.root_id == asked.id)
+    })
+    .await;
+    assert!(
+        answer.message.contains("They declined: ~launch-plan"),
+        "{}",
+        answer.message
+    );
+
+    // After a restart, a full pass (it tells of the second decline) says nothing new of the first.
+    bot.shutdown().await.unwrap();
+    let bot = start_bot_on_a(&world, dir.path()).await;
+    org_b_uninvites_then_a_posts(&world, &budget).await;
+    wait("the second decline told", || async {
+        (declines_told(&world, "budget").await == 1).then_some(())
+    })
+    .await;
+    assert_eq!(declines_told(&world, "launch-plan").await, 1);
+    bot.shutdown().await.unwrap();
+}
