@@ -321,3 +321,50 @@ async fn the_sending_side_learns_of_a_reject_and_its_bot_says_so_once() {
     assert_eq!(declines_told(&world, "launch-plan").await, 1);
     bot.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn after_an_accept_the_sender_sees_the_join_posts_but_not_our_team_names() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let channel = world.share("launch-plan", "Launch plan").await;
+    let bot = world.start_bot().await;
+    let (one, p1, _, _) = both_dms(&world, "Launch plan").await;
+    let marketing = world.b.team_id("marketing").unwrap();
+    let (status, answer) = one.click(&p1.id, "team", Some(&marketing)).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = one.click(&p1.id, "accept", None).await;
+    assert_eq!(status, 200, "{answer}");
+    dm_showing(&world, &one, "Launch plan", "accepted into **Marketing**").await;
+    wait("the deciding admin in the channel", || async {
+        world.b_bot().channel_member(&channel, &one.id).await.ok()
+    })
+    .await;
+    // Posts sync in order: once this one is on Org A, everything before it is too.
+    let last = one.post(&channel, "welcome from B", "").await;
+    wait("the last post on Org A", || async {
+        posts_of(&world.a_admin, &channel)
+            .await
+            .into_iter()
+            .find(|p| p.id == last.id)
+    })
+    .await;
+    let on_a = posts_of(&world.a_admin, &channel).await;
+    assert!(
+        on_a.iter().any(|p| p.post_type.starts_with("system_")
+            && p.remote_id.is_some()
+            && p.message.contains("@sysadmin")),
+        "the join post of the deciding admin syncs: {on_a:#?}"
+    );
+    let revealing: Vec<&Post> = on_a
+        .iter()
+        .filter(|p| {
+            p.post_type == "system_move_channel"
+                || p.message.contains("shared-inbox")
+                || p.message.contains("marketing")
+        })
+        .collect();
+    assert!(
+        revealing.is_empty(),
+        "Org A sees our team names: {revealing:#?}"
+    );
+    bot.shutdown().await.unwrap();
+}

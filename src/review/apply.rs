@@ -157,6 +157,7 @@ pub async fn place_channel(
             client.active_users_in_channel(channel_id)
         );
         if channel?.team_id == team_id {
+            hide_move_posts(client, channel_id).await;
             return Ok(());
         }
         let users = users?;
@@ -168,7 +169,10 @@ pub async fn place_channel(
             added?;
         }
         match client.move_channel(channel_id, team_id, false).await {
-            Ok(_) => return Ok(()),
+            Ok(_) => {
+                hide_move_posts(client, channel_id).await;
+                return Ok(());
+            }
             Err(e) if e.app_error_id() == Some(MEMBERS_DO_NOT_MATCH) && attempt < MOVE_ATTEMPTS => {
                 tracing::info!(
                     channel_id,
@@ -200,6 +204,36 @@ async fn accept(ctx: &Context, request: &ReviewRequest) -> Result<(), ReviewErro
         .as_deref()
         .ok_or_else(|| ReviewError::Refused("no team was chosen".into()))?;
     place_channel(&ctx.client, &request.channel_id, team_id).await
+}
+
+/// Deletes the bot's "This channel has been moved to this team from …" posts in the channel.
+/// The server syncs system posts (but for the channel's header, purpose and name) to the other
+/// organization, so the move post would show it our team names (the inbox first of all); a
+/// user may delete their own system post and the deletion syncs too (`api4/post.go`
+/// `deletePost`; `sync_send_remote.go` sends deleted posts, `sync_recv.go` deletes them).
+/// Best effort: the channel is placed already.
+async fn hide_move_posts(client: &Client, channel_id: &str) {
+    let hidden = async {
+        let me = client.me().await?;
+        let list = client
+            .channel_posts(
+                channel_id,
+                &crate::mattermost::ChannelPostsQuery {
+                    per_page: Some(NOTICE_PAGE_SIZE),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        for post in list.posts.values().filter(|p| {
+            p.post_type == "system_move_channel" && p.user_id == me.id && p.delete_at == 0
+        }) {
+            client.delete_post(&post.id).await?;
+        }
+        Ok::<(), crate::mattermost::Error>(())
+    };
+    if let Err(err) = hidden.await {
+        tracing::warn!(channel_id, "cannot delete the move's system post: {}", err.user_message());
+    }
 }
 
 /// Adds the admin who accepted to the channel (best effort: the channel is placed already).
