@@ -125,7 +125,11 @@ async fn a_retry_after_a_failed_uninvite_posts_no_second_notice() {
     assert_eq!(status, 200, "{answer}");
     wait("the request pending again", || async {
         let store = world.store().await;
-        let r = store.requests_for_channel(&channel).await.unwrap().remove(0);
+        let r = store
+            .requests_for_channel(&channel)
+            .await
+            .unwrap()
+            .remove(0);
         store.close().await;
         (r.state == RequestState::Pending && r.deciding.is_none()).then_some(())
     })
@@ -167,7 +171,11 @@ async fn a_restart_right_after_the_notice_was_posted_posts_no_second_notice() {
     // The state a crash leaves right after the notice was posted and before the bot recorded
     // it: the decision claimed, its notice in the channel, no step recorded.
     let store = world.store().await;
-    let request = store.requests_for_channel(&channel).await.unwrap().remove(0);
+    let request = store
+        .requests_for_channel(&channel)
+        .await
+        .unwrap()
+        .remove(0);
     store
         .begin_decision(&request.id, "reject", None, &one.id, None)
         .await

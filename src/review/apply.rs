@@ -232,7 +232,11 @@ async fn hide_move_posts(client: &Client, channel_id: &str) {
         Ok::<(), crate::mattermost::Error>(())
     };
     if let Err(err) = hidden.await {
-        tracing::warn!(channel_id, "cannot delete the move's system post: {}", err.user_message());
+        tracing::warn!(
+            channel_id,
+            "cannot delete the move's system post: {}",
+            err.user_message()
+        );
     }
 }
 

@@ -9,7 +9,9 @@
 
 use serde_json::json;
 
-use crate::mattermost::models::{Post, RemoteCluster, SharedChannelRemote, SharedChannelRemoteFilter};
+use crate::mattermost::models::{
+    Post, RemoteCluster, SharedChannelRemote, SharedChannelRemoteFilter,
+};
 use crate::mattermost::ChannelPostsQuery;
 
 use super::context::Context;
@@ -21,6 +23,8 @@ pub const DECLINED: &str = "share.declined";
 const ENDED_HERE: &str = "share.ended";
 /// `sharedchannel.UnshareMessage`, the server's post when it unshares on the other side's word.
 const UNSHARE_MESSAGE: &str = "This channel is no longer shared.";
+/// The prop naming the link on the bot's post about it.
+const TOLD_PROP: &str = "sharebot_share_declined";
 /// How long before the link's removal the server's post may be (it is posted just before).
 const POST_WINDOW_MS: i64 = 60_000;
 
@@ -53,33 +57,66 @@ async fn declines_of(ctx: &Context, remote: &RemoteCluster) -> Result<(), Review
         )
         .await?;
     for link in links.iter().filter(|l| l.delete_at != 0) {
-        let subject = subject(&remote.remote_id, &link.channel_id);
-        if !ctx.store.audit_for(&subject).await?.is_empty() {
-            continue;
+        if let Err(err) = tell_once(ctx, remote, link).await {
+            tracing::warn!(remote = %remote.name, channel_id = %link.channel_id, "cannot look at a channel no longer shared (tried again at the next pass): {err}");
         }
-        if !ended_by_them(ctx, link).await? {
-            ctx.store.audit(BOT_ACTOR, ENDED_HERE, &subject, "").await?;
-            continue;
-        }
-        let channel = ctx.client.get_channel(&link.channel_id).await?;
+    }
+    Ok(())
+}
+
+/// Tells of one removed link, unless it was looked at already.
+async fn tell_once(
+    ctx: &Context,
+    remote: &RemoteCluster,
+    link: &SharedChannelRemote,
+) -> Result<(), ReviewError> {
+    let subject = subject(&remote.remote_id, &link.channel_id);
+    if !ctx.store.audit_for(&subject).await?.is_empty() {
+        return Ok(());
+    }
+    if !ended_by_them(ctx, link).await? {
+        ctx.store.audit(BOT_ACTOR, ENDED_HERE, &subject, "").await?;
+        return Ok(());
+    }
+    let channel = ctx.client.get_channel(&link.channel_id).await?;
+    // A crash between the post and its record must not say it twice: the post names the link.
+    if !already_told(ctx, &subject).await? {
         let text = ctx.templates.render(
             "share_declined.md.j2",
             &json!({"org": remote.display_name, "channel": channel.name}),
         )?;
-        ctx.client
-            .create_post(&Post {
-                channel_id: ctx.places.admin_channel.id.clone(),
-                message: text,
-                ..Post::default()
-            })
-            .await?;
-        let detail = json!({"channel": channel.name, "org": remote.display_name});
-        ctx.store
-            .audit(BOT_ACTOR, DECLINED, &subject, &detail.to_string())
-            .await?;
-        tracing::info!(channel = %channel.name, org = %remote.display_name, "the other organization no longer receives a channel we shared");
+        let mut post = Post {
+            channel_id: ctx.places.admin_channel.id.clone(),
+            message: text,
+            ..Post::default()
+        };
+        post.props.other.insert(TOLD_PROP.into(), json!(subject));
+        ctx.client.create_post(&post).await?;
     }
+    let detail = json!({"channel": channel.name, "org": remote.display_name});
+    ctx.store
+        .audit(BOT_ACTOR, DECLINED, &subject, &detail.to_string())
+        .await?;
+    tracing::info!(channel = %channel.name, org = %remote.display_name, "the other organization no longer receives a channel we shared");
     Ok(())
+}
+
+/// Whether the admin channel's newest posts hold the bot's post about `subject`.
+async fn already_told(ctx: &Context, subject: &str) -> Result<bool, ReviewError> {
+    let list = ctx
+        .client
+        .channel_posts(
+            &ctx.places.admin_channel.id,
+            &ChannelPostsQuery {
+                per_page: Some(200),
+                ..ChannelPostsQuery::default()
+            },
+        )
+        .await?;
+    Ok(list.posts.values().any(|p| {
+        p.user_id == ctx.places.bot.id
+            && p.props.other.get(TOLD_PROP).and_then(|v| v.as_str()) == Some(subject)
+    }))
 }
 
 /// Whether the server removed the link on the other side's word: its "no longer shared" post,

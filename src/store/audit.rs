@@ -77,7 +77,11 @@ impl Store {
     }
 
     /// Every entry of `action` whose subject starts with `prefix`, oldest first.
-    pub async fn audit_of(&self, action: &str, prefix: &str) -> Result<Vec<AuditEntry>, StoreError> {
+    pub async fn audit_of(
+        &self,
+        action: &str,
+        prefix: &str,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, at, actor, action, subject, detail FROM audit_log
              WHERE action = $1 AND subject LIKE $2 || '%' ORDER BY id",

@@ -1,7 +1,5 @@
 //! Shared channels: offered and received, posts synced both ways, uninvite stopping the sync.
 
-use std::time::Duration;
-
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sharebot::sandbox::federation::UNSHARE_MESSAGE;
