@@ -454,7 +454,21 @@ impl Commands {
                 incoming.push(json!({"channel": r.channel_display_name,
                                      "state": self.declined(r).await, "team": ""}));
             }
-            sections.push(json!({"org": rc.display_name, "name": rc.name, "outgoing": outgoing, "incoming": incoming}));
+            let declined: Vec<String> = self
+                .ctx
+                .store
+                .audit_of(
+                    crate::review::DECLINED,
+                    &crate::review::decline_subject(&rc.remote_id, ""),
+                )
+                .await?
+                .into_iter()
+                .filter_map(|e| {
+                    let detail: serde_json::Value = serde_json::from_str(&e.detail).ok()?;
+                    detail["channel"].as_str().map(str::to_string)
+                })
+                .collect();
+            sections.push(json!({"org": rc.display_name, "name": rc.name, "outgoing": outgoing, "declined": declined, "incoming": incoming}));
         }
         Ok(self
             .ctx

@@ -153,6 +153,17 @@ impl Client {
         .await
     }
 
+    /// `DELETE /posts/{post_id}`: deletes a post (the caller's own, or any with
+    /// `delete_others_posts`); in a shared channel the deletion syncs to the other servers.
+    pub async fn delete_post(&self, post_id: &str) -> Result<()> {
+        let request = Request::new(
+            Method::DELETE,
+            Route::new("/api/v4/posts/{post_id}", &[post_id])?,
+            Idempotency::Idempotent,
+        );
+        self.empty(request).await.map(drop)
+    }
+
     /// `PUT /posts/{post_id}/patch`: changes only the given fields; safe to repeat.
     pub async fn patch_post(&self, post_id: &str, patch: &PostPatch) -> Result<Post> {
         let request = Request::new(

@@ -62,6 +62,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         "command_reply.md.j2",
         include_str!("../../templates/command_reply.md.j2"),
     ),
+    (
+        "share_declined.md.j2",
+        include_str!("../../templates/share_declined.md.j2"),
+    ),
 ];
 
 /// Every answer `command_reply.md.j2` has a branch for.
@@ -257,6 +261,7 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
             }
         }
         "reject_notice.md.j2" | "reminder.md.j2" => out.push(request),
+        "share_declined.md.j2" => out.push(json!({"org": "Org B", "channel": "launch-plan"})),
         "auto_accept_notice.md.j2" => {
             let mut c = request;
             c["team"] = json!("Marketing");
@@ -337,6 +342,7 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                 {"org": "Org C", "name": "org-c",
                  "outgoing": [{"name": "launch-plan", "team": "Engineering", "waiting": true},
                               {"name": "hiring", "team": "Marketing", "waiting": false}],
+                 "declined": ["budget"],
                  "incoming": [{"channel": "Roadmap", "state": "accepted", "team": "Engineering"},
                               {"channel": "Ops", "state": "pending", "team": ""}]},
             ]}));

@@ -157,6 +157,7 @@ pub async fn place_channel(
             client.active_users_in_channel(channel_id)
         );
         if channel?.team_id == team_id {
+            hide_move_posts(client, channel_id).await;
             return Ok(());
         }
         let users = users?;
@@ -168,7 +169,10 @@ pub async fn place_channel(
             added?;
         }
         match client.move_channel(channel_id, team_id, false).await {
-            Ok(_) => return Ok(()),
+            Ok(_) => {
+                hide_move_posts(client, channel_id).await;
+                return Ok(());
+            }
             Err(e) if e.app_error_id() == Some(MEMBERS_DO_NOT_MATCH) && attempt < MOVE_ATTEMPTS => {
                 tracing::info!(
                     channel_id,
@@ -202,6 +206,40 @@ async fn accept(ctx: &Context, request: &ReviewRequest) -> Result<(), ReviewErro
     place_channel(&ctx.client, &request.channel_id, team_id).await
 }
 
+/// Deletes the bot's "This channel has been moved to this team from …" posts in the channel.
+/// The server syncs system posts (but for the channel's header, purpose and name) to the other
+/// organization, so the move post would show it our team names (the inbox first of all); a
+/// user may delete their own system post and the deletion syncs too (`api4/post.go`
+/// `deletePost`; `sync_send_remote.go` sends deleted posts, `sync_recv.go` deletes them).
+/// Best effort: the channel is placed already.
+async fn hide_move_posts(client: &Client, channel_id: &str) {
+    let hidden = async {
+        let me = client.me().await?;
+        let list = client
+            .channel_posts(
+                channel_id,
+                &crate::mattermost::ChannelPostsQuery {
+                    per_page: Some(NOTICE_PAGE_SIZE),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        for post in list.posts.values().filter(|p| {
+            p.post_type == "system_move_channel" && p.user_id == me.id && p.delete_at == 0
+        }) {
+            client.delete_post(&post.id).await?;
+        }
+        Ok::<(), crate::mattermost::Error>(())
+    };
+    if let Err(err) = hidden.await {
+        tracing::warn!(
+            channel_id,
+            "cannot delete the move's system post: {}",
+            err.user_message()
+        );
+    }
+}
+
 /// Adds the admin who accepted to the channel (best effort: the channel is placed already).
 async fn add_decider(ctx: &Context, request: &ReviewRequest) {
     let Some(admin) = request.decided_by.as_deref().filter(|a| *a != BOT_ACTOR) else {
@@ -219,23 +257,11 @@ async fn add_decider(ctx: &Context, request: &ReviewRequest) {
 async fn reject(ctx: &Context, request: &ReviewRequest) -> Result<(), ReviewError> {
     let channel = ctx.client.get_channel(&request.channel_id).await?;
     if !channel.is_archived() {
-        if !request.did("notice") {
-            // The bot may not be in the channel when someone else made the connection.
-            ctx.client
-                .add_channel_member(&request.channel_id, &ctx.places.bot.id)
-                .await?;
-            let text = render(ctx, "reject_notice.md.j2", request, json!({}))?;
-            ctx.client
-                .create_post(&crate::mattermost::models::Post {
-                    channel_id: request.channel_id.clone(),
-                    message: text,
-                    ..Default::default()
-                })
-                .await?;
-            ctx.store.add_progress(&request.id, "notice").await?;
-        }
-        if !request.did("told") && wait_until_synced(ctx, request).await {
-            ctx.store.add_progress(&request.id, "told").await?;
+        if !request.did("told") {
+            let notice = notice(ctx, request).await?;
+            if wait_until_synced(ctx, request, &notice).await {
+                ctx.store.add_progress(&request.id, "told").await?;
+            }
         }
         ctx.client
             .uninvite_remote_from_channel(&request.remote_id, &request.channel_id)
@@ -250,11 +276,86 @@ async fn reject(ctx: &Context, request: &ReviewRequest) -> Result<(), ReviewErro
     Ok(())
 }
 
-/// Waits until the sender has received everything posted in the channel up to now (the link's
-/// sync cursor reaches the notice), for at most `notice_sync_wait`.
-async fn wait_until_synced(ctx: &Context, request: &ReviewRequest) -> bool {
-    let since = request.decided_at.unwrap_or(request.updated_at);
+/// The prop naming the request a reject notice was posted for: a retry or a restart finds the
+/// notice by it instead of posting a second one.
+const NOTICE_PROP: &str = "sharebot_reject_notice";
+/// How far back (in pages of the channel's newest posts) a retry looks for its notice.
+const NOTICE_PAGES: u32 = 5;
+const NOTICE_PAGE_SIZE: u32 = 200;
+
+/// The reject notice in the channel as the server stored it (its `update_at` is on the
+/// server's clock): the one posted for this request before (a retry after a failed step, a
+/// restart right after posting), else a new one.
+async fn notice(
+    ctx: &Context,
+    request: &ReviewRequest,
+) -> Result<crate::mattermost::models::Post, ReviewError> {
+    // The bot may not be in the channel when someone else made the connection; it must be to
+    // read the channel and to post.
+    ctx.client
+        .add_channel_member(&request.channel_id, &ctx.places.bot.id)
+        .await?;
+    if let Some(found) = posted_notice(ctx, request).await? {
+        return Ok(found);
+    }
+    let text = render(ctx, "reject_notice.md.j2", request, json!({}))?;
+    let mut post = crate::mattermost::models::Post {
+        channel_id: request.channel_id.clone(),
+        message: text,
+        ..Default::default()
+    };
+    post.props
+        .other
+        .insert(NOTICE_PROP.into(), json!(request.id));
+    let posted = ctx.client.create_post(&post).await?;
+    ctx.store.add_progress(&request.id, "notice").await?;
+    Ok(posted)
+}
+
+/// The bot's notice for `request` among the channel's newest posts, if it was posted.
+async fn posted_notice(
+    ctx: &Context,
+    request: &ReviewRequest,
+) -> Result<Option<crate::mattermost::models::Post>, ReviewError> {
+    for page in 0..NOTICE_PAGES {
+        let list = ctx
+            .client
+            .channel_posts(
+                &request.channel_id,
+                &crate::mattermost::ChannelPostsQuery {
+                    page: Some(page),
+                    per_page: Some(NOTICE_PAGE_SIZE),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let found = list.posts.values().find(|p| {
+            p.user_id == ctx.places.bot.id
+                && p.delete_at == 0
+                && p.props.other.get(NOTICE_PROP).and_then(|v| v.as_str())
+                    == Some(request.id.as_str())
+        });
+        if let Some(found) = found {
+            return Ok(Some(found.clone()));
+        }
+        if list.order.len() < NOTICE_PAGE_SIZE as usize {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+/// Waits, for at most `notice_sync_wait`, until the connection's sync cursor has passed the
+/// notice itself. The cursor is the server's `(last_post_update_at, last_post_id)` on the
+/// server's clock, and it also moves over posts the sync filtered out, so only the notice's
+/// own `(update_at, id)` tells that the notice went out (`sync_send_remote.go`).
+async fn wait_until_synced(
+    ctx: &Context,
+    request: &ReviewRequest,
+    notice: &crate::mattermost::models::Post,
+) -> bool {
     let deadline = Instant::now() + ctx.notice_sync_wait;
+    let wanted = (notice.update_at, notice.id.as_str());
     loop {
         let links = ctx
             .client
@@ -267,10 +368,10 @@ async fn wait_until_synced(ctx: &Context, request: &ReviewRequest) -> bool {
             )
             .await;
         if let Ok(links) = links {
-            if links
-                .iter()
-                .any(|l| l.channel_id == request.channel_id && l.last_post_update_at >= since)
-            {
+            if links.iter().any(|l| {
+                l.channel_id == request.channel_id
+                    && (l.last_post_update_at, l.last_post_id.as_str()) >= wanted
+            }) {
                 return true;
             }
         }

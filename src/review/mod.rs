@@ -11,6 +11,7 @@ mod apply;
 mod arrival;
 mod callbacks;
 mod context;
+mod declines;
 mod message;
 mod reconcile;
 mod signing;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 pub use context::{Context, Places, ADMIN_CHECK_TTL};
+pub use declines::{subject as decline_subject, DECLINED};
 pub use message::{ago, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, TEAM_MENU};
 pub use signing::Signer;
 

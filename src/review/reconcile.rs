@@ -116,6 +116,7 @@ impl Review {
 
         self.bring_posts_up_to_date(&teams).await?;
         self.remind_and_expire().await?;
+        self.learn_declines(&remotes).await;
         Ok(())
     }
 

@@ -55,6 +55,9 @@ pub struct SandboxOptions {
     pub trigger_ttl: Duration,
     /// Ping interval and invite lifetime of secure connections.
     pub federation: federation::FederationOptions,
+    /// How far this server's clock runs ahead of the machine's (negative: behind), in
+    /// milliseconds; two organizations' servers and the bot rarely agree to the millisecond.
+    pub clock_offset_ms: i64,
 }
 
 impl Default for SandboxOptions {
@@ -69,6 +72,7 @@ impl Default for SandboxOptions {
             recorder: None,
             trigger_ttl: Duration::from_secs(30),
             federation: federation::FederationOptions::default(),
+            clock_offset_ms: 0,
         }
     }
 }
@@ -154,7 +158,9 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         Some(token) => (token, false),
         None => (crate::ids::new_id(), true),
     };
-    let db = Arc::new(Mutex::new(Db::from_seed(&options.seed, &bot_token)));
+    let mut seeded = Db::from_seed(&options.seed, &bot_token);
+    seeded.clock_offset_ms = options.clock_offset_ms;
+    let db = Arc::new(Mutex::new(seeded));
     let check_db = db.clone();
     let check: TokenCheck = Arc::new(move |token: &str| {
         let db = check_db.lock().unwrap_or_else(|p| p.into_inner());

@@ -70,6 +70,9 @@ pub(crate) struct Db {
     pub config: ServerConfig,
     /// Incoming webhooks by id.
     pub incoming_webhooks: HashMap<String, IncomingWebhook>,
+    /// How far this server's clock is ahead of the machine's (negative: behind), in
+    /// milliseconds: post times and sync cursors are read from this clock, not the bot's.
+    pub clock_offset_ms: i64,
 }
 
 /// The name of the direct channel between two users, as the server builds it (ids sorted).
@@ -327,7 +330,12 @@ impl Db {
     /// last post, so a channel's posts have a stable newest-first order.
     pub fn next_post_time(&self, channel_id: &str) -> i64 {
         let last = self.channels.get(channel_id).map_or(0, |c| c.last_post_at);
-        now_ms().max(last + 1)
+        self.now().max(last + 1)
+    }
+
+    /// The time on this server's clock (the machine's, moved by `clock_offset_ms`).
+    pub fn now(&self) -> i64 {
+        now_ms() + self.clock_offset_ms
     }
 
     /// Stores a new post and records its time on its channel.

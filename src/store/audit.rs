@@ -75,4 +75,21 @@ impl Store {
         .await?;
         Ok(rows.into_iter().map(entry).collect())
     }
+
+    /// Every entry of `action` whose subject starts with `prefix`, oldest first.
+    pub async fn audit_of(
+        &self,
+        action: &str,
+        prefix: &str,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, at, actor, action, subject, detail FROM audit_log
+             WHERE action = $1 AND subject LIKE $2 || '%' ORDER BY id",
+        )
+        .bind(action)
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(entry).collect())
+    }
 }

@@ -94,8 +94,26 @@ impl World {
 
     /// Two connected organizations; Org B's connection sends channels to `default_team`.
     pub async fn new(made_by: MadeBy, default_team: &str, extra: &[(&str, &str)]) -> World {
+        World::new_with_b_clock(made_by, default_team, extra, 0).await
+    }
+
+    /// Like [`World::new`], with Org B's server clock `offset_ms` ahead of the machine's (and
+    /// so of the bot's); negative: behind.
+    pub async fn new_with_b_clock(
+        made_by: MadeBy,
+        default_team: &str,
+        extra: &[(&str, &str)],
+        offset_ms: i64,
+    ) -> World {
         let a = instance("org-a").await;
-        let b = instance("org-b").await;
+        let b = harness::start(SandboxOptions {
+            name: "org-b".into(),
+            bot_token: Some(BOT_TOKEN.into()),
+            federation: harness::quick_federation(),
+            clock_offset_ms: offset_ms,
+            ..SandboxOptions::default()
+        })
+        .await;
         let a_admin = login(&a, "sysadmin", "Sys@dmin-sample1").await;
         let created = a_admin
             .create_remote_cluster(&NewRemoteCluster {

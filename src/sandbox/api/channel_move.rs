@@ -82,6 +82,8 @@ pub(crate) async fn move_channel(
     if let Some(event) = posted {
         event.publish(&state.hub);
     }
+    // The move's system post syncs like any other (`CreatePost` of a shared channel).
+    super::posts::notify_if_shared(&state, &moved.id);
     Ok(Json(moved))
 }
 

@@ -443,6 +443,8 @@ pub(crate) async fn add_member(
     }
     if let Some(event) = posted {
         event.publish(&state.hub);
+        // The join post syncs like any other (`CreatePost` of a shared channel).
+        super::posts::notify_if_shared(&state, &channel.id);
     }
     Ok(created(member))
 }

@@ -151,6 +151,7 @@ fn post_routes() -> Vec<Route> {
         ("POST", "/api/v4/posts/ephemeral", post(posts::ephemeral)),
         ("GET", "/api/v4/posts/{post_id}", get(posts::get_one)),
         ("PUT", "/api/v4/posts/{post_id}", put(posts::update)),
+        ("DELETE", "/api/v4/posts/{post_id}", delete(posts::delete)),
         ("PUT", "/api/v4/posts/{post_id}/patch", put(posts::patch)),
     ]
 }

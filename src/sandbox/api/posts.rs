@@ -163,6 +163,47 @@ fn edit(
     Ok(post)
 }
 
+/// `DELETE /posts/{post_id}`: the author (in the channel) or an admin deletes a post; system
+/// posts too, as the server has no check on the type (`api4/post.go`, `deletePost`). A deleted
+/// post in a shared channel syncs as a deletion.
+pub(crate) async fn delete(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(post_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    path_id("post_id", &post_id)?;
+    let (post, recipients) = {
+        let mut db = state.db();
+        let current = db
+            .posts
+            .get(&post_id)
+            .filter(|p| p.delete_at == 0)
+            .cloned()
+            .ok_or_else(|| caller.denied("delete_post"))?;
+        let channel = db
+            .channels
+            .get(&current.channel_id)
+            .cloned()
+            .ok_or_else(|| caller.denied("delete_post"))?;
+        if current.user_id == caller.user.id {
+            if !caller.is_admin() && !db.is_channel_member(&channel.id, &caller.user.id) {
+                return Err(caller.denied("delete_post"));
+            }
+        } else if !caller.is_admin() {
+            return Err(caller.denied("delete_others_posts"));
+        }
+        let mut post = current;
+        let now = db.now();
+        post.delete_at = now;
+        post.update_at = now;
+        db.posts.insert(post.id.clone(), post.clone());
+        (post, db.channel_member_ids(&channel.id))
+    };
+    events::post_deleted(&state.hub, &recipients, &post);
+    notify_if_shared(&state, &post.channel_id);
+    Ok(Json(serde_json::json!({"status": "OK"})))
+}
+
 /// Queues a shared channel's change for the servers it is shared with.
 pub(crate) fn notify_if_shared(state: &Shared, channel_id: &str) {
     if state.db().shared_channels.contains_key(channel_id) {

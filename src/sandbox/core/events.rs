@@ -116,6 +116,21 @@ pub(crate) fn post_edited(hub: &Hub, recipients: &[String], post: &Post) {
     );
 }
 
+/// `post_deleted` to the channel's members.
+pub(crate) fn post_deleted(hub: &Hub, recipients: &[String], post: &Post) {
+    let broadcast = Broadcast {
+        channel_id: post.channel_id.clone(),
+        ..Broadcast::default()
+    };
+    let text = post.to_event_string();
+    hub.publish(
+        "post_deleted",
+        recipients,
+        &broadcast,
+        &|_| json!({"post": text}),
+    );
+}
+
 /// `reaction_added` or `reaction_removed`, gathered under the lock and published after it.
 pub(crate) struct ReactionEvent {
     pub event: &'static str,

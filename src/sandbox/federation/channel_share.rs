@@ -61,14 +61,8 @@ pub(crate) fn invite(
             ));
         }
         if !online {
-            save_link(
-                &mut db,
-                &channel.id,
-                &rc.remote_id,
-                user_id,
-                false,
-                now_ms(),
-            );
+            let now = db.now();
+            save_link(&mut db, &channel.id, &rc.remote_id, user_id, false, now);
         }
         changed.map(|c| {
             let members = db.channel_member_ids(&c.id);
@@ -143,7 +137,8 @@ fn spawn_send(state: &Shared, channel_id: &str, remote_id: &str, user_id: &str) 
             Ok(()) => {
                 {
                     let mut db = state.db();
-                    save_link(&mut db, &channel_id, &remote_id, &user_id, true, now_ms());
+                    let now = db.now();
+                    save_link(&mut db, &channel_id, &remote_id, &user_id, true, now);
                 }
                 state.federation.channel_changed(&channel_id);
                 format!("`{display}` has been added to channel.")

@@ -33,4 +33,15 @@ impl Db {
         self.save_post(&post);
         Some((channel, post))
     }
+
+    /// Ends sharing here without a post of its own (`UnshareChannel`): the caller posted the
+    /// notice already. Returns the updated channel, or `None` when it was not shared.
+    pub fn unshare_silently(&mut self, channel_id: &str) -> Option<Channel> {
+        self.shared_channels.remove(channel_id)?;
+        let now = self.now();
+        let channel = self.channels.get_mut(channel_id)?;
+        channel.shared = Some(false);
+        channel.update_at = now;
+        Some(channel.clone())
+    }
 }

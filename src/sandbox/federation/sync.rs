@@ -49,10 +49,17 @@ struct Batch {
     cursor: (i64, String),
 }
 
+/// Why a batch was not delivered.
+enum SendError {
+    /// The other server no longer shares the channel with us (`ErrChannelNotShared`).
+    NotShared,
+    Other(String),
+}
+
 async fn sync_channel(state: &Shared, channel_id: &str) {
     let batches = {
-        let db = state.db();
-        gather(&db, channel_id)
+        let mut db = state.db();
+        gather(&mut db, channel_id)
     };
     for batch in batches {
         let mut delay = Duration::from_millis(200);
@@ -66,7 +73,11 @@ async fn sync_channel(state: &Shared, channel_id: &str) {
                     }
                     break;
                 }
-                Err(err) => {
+                Err(SendError::NotShared) => {
+                    not_shared(state, channel_id, &batch.remote_id);
+                    break;
+                }
+                Err(SendError::Other(err)) => {
                     tracing::warn!(channel_id, remote_id = %batch.remote_id, attempt, %err,
                         "sandbox: sync failed");
                     if attempt < ATTEMPTS {
@@ -79,31 +90,98 @@ async fn sync_channel(state: &Shared, channel_id: &str) {
     }
 }
 
-async fn send(state: &Shared, batch: &Batch) -> Result<(), String> {
+/// `handleChannelNotSharedError` (`sync_send_remote.go`): the other server answered that it no
+/// longer shares the channel (its side uninvited us). The link's creator posts "This channel is
+/// no longer shared.", the link is removed, and with no link left the channel stops being
+/// shared here (`UninviteRemoteFromChannel`, which posts nothing more).
+fn not_shared(state: &Shared, channel_id: &str, remote_id: &str) {
+    let published = {
+        let mut db = state.db();
+        let Some(scr) = db.channel_remote(channel_id, remote_id).cloned() else {
+            return;
+        };
+        let Some(channel) = db.channels.get(channel_id).cloned() else {
+            return;
+        };
+        let now = db.next_post_time(channel_id);
+        let post = system_post(
+            channel_id,
+            &scr.creator_id,
+            "system_generic",
+            super::store::UNSHARE_MESSAGE.into(),
+            json!({}),
+            now,
+        );
+        db.save_post(&post);
+        let posted = PostedEvent::gather(&db, &post);
+        if let Some(link) = db.shared_channel_remotes.get_mut(&scr.id) {
+            link.delete_at = now;
+            link.update_at = now;
+        }
+        let unshared = if db.channel_remotes(channel_id).is_empty() {
+            db.unshare_silently(channel_id)
+        } else {
+            None
+        };
+        let members = db.channel_member_ids(channel_id);
+        tracing::info!(channel_id, remote_id, name = %channel.name,
+            "sandbox: the remote no longer shares the channel; unshared locally");
+        (posted, unshared, members)
+    };
+    let (posted, unshared, members) = published;
+    if let Some(channel) = unshared {
+        events::channel_updated(&state.hub, &members, &channel);
+    }
+    if let Some(event) = posted {
+        event.publish(&state.hub);
+    }
+}
+
+async fn send(state: &Shared, batch: &Batch) -> Result<(), SendError> {
     let target = Target {
         site_url: &batch.site_url,
         remote_id: &batch.remote_id,
         token: &batch.token,
     };
-    let payload = serde_json::to_value(&batch.msg).map_err(|e| e.to_string())?;
+    let payload = serde_json::to_value(&batch.msg).map_err(|e| SendError::Other(e.to_string()))?;
     let msg = outbound::message(TOPIC_SYNC, payload);
     let answer: Response = outbound::send(&state.http, &target, MSG_PATH, msg, SEND_TIMEOUT)
         .await
-        .map_err(|err| err.to_string())?;
+        .map_err(|err| SendError::Other(err.to_string()))?;
     if !answer.is_success() {
-        return Err(answer.err);
+        if answer.err.contains(CHANNEL_NOT_SHARED) {
+            return Err(SendError::NotShared);
+        }
+        return Err(SendError::Other(answer.err));
     }
     let result: SyncResponse = serde_json::from_value(answer.payload).unwrap_or_default();
     if !result.post_errors.is_empty() {
-        return Err(format!("posts refused: {}", result.post_errors.join(", ")));
+        // `sendPostSyncData`: refused posts are logged and the cursor moves on all the same.
+        tracing::warn!(remote_id = %batch.remote_id, posts = ?result.post_errors,
+            "sandbox: the remote refused posts");
     }
     Ok(())
 }
 
-/// The messages a channel's links are owed: user posts changed after each link's cursor, not
-/// received from that link's server, with their authors (`syncForRemote`).
-fn gather(db: &Db, channel_id: &str) -> Vec<Batch> {
+/// `ErrChannelNotShared` of `sync_recv.go`.
+const CHANNEL_NOT_SHARED: &str = "channel is no longer shared";
+
+/// System posts about the channel's own header, purpose and name, which each server makes for
+/// itself and never syncs (`ExcludeChannelMetadataSystemPosts`).
+const METADATA_POSTS: [&str; 3] = [
+    "system_header_change",
+    "system_purpose_change",
+    "system_displayname_change",
+];
+
+/// The messages a channel's links are owed: posts changed after each link's cursor (system
+/// posts too, but for the channel-metadata ones; deleted posts too, so deletions sync), not
+/// received from that link's server, with their authors (`syncForRemote`). The cursor moves
+/// over every post read, those filtered out included; a link with nothing left to send just
+/// has its cursor moved (`updateCursorForRemote`).
+fn gather(db: &mut Db, channel_id: &str) -> Vec<Batch> {
     let mut batches = Vec::new();
+    let mut moved = Vec::new();
     for scr in db.channel_remotes(channel_id) {
         if !scr.is_invite_confirmed {
             continue;
@@ -115,16 +193,20 @@ fn gather(db: &Db, channel_id: &str) -> Vec<Batch> {
             continue;
         };
         let cursor = (scr.last_post_update_at, scr.last_post_id.clone());
-        let mut posts: Vec<&Post> = db
+        let mut read: Vec<&Post> = db
             .posts
             .values()
             .filter(|p| p.channel_id == channel_id)
-            .filter(|p| !p.post_type.starts_with("system_"))
-            .filter(|p| p.remote_id.as_deref() != Some(rc.remote_id.as_str()))
+            .filter(|p| !METADATA_POSTS.contains(&p.post_type.as_str()))
             .filter(|p| (p.update_at, p.id.as_str()) > (cursor.0, cursor.1.as_str()))
             .collect();
-        posts.sort_by(|a, b| (a.update_at, &a.id).cmp(&(b.update_at, &b.id)));
-        posts.truncate(MAX_POSTS);
+        read.sort_by(|a, b| (a.update_at, &a.id).cmp(&(b.update_at, &b.id)));
+        read.truncate(MAX_POSTS);
+        let read_to = read.last().map(|p| (p.update_at, p.id.clone()));
+        let posts: Vec<&Post> = read
+            .into_iter()
+            .filter(|p| p.remote_id.as_deref() != Some(rc.remote_id.as_str()))
+            .collect();
         // Reactions changed since the cursor (removals included), on any post of the channel,
         // not made on the target server; applying one twice changes nothing.
         let reactions: Vec<Reaction> = db
@@ -140,6 +222,9 @@ fn gather(db: &Db, channel_id: &str) -> Vec<Batch> {
             .cloned()
             .collect();
         if posts.is_empty() && reactions.is_empty() {
+            if let Some(to) = read_to {
+                moved.push((scr.id.clone(), to));
+            }
             continue;
         }
         let mut users = BTreeMap::new();
@@ -155,9 +240,7 @@ fn gather(db: &Db, channel_id: &str) -> Vec<Batch> {
             }
         }
         let newest_reaction = reactions.iter().map(|r| r.update_at).max().unwrap_or(0);
-        let last = posts
-            .last()
-            .map(|p| (p.update_at, p.id.clone()))
+        let last = read_to
             .filter(|(at, _)| *at >= newest_reaction)
             .or(Some((newest_reaction.max(cursor.0), cursor.1.clone())));
         batches.push(Batch {
@@ -174,6 +257,12 @@ fn gather(db: &Db, channel_id: &str) -> Vec<Batch> {
             },
             cursor: last.unwrap_or(cursor),
         });
+    }
+    for (link_id, (at, id)) in moved {
+        if let Some(scr) = db.shared_channel_remotes.get_mut(&link_id) {
+            scr.last_post_update_at = at;
+            scr.last_post_id = id;
+        }
     }
     batches
 }
@@ -195,6 +284,7 @@ struct Outbox {
     added: Vec<(Vec<String>, super::super::model::Channel, String)>,
     to_team: Vec<(String, String)>,
     edited: Vec<(Vec<String>, Post)>,
+    deleted: Vec<(Vec<String>, Post)>,
     reactions: Vec<events::ReactionEvent>,
 }
 
@@ -257,10 +347,17 @@ pub(crate) fn receive(
     for (recipients, post) in &out.edited {
         events::post_edited(&state.hub, recipients, post);
     }
+    for (recipients, post) in &out.deleted {
+        events::post_deleted(&state.hub, recipients, post);
+    }
     // Forward what changed here to the channel's other links (never back to `rc`: what came
     // from it is filtered out). A message that changed nothing forwards nothing, so two
     // servers never bounce the same reaction between them.
-    if !out.posted.is_empty() || !out.edited.is_empty() || !out.reactions.is_empty() {
+    if !out.posted.is_empty()
+        || !out.edited.is_empty()
+        || !out.deleted.is_empty()
+        || !out.reactions.is_empty()
+    {
         state.federation.channel_changed(&msg.channel_id);
     }
     Ok(answer)
@@ -404,6 +501,19 @@ fn upsert_post(
         if existing.channel_id != channel_id {
             return Err("post channel id mismatch".into());
         }
+        if post.delete_at > 0 {
+            // `upsertSyncPost`: a deletion deletes the copy here too.
+            if existing.delete_at == 0 {
+                let mut deleted = existing;
+                let now = db.now();
+                deleted.delete_at = now;
+                deleted.update_at = now;
+                db.posts.insert(deleted.id.clone(), deleted.clone());
+                out.deleted
+                    .push((db.channel_member_ids(channel_id), deleted));
+            }
+            return Ok(());
+        }
         if post.message == existing.message && post.edit_at <= existing.edit_at {
             return Ok(());
         }
@@ -429,6 +539,12 @@ fn upsert_post(
     post.remote_id = Some(rc.remote_id.clone());
     if !post.root_id.is_empty() && !db.posts.contains_key(&post.root_id) {
         post.root_id.clear();
+    }
+    if post.delete_at > 0 {
+        // Deleted before it was ever sent: stored deleted, never shown.
+        post.delete_at = now;
+        db.posts.insert(post.id.clone(), post);
+        return Ok(());
     }
     db.save_post(&post);
     if let Some(event) = PostedEvent::gather(db, &post) {
