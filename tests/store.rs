@@ -54,6 +54,7 @@ on_both!(
     a_request_can_reopen_after_a_decision,
     waiting_shares_are_kept_once_and_dropped,
     a_command_post_is_handled_once,
+    a_post_refused_for_good_is_never_out_of_date,
 );
 
 fn sample(channel: &str) -> NewRequest {
@@ -69,12 +70,18 @@ fn sample(channel: &str) -> NewRequest {
 }
 
 async fn migrations_are_applied_once(store: Store) {
-    assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2, 3]);
+    assert_eq!(
+        store.applied_migrations().await.unwrap(),
+        vec![1, 2, 3, 4]
+    );
     store
         .migrate()
         .await
         .expect("running migrations again is a no-op");
-    assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2, 3]);
+    assert_eq!(
+        store.applied_migrations().await.unwrap(),
+        vec![1, 2, 3, 4]
+    );
     store.ping().await.unwrap();
 }
 
@@ -350,4 +357,32 @@ async fn a_command_post_is_handled_once(store: Store) {
         store.claim_command("p2", "u1").await.unwrap(),
         CommandClaim::Done
     );
+}
+
+async fn a_post_refused_for_good_is_never_out_of_date(store: Store) {
+    let (req, _) = store.open_request(&sample("chan10")).await.unwrap();
+    for (admin, post) in [("admin1", "post1"), ("admin2", "post2")] {
+        store.claim_notification(&req.id, admin).await.unwrap();
+        store
+            .complete_notification(&req.id, admin, "dm", post, Some("pending::"))
+            .await
+            .unwrap();
+    }
+    store
+        .begin_decision(&req.id, "reject", None, "admin1", None)
+        .await
+        .unwrap();
+    let stale = store.stale_notifications().await.unwrap();
+    assert_eq!(stale.len(), 2, "both copies show an older state");
+    let reason = "api.post.patch_post.can_not_update_post_in_deleted.error";
+    store.refuse_edit(&req.id, "admin2", reason).await.unwrap();
+    let stale = store.stale_notifications().await.unwrap();
+    assert_eq!(
+        stale.iter().map(|n| n.admin_user_id.as_str()).collect::<Vec<_>>(),
+        ["admin1"],
+        "a post the server will not edit is not tried again"
+    );
+    let rows = store.notifications(&req.id).await.unwrap();
+    assert_eq!(rows[1].refused_edit.as_deref(), Some(reason));
+    assert_eq!(rows[0].refused_edit, None);
 }
