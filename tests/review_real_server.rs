@@ -1,6 +1,7 @@
-//! The review's posts on a server configured as organizations configure it: an edit time
-//! limit (`ServiceSettings.PostEditTimeLimit`), and edits the server refuses for good (a post in
-//! an archived channel). Two sandbox instances, the real bot, admins who click.
+//! The review on a server configured and used as organizations do: an edit time limit
+//! (`ServiceSettings.PostEditTimeLimit`), edits the server refuses for good (a post in an
+//! archived channel), and a channel found by the arrival path and a reconcile pass at once.
+//! Two sandbox instances, the real bot, admins who click.
 
 mod support;
 
@@ -163,5 +164,79 @@ async fn a_card_in_an_archived_channel_is_given_up_once_not_retried_at_every_pas
         .iter()
         .filter(|n| n.kind == "dm")
         .all(|n| n.refused_edit.is_none()));
+    bot.shutdown().await.unwrap();
+}
+
+/// The arrival path (`channel_created`) and a reconcile pass both take in one auto-accepted
+/// channel, each having looked in the store before the other wrote: the sandbox holds whichever
+/// reads the channel first until the other reads it too. Exactly one request is recorded and
+/// one notice posted in the admin channel.
+#[tokio::test]
+async fn an_auto_accepted_channel_found_by_arrival_and_reconcile_at_once_is_recorded_once() {
+    let world = World::new(MadeBy::Bot, "marketing", &[]).await;
+    let bot = world.start_bot().await;
+    // The start-up reconcile records the connection's policy (auto-accept into Marketing);
+    // from then on an arrival is served from its event.
+    let store = world.store().await;
+    wait("the connection's policy", || async {
+        store.policy(&world.remote_id).await.unwrap().map(|_| ())
+    })
+    .await;
+    let (both_read_tx, both_read) = tokio::sync::watch::channel(false);
+    let both_read_tx = Arc::new(both_read_tx);
+    let first = both_read.clone();
+    world
+        .b
+        .hooks()
+        .before_next("GET", "/api/v4/channels/{channel_id}", move || async move {
+            let mut first = first;
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(15),
+                first.wait_for(|read| *read),
+            )
+            .await;
+        });
+    let second = both_read_tx.clone();
+    world
+        .b
+        .hooks()
+        .before_next("GET", "/api/v4/channels/{channel_id}", move || async move {
+            let _ = second.send(true);
+        });
+    let channel = world.share("events", "Events").await;
+
+    let admins = world.admin_channel();
+    let one = world.admin("sysadmin").await;
+    let bot_id = bot_id(&world);
+    let notices = || async {
+        let list = one
+            .client
+            .channel_posts(&admins, &sharebot::mattermost::ChannelPostsQuery::default())
+            .await
+            .unwrap();
+        list.ordered()
+            .into_iter()
+            .filter(|p| p.user_id == bot_id && attachment_text(p).contains("Events"))
+            .count()
+    };
+    wait("the auto-accept notice", || async {
+        (notices().await > 0).then_some(())
+    })
+    .await;
+    assert!(*both_read.borrow(), "both paths read the channel");
+    // Two more passes: anything either path still had to post is out.
+    let passes = count_requests(&world.b, "GET", "/api/v4/remotecluster", 100);
+    counted("two reconcile passes", &passes, 0, 3).await;
+    assert_eq!(notices().await, 1, "one notice in the admin channel");
+    assert_eq!(store.requests_for_channel(&channel).await.unwrap().len(), 1);
+    let audit = store.audit_recent(50).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.action == "request.auto_accepted")
+            .count(),
+        1,
+        "{audit:?}"
+    );
     bot.shutdown().await.unwrap();
 }
