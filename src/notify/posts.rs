@@ -28,13 +28,13 @@ const EDIT_REFUSED_FOR_GOOD: [&str; 5] = [
     "api.post.update_post.permissions_details.app_error",
 ];
 
-/// Why the server will never accept this edit (its error id, or `not_found` for a post that is
-/// gone), or `None` when a later attempt may pass.
+/// Why the server will never accept this edit (its error id, or `not_found` when the server
+/// itself says the post is gone), or `None` when a later attempt may pass (a 5xx, a 429, a
+/// proxy's page, a permission that an admin can give back).
 fn refused_for_good(err: &crate::mattermost::Error) -> Option<&'static str> {
-    if let Some(id) = err.app_error_id() {
-        if let Some(known) = EDIT_REFUSED_FOR_GOOD.iter().find(|k| **k == id) {
-            return Some(known);
-        }
+    let id = err.app_error_id()?;
+    if let Some(known) = EDIT_REFUSED_FOR_GOOD.iter().find(|k| **k == id) {
+        return Some(known);
     }
     err.is_not_found().then_some("not_found")
 }
@@ -411,5 +411,50 @@ impl Poster {
             })
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mattermost::Error;
+
+    fn api(status: u16, id: &str) -> Error {
+        Error::Api {
+            status,
+            route: "patch_post",
+            id: id.into(),
+            message: String::new(),
+            detailed_error: String::new(),
+            request_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn only_the_servers_final_refusals_stop_the_edits_of_a_post() {
+        let archived = "api.post.patch_post.can_not_update_post_in_deleted.error";
+        assert_eq!(refused_for_good(&api(400, archived)), Some(archived));
+        assert_eq!(
+            refused_for_good(&api(404, "app.post.get.app_error")),
+            Some("not_found")
+        );
+        assert_eq!(
+            refused_for_good(&api(500, "app.post.update.app_error")),
+            None
+        );
+        assert_eq!(
+            refused_for_good(&api(403, "api.context.permissions.app_error")),
+            None
+        );
+        let proxy = Error::Status {
+            status: 404,
+            route: "patch_post",
+            body: String::new(),
+        };
+        assert_eq!(
+            refused_for_good(&proxy),
+            None,
+            "a proxy's 404 is not the server's"
+        );
     }
 }
