@@ -51,9 +51,11 @@ on_both!(
     notifications_are_claimed_once,
     a_fan_out_is_claimed_in_one_write_and_only_once,
     pending_requests_are_read_page_by_page_each_once,
-    a_request_can_reopen_after_a_decision,
+    a_channel_has_one_request_whatever_its_state,
+    an_auto_accepted_channel_found_by_two_paths_at_once_is_recorded_once,
     waiting_shares_are_kept_once_and_dropped,
     a_command_post_is_handled_once,
+    a_post_refused_for_good_is_never_out_of_date,
 );
 
 fn sample(channel: &str) -> NewRequest {
@@ -69,12 +71,18 @@ fn sample(channel: &str) -> NewRequest {
 }
 
 async fn migrations_are_applied_once(store: Store) {
-    assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2, 3]);
+    assert_eq!(
+        store.applied_migrations().await.unwrap(),
+        vec![1, 2, 3, 4, 5]
+    );
     store
         .migrate()
         .await
         .expect("running migrations again is a no-op");
-    assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2, 3]);
+    assert_eq!(
+        store.applied_migrations().await.unwrap(),
+        vec![1, 2, 3, 4, 5]
+    );
     store.ping().await.unwrap();
 }
 
@@ -296,19 +304,66 @@ async fn pending_requests_are_read_page_by_page_each_once(store: Store) {
     assert_eq!(paged, all, "every pending request once, oldest first");
 }
 
-async fn a_request_can_reopen_after_a_decision(store: Store) {
+async fn a_channel_has_one_request_whatever_its_state(store: Store) {
     let (req, _) = store.open_request(&sample("chan5")).await.unwrap();
     store
         .decide(&req.id, RequestState::Rejected, None, "admin1", None)
         .await
         .unwrap();
     let (again, created) = store.open_request(&sample("chan5")).await.unwrap();
-    assert!(
-        created,
-        "a channel shared again after a rejection gets a new request"
+    assert!(!created, "a decided channel is not opened again");
+    assert_eq!(again.id, req.id);
+    assert_eq!(again.state, RequestState::Rejected);
+    let (accepted, created) = store
+        .record_auto_accepted(&sample("chan5"), "team-x", "sharebot")
+        .await
+        .unwrap();
+    assert!(!created, "nor recorded again as auto-accepted");
+    assert_eq!(accepted.id, req.id);
+    assert_eq!(store.requests_for_channel("chan5").await.unwrap().len(), 1);
+
+    // A withdrawn request is history: the channel shared again is a new request.
+    let (first, _) = store.open_request(&sample("chan6")).await.unwrap();
+    assert!(store.withdraw(&first.id).await.unwrap());
+    let (second, created) = store.open_request(&sample("chan6")).await.unwrap();
+    assert!(created);
+    assert_ne!(second.id, first.id);
+    assert_eq!(
+        store
+            .live_request_for_channel("chan6")
+            .await
+            .unwrap()
+            .map(|r| r.id),
+        Some(second.id)
     );
-    assert_ne!(again.id, req.id);
-    assert_eq!(store.requests_for_channel("chan5").await.unwrap().len(), 2);
+}
+
+async fn an_auto_accepted_channel_found_by_two_paths_at_once_is_recorded_once(store: Store) {
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 4 == 3 {
+                // A review discovery of the same channel racing the auto-accepts.
+                store.open_request(&sample("chan7")).await.unwrap()
+            } else {
+                store
+                    .record_auto_accepted(&sample("chan7"), "team-x", "sharebot")
+                    .await
+                    .unwrap()
+            }
+        }));
+    }
+    let mut made = 0;
+    let mut ids = std::collections::HashSet::new();
+    for task in tasks {
+        let (request, created) = task.await.unwrap();
+        made += usize::from(created);
+        ids.insert(request.id);
+    }
+    assert_eq!(made, 1, "exactly one call records the channel");
+    assert_eq!(ids.len(), 1, "every caller is told of that one request");
+    assert_eq!(store.requests_for_channel("chan7").await.unwrap().len(), 1);
 }
 
 async fn waiting_shares_are_kept_once_and_dropped(store: Store) {
@@ -350,4 +405,130 @@ async fn a_command_post_is_handled_once(store: Store) {
         store.claim_command("p2", "u1").await.unwrap(),
         CommandClaim::Done
     );
+}
+
+async fn a_post_refused_for_good_is_never_out_of_date(store: Store) {
+    let (req, _) = store.open_request(&sample("chan10")).await.unwrap();
+    for (admin, post) in [("admin1", "post1"), ("admin2", "post2")] {
+        store.claim_notification(&req.id, admin).await.unwrap();
+        store
+            .complete_notification(&req.id, admin, "dm", post, Some("pending::"))
+            .await
+            .unwrap();
+    }
+    store
+        .begin_decision(&req.id, "reject", None, "admin1", None)
+        .await
+        .unwrap();
+    let stale = store.stale_notifications().await.unwrap();
+    assert_eq!(stale.len(), 2, "both copies show an older state");
+    let reason = "api.post.patch_post.can_not_update_post_in_deleted.error";
+    store.refuse_edit(&req.id, "admin2", reason).await.unwrap();
+    let stale = store.stale_notifications().await.unwrap();
+    assert_eq!(
+        stale
+            .iter()
+            .map(|n| n.admin_user_id.as_str())
+            .collect::<Vec<_>>(),
+        ["admin1"],
+        "a post the server will not edit is not tried again"
+    );
+    let rows = store.notifications(&req.id).await.unwrap();
+    assert_eq!(rows[1].refused_edit.as_deref(), Some(reason));
+    assert_eq!(rows[0].refused_edit, None);
+}
+
+/// Migration 5 replaces the index over pending requests with one over every state but
+/// `withdrawn`; rows the old index let through are dropped first, keeping the one that says
+/// what happened, with an audit entry per drop.
+async fn duplicates_from_before_the_unique_index_are_dropped_safely(db: TestDb) {
+    use sqlx::Connection;
+    db.store.migrate_up_to_for_tests(4).await.unwrap();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let rows = [
+        // Two auto-accept records of one channel; the later one was relocated.
+        ("a1", "chanA", "accepted", 100),
+        ("a2", "chanA", "accepted", 200),
+        // Pending beside a decision: the decision is kept.
+        ("b1", "chanB", "pending", 300),
+        ("b2", "chanB", "accepted", 100),
+        // A withdrawn request is history beside the live one.
+        ("c1", "chanC", "withdrawn", 100),
+        ("c2", "chanC", "accepted", 200),
+        ("d1", "chanD", "pending", 100),
+    ];
+    for (id, channel, state, at) in rows {
+        sqlx::query(
+            "INSERT INTO review_requests (id, remote_id, channel_id, channel_name, channel_display_name,
+                 channel_type, state, created_at, updated_at, org_name)
+             VALUES ($1, 'remote', $2, $2, $2, 'O', $3, $4, $4, 'Org A')",
+        )
+        .bind(id)
+        .bind(channel)
+        .bind(state)
+        .bind(at as i64)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO notification_posts (request_id, admin_user_id, post_id, created_at, updated_at)
+             VALUES ($1, 'admins', $1, 1, 1)",
+        )
+        .bind(id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    conn.close().await.unwrap();
+    db.store.migrate().await.unwrap();
+    let kept = |channel: &'static str| {
+        let store = db.store.clone();
+        async move {
+            let mut ids: Vec<String> = store
+                .requests_for_channel(channel)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(kept("chanA").await, ["a2"]);
+    assert_eq!(kept("chanB").await, ["b2"]);
+    assert_eq!(kept("chanC").await, ["c1", "c2"]);
+    assert_eq!(kept("chanD").await, ["d1"]);
+    assert!(db.store.notifications("a1").await.unwrap().is_empty());
+    assert_eq!(db.store.notifications("a2").await.unwrap().len(), 1);
+    for dropped in ["a1", "b1"] {
+        let audit = db.store.audit_for(dropped).await.unwrap();
+        assert_eq!(audit.len(), 1, "{audit:?}");
+        assert_eq!(audit[0].action, "request.duplicate_dropped");
+        assert!(audit[0].detail.contains("recorded twice"), "{audit:?}");
+    }
+    // From now on the index holds: a second record of chanA is a no-op.
+    let (again, created) = db
+        .store
+        .record_auto_accepted(&sample("chanA"), "team-x", "sharebot")
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again.id, "a2");
+    db.finish().await;
+}
+
+mod migration {
+    #[tokio::test]
+    async fn sqlite_duplicates_from_before_the_unique_index_are_dropped_safely() {
+        let db = super::TestDb::sqlite_unmigrated().await;
+        super::duplicates_from_before_the_unique_index_are_dropped_safely(db).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_duplicates_from_before_the_unique_index_are_dropped_safely() {
+        if let Some(db) = super::TestDb::postgres_unmigrated().await {
+            super::duplicates_from_before_the_unique_index_are_dropped_safely(db).await;
+        }
+    }
 }

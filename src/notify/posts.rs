@@ -16,6 +16,29 @@ use crate::store::{NotificationPost, Store};
 /// The prop that marks a post as sharebot's post about a request (its value is the request id).
 pub const REQUEST_MARKER: &str = "sharebot_request";
 
+/// The server's answers to an edit that no later attempt can change (`api4/post.go`,
+/// `app/post.go`): the edit time limit (only for an edit carrying `message`, which sharebot no
+/// longer sends), a post in an archived channel (two ids: `PatchPost`'s and `UpdatePost`'s),
+/// a system post, a deleted post.
+const EDIT_REFUSED_FOR_GOOD: [&str; 5] = [
+    "api.post.update_post.permissions_time_limit.app_error",
+    "api.post.patch_post.can_not_update_post_in_deleted.error",
+    "api.post.update_post.can_not_update_post_in_deleted.error",
+    "api.post.update_post.system_message.app_error",
+    "api.post.update_post.permissions_details.app_error",
+];
+
+/// Why the server will never accept this edit (its error id, or `not_found` when the server
+/// itself says the post is gone), or `None` when a later attempt may pass (a 5xx, a 429, a
+/// proxy's page, a permission that an admin can give back).
+fn refused_for_good(err: &crate::mattermost::Error) -> Option<&'static str> {
+    let id = err.app_error_id()?;
+    if let Some(known) = EDIT_REFUSED_FOR_GOOD.iter().find(|k| **k == id) {
+        return Some(known);
+    }
+    err.is_not_found().then_some("not_found")
+}
+
 /// Where a post about a request goes.
 #[derive(Debug, Clone, Copy)]
 pub enum Target<'a> {
@@ -290,8 +313,15 @@ impl Poster {
             .cloned())
     }
 
-    /// Replaces a sent post's message and props (the whole props: pass every attachment with
-    /// its integrations) and records that it shows `shown`.
+    /// Replaces a sent post's props (the whole props: pass every attachment with its
+    /// integrations) and records that it shows `shown`. The message is never sent: a server
+    /// with `ServiceSettings.PostEditTimeLimit` refuses every patch that carries `message` once
+    /// the post is older than the limit, for bots and admins too (`api4/post.go`), so the posts
+    /// about requests keep an empty message and show everything in their attachment.
+    ///
+    /// When the server refuses the edit for good (the post is in an archived channel, was
+    /// deleted, …) the post is recorded as refused, said once in the log, and never tried again;
+    /// any other failure is returned and the next reconcile tries again.
     pub async fn edit(
         &self,
         notification: &NotificationPost,
@@ -301,19 +331,46 @@ impl Poster {
         let Some(post_id) = notification.post_id.as_deref() else {
             return Ok(());
         };
+        if notification.refused_edit.is_some() {
+            return Ok(());
+        }
         post.props.other.insert(
             REQUEST_MARKER.into(),
             json!(notification.request_id.as_str()),
         );
-        self.client
+        let patched = self
+            .client
             .patch_post(
                 post_id,
                 &PostPatch {
-                    message: Some(post.message),
+                    message: None,
                     props: Some(post.props),
                 },
             )
-            .await?;
+            .await;
+        match patched {
+            Ok(_) => {}
+            Err(err) => match refused_for_good(&err) {
+                Some(reason) => {
+                    self.store
+                        .refuse_edit(
+                            &notification.request_id,
+                            &notification.admin_user_id,
+                            reason,
+                        )
+                        .await?;
+                    tracing::warn!(
+                        request = %notification.request_id,
+                        post_id,
+                        reason,
+                        "the server will not let this post be edited; it is left as it is: {}",
+                        err.user_message()
+                    );
+                    return Ok(());
+                }
+                None => return Err(err.into()),
+            },
+        }
         self.store
             .mark_shown(&notification.request_id, &notification.admin_user_id, shown)
             .await?;
@@ -354,5 +411,50 @@ impl Poster {
             })
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mattermost::Error;
+
+    fn api(status: u16, id: &str) -> Error {
+        Error::Api {
+            status,
+            route: "patch_post",
+            id: id.into(),
+            message: String::new(),
+            detailed_error: String::new(),
+            request_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn only_the_servers_final_refusals_stop_the_edits_of_a_post() {
+        let archived = "api.post.patch_post.can_not_update_post_in_deleted.error";
+        assert_eq!(refused_for_good(&api(400, archived)), Some(archived));
+        assert_eq!(
+            refused_for_good(&api(404, "app.post.get.app_error")),
+            Some("not_found")
+        );
+        assert_eq!(
+            refused_for_good(&api(500, "app.post.update.app_error")),
+            None
+        );
+        assert_eq!(
+            refused_for_good(&api(403, "api.context.permissions.app_error")),
+            None
+        );
+        let proxy = Error::Status {
+            status: 404,
+            route: "patch_post",
+            body: String::new(),
+        };
+        assert_eq!(
+            refused_for_good(&proxy),
+            None,
+            "a proxy's 404 is not the server's"
+        );
     }
 }

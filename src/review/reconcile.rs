@@ -233,10 +233,16 @@ impl Review {
                 Ok(None)
             }
             Policy::AutoAccept => {
-                let request = ctx
+                let (request, created) = ctx
                     .store
                     .record_auto_accepted(&new, &channel.team_id, BOT_ACTOR)
                     .await?;
+                if !created {
+                    // Found at once by the arrival path and a reconcile pass (or reviewed
+                    // before): the one who recorded it posts the notice.
+                    tracing::debug!(channel = %channel.name, state = request.state.as_str(), "channel recorded already");
+                    return Ok(None);
+                }
                 ctx.store
                     .audit(
                         BOT_ACTOR,

@@ -132,6 +132,25 @@ impl Store {
         Ok(())
     }
 
+    /// Applies this dialect's migrations up to `version` only, so a test of a later
+    /// migration can start from the schema before it (and the rows that schema allowed).
+    #[doc(hidden)]
+    pub async fn migrate_up_to_for_tests(&self, version: i64) -> Result<(), StoreError> {
+        let mut migrator = match self.dialect {
+            Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Dialect::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator.migrations = migrator
+            .migrations
+            .iter()
+            .filter(|m| m.version <= version)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
     /// Versions of the migrations applied so far, in order.
     pub async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
         let rows: Vec<(i64,)> = sqlx::query_as(

@@ -25,6 +25,8 @@ pub struct NotificationPost {
     pub chosen_team_id: Option<String>,
     /// The request state the post shows ([`super::ReviewRequest::shown_key`]).
     pub shown: String,
+    /// The server refused for good to edit this post (its error id): it is left as it is.
+    pub refused_edit: Option<String>,
 }
 
 /// Rows per `INSERT` in [`Store::claim_posts`].
@@ -40,11 +42,12 @@ type Row = (
     String,
     Option<String>,
     String,
+    Option<String>,
 );
 
 const COLUMNS: &str =
     "n.request_id, n.admin_user_id, n.channel_id, n.post_id, n.created_at, n.updated_at, \
-     n.kind, n.chosen_team_id, n.shown";
+     n.kind, n.chosen_team_id, n.shown, n.refused_edit";
 
 fn notification(
     (
@@ -57,6 +60,7 @@ fn notification(
         kind,
         chosen_team_id,
         shown,
+        refused_edit,
     ): Row,
 ) -> NotificationPost {
     NotificationPost {
@@ -69,6 +73,7 @@ fn notification(
         kind,
         chosen_team_id,
         shown,
+        refused_edit,
     }
 }
 
@@ -193,6 +198,18 @@ impl Store {
             .await
     }
 
+    /// Records that the server refused for good to edit a notification post (`reason`: its
+    /// error id): it is never edited again nor counted as out of date.
+    pub async fn refuse_edit(
+        &self,
+        request_id: &str,
+        recipient: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.set_notification_column("refused_edit", request_id, recipient, reason)
+            .await
+    }
+
     /// Records the team an admin picked in a post's menu.
     pub async fn choose_team(
         &self,
@@ -266,11 +283,12 @@ impl Store {
         Ok(row.map(notification))
     }
 
-    /// Sent posts that show an older state than their request's.
+    /// Sent posts that show an older state than their request's (and can still be edited).
     pub async fn stale_notifications(&self) -> Result<Vec<NotificationPost>, StoreError> {
         let rows: Vec<Row> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM notification_posts n JOIN review_requests r ON r.id = n.request_id
-             WHERE n.post_id IS NOT NULL AND n.shown <> {SHOWN_KEY_SQL} ORDER BY n.created_at"
+             WHERE n.post_id IS NOT NULL AND n.refused_edit IS NULL AND n.shown <> {SHOWN_KEY_SQL}
+             ORDER BY n.created_at"
         ))
         .fetch_all(&self.pool)
         .await?;

@@ -155,8 +155,10 @@ fn request(row: &sqlx::any::AnyRow) -> Result<ReviewRequest, StoreError> {
 }
 
 impl Store {
-    /// Records a discovered channel as a pending request, unless one is already pending for it;
-    /// returns the pending request and whether this call created it.
+    /// Records a discovered channel as a pending request, unless the channel has a request
+    /// already (pending, accepted or rejected: one per channel whatever its state, a withdrawn
+    /// one aside); returns the channel's request and whether this call created it. A second
+    /// discovery, even a concurrent one, is a no-op.
     pub async fn open_request(
         &self,
         new: &NewRequest,
@@ -166,7 +168,7 @@ impl Store {
             "INSERT INTO review_requests (id, remote_id, channel_id, channel_name, channel_display_name, channel_type,
                  channel_purpose, state, created_at, updated_at, org_name, channel_header, suggested_team_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $9, $10, $11)
-             ON CONFLICT (channel_id) WHERE state = 'pending' DO NOTHING",
+             ON CONFLICT (channel_id) WHERE state <> 'withdrawn' DO NOTHING",
         )
         .bind(new_id())
         .bind(&new.remote_id)
@@ -181,11 +183,11 @@ impl Store {
         .bind(new.suggested_team_id.as_deref())
         .execute(&self.pool)
         .await?;
-        let pending = self
-            .pending_request_for_channel(&new.channel_id)
+        let current = self
+            .live_request_for_channel(&new.channel_id)
             .await?
             .ok_or(StoreError::Query(sqlx::Error::RowNotFound))?;
-        Ok((pending, done.rows_affected() == 1))
+        Ok((current, done.rows_affected() == 1))
     }
 
     /// Requests matching `filter` (a SQL condition over one optional `$1` text argument),
@@ -221,6 +223,17 @@ impl Store {
     ) -> Result<Option<ReviewRequest>, StoreError> {
         Ok(self
             .select("channel_id = $1 AND state = 'pending'", Some(channel_id))
+            .await?
+            .pop())
+    }
+
+    /// The channel's request that is not withdrawn, if any (there is at most one).
+    pub async fn live_request_for_channel(
+        &self,
+        channel_id: &str,
+    ) -> Result<Option<ReviewRequest>, StoreError> {
+        Ok(self
+            .select("channel_id = $1 AND state <> 'withdrawn'", Some(channel_id))
             .await?
             .pop())
     }
@@ -344,20 +357,23 @@ impl Store {
     }
 
     /// Records a channel that went straight to `team_id` under an auto-accept policy: an
-    /// accepted request decided by `by`, so it can be relocated and is never reviewed.
+    /// accepted request decided by `by`, so it can be relocated and is never reviewed. When
+    /// the channel has a request already (the arrival path and a reconcile pass found it at
+    /// once), nothing is written: returns the channel's request and whether this call made it.
     pub async fn record_auto_accepted(
         &self,
         new: &NewRequest,
         team_id: &str,
         by: &str,
-    ) -> Result<ReviewRequest, StoreError> {
+    ) -> Result<(ReviewRequest, bool), StoreError> {
         let now = now_ms();
         let id = new_id();
-        sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO review_requests (id, remote_id, channel_id, channel_name, channel_display_name, channel_type,
                  channel_purpose, state, team_id, decided_by, decided_at, created_at, updated_at, org_name,
                  channel_header, suggested_team_id, auto_accepted)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'accepted', $8, $9, $10, $10, $10, $11, $12, $8, 1)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'accepted', $8, $9, $10, $10, $10, $11, $12, $8, 1)
+             ON CONFLICT (channel_id) WHERE state <> 'withdrawn' DO NOTHING",
         )
         .bind(&id)
         .bind(&new.remote_id)
@@ -373,9 +389,11 @@ impl Store {
         .bind(&new.channel_header)
         .execute(&self.pool)
         .await?;
-        self.request(&id)
+        let current = self
+            .live_request_for_channel(&new.channel_id)
             .await?
-            .ok_or(StoreError::Query(sqlx::Error::RowNotFound))
+            .ok_or(StoreError::Query(sqlx::Error::RowNotFound))?;
+        Ok((current, done.rows_affected() == 1))
     }
 
     /// Claims the decision of a pending request for one caller: `deciding` (`accept` or

@@ -495,3 +495,67 @@ async fn a_dialog_submission_reaches_the_integration_with_the_caller() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     env.finish().await;
 }
+
+/// An integration's `update` goes through `app.UpdatePost` alone (`app/integration_action.go`):
+/// the REST edit time limit does not apply to it, but a post in an archived channel is still
+/// refused, and the click fails with that error before any ephemeral text is sent.
+#[tokio::test]
+async fn an_integration_update_passes_the_edit_time_limit_but_not_an_archived_channel() {
+    let env = Sandbox::start().await;
+    let hook = integration().await;
+    let admin = env.admin_token().await;
+    let (status, _) = env
+        .call(
+            Method::PUT,
+            "/api/v4/config/patch",
+            Some(&admin),
+            Some(json!({"ServiceSettings": {"PostEditTimeLimit": 1}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let post = post_buttons(&env, &hook).await;
+    let post_id = post["id"].as_str().unwrap();
+    let created = env.sandbox.stored_post(post_id).unwrap().create_at;
+    while sharebot::ids::now_ms() <= created + 1000 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    hook.answer(
+        200,
+        json!({"update": {"message": "Accepted"}, "ephemeral_text": "Done."}),
+    );
+    let click = format!("/api/v4/posts/{post_id}/actions/accept");
+    let (status, answer) = env
+        .call(Method::POST, &click, Some(&admin), Some(json!({})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        env.sandbox.stored_post(post_id).unwrap().message,
+        "Accepted"
+    );
+
+    let channel_id = env.sandbox.channel_id("engineering", "admins").unwrap();
+    let (status, _) = env
+        .call(
+            Method::DELETE,
+            &format!("/api/v4/channels/{channel_id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    hook.answer(200, json!({"update": {"message": "Rejected"}}));
+    env.call_err(
+        Method::POST,
+        &click,
+        Some(&admin),
+        Some(json!({})),
+        400,
+        "api.post.update_post.can_not_update_post_in_deleted.error",
+    )
+    .await;
+    assert_eq!(
+        env.sandbox.stored_post(post_id).unwrap().message,
+        "Accepted"
+    );
+    env.finish().await;
+}

@@ -205,3 +205,171 @@ async fn posted_events_reach_channel_members_with_per_recipient_mentions() {
     );
     env.finish().await;
 }
+
+/// Creates a post as the holder of `token` in `channel`; returns its id.
+async fn post_as(env: &Sandbox, token: &str, channel: &str, message: &str) -> String {
+    let (status, post) = env
+        .call(
+            Method::POST,
+            "/api/v4/posts",
+            Some(token),
+            Some(json!({"channel_id": channel, "message": message})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{post}");
+    post["id"].as_str().unwrap().to_string()
+}
+
+/// `ServiceSettings.PostEditTimeLimit` (`api4/post.go`, `postPatchChecks` and `updatePost`):
+/// once a post is older than the limit, a patch that carries `message` at all (even the same
+/// text) and an update that changes it are refused for every author, bots and admins
+/// included; a patch of props alone still passes.
+#[tokio::test]
+async fn past_the_edit_time_limit_only_edits_without_a_message_pass() {
+    let env = Sandbox::start().await;
+    let admin = env.admin_token().await;
+    let town = env
+        .sandbox
+        .channel_id("engineering", "town-square")
+        .unwrap();
+    let (status, _) = env
+        .call(
+            Method::PUT,
+            "/api/v4/config/patch",
+            Some(&admin),
+            Some(json!({"ServiceSettings": {"PostEditTimeLimit": 1}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let old = post_as(&env, "bottoken", &town, "v1").await;
+    // The post must be older than the limit: wait on the server's own record of it.
+    let created = env.sandbox.stored_post(&old).unwrap().create_at;
+    while sharebot::ids::now_ms() <= created + 1000 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let limit = "api.post.update_post.permissions_time_limit.app_error";
+    let patch = format!("/api/v4/posts/{old}/patch");
+    for (token, body) in [
+        ("bottoken", json!({"message": "v2"})),
+        ("bottoken", json!({"message": "v1", "props": {"a": "1"}})),
+        (admin.as_str(), json!({"message": "v2"})),
+    ] {
+        env.call_err(Method::PUT, &patch, Some(token), Some(body), 400, limit)
+            .await;
+    }
+    let update = format!("/api/v4/posts/{old}");
+    env.call_err(
+        Method::PUT,
+        &update,
+        Some("bottoken"),
+        Some(json!({"id": old, "message": "v2"})),
+        400,
+        limit,
+    )
+    .await;
+    let (status, patched) = env
+        .call(
+            Method::PUT,
+            &patch,
+            Some("bottoken"),
+            Some(json!({"props": {"attachments": [{"text": "decided"}]}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["message"], "v1");
+    assert_eq!(patched["props"]["attachments"][0]["text"], "decided");
+    let (status, updated) = env
+        .call(
+            Method::PUT,
+            &update,
+            Some("bottoken"),
+            Some(json!({"id": old, "message": "v1", "props": {"b": "2"}})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "an update keeping the message passes: {updated}"
+    );
+    // A post younger than the limit is edited as usual.
+    let young = post_as(&env, "bottoken", &town, "fresh").await;
+    let (status, _) = env
+        .call(
+            Method::PUT,
+            &format!("/api/v4/posts/{young}/patch"),
+            Some("bottoken"),
+            Some(json!({"message": "fresh, edited"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    env.finish().await;
+}
+
+/// `app.UpdatePost` / `app.PatchPost`: a system post is never edited, nor any post in an
+/// archived channel (a patch says so with an id of its own), whoever asks.
+#[tokio::test]
+async fn system_posts_and_posts_in_archived_channels_cannot_be_edited() {
+    let env = Sandbox::start().await;
+    let admin = env.admin_token().await;
+    let (status, channel) = env
+        .call(
+            Method::POST,
+            "/api/v4/channels",
+            Some(&admin),
+            Some(json!({"team_id": env.team("engineering"), "name": "old-desk", "display_name": "Old desk", "type": "O"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    let channel = channel["id"].as_str().unwrap().to_string();
+    let (status, _) = env
+        .call(
+            Method::POST,
+            &format!("/api/v4/channels/{channel}/members"),
+            Some(&admin),
+            Some(json!({"user_id": env.id("user-1")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let system = env
+        .sandbox
+        .find_post(|p| p.channel_id == channel && p.post_type == "system_add_to_channel")
+        .expect("the add post");
+    env.call_err(
+        Method::PUT,
+        &format!("/api/v4/posts/{}/patch", system.id),
+        Some(&admin),
+        Some(json!({"props": {"x": "1"}})),
+        400,
+        "api.post.update_post.system_message.app_error",
+    )
+    .await;
+    let mine = post_as(&env, "bottoken", &channel, "before the archive").await;
+    let (status, _) = env
+        .call(
+            Method::DELETE,
+            &format!("/api/v4/channels/{channel}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    env.call_err(
+        Method::PUT,
+        &format!("/api/v4/posts/{mine}/patch"),
+        Some("bottoken"),
+        Some(json!({"props": {"x": "1"}})),
+        400,
+        "api.post.patch_post.can_not_update_post_in_deleted.error",
+    )
+    .await;
+    env.call_err(
+        Method::PUT,
+        &format!("/api/v4/posts/{mine}"),
+        Some(&admin),
+        Some(json!({"id": mine, "message": "before the archive"})),
+        400,
+        "api.post.update_post.can_not_update_post_in_deleted.error",
+    )
+    .await;
+    env.finish().await;
+}

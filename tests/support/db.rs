@@ -30,12 +30,18 @@ enum Cleanup {
 impl TestDb {
     /// A fresh SQLite database file.
     pub async fn sqlite() -> TestDb {
+        let db = TestDb::sqlite_unmigrated().await;
+        db.store.migrate().await.expect("migrate SQLite");
+        db
+    }
+
+    /// A fresh SQLite database file with no schema yet (for tests of a migration).
+    pub async fn sqlite_unmigrated() -> TestDb {
         let dir = tempfile::tempdir().expect("temporary directory");
         let url = format!("sqlite://{}", dir.path().join("sharebot.db").display());
         let store = Store::connect_url(&url, &url, 4)
             .await
             .expect("open SQLite");
-        store.migrate().await.expect("migrate SQLite");
         TestDb {
             store,
             url,
@@ -46,6 +52,13 @@ impl TestDb {
     /// A fresh PostgreSQL database, or `None` (with a plain notice on the terminal) when the
     /// server cannot be reached outside CI. With `CI=true` an unreachable server fails the test.
     pub async fn postgres() -> Option<TestDb> {
+        let db = TestDb::postgres_unmigrated().await?;
+        db.store.migrate().await.expect("migrate PostgreSQL");
+        Some(db)
+    }
+
+    /// Like [`TestDb::postgres`], with no schema yet (for tests of a migration).
+    pub async fn postgres_unmigrated() -> Option<TestDb> {
         let admin_url =
             std::env::var("SHAREBOT_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG.to_string());
         sqlx::any::install_default_drivers();
@@ -88,7 +101,6 @@ impl TestDb {
         let store = Store::connect_url(&url, &redact(&url), 4)
             .await
             .expect("open PostgreSQL");
-        store.migrate().await.expect("migrate PostgreSQL");
         Some(TestDb {
             store,
             url,

@@ -13,6 +13,7 @@ use super::super::core::shared::Shared;
 use super::super::core::status_ok;
 use super::super::error::{ApiResult, AppError};
 use super::super::model::{null_as_default, Post};
+use super::posts::{refuse_edit, EditDoor};
 use super::request::{parse_body, path_id, Caller};
 use crate::ids::now_ms;
 
@@ -262,6 +263,14 @@ fn update_post(state: &Shared, caller: &Caller, click: &Click, update: &Value) -
     }
     let edited = {
         let mut db = state.db();
+        // `DoPostActionWithCookie` hands the update to `app.UpdatePost`, which refuses system
+        // posts and posts in archived channels (not the REST edit time limit); the click then
+        // fails with that error.
+        if !click.ephemeral {
+            if let Some(current) = db.posts.get(&click.post.id) {
+                refuse_edit(&db, current, &update, EditDoor::Integration)?;
+            }
+        }
         let stored = if click.ephemeral {
             db.ephemeral_posts.get_mut(&click.post.id)
         } else {

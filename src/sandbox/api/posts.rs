@@ -124,11 +124,74 @@ pub(crate) async fn get_one(
     Ok(Json(for_client(&post)))
 }
 
+/// The way an edit reaches the server: the REST handlers check the edit time limit
+/// (`api4/post.go`), the app layer every edit goes through does not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EditDoor {
+    /// `PUT /posts/{id}/patch`; whether the body carries `message` at all.
+    Patch { message_given: bool },
+    /// `PUT /posts/{id}`.
+    Update,
+    /// An integration's `update` answering a click (`app.UpdatePost` alone).
+    Integration,
+}
+
+/// The server's refusals of an edit of `current` (becoming `edited`) that do not depend on
+/// who asks: the edit time limit, system posts, posts in archived channels.
+pub(crate) fn refuse_edit(db: &Db, current: &Post, edited: &Post, door: EditDoor) -> ApiResult<()> {
+    // `postPatchChecks` refuses any patch that carries `message`, even an unchanged one;
+    // `updatePost` only a changed message. Authors, bots and admins alike.
+    let limit = db.config.service_settings.post_edit_time_limit;
+    let touches_message = match door {
+        EditDoor::Patch { message_given } => message_given,
+        EditDoor::Update => edited.message != current.message,
+        EditDoor::Integration => false,
+    };
+    if limit != -1 && touches_message && now_ms() > current.create_at + limit * 1000 {
+        return Err(AppError::new(
+            400,
+            "api.post.update_post.permissions_time_limit.app_error",
+            format!(
+                "Post edit is only allowed for {limit} seconds. Please ask your System Administrator for details."
+            ),
+        ));
+    }
+    let archived = db
+        .channels
+        .get(&current.channel_id)
+        .is_some_and(|c| c.delete_at != 0);
+    // `app.PatchPost` looks at the channel before `app.UpdatePost` looks at the post, with
+    // an id of its own.
+    if archived && matches!(door, EditDoor::Patch { .. }) {
+        return Err(AppError::new(
+            400,
+            "api.post.patch_post.can_not_update_post_in_deleted.error",
+            "Cannot update a post in a deleted channel.",
+        ));
+    }
+    if current.post_type.starts_with("system_") {
+        return Err(AppError::new(
+            400,
+            "api.post.update_post.system_message.app_error",
+            "Unable to update system message.",
+        ));
+    }
+    if archived {
+        return Err(AppError::new(
+            400,
+            "api.post.update_post.can_not_update_post_in_deleted.error",
+            "Cannot update a post in a deleted channel.",
+        ));
+    }
+    Ok(())
+}
+
 /// Applies an edit by `caller` to a stored post (author or admin), emits `post_edited`.
 fn edit(
     state: &Shared,
     caller: &Caller,
     post_id: &str,
+    door: EditDoor,
     change: impl FnOnce(&mut Post),
 ) -> ApiResult<Post> {
     let (post, recipients) = {
@@ -149,6 +212,7 @@ fn edit(
         }
         let mut post = current.clone();
         change(&mut post);
+        refuse_edit(&db, &current, &post, door)?;
         let now = now_ms();
         if post.message != current.message {
             post.edit_at = now;
@@ -223,7 +287,7 @@ pub(crate) async fn update(
     if update.id != post_id {
         return Err(AppError::invalid_param("id"));
     }
-    let post = edit(&state, &caller, &post_id, |post| {
+    let post = edit(&state, &caller, &post_id, EditDoor::Update, |post| {
         post.message = update.message;
         post.props = update.props;
         post.file_ids = update.file_ids;
@@ -253,7 +317,10 @@ pub(crate) async fn patch(
 ) -> ApiResult<Json<Post>> {
     path_id("post_id", &post_id)?;
     let patch: PatchBody = parse_body(&body, "post")?;
-    let post = edit(&state, &caller, &post_id, |post| {
+    let door = EditDoor::Patch {
+        message_given: patch.message.is_some(),
+    };
+    let post = edit(&state, &caller, &post_id, door, |post| {
         if let Some(message) = patch.message {
             post.message = message;
         }
