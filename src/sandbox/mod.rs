@@ -55,6 +55,9 @@ pub struct SandboxOptions {
     pub trigger_ttl: Duration,
     /// Ping interval and invite lifetime of secure connections.
     pub federation: federation::FederationOptions,
+    /// How often WebSocket connections without a socket are swept, and how long since their
+    /// last activity makes them go (the server's five minutes; tests shorten it).
+    pub inactive_conn_reaper_interval: Duration,
 }
 
 impl Default for SandboxOptions {
@@ -69,6 +72,7 @@ impl Default for SandboxOptions {
             recorder: None,
             trigger_ttl: Duration::from_secs(30),
             federation: federation::FederationOptions::default(),
+            inactive_conn_reaper_interval: websocket::INACTIVE_CONN_REAPER_INTERVAL,
         }
     }
 }
@@ -152,6 +156,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         db.user_by_token(token).map(|u| u.id.clone())
     });
     let hub = Hub::new(SERVER_VERSION, check);
+    hub.set_reaper_interval(options.inactive_conn_reaper_interval);
     let faults = Faults::new(options.faults.clone());
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -173,6 +178,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
     let hooks = Hooks::default();
     let mut app = api::router(shared, federation::inbound::route_table())
         .layer(from_fn_with_state(hooks.clone(), hooks::run))
+        .layer(from_fn_with_state(hub.clone(), websocket::activity))
         .layer(axum::middleware::from_fn(server_headers))
         .layer(from_fn_with_state(faults.clone(), faults::middleware));
     if let Some(recorder) = options.recorder.clone() {
