@@ -158,6 +158,11 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
     let hub = Hub::new(SERVER_VERSION, check);
     hub.set_reaper_interval(options.inactive_conn_reaper_interval);
     let faults = Faults::new(options.faults.clone());
+    let config_db = db.clone();
+    faults.follow_config(Arc::new(move || {
+        let db = config_db.lock().unwrap_or_else(|p| p.into_inner());
+        faults::RateLimit::from_settings(&db.config.rate_limit_settings)
+    }));
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
@@ -190,7 +195,10 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         db.user_by_token(token).is_some_and(|u| u.is_system_admin())
     });
     let app =
-        app.merge(hub.router())
+        app.merge(hub.router().layer(from_fn_with_state(
+            faults.clone(),
+            faults::rate_limit_only,
+        )))
             .merge(faults::admin_router(faults.clone(), hub.clone(), is_admin));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
