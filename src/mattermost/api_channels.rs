@@ -33,8 +33,11 @@ impl Client {
     /// `GET /users/me/channels`: every channel the bot is a member of, in every team, with its
     /// direct and group channels (the server sends the whole list, unpaged).
     pub async fn my_channels(&self) -> Result<Vec<Channel>> {
-        self.json(Request::get(Route::fixed("/api/v4/users/me/channels")))
-            .await
+        self.json(Request::get(Route::new(
+            "/api/v4/users/{user_id}/channels",
+            &["me"],
+        )?))
+        .await
     }
 
     /// `GET /teams/name/{team_name}/channels/name/{channel_name}`.
