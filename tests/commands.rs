@@ -967,7 +967,10 @@ async fn a_dm_command_sent_while_the_socket_cannot_be_resumed_is_answered_once()
     let world = World::bare().await;
     // Org B's server sweeps connections without a socket every 300 ms (every five minutes on a
     // real server), taking those with no activity for longer than that.
-    world.b.hub().set_reaper_interval(Duration::from_millis(300));
+    world
+        .b
+        .hub()
+        .set_reaper_interval(Duration::from_millis(300));
     let bot = world.start_bot().await;
     let bot_id = bot_id(&world);
     let one = world.admin("sysadmin").await;

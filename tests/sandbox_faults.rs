@@ -298,7 +298,10 @@ async fn the_configured_rate_limit_has_the_servers_defaults_and_covers_the_webso
     // `Limit` is the burst (MaxBurst 100, plus one), `Remaining` what is left of it.
     let response = me().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(header(&response, "X-RateLimit-Limit").as_deref(), Some("101"));
+    assert_eq!(
+        header(&response, "X-RateLimit-Limit").as_deref(),
+        Some("101")
+    );
     assert_eq!(
         header(&response, "X-RateLimit-Remaining").as_deref(),
         Some("100")

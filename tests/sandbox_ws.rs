@@ -510,7 +510,11 @@ async fn a_drop_after_an_idle_spell_longer_than_the_window_is_not_resumable() {
         &format!("?connection_id={id}&sequence_number=2"),
     )
     .await;
-    assert_ne!(hello(&mut ws).await, id, "a new connection: events were lost");
+    assert_ne!(
+        hello(&mut ws).await,
+        id,
+        "a new connection: events were lost"
+    );
 }
 
 #[tokio::test]

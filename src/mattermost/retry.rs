@@ -190,8 +190,8 @@ impl RateGate {
         let before = budget.in_flight.range(..ticket.call).count() as u64;
         let after = budget.sent.saturating_sub(ticket.call);
         let full_after = Duration::from_secs(reset);
-        let slowest = limit.saturating_sub(remaining).saturating_sub(1).max(1) as f64
-            / (reset.max(1) as f64);
+        let slowest =
+            limit.saturating_sub(remaining).saturating_sub(1).max(1) as f64 / (reset.max(1) as f64);
         budget.anchor = Some(Anchor {
             call: ticket.call,
             at: now,
@@ -282,7 +282,11 @@ mod tests {
         let gate = RateGate::default();
         let started = Instant::now();
         let first = gate.wait_turn().await;
-        assert_eq!(started.elapsed(), Duration::ZERO, "nothing known: no waiting");
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "nothing known: no waiting"
+        );
         // The server's defaults: a bucket of 101 (burst 100 + 1), 10 a second; one call made.
         gate.observe(&first, 200, &report("101", "100", "1"));
         drop(first);
@@ -291,7 +295,11 @@ mod tests {
         for _ in 0..99 {
             burst.push(gate.wait_turn().await);
         }
-        assert_eq!(started.elapsed(), Duration::ZERO, "the room is spent at once");
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "the room is spent at once"
+        );
         // ...the last of them says the bucket is empty and full again in 11 s (10.1 s rounded up).
         let last = burst.pop().unwrap();
         drop(burst);
@@ -322,7 +330,10 @@ mod tests {
         gate.observe(&a, 200, &report("10", "3", "1"));
         let started = Instant::now();
         let d = gate.wait_turn().await;
-        assert!(started.elapsed() > Duration::ZERO, "had to wait for a refill");
+        assert!(
+            started.elapsed() > Duration::ZERO,
+            "had to wait for a refill"
+        );
         drop((a, b, c, d));
         // An answer without the headers: the server does not limit us (any more).
         let e = gate.wait_turn().await;

@@ -248,9 +248,9 @@ impl Worker {
                 match &opened {
                     Ok(Ok((_, headers))) => gate.observe(&ticket, 101, headers),
                     Ok(Err(OpenError {
-                        answer: Some((status, headers)),
+                        answer: Some(answer),
                         ..
-                    })) => gate.observe(&ticket, *status, headers),
+                    })) => gate.observe(&ticket, answer.0, &answer.1),
                     _ => {}
                 }
                 opened.map(|opened| opened.map(|(socket, _)| socket))
@@ -572,7 +572,7 @@ struct OpenError {
     /// `Retry-After` / `X-Ratelimit-Reset` of a 429 answer to the upgrade.
     retry_after: Option<Duration>,
     /// The status and headers of the server's answer, when it refused the upgrade.
-    answer: Option<(u16, reqwest::header::HeaderMap)>,
+    answer: Option<Box<(u16, reqwest::header::HeaderMap)>>,
 }
 
 impl From<String> for OpenError {
@@ -640,7 +640,10 @@ async fn open(
             } else {
                 None
             },
-            answer: Some((response.status().as_u16(), response.headers().clone())),
+            answer: Some(Box::new((
+                response.status().as_u16(),
+                response.headers().clone(),
+            ))),
         }),
         Err(e) => Err(format!("upgrade failed: {e}").into()),
     }

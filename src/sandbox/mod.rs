@@ -194,12 +194,12 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         let db = admin_db.lock().unwrap_or_else(|p| p.into_inner());
         db.user_by_token(token).is_some_and(|u| u.is_system_admin())
     });
-    let app =
-        app.merge(hub.router().layer(from_fn_with_state(
-            faults.clone(),
-            faults::rate_limit_only,
-        )))
-            .merge(faults::admin_router(faults.clone(), hub.clone(), is_admin));
+    let app = app
+        .merge(
+            hub.router()
+                .layer(from_fn_with_state(faults.clone(), faults::rate_limit_only)),
+        )
+        .merge(faults::admin_router(faults.clone(), hub.clone(), is_admin));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let serve = axum::serve(

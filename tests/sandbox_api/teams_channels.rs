@@ -386,11 +386,17 @@ async fn a_users_channels_of_every_team_include_its_direct_messages() {
     assert_eq!(status, StatusCode::OK);
     let list = list.as_array().unwrap();
     assert!(list.iter().any(|c| c["id"] == dm["id"] && c["type"] == "D"));
-    assert!(list.iter().any(|c| c["name"] == "admins"), "team channels too");
+    assert!(
+        list.iter().any(|c| c["name"] == "admins"),
+        "team channels too"
+    );
     let ids: Vec<&str> = list.iter().map(|c| c["id"].as_str().unwrap()).collect();
     let mut sorted = ids.clone();
     sorted.sort();
-    assert_eq!(ids, sorted, "ordered by id, as the server's store reads them");
+    assert_eq!(
+        ids, sorted,
+        "ordered by id, as the server's store reads them"
+    );
 
     // Another user's list is for that user or an admin only.
     let user = env.login("user-1", "SampleUs@r-1").await;

@@ -383,7 +383,12 @@ impl Hub {
 
     /// Attaches a new socket of `user_id`, resuming `resume` = (connection id, next seq) when
     /// that disconnected connection exists; otherwise a fresh connection with a `hello`.
-    pub(super) fn attach(&self, user_id: &str, token: &str, resume: Option<(&str, i64)>) -> Attached {
+    pub(super) fn attach(
+        &self,
+        user_id: &str,
+        token: &str,
+        resume: Option<(&str, i64)>,
+    ) -> Attached {
         let mut state = self.lock();
         state.next_attach += 1;
         let attach = state.next_attach;
@@ -532,7 +537,9 @@ mod tests {
     fn the_sweep_runs_at_its_ticks_and_measures_from_the_last_activity() {
         let start = Instant::now();
         let minute = Duration::from_secs(60);
-        let at = |minutes: u64, seconds: u64| start + minute * minutes as u32 + Duration::from_secs(seconds);
+        let at = |minutes: u64, seconds: u64| {
+            start + minute * minutes as u32 + Duration::from_secs(seconds)
+        };
         let mut state = HubState::new(5 * minute, start);
         // Idle since the start, dropped at 9:59; busy until its drop at 9:00.
         state.conns.insert("idle".into(), idle_since(start));
@@ -541,7 +548,11 @@ mod tests {
         let (tx, _rx) = mpsc::channel(1);
         let (close, _close_rx) = oneshot::channel();
         let mut live = idle_since(start);
-        live.live = Some(Live { attach: 1, tx, close });
+        live.live = Some(Live {
+            attach: 1,
+            tx,
+            close,
+        });
         state.conns.insert("live".into(), live);
 
         // At 5:00 the idle one is exactly five minutes old: not more, so it stays.

@@ -96,12 +96,7 @@ async fn upgrade(
         .on_upgrade(move |socket| serve(hub, socket, user, resume))
 }
 
-async fn serve(
-    hub: Hub,
-    socket: WebSocket,
-    user: Option<(String, String)>,
-    resume: ResumeRequest,
-) {
+async fn serve(hub: Hub, socket: WebSocket, user: Option<(String, String)>, resume: ResumeRequest) {
     let attached = match (user, resume) {
         (Some(_), ResumeRequest::Invalid) => return,
         (Some((user, token)), ResumeRequest::Resume(id, seq)) => {
