@@ -107,8 +107,8 @@ impl Reply {
     }
 }
 
-/// How far back the admin channel is read for commands the WebSocket did not deliver (the
-/// bot was down longer than the server keeps events): older ones are left unanswered rather
+/// How far back the admin channel and the bot's DMs are read for commands the WebSocket did
+/// not deliver (the server did not keep the connection): older ones are left unanswered rather
 /// than run hours late.
 const CATCH_UP_WINDOW: Duration = Duration::from_secs(3600);
 
