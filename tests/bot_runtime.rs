@@ -583,3 +583,39 @@ async fn an_event_the_domain_had_not_finished_when_killed_is_replayed_after_rest
     bot.shutdown().await.unwrap();
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_burst_under_the_servers_default_rate_limit_meets_no_429_storm() {
+    let sandbox = start_sandbox().await;
+    // A system admin turns the server's rate limiting on, with its defaults: 10 requests a
+    // second, bursts of 100, keyed by remote address.
+    let token = harness::session(sandbox.site_url(), harness::ADMIN, harness::ADMIN_PASSWORD).await;
+    let (status, body) = harness::call(
+        sandbox.site_url(),
+        reqwest::Method::PUT,
+        "/api/v4/config/patch",
+        Some(&token),
+        Some(serde_json::json!({"RateLimitSettings": {"Enable": true}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["RateLimitSettings"]["PerSec"], 10);
+    assert_eq!(body["RateLimitSettings"]["MaxBurst"], 100);
+
+    // 200 reads at once through the bot's client: twice the burst.
+    let client = Client::new(sandbox.site_url(), BOT_TOKEN, fast().client).unwrap();
+    let reads = (0..200).map(|_| {
+        let client = client.clone();
+        tokio::spawn(async move { client.me().await })
+    });
+    let mut failed = Vec::new();
+    for read in reads.collect::<Vec<_>>() {
+        if let Err(err) = read.await.unwrap() {
+            failed.push(err.to_string());
+        }
+    }
+    assert!(failed.is_empty(), "every read succeeds: {failed:?}");
+    let refused = sandbox.faults().rate_limited_answers();
+    assert!(refused <= 2, "the server answered {refused} reads with 429");
+    sandbox.shutdown().await;
+}

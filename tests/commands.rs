@@ -977,6 +977,55 @@ async fn a_command_posted_during_a_long_outage_is_found_in_the_admin_channel_and
 }
 
 #[tokio::test]
+async fn a_dm_command_sent_while_the_socket_cannot_be_resumed_is_answered_once() {
+    let world = World::bare().await;
+    // Org B's server sweeps connections without a socket every 300 ms (every five minutes on a
+    // real server), taking those with no activity for longer than that.
+    world
+        .b
+        .hub()
+        .set_reaper_interval(Duration::from_millis(300));
+    let bot = world.start_bot().await;
+    let bot_id = bot_id(&world);
+    let one = world.admin("sysadmin").await;
+    let dm = one.dm_with(&bot_id).await;
+    // The bot's connection sits idle for longer than the window, then the network between the
+    // bot and its server goes down.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    world.b.hub().cut_off(true);
+    let missed = one.post(&dm, "help pending", "").await;
+    // The next sweep removes the idle connection: no event will ever carry this post.
+    support::sandbox::until("the server drops the bot's connection", || {
+        world.b.hub().connections() == 0
+    })
+    .await;
+    world.b.hub().cut_off(false);
+
+    let answer = wait("the DM command's answer", || async {
+        one.replies(&dm, &missed.id, &bot_id)
+            .await
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert!(
+        full_text(&answer).contains("waiting for review"),
+        "{answer:?}"
+    );
+    // Another reconnect that cannot resume reads the DM again: still one answer.
+    let resyncs = || {
+        bot.metrics
+            .counter_total("sharebot_websocket_resyncs_total", &[])
+    };
+    let before = resyncs();
+    world.b.hub().forget_sessions();
+    support::sandbox::until("a second resync", || resyncs() > before).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(one.replies(&dm, &missed.id, &bot_id).await.len(), 1);
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn another_bots_mention_is_not_a_command() {
     let mut seed = sharebot::sandbox::Seed::default();
     seed.users.push(sharebot::sandbox::seed::SeedUser {

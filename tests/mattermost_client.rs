@@ -603,6 +603,7 @@ async fn every_endpoint_uses_a_route_method_and_query_of_the_official_spec() {
     let _ = client.get_team("t1").await;
     let _ = client.add_team_member("t1", "u1").await;
     let _ = client.get_channel("c1").await;
+    let _ = client.my_channels().await;
     let _ = client.channel_by_name("eng", "town").await;
     let new_channel = NewChannel {
         team_id: "t1".into(),
@@ -684,7 +685,7 @@ async fn every_endpoint_uses_a_route_method_and_query_of_the_official_spec() {
     let calls = recorder.0.lock().unwrap().clone();
     let seen = mock.seen();
     assert_eq!(calls.len(), seen.len());
-    assert_eq!(calls.len(), 37, "one request per endpoint");
+    assert_eq!(calls.len(), 38, "one request per endpoint");
     for ((method, route, _), request) in calls.iter().zip(&seen) {
         // The spec documents `me` as the literal value of `{user_id}`.
         let spec_route = if route == "/api/v4/users/me" {

@@ -271,3 +271,60 @@ async fn websocket_drop_route_closes_every_socket() {
     assert!(end.is_ok(), "socket not dropped");
     assert_eq!(sandbox.hub.live_connections(), 0);
 }
+
+#[tokio::test]
+async fn the_configured_rate_limit_has_the_servers_defaults_and_covers_the_websocket() {
+    let sandbox = harness::start(sharebot::sandbox::SandboxOptions::default()).await;
+    let site = sandbox.site_url().to_owned();
+    let token = harness::session(&site, harness::ADMIN, harness::ADMIN_PASSWORD).await;
+    let http = reqwest::Client::new();
+    let me = || {
+        http.get(format!("{site}/api/v4/users/me"))
+            .bearer_auth(&token)
+            .send()
+    };
+    // Off by default, as on the server.
+    assert_eq!(header(&me().await.unwrap(), "X-RateLimit-Limit"), None);
+    let (status, body) = harness::call(
+        &site,
+        Method::PUT,
+        "/api/v4/config/patch",
+        Some(&token),
+        Some(json!({"RateLimitSettings": {"Enable": true}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // `Limit` is the burst (MaxBurst 100, plus one), `Remaining` what is left of it.
+    let response = me().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "X-RateLimit-Limit").as_deref(),
+        Some("101")
+    );
+    assert_eq!(
+        header(&response, "X-RateLimit-Remaining").as_deref(),
+        Some("100")
+    );
+    for _ in 0..100 {
+        me().await.unwrap();
+    }
+    // The limiter wraps every route: the WebSocket upgrade is refused as well.
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("{}/api/v4/websocket", site.replacen("http", "ws", 1))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+            assert!(response.headers().contains_key("Retry-After"));
+        }
+        other => panic!("the upgrade was not refused: {:?}", other.map(|_| ())),
+    }
+    assert!(sandbox.faults().rate_limited_answers() >= 1);
+
+    sandbox.shutdown().await;
+}

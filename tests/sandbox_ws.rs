@@ -479,6 +479,45 @@ async fn events_wait_for_a_disconnected_connection_up_to_the_send_queue() {
 }
 
 #[tokio::test]
+async fn a_drop_after_an_idle_spell_longer_than_the_window_is_not_resumable() {
+    let hub = hub();
+    // The server's five minutes, shortened: a sweep every 200 ms takes connections without a
+    // socket whose last activity is more than 200 ms old.
+    hub.set_reaper_interval(Duration::from_millis(200));
+    let addr = serve(&hub).await;
+    let mut ws = connect(addr, Some("alice-token"), "").await;
+    let id = hello(&mut ws).await;
+    // Events and pings are not activity: the connection is idle since its socket attached.
+    publish(&hub, "posted", &[ALICE], 1);
+    assert_eq!(next_json(&mut ws).await["seq"], 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    send(&mut ws, json!({"seq": 1, "action": "ping"})).await;
+    assert_eq!(next_json(&mut ws).await["seq_reply"], 1);
+
+    hub.drop_all();
+    expect_closed(&mut ws).await;
+    // The next sweep removes it, however recent the drop.
+    for _ in 0..200 {
+        if hub.connections() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(hub.connections(), 0, "the idle connection was swept");
+    let mut ws = connect(
+        addr,
+        Some("alice-token"),
+        &format!("?connection_id={id}&sequence_number=2"),
+    )
+    .await;
+    assert_ne!(
+        hello(&mut ws).await,
+        id,
+        "a new connection: events were lost"
+    );
+}
+
+#[tokio::test]
 async fn forgotten_or_foreign_connections_are_not_resumed() {
     let hub = hub();
     let addr = serve(&hub).await;

@@ -110,8 +110,8 @@ impl Reply {
     }
 }
 
-/// How far back the admin channel is read for commands the WebSocket did not deliver (the
-/// bot was down longer than the server keeps events): older ones are left unanswered rather
+/// How far back the admin channel and the bot's DMs are read for commands the WebSocket did
+/// not deliver (the server did not keep the connection): older ones are left unanswered rather
 /// than run hours late.
 const CATCH_UP_WINDOW: Duration = Duration::from_secs(3600);
 
@@ -149,10 +149,12 @@ impl Commands {
             .remove(post_id);
     }
 
-    /// Reads the admin channel for commands no event brought (a fresh WebSocket connection
-    /// after a long outage): each unanswered mention of the last hour is handled, once.
+    /// Reads the admin channel and the bot's direct messages for commands no event brought (a
+    /// fresh WebSocket connection after an outage the server did not wait out): each
+    /// unanswered mention or DM of the last hour is handled, once.
     pub async fn catch_up(&self) {
         let since = crate::ids::now_ms() - CATCH_UP_WINDOW.as_millis() as i64;
+        self.catch_up_direct(since).await;
         let channel = &self.ctx.places.admin_channel.id;
         let list = match self
             .ctx
@@ -189,6 +191,52 @@ impl Commands {
         for post in missed {
             self.on_posted(&post, std::slice::from_ref(&bot_id), "O", &team_id)
                 .await;
+        }
+    }
+
+    /// Reads the bot's direct channels with posts since `since` for commands no event brought
+    /// (a DM needs no mention); each is handled once, as in the admin channel.
+    async fn catch_up_direct(&self, since: i64) {
+        let channels = match self.ctx.client.my_channels().await {
+            Ok(channels) => channels,
+            Err(err) => {
+                tracing::warn!(
+                    "cannot list the bot's direct messages for missed commands: {}",
+                    err.user_message()
+                );
+                return;
+            }
+        };
+        let query = ChannelPostsQuery {
+            since: Some(since),
+            ..ChannelPostsQuery::default()
+        };
+        for channel in channels
+            .iter()
+            .filter(|c| c.channel_type == "D" && c.delete_at == 0 && c.last_post_at >= since)
+        {
+            let list = match self.ctx.client.channel_posts(&channel.id, &query).await {
+                Ok(list) => list,
+                Err(err) => {
+                    tracing::warn!(
+                        channel = %channel.id,
+                        "cannot read a direct message for missed commands: {}",
+                        err.user_message()
+                    );
+                    continue;
+                }
+            };
+            let mut missed: Vec<Post> = list
+                .ordered()
+                .into_iter()
+                .filter(|p| p.create_at >= since && p.delete_at == 0)
+                .cloned()
+                .collect();
+            missed.sort_by_key(|p| p.create_at);
+            for post in missed {
+                // A direct message is in no team.
+                self.on_posted(&post, &[], "D", "").await;
+            }
         }
     }
 

@@ -30,6 +30,16 @@ impl Client {
         .await
     }
 
+    /// `GET /users/me/channels`: every channel the bot is a member of, in every team, with its
+    /// direct and group channels (the server sends the whole list, unpaged).
+    pub async fn my_channels(&self) -> Result<Vec<Channel>> {
+        self.json(Request::get(Route::new(
+            "/api/v4/users/{user_id}/channels",
+            &["me"],
+        )?))
+        .await
+    }
+
     /// `GET /teams/name/{team_name}/channels/name/{channel_name}`.
     pub async fn channel_by_name(&self, team_name: &str, channel_name: &str) -> Result<Channel> {
         let channel_name = channel_name.trim_start_matches('~');

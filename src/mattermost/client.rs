@@ -246,6 +246,11 @@ impl Client {
         &self.inner.token
     }
 
+    /// The rate-limit gate every call of this client (and its WebSocket's upgrade) goes through.
+    pub(crate) fn gate(&self) -> &RateGate {
+        &self.inner.gate
+    }
+
     pub(crate) fn options(&self) -> &ClientOptions {
         &self.inner.options
     }
@@ -334,9 +339,10 @@ impl Client {
         let Ok(_permit) = self.inner.permits.acquire().await else {
             return Attempt::Done(Err(Error::Config("client closed".into())));
         };
+        let _probe = self.inner.gate.probe().await;
         // After the permit: a call queued for a permit must still respect a 429 seen meanwhile.
         self.inner.gate.wait_open().await;
-        self.inner.gate.wait_turn().await;
+        let ticket = self.inner.gate.wait_turn().await;
         let started = Instant::now();
         let mut builder = self.inner.http.request(request.method.clone(), url.clone());
         if let Some(body) = &request.body {
@@ -405,7 +411,7 @@ impl Client {
                 };
             }
         };
-        self.inner.gate.observe(&headers);
+        self.inner.gate.observe(&ticket, status.as_u16(), &headers);
         if status == StatusCode::TOO_MANY_REQUESTS {
             // The limiter refuses before the handler runs: nothing was done, always retry.
             return Attempt::RateLimited(rate_limit_wait(&headers));

@@ -1,6 +1,7 @@
 //! Retry policy pieces: jittered exponential backoff, rate-limit header parsing, and the gate
 //! that makes every task wait out a 429 together.
 
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -51,30 +52,96 @@ pub fn rate_limit_wait(headers: &HeaderMap) -> Option<Duration> {
     seconds("retry-after").or_else(|| seconds("x-ratelimit-reset"))
 }
 
-/// Below this many requests left in the server's window, the client paces itself.
-const PACE_BELOW: u64 = 2;
+/// Requests of room the client leaves unused, for the WebSocket's reconnect and for requests
+/// the server counted in an order other than ours.
+const SPARE: f64 = 1.0;
 
 /// Closed while the server is rate limiting us: after one call sees a 429, every call of the
-/// client waits until the reset time before sending, instead of each burning its own 429. And
-/// before that happens: once an answer says few requests are left (`X-Ratelimit-Remaining`),
-/// calls are spaced at the server's rate (`X-Ratelimit-Limit` a second), so a burst of work
-/// slows down to what the server allows instead of hammering it.
+/// client waits until the reset time before sending, instead of each burning its own 429.
+///
+/// And before that happens, calls are paced from what the server's limiter reports on every
+/// answer (`server/channels/app/ratelimit.go`, the `throttled` library's GCRA):
+/// `X-RateLimit-Limit` is the bucket's size (the burst, `MaxBurst + 1`) — not a rate;
+/// `X-RateLimit-Remaining` is how many more requests it accepts right now; `X-RateLimit-Reset`
+/// is the whole seconds (rounded up) until the bucket is full again. The bucket refills at a
+/// steady rate, so the room never grows slower than a straight line from `Remaining` now to
+/// `Limit` at `Reset`: the gate lets a call go while that line, less what was sent since, leaves
+/// room, and otherwise waits for it. A burst thus spends the room the server offers at once and
+/// then goes on at (just under) the server's rate, without a 429.
 #[derive(Debug, Default)]
 pub(crate) struct RateGate {
     closed_until: Mutex<Option<Instant>>,
-    pace: Mutex<Pace>,
+    budget: Mutex<Budget>,
+    /// Held by the one call in flight while nothing is known of the server's limiter yet.
+    probe: tokio::sync::Mutex<()>,
 }
 
+/// What the client knows of the server's limiter.
 #[derive(Debug, Default)]
-struct Pace {
-    /// One request per this much time while pacing; `None` while there is room.
-    every: Option<Duration>,
-    /// The earliest time the next request may go.
-    next: Option<Instant>,
+struct Budget {
+    /// An answer came: the server either reports its limiter or has none.
+    known: bool,
+    /// Calls sent so far; a call's number is the count when it was sent.
+    sent: u64,
+    /// Numbers of the calls in flight.
+    in_flight: BTreeSet<u64>,
+    /// The latest report, while the server limits us.
+    anchor: Option<Anchor>,
 }
 
-/// `X-Ratelimit-Limit` (requests a second) and `X-Ratelimit-Remaining`, when both are there.
-fn rate_headers(headers: &HeaderMap) -> Option<(u64, u64)> {
+/// One answer's report, as the room it proves at the time it arrived.
+#[derive(Clone, Copy, Debug)]
+struct Anchor {
+    /// The number of the call it answered.
+    call: u64,
+    at: Instant,
+    /// `X-RateLimit-Limit`.
+    limit: f64,
+    /// `X-RateLimit-Remaining` less every other call of ours the server may not have counted
+    /// yet (in flight before it, or sent after it).
+    room: f64,
+    /// `X-RateLimit-Reset`.
+    full_after: Duration,
+    /// The slowest refill the report allows, for after `full_after` (requests a second).
+    slowest: f64,
+    /// Calls sent since `at`.
+    sent_since: u64,
+}
+
+impl Anchor {
+    /// When the room, less the calls sent since, reaches `needed`.
+    fn when_room(&self, needed: f64) -> Instant {
+        let target = needed + self.sent_since as f64;
+        if target <= self.room {
+            return self.at;
+        }
+        if target <= self.limit && self.limit > self.room {
+            let share = (target - self.room) / (self.limit - self.room);
+            return self.at + self.full_after.mul_f64(share);
+        }
+        // More was sent since than the bucket holds: past `full_after` it refills at least at
+        // the slowest rate the report allows.
+        let beyond = (target - self.limit.max(self.room)) / self.slowest.max(f64::MIN_POSITIVE);
+        self.at + self.full_after + Duration::from_secs_f64(beyond.min(3600.0))
+    }
+}
+
+/// One call's place in the gate's accounting, from its turn until its answer (or its end).
+pub(crate) struct Ticket<'a> {
+    gate: &'a RateGate,
+    call: u64,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        let mut budget = self.gate.budget.lock().unwrap_or_else(|p| p.into_inner());
+        budget.in_flight.remove(&self.call);
+    }
+}
+
+/// `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`, when the first two
+/// are there (a missing reset counts as a second).
+fn rate_headers(headers: &HeaderMap) -> Option<(u64, u64, u64)> {
     let number = |name: &str| {
         headers
             .get(name)
@@ -84,38 +151,87 @@ fn rate_headers(headers: &HeaderMap) -> Option<(u64, u64)> {
     Some((
         number("x-ratelimit-limit")?,
         number("x-ratelimit-remaining")?,
+        number("x-ratelimit-reset").unwrap_or(1),
     ))
 }
 
 impl RateGate {
-    /// Reads an answer's rate-limit headers: pace at the server's rate while little room is
-    /// left, stop pacing when there is room again.
-    pub(crate) fn observe(&self, headers: &HeaderMap) {
-        let Some((limit, remaining)) = rate_headers(headers) else {
-            return;
-        };
-        let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
-        if remaining < PACE_BELOW && limit > 0 {
-            pace.every = Some(Duration::from_secs_f64(1.0 / limit as f64));
-        } else {
-            pace.every = None;
-            pace.next = None;
+    /// Until the first answer, calls go one at a time: a client's first burst must not
+    /// overrun a limiter it knows nothing of yet. `None` once an answer came.
+    pub(crate) async fn probe(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.is_known() {
+            return None;
         }
+        let guard = self.probe.lock().await;
+        (!self.is_known()).then_some(guard)
     }
 
-    /// Waits for this request's turn when pacing (each caller gets its own slot).
-    pub(crate) async fn wait_turn(&self) {
-        let slot = {
-            let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(every) = pace.every else {
-                return;
-            };
-            let now = Instant::now();
-            let slot = pace.next.map_or(now, |n| n.max(now));
-            pace.next = Some(slot + every);
-            slot
+    fn is_known(&self) -> bool {
+        self.budget.lock().unwrap_or_else(|p| p.into_inner()).known
+    }
+
+    /// Reads an answer (`status`, headers) to the call of `ticket`: the server's report
+    /// replaces what the gate knew; an answer without one means the server does not limit us.
+    pub(crate) fn observe(&self, ticket: &Ticket<'_>, status: u16, headers: &HeaderMap) {
+        let now = Instant::now();
+        let mut budget = self.budget.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((limit, remaining, reset)) = rate_headers(headers) else {
+            // A proxy's error says nothing of the server's limiter.
+            if status < 500 {
+                budget.known = true;
+                budget.anchor = None;
+            }
+            return;
         };
-        tokio::time::sleep_until(slot).await;
+        budget.known = true;
+        if budget.anchor.is_some_and(|a| a.call > ticket.call) {
+            return;
+        }
+        let before = budget.in_flight.range(..ticket.call).count() as u64;
+        let after = budget.sent.saturating_sub(ticket.call);
+        let full_after = Duration::from_secs(reset);
+        let slowest =
+            limit.saturating_sub(remaining).saturating_sub(1).max(1) as f64 / (reset.max(1) as f64);
+        budget.anchor = Some(Anchor {
+            call: ticket.call,
+            at: now,
+            limit: limit as f64,
+            room: remaining as f64 - (before + after) as f64,
+            full_after,
+            slowest,
+            sent_since: 0,
+        });
+    }
+
+    /// Waits for this call's turn: at once while the server's last report leaves room, else
+    /// until it has refilled enough.
+    pub(crate) async fn wait_turn(&self) -> Ticket<'_> {
+        loop {
+            let wake = {
+                let mut budget = self.budget.lock().unwrap_or_else(|p| p.into_inner());
+                let now = Instant::now();
+                let ready = match &budget.anchor {
+                    None => None,
+                    Some(anchor) => {
+                        let needed = (1.0 + SPARE).min(anchor.limit.max(1.0));
+                        Some(anchor.when_room(needed)).filter(|at| *at > now)
+                    }
+                };
+                match ready {
+                    Some(wake) => wake,
+                    None => {
+                        budget.sent += 1;
+                        let call = budget.sent;
+                        budget.in_flight.insert(call);
+                        if let Some(anchor) = budget.anchor.as_mut() {
+                            anchor.sent_since += 1;
+                        }
+                        return Ticket { gate: self, call };
+                    }
+                }
+            };
+            tokio::time::sleep_until(wake).await;
+        }
     }
 
     /// Keeps every request back for `wait` from now (never shortens an existing closure).
@@ -150,36 +266,83 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
-    fn limits(limit: &str, remaining: &str) -> HeaderMap {
+    fn report(limit: &str, remaining: &str, reset: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert("x-ratelimit-limit", HeaderValue::from_str(limit).unwrap());
         h.insert(
             "x-ratelimit-remaining",
             HeaderValue::from_str(remaining).unwrap(),
         );
+        h.insert("x-ratelimit-reset", HeaderValue::from_str(reset).unwrap());
         h
     }
 
     #[tokio::test(start_paused = true)]
-    async fn little_room_left_spaces_requests_at_the_servers_rate() {
+    async fn the_room_the_server_reports_is_spent_then_calls_follow_its_refill() {
         let gate = RateGate::default();
         let started = Instant::now();
-        gate.wait_turn().await;
+        let first = gate.wait_turn().await;
         assert_eq!(
             started.elapsed(),
             Duration::ZERO,
-            "no pacing without headers"
+            "nothing known: no waiting"
         );
-        gate.observe(&limits("10", "0"));
-        for _ in 0..5 {
-            gate.wait_turn().await;
+        // The server's defaults: a bucket of 101 (burst 100 + 1), 10 a second; one call made.
+        gate.observe(&first, 200, &report("101", "100", "1"));
+        drop(first);
+        // 99 more go at once (one of the 100 is kept spare)...
+        let mut burst = Vec::new();
+        for _ in 0..99 {
+            burst.push(gate.wait_turn().await);
         }
-        // Five turns at 10 a second: the first at once, the fifth 400 ms later.
-        assert_eq!(started.elapsed(), Duration::from_millis(400));
-        gate.observe(&limits("10", "9"));
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "the room is spent at once"
+        );
+        // ...the last of them says the bucket is empty and full again in 11 s (10.1 s rounded up).
+        let last = burst.pop().unwrap();
+        drop(burst);
+        gate.observe(&last, 200, &report("101", "0", "11"));
+        drop(last);
+        let empty = Instant::now();
+        let mut previous = empty;
+        for _ in 0..10 {
+            let ticket = gate.wait_turn().await;
+            // Never faster than the server refills (one each 100 ms)...
+            assert!(previous.elapsed() >= Duration::from_millis(100));
+            previous = Instant::now();
+            // ...which then reports the one spare left.
+            gate.observe(&ticket, 200, &report("101", "1", "11"));
+        }
+        // Just under the server's rate, far from the 101 a second `Limit` is not.
+        let ten = empty.elapsed();
+        assert!(ten <= Duration::from_millis(1300), "{ten:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_in_flight_count_against_the_reported_room() {
+        let gate = RateGate::default();
+        let a = gate.wait_turn().await;
+        let b = gate.wait_turn().await;
+        let c = gate.wait_turn().await;
+        // `a`'s answer says 3 left; `b` and `c` may not be counted yet: 1 left, kept spare.
+        gate.observe(&a, 200, &report("10", "3", "1"));
+        let started = Instant::now();
+        let d = gate.wait_turn().await;
+        assert!(
+            started.elapsed() > Duration::ZERO,
+            "had to wait for a refill"
+        );
+        drop((a, b, c, d));
+        // An answer without the headers: the server does not limit us (any more).
+        let e = gate.wait_turn().await;
+        gate.observe(&e, 200, &HeaderMap::new());
         let again = Instant::now();
-        gate.wait_turn().await;
-        assert_eq!(again.elapsed(), Duration::ZERO, "room again: no pacing");
+        for _ in 0..50 {
+            drop(gate.wait_turn().await);
+        }
+        assert_eq!(again.elapsed(), Duration::ZERO);
     }
 
     #[test]

@@ -235,10 +235,26 @@ impl Worker {
                     break;
                 }
             };
-            let connect = tokio::time::timeout(
-                self.options.connect_timeout,
-                open(&url, self.client.token(), &mut tls),
-            );
+            // The upgrade counts against the server's rate limit like any call (the limiter
+            // wraps every route, `/api/v4/websocket` included): it waits its turn too.
+            let gate = self.client.gate();
+            let (timeout, token) = (self.options.connect_timeout, self.client.token());
+            let tls = &mut tls;
+            let connect = async move {
+                let _probe = gate.probe().await;
+                gate.wait_open().await;
+                let ticket = gate.wait_turn().await;
+                let opened = tokio::time::timeout(timeout, open(&url, token, tls)).await;
+                match &opened {
+                    Ok(Ok((_, headers))) => gate.observe(&ticket, 101, headers),
+                    Ok(Err(OpenError {
+                        answer: Some(answer),
+                        ..
+                    })) => gate.observe(&ticket, answer.0, &answer.1),
+                    _ => {}
+                }
+                opened.map(|opened| opened.map(|(socket, _)| socket))
+            };
             let opened = tokio::select! {
                 _ = stopped(&mut shutdown) => break,
                 opened = connect => opened,
@@ -555,6 +571,8 @@ struct OpenError {
     message: String,
     /// `Retry-After` / `X-Ratelimit-Reset` of a 429 answer to the upgrade.
     retry_after: Option<Duration>,
+    /// The status and headers of the server's answer, when it refused the upgrade.
+    answer: Option<Box<(u16, reqwest::header::HeaderMap)>>,
 }
 
 impl From<String> for OpenError {
@@ -562,6 +580,7 @@ impl From<String> for OpenError {
         OpenError {
             message,
             retry_after: None,
+            answer: None,
         }
     }
 }
@@ -577,7 +596,7 @@ async fn open(
     url: &Url,
     token: &str,
     tls: &mut Option<tokio_rustls::TlsConnector>,
-) -> Result<Socket, OpenError> {
+) -> Result<(Socket, reqwest::header::HeaderMap), OpenError> {
     let host = url.host_str().ok_or("the URL has no host")?;
     let port = url.port_or_known_default().ok_or("the URL has no port")?;
     let tcp = TcpStream::connect(format!("{host}:{port}"))
@@ -613,7 +632,7 @@ async fn open(
     auth.set_sensitive(true);
     request.headers_mut().insert(AUTHORIZATION, auth);
     match tokio_tungstenite::client_async(request, io).await {
-        Ok((socket, _response)) => Ok(socket),
+        Ok((socket, response)) => Ok((socket, response.headers().clone())),
         Err(tungstenite::Error::Http(response)) => Err(OpenError {
             message: format!("upgrade refused with status {}", response.status()),
             retry_after: if response.status().as_u16() == 429 {
@@ -621,6 +640,10 @@ async fn open(
             } else {
                 None
             },
+            answer: Some(Box::new((
+                response.status().as_u16(),
+                response.headers().clone(),
+            ))),
         }),
         Err(e) => Err(format!("upgrade failed: {e}").into()),
     }

@@ -58,6 +58,9 @@ pub struct SandboxOptions {
     /// How far this server's clock runs ahead of the machine's (negative: behind), in
     /// milliseconds; two organizations' servers and the bot rarely agree to the millisecond.
     pub clock_offset_ms: i64,
+    /// How often WebSocket connections without a socket are swept, and how long since their
+    /// last activity makes them go (the server's five minutes; tests shorten it).
+    pub inactive_conn_reaper_interval: Duration,
 }
 
 impl Default for SandboxOptions {
@@ -73,6 +76,7 @@ impl Default for SandboxOptions {
             trigger_ttl: Duration::from_secs(30),
             federation: federation::FederationOptions::default(),
             clock_offset_ms: 0,
+            inactive_conn_reaper_interval: websocket::INACTIVE_CONN_REAPER_INTERVAL,
         }
     }
 }
@@ -167,7 +171,13 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         db.user_by_token(token).map(|u| u.id.clone())
     });
     let hub = Hub::new(SERVER_VERSION, check);
+    hub.set_reaper_interval(options.inactive_conn_reaper_interval);
     let faults = Faults::new(options.faults.clone());
+    let config_db = db.clone();
+    faults.follow_config(Arc::new(move || {
+        let db = config_db.lock().unwrap_or_else(|p| p.into_inner());
+        faults::RateLimit::from_settings(&db.config.rate_limit_settings)
+    }));
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
@@ -188,6 +198,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
     let hooks = Hooks::default();
     let mut app = api::router(shared, federation::inbound::route_table())
         .layer(from_fn_with_state(hooks.clone(), hooks::run))
+        .layer(from_fn_with_state(hub.clone(), websocket::activity))
         .layer(axum::middleware::from_fn(server_headers))
         .layer(from_fn_with_state(faults.clone(), faults::middleware));
     if let Some(recorder) = options.recorder.clone() {
@@ -198,9 +209,12 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         let db = admin_db.lock().unwrap_or_else(|p| p.into_inner());
         db.user_by_token(token).is_some_and(|u| u.is_system_admin())
     });
-    let app =
-        app.merge(hub.router())
-            .merge(faults::admin_router(faults.clone(), hub.clone(), is_admin));
+    let app = app
+        .merge(
+            hub.router()
+                .layer(from_fn_with_state(faults.clone(), faults::rate_limit_only)),
+        )
+        .merge(faults::admin_router(faults.clone(), hub.clone(), is_admin));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let serve = axum::serve(

@@ -362,3 +362,61 @@ async fn teams_are_created_and_single_memberships_read_as_the_server_answers() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     env.finish().await;
 }
+
+#[tokio::test]
+async fn a_users_channels_of_every_team_include_its_direct_messages() {
+    let env = Sandbox::start().await;
+    let pair = json!([env.id("sharebot"), env.id("sysadmin")]);
+    let (_, dm) = env
+        .call(
+            Method::POST,
+            "/api/v4/channels/direct",
+            Some("bottoken"),
+            Some(pair),
+        )
+        .await;
+    let (status, list) = env
+        .call(
+            Method::GET,
+            "/api/v4/users/me/channels",
+            Some("bottoken"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let list = list.as_array().unwrap();
+    assert!(list.iter().any(|c| c["id"] == dm["id"] && c["type"] == "D"));
+    assert!(
+        list.iter().any(|c| c["name"] == "admins"),
+        "team channels too"
+    );
+    let ids: Vec<&str> = list.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(
+        ids, sorted,
+        "ordered by id, as the server's store reads them"
+    );
+
+    // Another user's list is for that user or an admin only.
+    let user = env.login("user-1", "SampleUs@r-1").await;
+    env.call_err(
+        Method::GET,
+        &format!("/api/v4/users/{}/channels", env.id("sharebot")),
+        Some(&user),
+        None,
+        403,
+        "api.context.permissions.app_error",
+    )
+    .await;
+    env.call_err(
+        Method::GET,
+        "/api/v4/users/me/channels?last_delete_at=-1",
+        Some(&user),
+        None,
+        400,
+        "api.context.invalid_url_param.app_error",
+    )
+    .await;
+    env.finish().await;
+}

@@ -194,6 +194,54 @@ pub(crate) async fn of_user_in_team(
     Ok(Json(list))
 }
 
+/// The query of `GET /users/{user_id}/channels`.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct AllOfUserQuery {
+    #[serde(default)]
+    include_deleted: Option<String>,
+    #[serde(default)]
+    last_delete_at: Option<String>,
+}
+
+/// `GET /users/{user_id}/channels`: every channel of the user in every team, with its direct and
+/// group channels, by id (the user itself or an admin). The server streams the whole list,
+/// unpaged (`api4/channel.go` `getChannelsForUser`, store `GetChannelsByUser`).
+pub(crate) async fn of_user(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+    Query(query): Query<AllOfUserQuery>,
+) -> ApiResult<Json<Vec<Channel>>> {
+    let user_id = resolve_user_id(&caller, &user_id)?;
+    if user_id != caller.user.id {
+        caller.require_admin("edit_other_users")?;
+    }
+    // An unreadable `last_delete_at` counts as 0; a negative one is refused.
+    let last_delete_at = query
+        .last_delete_at
+        .as_deref()
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0);
+    if last_delete_at < 0 {
+        return Err(AppError::invalid_url_param("last_delete_at"));
+    }
+    let include_deleted = query.include_deleted.as_deref() == Some("true");
+    let db = state.db();
+    let mut list: Vec<Channel> = db
+        .channels
+        .values()
+        .filter(|c| {
+            c.delete_at == 0
+                || (include_deleted && (last_delete_at == 0 || c.delete_at >= last_delete_at))
+        })
+        .filter(|c| db.is_channel_member(&c.id, &user_id))
+        .cloned()
+        .collect();
+    drop(db);
+    list.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Json(list))
+}
+
 /// `GET /teams/name/{team_name}/channels/name/{channel_name}`.
 pub(crate) async fn by_names(
     State(state): State<Shared>,

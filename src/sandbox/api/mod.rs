@@ -60,6 +60,11 @@ fn user_routes() -> Vec<Route> {
         ("GET", "/api/v4/users/{user_id}/teams", get(teams::of_user)),
         (
             "GET",
+            "/api/v4/users/{user_id}/channels",
+            get(channels::of_user),
+        ),
+        (
+            "GET",
             "/api/v4/users/{user_id}/teams/{team_id}/channels",
             get(channels::of_user_in_team),
         ),

@@ -5,11 +5,17 @@
 //! library's) with `PerSec` and `MaxBurst`, keyed by remote address or, with `VaryByUser`, by
 //! token; every limited route answers `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
 //! `X-RateLimit-Reset`, and over the limit `429` with the plain-text body `limit exceeded` and
-//! `Retry-After`.
+//! `Retry-After`. The server wraps its whole HTTP handler in the limiter (`app/server.go`), so
+//! the WebSocket upgrade is limited too ([`rate_limit_only`] guards the hub's route).
+//!
+//! The limiter follows the server configuration's `RateLimitSettings` (`Enable`, `PerSec` 10,
+//! `MaxBurst` 100, `VaryByUser`), as a restarted server would (the real one reads them at start);
+//! a `rate_limit` set through the faults API takes precedence, for tests that want another.
 
 mod gcra;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -24,21 +30,51 @@ use serde_json::json;
 
 use self::gcra::{Decision, Gcra};
 use super::auth::request_token;
+use super::model::config::RateLimitSettings;
 use super::websocket::Hub;
 use crate::ids::new_id;
 
 /// Tells whether a bearer token belongs to a system admin (guards `/__sandbox/` routes).
 pub type AdminCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
-/// Mattermost `RateLimitSettings` equivalent (GCRA: `per_sec` with `max_burst`).
+/// Mattermost `RateLimitSettings` equivalent (GCRA: `per_sec` with `max_burst`); the default
+/// and absent fields are the server's (10 a second, a burst of 100, by remote address).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct RateLimit {
     pub per_sec: u32,
     pub max_burst: u32,
     /// Key the limiter by token instead of by remote address.
-    #[serde(default)]
     pub vary_by_user: bool,
 }
+
+impl Default for RateLimit {
+    fn default() -> RateLimit {
+        RateLimit::from_settings(&RateLimitSettings {
+            enable: true,
+            ..RateLimitSettings::default()
+        })
+        .unwrap_or(RateLimit {
+            per_sec: 10,
+            max_burst: 100,
+            vary_by_user: false,
+        })
+    }
+}
+
+impl RateLimit {
+    /// The limiter the server runs with these settings; `None` when they do not enable one.
+    pub fn from_settings(settings: &RateLimitSettings) -> Option<RateLimit> {
+        settings.enable.then(|| RateLimit {
+            per_sec: settings.per_sec.max(1),
+            max_burst: settings.max_burst,
+            vary_by_user: settings.vary_by_user,
+        })
+    }
+}
+
+/// Reads the server configuration's rate limit (`None`: not enabled).
+pub type ConfigLimit = Arc<dyn Fn() -> Option<RateLimit> + Send + Sync>;
 
 /// The switchable fault settings; all off by default (and absent fields mean off).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -74,8 +110,12 @@ pub struct Faults {
 #[derive(Default)]
 struct FaultsInner {
     settings: RwLock<FaultSettings>,
-    /// The limiter for the current `rate_limit` (rebuilt when the settings change).
-    limiter: Mutex<Option<Gcra>>,
+    /// The limiter in force and what it was built from (rebuilt when that changes).
+    limiter: Mutex<Option<(RateLimit, Gcra)>>,
+    /// Where the configured limit comes from when the faults set none.
+    config: RwLock<Option<ConfigLimit>>,
+    /// 429 answers given so far.
+    refused: AtomicU64,
 }
 
 impl Faults {
@@ -96,15 +136,11 @@ impl Faults {
 
     /// Replaces the settings; rate-limit state starts afresh.
     pub fn set(&self, settings: FaultSettings) {
-        let limiter = settings
-            .rate_limit
-            .as_ref()
-            .map(|limit| Gcra::new(limit.per_sec.max(1), limit.max_burst, Instant::now()));
         *self
             .inner
             .limiter
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = limiter;
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
         *self
             .inner
             .settings
@@ -112,15 +148,57 @@ impl Faults {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = settings;
     }
 
-    fn rate_limit(&self, key: &str) -> Option<Decision> {
+    /// Makes the limiter follow the server configuration whenever the faults set no
+    /// `rate_limit`.
+    pub fn follow_config(&self, config: ConfigLimit) {
+        *self
+            .inner
+            .config
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(config);
+    }
+
+    /// How many answers were `429` so far (every limited route, the WebSocket upgrade too).
+    pub fn rate_limited_answers(&self) -> u64 {
+        self.inner.refused.load(Ordering::SeqCst)
+    }
+
+    /// The limit in force: the faults' own, else the configuration's.
+    fn limit_in_force(&self) -> Option<RateLimit> {
+        if let Some(limit) = self.settings().rate_limit {
+            return Some(limit);
+        }
+        let config = self
+            .inner
+            .config
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        config.and_then(|read| read())
+    }
+
+    /// Counts `request` against the limiter in force, if any.
+    fn rate_limit(&self, request: &Request) -> Option<Decision> {
+        let wanted = self.limit_in_force();
         let mut limiter = self
             .inner
             .limiter
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        limiter
-            .as_mut()
-            .map(|limiter| limiter.check(key, Instant::now()))
+        if limiter.as_ref().map(|(limit, _)| limit) != wanted.as_ref() {
+            // Other settings: a new limiter, as after the restart the server needs for them.
+            *limiter = wanted.map(|limit| {
+                let gcra = Gcra::new(limit.per_sec.max(1), limit.max_burst, Instant::now());
+                (limit, gcra)
+            });
+        }
+        let (limit, gcra) = limiter.as_mut()?;
+        let key = limiter_key(request, limit.vary_by_user);
+        let decision = gcra.check(&key, Instant::now());
+        if decision.limited {
+            self.inner.refused.fetch_add(1, Ordering::SeqCst);
+        }
+        Some(decision)
     }
 }
 
@@ -194,26 +272,45 @@ fn injected_error() -> Response {
     }
 }
 
+/// The limiter's `429` (`http.Error`: a plain-text body).
+fn limit_exceeded(decision: &Decision) -> Response {
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, "limit exceeded\n").into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(
+        "X-Content-Type-Options",
+        HeaderValue::from_static("nosniff"),
+    );
+    set_rate_limit_headers(headers, decision);
+    response
+}
+
+/// Axum middleware applying only the rate limit (the WebSocket upgrade's route).
+pub async fn rate_limit_only(
+    State(faults): State<Faults>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let decision = faults.rate_limit(&request);
+    if let Some(decision) = decision.as_ref().filter(|d| d.limited) {
+        return limit_exceeded(decision);
+    }
+    let mut response = next.run(request).await;
+    if let Some(decision) = &decision {
+        set_rate_limit_headers(response.headers_mut(), decision);
+    }
+    response
+}
+
 /// Axum middleware applying latency, injected errors and rate limiting to API routes.
 pub async fn middleware(State(faults): State<Faults>, request: Request, next: Next) -> Response {
     let settings = faults.settings();
-    let decision = settings.rate_limit.as_ref().and_then(|limit| {
-        let key = limiter_key(&request, limit.vary_by_user);
-        faults.rate_limit(&key)
-    });
+    let decision = faults.rate_limit(&request);
     if let Some(decision) = decision.as_ref().filter(|d| d.limited) {
-        let mut response = (StatusCode::TOO_MANY_REQUESTS, "limit exceeded\n").into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        headers.insert(
-            "X-Content-Type-Options",
-            HeaderValue::from_static("nosniff"),
-        );
-        set_rate_limit_headers(headers, decision);
-        return response;
+        return limit_exceeded(decision);
     }
     let api = request.uri().path().starts_with("/api/");
     if api && settings.latency_ms > 0 {

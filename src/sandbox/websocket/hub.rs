@@ -24,8 +24,9 @@ pub type TypingHandler = Arc<dyn Fn(&str, &str, &str) -> bool + Send + Sync>;
 pub const DEAD_QUEUE_SIZE: usize = 128;
 /// Frames that may wait for a live socket before it counts as too slow (`sendQueueSize`).
 const SEND_QUEUE_SIZE: usize = 256;
-/// How long a disconnected connection stays resumable (`inactiveConnReaperInterval`).
-const RESUMABLE_FOR: Duration = Duration::from_secs(5 * 60);
+/// How often disconnected connections are swept, and how long since their last activity makes
+/// them go (`inactiveConnReaperInterval` in `web_hub.go`: one constant for both).
+pub const INACTIVE_CONN_REAPER_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 /// Registry of live and resumable WebSocket connections; cheap to clone.
 #[derive(Clone)]
@@ -39,14 +40,48 @@ struct Inner {
     hostname: Option<String>,
     typing: Mutex<Option<TypingHandler>>,
     state: Mutex<HubState>,
+    /// Set while upgrades are refused ([`Hub::cut_off`]).
+    cut_off: std::sync::atomic::AtomicBool,
 }
 
-#[derive(Default)]
 struct HubState {
     /// Connections by connection id.
     conns: HashMap<String, Conn>,
     /// Distinguishes successive sockets attached to the same connection.
     next_attach: u64,
+    /// The sweep's period and staleness threshold.
+    reaper_interval: Duration,
+    /// When the sweep ticker fires next (it starts with the hub, as the server's ticker does).
+    next_sweep: Instant,
+}
+
+impl HubState {
+    fn new(reaper_interval: Duration, now: Instant) -> HubState {
+        let reaper_interval = reaper_interval.max(Duration::from_millis(1));
+        HubState {
+            conns: HashMap::new(),
+            next_attach: 0,
+            reaper_interval,
+            next_sweep: now + reaper_interval,
+        }
+    }
+
+    /// Runs every sweep whose tick has come by `now`, each as of its own tick. Every access to
+    /// the state sweeps first, so a connection's state at a past tick is its state now.
+    fn sweep_until(&mut self, now: Instant) {
+        while self.next_sweep <= now {
+            let tick = self.next_sweep;
+            let stale = self.reaper_interval;
+            // `RemoveInactiveConnections`: no socket attached and no activity for longer than
+            // the interval. A connection that was busy until its drop therefore lives up to two
+            // intervals; one idle for longer than an interval goes at the next tick, however
+            // recent the drop.
+            self.conns.retain(|_, conn| {
+                conn.live.is_some() || tick.saturating_duration_since(conn.last_activity) <= stale
+            });
+            self.next_sweep = tick + stale;
+        }
+    }
 }
 
 /// One logical connection (the server's `WebConn`): survives socket drops until reaped, removed
@@ -61,7 +96,11 @@ struct Conn {
     /// (the server's active queue of an inactive connection).
     pending: VecDeque<Body>,
     live: Option<Live>,
-    disconnected_at: Instant,
+    /// The session token the socket authenticated with (activity is matched on it).
+    token: String,
+    /// The connection's last activity (`lastUserActivityAt`): when a socket was attached, and
+    /// the REST calls the server counts while one is ([`Hub::activity`]).
+    last_activity: Instant,
 }
 
 /// The socket currently attached to a connection.
@@ -91,14 +130,15 @@ pub(super) enum Stop {
 }
 
 impl Conn {
-    fn new(user_id: &str) -> Conn {
+    fn new(user_id: &str, token: &str) -> Conn {
         Conn {
             user_id: user_id.to_owned(),
             next_seq: 0,
             dead: VecDeque::new(),
             pending: VecDeque::new(),
             live: None,
-            disconnected_at: Instant::now(),
+            token: token.to_owned(),
+            last_activity: Instant::now(),
         }
     }
 
@@ -147,7 +187,6 @@ impl Conn {
     /// Detaches the live socket (if any) and makes its task stop.
     fn detach(&mut self, stop: Stop) {
         if let Some(live) = self.live.take() {
-            self.disconnected_at = Instant::now();
             if let Stop::Close = stop {
                 let _ = live.close.send(());
             }
@@ -164,9 +203,58 @@ impl Hub {
                 server_version: server_version.into(),
                 hostname: hostname(),
                 typing: Mutex::new(None),
-                state: Mutex::new(HubState::default()),
+                state: Mutex::new(HubState::new(INACTIVE_CONN_REAPER_INTERVAL, Instant::now())),
+                cut_off: std::sync::atomic::AtomicBool::new(false),
             }),
         }
+    }
+
+    /// Changes the sweep's period and threshold (tests shorten the server's five minutes); the
+    /// sweep ticker restarts from now.
+    pub fn set_reaper_interval(&self, interval: Duration) {
+        let mut state = self.lock();
+        let now = Instant::now();
+        let conns = std::mem::take(&mut state.conns);
+        let next_attach = state.next_attach;
+        *state = HubState::new(interval, now);
+        state.conns = conns;
+        state.next_attach = next_attach;
+    }
+
+    /// A REST call the server counts as the user's activity (`UpdateLastActivityAtIfNeeded`:
+    /// creating a post, viewing a channel) refreshes the connections with a socket attached
+    /// that authenticated with the same token; disconnected ones are left as they are.
+    pub fn activity(&self, token: &str) {
+        let Some(user_id) = self.check_token(token) else {
+            return;
+        };
+        let now = Instant::now();
+        let mut state = self.lock();
+        for conn in state.conns.values_mut() {
+            if conn.live.is_some() && conn.user_id == user_id && conn.token == token {
+                conn.last_activity = now;
+            }
+        }
+    }
+
+    /// Connections the hub holds, with or without a socket (resumable ones included).
+    pub fn connections(&self) -> usize {
+        self.lock().conns.len()
+    }
+
+    /// Cuts every socket off and refuses upgrades while `cut` holds (the network between the
+    /// clients and the server is down); the connections stay until swept.
+    pub fn cut_off(&self, cut: bool) {
+        self.inner
+            .cut_off
+            .store(cut, std::sync::atomic::Ordering::SeqCst);
+        if cut {
+            self.drop_all();
+        }
+    }
+
+    pub(super) fn is_cut_off(&self) -> bool {
+        self.inner.cut_off.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Sends `event` to every connection (live, or disconnected but resumable) of each user in
@@ -201,7 +289,6 @@ impl Hub {
         let broadcast = broadcast_json(broadcast);
         let mut per_user: HashMap<String, Body> = HashMap::new();
         let mut state = self.lock();
-        reap(&mut state);
         let mut removed = Vec::new();
         for (conn_id, conn) in state.conns.iter_mut() {
             if !wanted.contains(conn.user_id.as_str()) {
@@ -279,11 +366,15 @@ impl Hub {
         &self.inner.server_version
     }
 
+    /// The state, swept up to now.
     fn lock(&self) -> MutexGuard<'_, HubState> {
-        self.inner
+        let mut state = self
+            .inner
             .state
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.sweep_until(Instant::now());
+        state
     }
 
     pub(super) fn check_token(&self, token: &str) -> Option<String> {
@@ -292,9 +383,13 @@ impl Hub {
 
     /// Attaches a new socket of `user_id`, resuming `resume` = (connection id, next seq) when
     /// that disconnected connection exists; otherwise a fresh connection with a `hello`.
-    pub(super) fn attach(&self, user_id: &str, resume: Option<(&str, i64)>) -> Attached {
+    pub(super) fn attach(
+        &self,
+        user_id: &str,
+        token: &str,
+        resume: Option<(&str, i64)>,
+    ) -> Attached {
         let mut state = self.lock();
-        reap(&mut state);
         state.next_attach += 1;
         let attach = state.next_attach;
         // Room for a full dead queue replay followed by a full pending queue.
@@ -336,12 +431,15 @@ impl Hub {
             },
             None => {
                 let conn_id = new_id();
-                let mut conn = Conn::new(user_id);
+                let mut conn = Conn::new(user_id, token);
                 conn.live = Some(live);
                 self.hello(&mut conn, &conn_id);
                 (conn_id, conn)
             }
         };
+        // Every socket starts a new `WebConn`, whose last activity is its creation.
+        conn.last_activity = Instant::now();
+        conn.token = token.to_owned();
         // What waited while no socket was attached goes out now, numbered on the way.
         while let Some(body) = conn.pending.pop_front() {
             conn.send(&body);
@@ -384,13 +482,6 @@ impl Hub {
     }
 }
 
-/// Drops connections disconnected for longer than [`RESUMABLE_FOR`].
-fn reap(state: &mut HubState) {
-    state
-        .conns
-        .retain(|_, conn| conn.live.is_some() || conn.disconnected_at.elapsed() < RESUMABLE_FOR);
-}
-
 fn hostname() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
@@ -405,7 +496,7 @@ mod tests {
 
     /// A disconnected connection that has sent seqs `0..sent`.
     fn conn_with(sent: i64) -> Conn {
-        let mut conn = Conn::new("u");
+        let mut conn = Conn::new("u", "t");
         for n in 0..sent {
             conn.send(&event_body("e", json!(n), json!({})));
         }
@@ -433,6 +524,51 @@ mod tests {
         let oldest = 200 - DEAD_QUEUE_SIZE as i64;
         assert_eq!(conn.resume_index(oldest - 1), None);
         assert_eq!(conn.resume_index(oldest), Some(0));
+    }
+
+    /// A connection without a socket, last active at `active`.
+    fn idle_since(active: Instant) -> Conn {
+        let mut conn = Conn::new("u", "t");
+        conn.last_activity = active;
+        conn
+    }
+
+    #[test]
+    fn the_sweep_runs_at_its_ticks_and_measures_from_the_last_activity() {
+        let start = Instant::now();
+        let minute = Duration::from_secs(60);
+        let at = |minutes: u64, seconds: u64| {
+            start + minute * minutes as u32 + Duration::from_secs(seconds)
+        };
+        let mut state = HubState::new(5 * minute, start);
+        // Idle since the start, dropped at 9:59; busy until its drop at 9:00.
+        state.conns.insert("idle".into(), idle_since(start));
+        state.conns.insert("busy".into(), idle_since(at(9, 0)));
+        // A live socket is never swept, however old its activity.
+        let (tx, _rx) = mpsc::channel(1);
+        let (close, _close_rx) = oneshot::channel();
+        let mut live = idle_since(start);
+        live.live = Some(Live {
+            attach: 1,
+            tx,
+            close,
+        });
+        state.conns.insert("live".into(), live);
+
+        // At 5:00 the idle one is exactly five minutes old: not more, so it stays.
+        state.sweep_until(at(9, 59));
+        assert_eq!(state.conns.len(), 3);
+        // The 10:00 tick takes the idle one, a second after its drop.
+        state.sweep_until(at(10, 0));
+        assert!(!state.conns.contains_key("idle"));
+        assert!(state.conns.contains_key("busy"));
+        // The busy one goes at the first tick more than five minutes after its activity.
+        state.sweep_until(at(14, 59));
+        assert!(state.conns.contains_key("busy"));
+        state.sweep_until(at(15, 0));
+        assert!(!state.conns.contains_key("busy"));
+        state.sweep_until(at(60, 0));
+        assert_eq!(state.conns.keys().collect::<Vec<_>>(), ["live"]);
     }
 
     #[test]

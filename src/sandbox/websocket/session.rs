@@ -83,19 +83,26 @@ async fn upgrade(
             return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
         }
     };
+    if hub.is_cut_off() {
+        // What a client sees from the proxy in front of an unreachable server.
+        return (StatusCode::BAD_GATEWAY, "the server cannot be reached\n").into_response();
+    }
     // A bad token is not refused here: the endpoint trusts the requester and the socket waits
     // for an authentication challenge instead (APIHandlerTrustRequester).
-    let user_id = request_token(&headers).and_then(|token| hub.check_token(&token));
+    let user = request_token(&headers)
+        .and_then(|token| hub.check_token(&token).map(|user_id| (user_id, token)));
     let resume = resume_request(query.as_deref());
     ws.max_message_size(SOCKET_MAX_MESSAGE_SIZE)
-        .on_upgrade(move |socket| serve(hub, socket, user_id, resume))
+        .on_upgrade(move |socket| serve(hub, socket, user, resume))
 }
 
-async fn serve(hub: Hub, socket: WebSocket, user_id: Option<String>, resume: ResumeRequest) {
-    let attached = match (user_id, resume) {
+async fn serve(hub: Hub, socket: WebSocket, user: Option<(String, String)>, resume: ResumeRequest) {
+    let attached = match (user, resume) {
         (Some(_), ResumeRequest::Invalid) => return,
-        (Some(user), ResumeRequest::Resume(id, seq)) => Some(hub.attach(&user, Some((&id, seq)))),
-        (Some(user), ResumeRequest::Fresh) => Some(hub.attach(&user, None)),
+        (Some((user, token)), ResumeRequest::Resume(id, seq)) => {
+            Some(hub.attach(&user, &token, Some((&id, seq))))
+        }
+        (Some((user, token)), ResumeRequest::Fresh) => Some(hub.attach(&user, &token, None)),
         (None, _) => None,
     };
     let mut session = Session {
@@ -207,7 +214,7 @@ impl Session {
                 return false;
             };
             // A challenge always starts a fresh connection (hello, then the OK).
-            let attached = self.hub.attach(&user_id, None);
+            let attached = self.hub.attach(&user_id, token, None);
             let _ = attached.tx.try_send(ok_response(request.seq, None));
             self.attached = Some(attached);
             return true;
