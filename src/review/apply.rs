@@ -160,9 +160,11 @@ pub async fn place_channel(
             return Ok(());
         }
         let users = users?;
-        let adds = users
+        // Every rule the server applies is checked before the first add, so a refused
+        // destination leaves nothing half done.
+        let newcomers = super::destination::newcomers(client, team_id, &users).await?;
+        let adds = newcomers
             .iter()
-            .filter(|u| u.is_active())
             .map(|user| client.add_team_member(team_id, &user.id));
         for added in futures_util::future::join_all(adds).await {
             added?;

@@ -11,6 +11,7 @@ mod apply;
 mod arrival;
 mod callbacks;
 mod context;
+mod destination;
 mod message;
 mod reconcile;
 mod signing;
