@@ -13,7 +13,8 @@ use support::world::*;
 /// One call to Org B as its system admin; panics unless the server says yes.
 async fn as_admin(world: &World, method: Method, path: &str, body: Option<Value>) -> Value {
     let token = session(&world.b, "sysadmin", "Sys@dmin-sample1").await;
-    let (status, answer) = harness::call(world.b.site_url(), method, path, Some(&token), body).await;
+    let (status, answer) =
+        harness::call(world.b.site_url(), method, path, Some(&token), body).await;
     assert!(status.is_success(), "{path}: {status} {answer}");
     answer
 }
@@ -87,7 +88,10 @@ async fn a_destination_team_the_server_would_refuse_stops_the_accept_before_anyo
     let inbox = world.b.team_id("shared-inbox").unwrap();
     let local = world.b.user_id("user-1").unwrap();
     one.client.add_team_member(&inbox, &local).await.unwrap();
-    one.client.add_channel_member(&channel, &local).await.unwrap();
+    one.client
+        .add_channel_member(&channel, &local)
+        .await
+        .unwrap();
     let marketing = world.b.team_id("marketing").unwrap();
     let patch = format!("/api/v4/teams/{marketing}/patch");
     let nobody_added = || async {
@@ -99,13 +103,28 @@ async fn a_destination_team_the_server_would_refuse_stops_the_accept_before_anyo
     };
 
     // The team's allowed domains.
-    as_admin(&world, Method::PUT, &patch, Some(json!({"allowed_domains": "sandbox.test"}))).await;
+    as_admin(
+        &world,
+        Method::PUT,
+        &patch,
+        Some(json!({"allowed_domains": "sandbox.test"})),
+    )
+    .await;
     let dm = accept_fails(&world, &one, &marketing, "allowed domains").await;
-    assert!(dm.contains("sandbox.test") && dm.contains("allowed domains"), "{dm}");
+    assert!(
+        dm.contains("sandbox.test") && dm.contains("allowed domains"),
+        "{dm}"
+    );
     assert!(dm.contains(&format!("@{}", synced.username)), "{dm}");
     assert!(dm.contains("Team Settings"), "{dm}");
     nobody_added().await;
-    as_admin(&world, Method::PUT, &patch, Some(json!({"allowed_domains": ""}))).await;
+    as_admin(
+        &world,
+        Method::PUT,
+        &patch,
+        Some(json!({"allowed_domains": ""})),
+    )
+    .await;
 
     // The server-wide domain restriction.
     as_admin(
@@ -127,11 +146,23 @@ async fn a_destination_team_the_server_would_refuse_stops_the_accept_before_anyo
     .await;
 
     // A team managed by groups.
-    as_admin(&world, Method::PUT, &patch, Some(json!({"group_constrained": true}))).await;
+    as_admin(
+        &world,
+        Method::PUT,
+        &patch,
+        Some(json!({"group_constrained": true})),
+    )
+    .await;
     let dm = accept_fails(&world, &one, &marketing, "managed by groups").await;
     assert!(dm.contains("managed by groups"), "{dm}");
     nobody_added().await;
-    as_admin(&world, Method::PUT, &patch, Some(json!({"group_constrained": false}))).await;
+    as_admin(
+        &world,
+        Method::PUT,
+        &patch,
+        Some(json!({"group_constrained": false})),
+    )
+    .await;
 
     // A team with room for one more (the local user) but not two.
     let count = as_admin(
@@ -152,7 +183,10 @@ async fn a_destination_team_the_server_would_refuse_stops_the_accept_before_anyo
     )
     .await;
     let dm = accept_fails(&world, &one, &marketing, "MaxUsersPerTeam").await;
-    assert!(dm.contains("MaxUsersPerTeam") && dm.contains(&format!("limit of {}", count + 1)), "{dm}");
+    assert!(
+        dm.contains("MaxUsersPerTeam") && dm.contains(&format!("limit of {}", count + 1)),
+        "{dm}"
+    );
     nobody_added().await;
     as_admin(
         &world,
@@ -163,9 +197,18 @@ async fn a_destination_team_the_server_would_refuse_stops_the_accept_before_anyo
     .await;
 
     // An archived team is never a destination, even when the click's menu still shows it.
-    as_admin(&world, Method::DELETE, &format!("/api/v4/teams/{marketing}"), None).await;
+    as_admin(
+        &world,
+        Method::DELETE,
+        &format!("/api/v4/teams/{marketing}"),
+        None,
+    )
+    .await;
     let said = accept_fails(&world, &one, &marketing, "archived").await;
-    assert!(said.contains("archived") || said.contains("Pick a team"), "{said}");
+    assert!(
+        said.contains("archived") || said.contains("Pick a team"),
+        "{said}"
+    );
     nobody_added().await;
 
     // Another team works, with everyone in it.

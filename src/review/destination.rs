@@ -51,9 +51,8 @@ pub async fn newcomers<'a>(
             restrict_creation_to_domains: String::new(),
         }
     });
-    refusal(&team, members.len(), &newcomers, &settings).map_or(Ok(newcomers), |why| {
-        Err(ReviewError::Refused(why))
-    })
+    refusal(&team, members.len(), &newcomers, &settings)
+        .map_or(Ok(newcomers), |why| Err(ReviewError::Refused(why)))
 }
 
 /// The first rule that refuses `newcomers` into `team` (which has `count` members).
@@ -92,7 +91,10 @@ fn refusal(
             .filter(|u| !u.is_bot && !is_guest(u) && !email_allowed(&u.email, &allowed))
             .collect();
         if !refused.is_empty() {
-            let remote = if refused.iter().any(|u| u.remote_id.as_deref().is_some_and(|r| !r.is_empty())) {
+            let remote = if refused
+                .iter()
+                .any(|u| u.remote_id.as_deref().is_some_and(|r| !r.is_empty()))
+            {
                 " (people from another organization have no real email address on this server)"
             } else {
                 ""
@@ -118,7 +120,12 @@ fn refusal(
 fn who<'a>(users: impl Iterator<Item = &'a User>) -> String {
     let names: Vec<String> = users.map(|u| format!("@{}", u.username)).collect();
     let verb = if names.len() == 1 { "is" } else { "are" };
-    let shown = names.iter().take(NAMED).cloned().collect::<Vec<_>>().join(", ");
+    let shown = names
+        .iter()
+        .take(NAMED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if names.len() > NAMED {
         format!("{shown} and {} more {verb}", names.len() - NAMED)
     } else {

@@ -68,9 +68,7 @@ impl Db {
                 "Email must be from a specific domain (e.g. @example.com). Please ask your System Administrator for details.",
             ));
         }
-        let existing = self
-            .team_members
-            .get(&(team.id.clone(), user.id.clone()));
+        let existing = self.team_members.get(&(team.id.clone(), user.id.clone()));
         if existing.is_some_and(|m| m.delete_at == 0) {
             return Ok(());
         }
@@ -105,8 +103,14 @@ mod tests {
         );
         assert!(email_allowed("a@example.com", &["example.com", ""]));
         assert!(email_allowed("A@EXAMPLE.com", &["@example.com"]));
-        assert!(!email_allowed("a@example.com", &["example.com", "other.org"]));
-        assert!(!email_allowed("x4kz1d8gq7bq3rfeh1o3wd5t8e", &["example.com"]));
+        assert!(!email_allowed(
+            "a@example.com",
+            &["example.com", "other.org"]
+        ));
+        assert!(!email_allowed(
+            "x4kz1d8gq7bq3rfeh1o3wd5t8e",
+            &["example.com"]
+        ));
         assert!(email_allowed("x4kz1d8gq7bq3rfeh1o3wd5t8e", &["", " , "]));
     }
 }
