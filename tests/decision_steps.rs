@@ -261,3 +261,56 @@ async fn a_restart_during_a_relocation_finishes_or_rolls_it_back_exactly_once() 
     .await;
     bot.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_deciding_admin_the_team_refuses_is_told_and_the_decision_still_completes() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    set_roles(&world, "user-1", "system_user system_admin").await;
+    let marketing = world.b.team_id("marketing").unwrap();
+    let decider = world.user("user-1", "SampleUs@r-1").await;
+    // user-1@sandbox.test is outside the team's allowed domains; the bot is exempt.
+    let token = session(&world.b, "sysadmin", "Sys@dmin-sample1").await;
+    let (status, _) = support::harness::call(
+        world.b.site_url(),
+        reqwest::Method::PUT,
+        &format!("/api/v4/teams/{marketing}/patch"),
+        Some(&token),
+        Some(serde_json::json!({"allowed_domains": "example.com"})),
+    )
+    .await;
+    assert!(status.is_success());
+    let channel = world.share("quiet", "Quiet").await;
+    let bot = world.start_bot().await;
+    let store = world.store().await;
+    both_dms(&world, "Quiet").await;
+    bot.kill().await;
+    let r = request_of(&store, &channel).await;
+    assert!(matches!(
+        store
+            .begin_decision(&r.id, "accept", Some(&marketing), &decider.id, None)
+            .await
+            .unwrap(),
+        sharebot::store::Decision::Made(_)
+    ));
+    let bot = world.start_bot().await;
+    let r = settled(&store, &channel).await;
+    assert_eq!(audits(&store, &r.id, "request.accepted").await, 1);
+    assert_eq!(channel_on_b(&world, &channel).await.team_id, marketing);
+    let bot_id = bot_id(&world);
+    let told = wait("the decider told", || async {
+        decider
+            .dm_posts(&bot_id)
+            .await
+            .into_iter()
+            .find(|p| p.message.contains("could not add you"))
+            .map(|p| p.message)
+    })
+    .await;
+    assert!(told.contains("Marketing"), "{told}");
+    assert!(world
+        .b_bot()
+        .team_member(&marketing, &decider.id)
+        .await
+        .is_err());
+    bot.shutdown().await.unwrap();
+}
