@@ -56,6 +56,8 @@ on_both!(
     waiting_shares_are_kept_once_and_dropped,
     a_command_post_is_handled_once,
     a_post_refused_for_good_is_never_out_of_date,
+    a_decision_step_and_its_audit_row_are_written_once,
+    a_relocation_is_recorded_then_finished_or_rolled_back,
 );
 
 fn sample(channel: &str) -> NewRequest {
@@ -73,7 +75,7 @@ fn sample(channel: &str) -> NewRequest {
 async fn migrations_are_applied_once(store: Store) {
     assert_eq!(
         store.applied_migrations().await.unwrap(),
-        vec![1, 2, 3, 4, 5]
+        vec![1, 2, 3, 4, 5, 6]
     );
     store
         .migrate()
@@ -81,7 +83,7 @@ async fn migrations_are_applied_once(store: Store) {
         .expect("running migrations again is a no-op");
     assert_eq!(
         store.applied_migrations().await.unwrap(),
-        vec![1, 2, 3, 4, 5]
+        vec![1, 2, 3, 4, 5, 6]
     );
     store.ping().await.unwrap();
 }
@@ -531,4 +533,100 @@ mod migration {
             super::duplicates_from_before_the_unique_index_are_dropped_safely(db).await;
         }
     }
+}
+
+async fn a_decision_step_and_its_audit_row_are_written_once(store: Store) {
+    let (req, _) = store.open_request(&sample("chan-steps")).await.unwrap();
+    store
+        .begin_decision(&req.id, "accept", Some("team-a"), "admin1", None)
+        .await
+        .unwrap();
+    store.add_progress(&req.id, "decider").await.unwrap();
+    for expected in [true, false, false] {
+        assert_eq!(
+            store
+                .audit_step(&req.id, "audit", "admin1", "request.accepted", "{}")
+                .await
+                .unwrap(),
+            expected
+        );
+    }
+    let rows = store.audit_for(&req.id).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let now = store.request(&req.id).await.unwrap().unwrap();
+    assert!(now.did("decider") && now.did("audit"), "{}", now.progress);
+}
+
+async fn a_relocation_is_recorded_then_finished_or_rolled_back(store: Store) {
+    let (req, _) = store.open_request(&sample("chan-move")).await.unwrap();
+    store
+        .decide(
+            &req.id,
+            RequestState::Accepted,
+            Some("team-a"),
+            "admin1",
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(!store
+        .begin_relocation(&req.id, "team-x", "team-b", "admin2")
+        .await
+        .unwrap());
+    assert!(store
+        .begin_relocation(&req.id, "team-a", "team-b", "admin2")
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .begin_relocation(&req.id, "team-a", "team-c", "admin3")
+            .await
+            .unwrap(),
+        "one relocation at a time"
+    );
+    assert_eq!(store.relocations_in_progress().await.unwrap().len(), 1);
+    assert!(store
+        .finish_relocation(&req.id, "{\"to_team\":\"B\"}")
+        .await
+        .unwrap());
+    assert!(
+        !store.finish_relocation(&req.id, "{}").await.unwrap(),
+        "finished once"
+    );
+    let moved = store.request(&req.id).await.unwrap().unwrap();
+    assert_eq!(moved.team_id.as_deref(), Some("team-b"));
+    assert_eq!(moved.accepted_team_id.as_deref(), Some("team-a"));
+    assert_eq!(
+        moved.decided_by.as_deref(),
+        Some("admin1"),
+        "the decision is kept"
+    );
+    assert_eq!(moved.moved_by.as_deref(), Some("admin2"));
+    assert!(moved.moved_at.is_some() && moved.relocating_to.is_none());
+    let rows = store.audit_for(&req.id).await.unwrap();
+    assert_eq!(
+        rows.iter()
+            .filter(|e| e.action == "request.relocated")
+            .count(),
+        1
+    );
+
+    // A second move keeps the first team; a rolled-back one changes nothing.
+    assert!(store
+        .begin_relocation(&req.id, "team-b", "team-c", "admin3")
+        .await
+        .unwrap());
+    store.abandon_relocation(&req.id).await.unwrap();
+    let back = store.request(&req.id).await.unwrap().unwrap();
+    assert_eq!(back.team_id.as_deref(), Some("team-b"));
+    assert!(back.relocating_to.is_none());
+    assert!(store.relocations_in_progress().await.unwrap().is_empty());
+    assert!(store
+        .begin_relocation(&req.id, "team-b", "team-c", "admin3")
+        .await
+        .unwrap());
+    assert!(store.finish_relocation(&req.id, "{}").await.unwrap());
+    let twice = store.request(&req.id).await.unwrap().unwrap();
+    assert_eq!(twice.accepted_team_id.as_deref(), Some("team-a"));
+    assert_eq!(twice.moved_by.as_deref(), Some("admin3"));
 }

@@ -75,6 +75,18 @@ fn seed(admins: usize) -> Seed {
             token: None,
         });
     }
+    // Every admin is in every team: the server's default of 50 members a team
+    // (`TeamSettings.MaxUsersPerTeam`) is raised as such an organization's admin would.
+    if admins + 10 > 50 {
+        let mut limits = toml::Table::new();
+        limits.insert(
+            "MaxUsersPerTeam".into(),
+            toml::Value::Integer(admins as i64 + 100),
+        );
+        let mut config = toml::Table::new();
+        config.insert("TeamSettings".into(), toml::Value::Table(limits));
+        seed.config = Some(config);
+    }
     seed
 }
 

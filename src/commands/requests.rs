@@ -40,7 +40,11 @@ fn about(subject: &str, detail: &str) -> String {
         parts.push(o);
     }
     if let Some(t) = team {
-        parts.push(format!("→ {t}"));
+        // A relocation names where it moved from too.
+        match pick(&["from_team"], &map) {
+            Some(from) => parts.push(format!("{from} → {t}")),
+            None => parts.push(format!("→ {t}")),
+        }
     }
     if let Some(note) = pick(&["note"], &map) {
         parts.push(format!("“{note}”"));
@@ -158,6 +162,13 @@ mod tests {
                 r#"{"channel":"Launch","org":"Org B","team":"Marketing"}"#
             ),
             "Launch · Org B · → Marketing"
+        );
+        assert_eq!(
+            about(
+                "r1",
+                r#"{"channel":"Launch","from_team":"Marketing","to_team":"Engineering"}"#
+            ),
+            "Launch · Marketing → Engineering"
         );
         assert_eq!(about("r1", ""), "r1");
         assert_eq!(about("r1", "moved"), "moved");

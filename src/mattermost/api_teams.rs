@@ -6,7 +6,7 @@ use serde_json::json;
 use super::api_users::PAGE_SIZE;
 use super::client::{Client, Idempotency, Request};
 use super::error::Result;
-use super::models::{Team, TeamMember};
+use super::models::{Team, TeamMember, TeamSettings};
 use super::route::{validate_id, Route};
 
 impl Client {
@@ -48,6 +48,32 @@ impl Client {
         )
         .json(&json!({ "team_id": team_id, "user_id": user_id }))?;
         self.json(request).await
+    }
+
+    /// The live members of a team whose accounts are not deactivated
+    /// (`GET /teams/{team_id}/members?exclude_deleted_users=true`, all pages).
+    pub async fn active_team_members(&self, team_id: &str) -> Result<Vec<TeamMember>> {
+        let route = Route::new("/api/v4/teams/{team_id}/members", &[team_id])?;
+        self.all_pages(|page| {
+            Request::get(route.clone())
+                .query("exclude_deleted_users", "true")
+                .query("per_page", PAGE_SIZE)
+                .query("page", page)
+        })
+        .await
+    }
+
+    /// The server's `TeamSettings` (`GET /config`; needs `manage_system`).
+    pub async fn team_settings(&self) -> Result<TeamSettings> {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default, rename_all = "PascalCase")]
+        struct Config {
+            team_settings: TeamSettings,
+        }
+        let config: Config = self
+            .json(Request::get(Route::fixed("/api/v4/config")))
+            .await?;
+        Ok(config.team_settings)
     }
 
     /// `GET /teams/{team_id}/members/{user_id}`: 404 when the user is not a member.

@@ -256,6 +256,9 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                     c["at"] = json!("2026-01-01 10:42 UTC");
                     c["note"] = json!(note);
                     c["told"] = json!(note.is_empty());
+                    c["first_team"] = json!("Marketing");
+                    c["moved_by"] = json!(if note.is_empty() { "" } else { "bob" });
+                    c["moved_at"] = json!("11:05 UTC");
                     out.push(c);
                 }
             }
@@ -268,7 +271,7 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
             out.push(c);
         }
         "decision_failed.md.j2" => {
-            for action in ["accept", "reject", "relocate"] {
+            for action in ["accept", "reject", "relocate", "join"] {
                 let mut c = request.clone();
                 c["action"] = json!(action);
                 c["team"] = json!("Engineering");

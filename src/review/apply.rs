@@ -41,6 +41,36 @@ pub async fn decision(ctx: &Context, request_id: &str) {
         .unwrap_or_else(|| BOT_ACTOR.into());
     match result {
         Ok(()) => {
+            // The steps after the work are recorded too, so a restart finishes them once:
+            // the deciding admin joins, the audit row is written, then the decision is done.
+            let request = match ctx.store.request(&request.id).await {
+                Ok(Some(now)) => now,
+                _ => request,
+            };
+            if action == "accept" && !request.did("decider") {
+                add_member(ctx, &request, request.decided_by.as_deref(), &teams).await;
+                if let Err(err) = ctx.store.add_progress(&request.id, "decider").await {
+                    tracing::error!(request = %request.id, "cannot record a decision step (finished at the next reconcile): {err}");
+                    return;
+                }
+            }
+            let what = match (action, request.note.as_deref()) {
+                ("accept", _) => "request.accepted",
+                (_, Some(n)) if actor == BOT_ACTOR && n.starts_with("expired") => "request.expired",
+                _ => "request.rejected",
+            };
+            let detail = json!({
+                "channel": request.channel_display_name, "org": request.org_name,
+                "team_id": request.team_id, "note": request.note,
+            });
+            if let Err(err) = ctx
+                .store
+                .audit_step(&request.id, "audit", &actor, what, &detail.to_string())
+                .await
+            {
+                tracing::error!(request = %request.id, "cannot write the audit log (finished at the next reconcile): {err}");
+                return;
+            }
             let done = match ctx.store.finish_decision(&request.id).await {
                 Ok(Some(done)) => done,
                 Ok(None) => return,
@@ -49,30 +79,8 @@ pub async fn decision(ctx: &Context, request_id: &str) {
                     return;
                 }
             };
-            let what = match (done.state, request.note.as_deref()) {
-                (RequestState::Accepted, _) => "request.accepted",
-                (_, Some(n)) if actor == BOT_ACTOR && n.starts_with("expired") => "request.expired",
-                _ => "request.rejected",
-            };
-            let detail = json!({
-                "channel": done.channel_display_name, "org": done.org_name,
-                "team_id": done.team_id, "note": done.note,
-            });
-            if let Err(err) = ctx
-                .store
-                .audit(&actor, what, &done.id, &detail.to_string())
-                .await
-            {
-                tracing::warn!("cannot write the audit log: {err}");
-            }
             tracing::info!(request = %done.id, channel = %done.channel_display_name, state = done.state.as_str(), "decision applied");
-            // The DMs and the decider's membership do not wait on each other.
-            let decider = async {
-                if done.state == RequestState::Accepted {
-                    add_decider(ctx, &done).await;
-                }
-            };
-            tokio::join!(decider, refresh_posts(ctx, &done, &teams));
+            refresh_posts(ctx, &done, &teams).await;
         }
         Err(err) => {
             tracing::warn!(request = %request.id, action, "decision failed, request pending again: {err}");
@@ -161,9 +169,11 @@ pub async fn place_channel(
             return Ok(());
         }
         let users = users?;
-        let adds = users
+        // Every rule the server applies is checked before the first add, so a refused
+        // destination leaves nothing half done.
+        let newcomers = super::destination::newcomers(client, team_id, &users).await?;
+        let adds = newcomers
             .iter()
-            .filter(|u| u.is_active())
             .map(|user| client.add_team_member(team_id, &user.id));
         for added in futures_util::future::join_all(adds).await {
             added?;
@@ -240,17 +250,41 @@ async fn hide_move_posts(client: &Client, channel_id: &str) {
     }
 }
 
-/// Adds the admin who accepted to the channel (best effort: the channel is placed already).
-async fn add_decider(ctx: &Context, request: &ReviewRequest) {
-    let Some(admin) = request.decided_by.as_deref().filter(|a| *a != BOT_ACTOR) else {
+/// Adds `admin` (who accepted or moved the channel) to the channel in its team
+/// (`request.team_id`), joining the team first when they are not in it; when the server
+/// refuses, the admin is told by DM (the channel is placed already).
+async fn add_member(ctx: &Context, request: &ReviewRequest, admin: Option<&str>, teams: &[Team]) {
+    let Some(admin) = admin.filter(|a| *a != BOT_ACTOR) else {
         return;
     };
-    if let Err(err) = ctx
-        .client
-        .add_channel_member(&request.channel_id, admin)
-        .await
-    {
-        tracing::warn!(request = %request.id, "cannot add the deciding admin to the channel: {}", err.user_message());
+    let Some(team_id) = request.team_id.as_deref() else {
+        return;
+    };
+    let joined = match ctx.client.team_member(team_id, admin).await {
+        Ok(m) if m.delete_at == 0 => Ok(()),
+        _ => ctx.client.add_team_member(team_id, admin).await.map(|_| ()),
+    };
+    let joined = match joined {
+        Ok(()) => ctx
+            .client
+            .add_channel_member(&request.channel_id, admin)
+            .await
+            .map(|_| ()),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = joined {
+        let reason = err.user_message();
+        tracing::warn!(request = %request.id, "cannot add the deciding admin to the channel: {reason}");
+        let context =
+            json!({"action": "join", "team": team_name(teams, Some(team_id)), "reason": reason});
+        match render(ctx, "decision_failed.md.j2", request, context) {
+            Ok(text) => {
+                if let Err(err) = ctx.poster.direct_message(admin, text).await {
+                    tracing::warn!("cannot tell the admin they were not added: {err}");
+                }
+            }
+            Err(err) => tracing::error!("{err}"),
+        }
     }
 }
 
@@ -383,25 +417,46 @@ async fn wait_until_synced(
     }
 }
 
-/// Moves an accepted channel to team `to` for admin `by` (same membership rule as Accept),
-/// records and audits it, and updates every post; a failure is reported to `by` by DM and
-/// changes nothing recorded.
+/// Moves an accepted channel to team `to` for admin `by` (same membership rule as Accept).
+/// The relocation is recorded before it starts; the mover joins, then the new team and the
+/// audit row are recorded together and every post updated. A failure rolls the record back
+/// and is reported to `by` by DM. A restart finds a recorded relocation and runs this again.
 pub async fn relocation(ctx: &Context, request: &ReviewRequest, to: &str, by: &str) {
     let from = request.team_id.clone().unwrap_or_default();
+    if request.relocating_to.as_deref() != Some(to) {
+        match ctx.store.begin_relocation(&request.id, &from, to, by).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(request = %request.id, "not moved: it changed meanwhile");
+                return;
+            }
+            Err(err) => {
+                tracing::error!(request = %request.id, "cannot record a relocation: {err}");
+                return;
+            }
+        }
+    }
     let result = place_channel(&ctx.client, &request.channel_id, to).await;
     let teams = ctx.teams().await.unwrap_or_default();
     match result {
         Ok(()) => {
-            let _ = ctx.client.add_channel_member(&request.channel_id, by).await;
-            match ctx.store.relocate(&request.id, &from, to, by).await {
-                Ok(_) => {
-                    let detail = json!({"channel": request.channel_display_name, "from_team_id": from, "to_team_id": to});
-                    let _ = ctx
-                        .store
-                        .audit(by, "request.relocated", &request.id, &detail.to_string())
-                        .await;
-                }
-                Err(err) => tracing::error!("cannot record a relocation: {err}"),
+            let moved = ReviewRequest {
+                team_id: Some(to.to_string()),
+                ..request.clone()
+            };
+            add_member(ctx, &moved, Some(by), &teams).await;
+            let detail = json!({
+                "channel": request.channel_display_name,
+                "from_team_id": from, "from_team": team_name(&teams, Some(&from)),
+                "to_team_id": to, "to_team": team_name(&teams, Some(to)),
+            });
+            if let Err(err) = ctx
+                .store
+                .finish_relocation(&request.id, &detail.to_string())
+                .await
+            {
+                tracing::error!(request = %request.id, "cannot record a relocation (finished at the next reconcile): {err}");
+                return;
             }
             if let Ok(Some(now)) = ctx.store.request(&request.id).await {
                 refresh_posts(ctx, &now, &teams).await;
@@ -409,6 +464,9 @@ pub async fn relocation(ctx: &Context, request: &ReviewRequest, to: &str, by: &s
         }
         Err(err) => {
             let reason = err.user_message();
+            if let Err(err) = ctx.store.abandon_relocation(&request.id).await {
+                tracing::error!(request = %request.id, "cannot roll back a relocation record: {err}");
+            }
             let _ = ctx
                 .store
                 .audit(by, "request.relocate_failed", &request.id, &reason)

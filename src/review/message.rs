@@ -209,8 +209,7 @@ impl Context {
                 (RequestState::Pending, Some("accept")) => "accepting",
                 (RequestState::Pending, _) => "rejecting",
                 (RequestState::Accepted, _)
-                    if request.auto_accepted
-                        && request.decided_by.as_deref() == Some(super::BOT_ACTOR) =>
+                    if request.auto_accepted && request.moved_by.is_none() =>
                 {
                     "auto_accepted_fresh"
                 }
@@ -228,11 +227,30 @@ impl Context {
                 Some(id) => self.username(id).await,
                 None => String::new(),
             };
+            // A relocation keeps the decision: accepted into the first team by whoever
+            // decided, then moved by whoever moved it last.
+            let moved_by = match request.moved_by.as_deref() {
+                Some(id) => self.username(id).await,
+                None => String::new(),
+            };
+            let moved_at = request.moved_at.map(timestamp).unwrap_or_default();
+            let first_team = request
+                .accepted_team_id
+                .as_deref()
+                .or(request.team_id.as_deref());
+            let (by, at) = if outcome == "auto_accepted" {
+                (moved_by.clone(), moved_at.clone())
+            } else {
+                (by, request.decided_at.map(timestamp).unwrap_or_default())
+            };
             let context = json!({
                 "outcome": outcome,
                 "team": team_name(teams, request.team_id.as_deref()),
+                "first_team": team_name(teams, first_team),
+                "moved_by": moved_by,
+                "moved_at": moved_at,
                 "by": by,
-                "at": request.decided_at.map(timestamp).unwrap_or_default(),
+                "at": at,
                 "note": request.note.clone().unwrap_or_default(),
                 "told": request.did("told"),
             });

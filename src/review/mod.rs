@@ -12,6 +12,7 @@ mod arrival;
 mod callbacks;
 mod context;
 mod declines;
+mod destination;
 mod message;
 mod reconcile;
 mod signing;

@@ -40,6 +40,17 @@ impl Review {
             }
         }
 
+        // So are relocations recorded but neither finished nor rolled back.
+        for request in ctx.store.relocations_in_progress().await? {
+            if let (Some(to), Some(by)) =
+                (request.relocating_to.clone(), request.relocating_by.clone())
+            {
+                if !self.is_applying(&request.id) {
+                    self.spawn_relocate(request, to, by);
+                }
+            }
+        }
+
         // Requests opened after this instant (an arrival served beside this pass) may be
         // missing from the links read below: they count as still shared until the next pass.
         let pass_started = crate::ids::now_ms();

@@ -73,6 +73,14 @@ pub struct ReviewRequest {
     pub deciding: Option<String>,
     /// Steps of that decision already done, comma-terminated (`notice,`).
     pub progress: String,
+    /// The team first accepted into, once the channel was moved elsewhere.
+    pub accepted_team_id: Option<String>,
+    /// Who made the latest move, and when.
+    pub moved_by: Option<String>,
+    pub moved_at: Option<i64>,
+    /// A relocation recorded and not yet done or rolled back: the team and who asked.
+    pub relocating_to: Option<String>,
+    pub relocating_by: Option<String>,
 }
 
 impl ReviewRequest {
@@ -123,7 +131,8 @@ pub enum Decision {
 
 const COLUMNS: &str = "id, remote_id, channel_id, channel_name, channel_display_name, channel_type, channel_purpose, \
      state, team_id, decided_by, decided_at, note, reminded_at, created_at, updated_at, \
-     org_name, channel_header, suggested_team_id, auto_accepted, deciding, progress";
+     org_name, channel_header, suggested_team_id, auto_accepted, deciding, progress, \
+     accepted_team_id, moved_by, moved_at, relocating_to, relocating_by";
 
 fn request(row: &sqlx::any::AnyRow) -> Result<ReviewRequest, StoreError> {
     use sqlx::Row;
@@ -151,6 +160,11 @@ fn request(row: &sqlx::any::AnyRow) -> Result<ReviewRequest, StoreError> {
         auto_accepted: auto_accepted != 0,
         deciding: row.try_get("deciding")?,
         progress: row.try_get("progress")?,
+        accepted_team_id: row.try_get("accepted_team_id")?,
+        moved_by: row.try_get("moved_by")?,
+        moved_at: row.try_get("moved_at")?,
+        relocating_to: row.try_get("relocating_to")?,
+        relocating_by: row.try_get("relocating_by")?,
     })
 }
 
@@ -492,28 +506,125 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Moves an accepted request from team `from` to team `to` (a relocation), in one
-    /// conditional update: false when it is no longer in `from`.
-    pub async fn relocate(
+    /// Records a relocation of an accepted request from team `from` to `to` for admin `by`
+    /// before any work starts, in one conditional update: false when it is no longer in
+    /// `from` or another relocation is recorded.
+    pub async fn begin_relocation(
         &self,
         id: &str,
         from: &str,
         to: &str,
         by: &str,
     ) -> Result<bool, StoreError> {
-        let now = now_ms();
         let done = sqlx::query(
-            "UPDATE review_requests SET team_id = $1, decided_by = $2, decided_at = $3, updated_at = $3
-             WHERE id = $4 AND state = 'accepted' AND team_id = $5",
+            "UPDATE review_requests SET relocating_to = $1, relocating_by = $2, updated_at = $3
+             WHERE id = $4 AND state = 'accepted' AND team_id = $5 AND relocating_to IS NULL",
         )
         .bind(to)
         .bind(by)
-        .bind(now)
+        .bind(now_ms())
         .bind(id)
         .bind(from)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// The recorded relocation is done: the request is in its new team (the first team and
+    /// the decision kept), and the audit row `detail` written, in one transaction; false
+    /// when no relocation was recorded (finished already).
+    pub async fn finish_relocation(&self, id: &str, detail: &str) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT relocating_by FROM review_requests WHERE id = $1 AND relocating_to IS NOT NULL",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((by,)) = row else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "UPDATE review_requests SET accepted_team_id = COALESCE(accepted_team_id, team_id),
+                 team_id = relocating_to, moved_by = relocating_by, moved_at = $1,
+                 relocating_to = NULL, relocating_by = NULL, updated_at = $1
+             WHERE id = $2 AND relocating_to IS NOT NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, 'request.relocated', $3, $4)",
+        )
+        .bind(now)
+        .bind(&by)
+        .bind(id)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The recorded relocation could not be done: nothing changes but the record.
+    pub async fn abandon_relocation(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE review_requests SET relocating_to = NULL, relocating_by = NULL, updated_at = $1
+             WHERE id = $2",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Relocations recorded but not finished nor rolled back (a restart in between).
+    pub async fn relocations_in_progress(&self) -> Result<Vec<ReviewRequest>, StoreError> {
+        self.select("state = 'accepted' AND relocating_to IS NOT NULL", None)
+            .await
+    }
+
+    /// Does the step `step` of the decision being applied once: its audit row `(actor,
+    /// action, detail)` is written together with the step's record, in one transaction;
+    /// false when the step was done already.
+    pub async fn audit_step(
+        &self,
+        id: &str,
+        step: &str,
+        actor: &str,
+        action: &str,
+        detail: &str,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE review_requests SET progress = progress || $1 || ',', updated_at = $2
+             WHERE id = $3 AND deciding IS NOT NULL
+               AND (',' || progress) NOT LIKE ('%,' || $1 || ',%')",
+        )
+        .bind(step)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(now)
+        .bind(actor)
+        .bind(action)
+        .bind(id)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Accepted requests (to find where a channel from an organization was last placed).

@@ -420,3 +420,206 @@ async fn a_users_channels_of_every_team_include_its_direct_messages() {
     .await;
     env.finish().await;
 }
+
+/// The server's join rules (`JoinUserToTeam`, `IsTeamEmailAllowed`, `addTeamMember`): a
+/// team's allowed domains and `RestrictCreationToDomains` (bots exempt, existing members
+/// too checked), a group-constrained team, `MaxUsersPerTeam`, and an archived team that
+/// leaves the lists but still answers by id.
+#[tokio::test]
+async fn joining_a_team_follows_the_servers_domain_group_and_size_rules() {
+    let env = Sandbox::start().await;
+    let admin = env.admin_token().await;
+    let team = env.team("marketing");
+    let user = env.id("user-1");
+    let add = |user: String| json!({"team_id": team, "user_id": user});
+    let members = format!("/api/v4/teams/{team}/members");
+    let patch = format!("/api/v4/teams/{team}/patch");
+
+    // user-1@sandbox.test is outside example.com.
+    let (status, patched) = env
+        .call(
+            Method::PUT,
+            &patch,
+            Some(&admin),
+            Some(json!({"allowed_domains": "@Example.com"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(patched["allowed_domains"], "@Example.com");
+    env.call_err(
+        Method::POST,
+        &members,
+        Some(&admin),
+        Some(add(user.clone())),
+        400,
+        "api.team.join_user_to_team.allowed_domains.app_error",
+    )
+    .await;
+    let (status, _) = env
+        .call(
+            Method::POST,
+            &members,
+            Some(&admin),
+            Some(add(env.id("sharebot"))),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "bots are exempt from the domain rule"
+    );
+    env.call(
+        Method::PUT,
+        &patch,
+        Some(&admin),
+        Some(json!({"allowed_domains": ""})),
+    )
+    .await;
+
+    // A system-wide restriction, and a team domain it does not list is refused.
+    env.call(
+        Method::PUT,
+        "/api/v4/config/patch",
+        Some(&admin),
+        Some(json!({"TeamSettings": {"RestrictCreationToDomains": "example.com"}})),
+    )
+    .await;
+    env.call_err(
+        Method::POST,
+        &members,
+        Some(&admin),
+        Some(add(user.clone())),
+        400,
+        "api.team.join_user_to_team.allowed_domains.app_error",
+    )
+    .await;
+    env.call_err(
+        Method::PUT,
+        &patch,
+        Some(&admin),
+        Some(json!({"allowed_domains": "other.org"})),
+        400,
+        "api.team.update_restricted_domains.mismatch.app_error",
+    )
+    .await;
+    env.call(
+        Method::PUT,
+        "/api/v4/config/patch",
+        Some(&admin),
+        Some(json!({"TeamSettings": {"RestrictCreationToDomains": ""}})),
+    )
+    .await;
+
+    // Group-constrained: nobody is in a synced group here.
+    env.call(
+        Method::PUT,
+        &patch,
+        Some(&admin),
+        Some(json!({"group_constrained": true})),
+    )
+    .await;
+    env.call_err(
+        Method::POST,
+        &members,
+        Some(&admin),
+        Some(add(user.clone())),
+        400,
+        "api.team.add_members.user_denied",
+    )
+    .await;
+    env.call(
+        Method::PUT,
+        &patch,
+        Some(&admin),
+        Some(json!({"group_constrained": false})),
+    )
+    .await;
+
+    // Full: the members already there count (bots too), a new one does not fit.
+    let (_, list) = env
+        .call(
+            Method::GET,
+            &format!("{members}?exclude_deleted_users=true"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    let count = list.as_array().unwrap().len();
+    env.call(
+        Method::PUT,
+        "/api/v4/config/patch",
+        Some(&admin),
+        Some(json!({"TeamSettings": {"MaxUsersPerTeam": count}})),
+    )
+    .await;
+    env.call_err(
+        Method::POST,
+        &members,
+        Some(&admin),
+        Some(add(user.clone())),
+        400,
+        "app.team.join_user_to_team.save_member.max_accounts.app_error",
+    )
+    .await;
+    let (status, _) = env
+        .call(
+            Method::POST,
+            &members,
+            Some(&admin),
+            Some(add(env.id("sysadmin"))),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "an existing member is not counted again"
+    );
+
+    // Only a team or system admin may patch or archive; archiving is a soft delete.
+    let plain = env.login("user-1", "SampleUs@r-1").await;
+    env.call_err(
+        Method::PUT,
+        &patch,
+        Some(&plain),
+        Some(json!({"allowed_domains": ""})),
+        403,
+        "api.context.permissions.app_error",
+    )
+    .await;
+    env.call_err(
+        Method::DELETE,
+        &format!("/api/v4/teams/{team}"),
+        Some(&plain),
+        None,
+        403,
+        "api.context.permissions.app_error",
+    )
+    .await;
+    let (status, _) = env
+        .call(
+            Method::DELETE,
+            &format!("/api/v4/teams/{team}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, archived) = env
+        .call(
+            Method::GET,
+            &format!("/api/v4/teams/{team}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert!(archived["delete_at"].as_i64().unwrap() > 0);
+    let (_, teams) = env
+        .call(Method::GET, "/api/v4/teams", Some(&admin), None)
+        .await;
+    assert!(teams
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["id"] != team.as_str()));
+    env.finish().await;
+}

@@ -53,6 +53,29 @@ pub struct Team {
     /// `O` (open) or `I` (invite only).
     #[serde(rename = "type")]
     pub team_type: String,
+    /// Email domains every member must have (shown to those who may manage the team).
+    pub allowed_domains: String,
+    /// Membership managed by synced groups.
+    #[serde(deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    pub group_constrained: Option<bool>,
+}
+
+/// The part of the server configuration's `TeamSettings` that decides who may join a team.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct TeamSettings {
+    pub max_users_per_team: i64,
+    pub restrict_creation_to_domains: String,
+}
+
+impl Default for TeamSettings {
+    /// The server's defaults.
+    fn default() -> TeamSettings {
+        TeamSettings {
+            max_users_per_team: 50,
+            restrict_creation_to_domains: String::new(),
+        }
+    }
 }
 
 /// A user's membership of a team (`TeamMember`).

@@ -77,6 +77,8 @@ fn team_routes() -> Vec<Route> {
         ("GET", "/api/v4/teams", get(teams::list)),
         ("POST", "/api/v4/teams", post(teams::create)),
         ("GET", "/api/v4/teams/{team_id}", get(teams::get_one)),
+        ("DELETE", "/api/v4/teams/{team_id}", delete(teams::archive)),
+        ("PUT", "/api/v4/teams/{team_id}/patch", put(teams::patch)),
         ("GET", "/api/v4/teams/name/{name}", get(teams::by_name)),
         (
             "GET",

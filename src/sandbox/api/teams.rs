@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::super::core::events;
 use super::super::core::shared::Shared;
+use super::super::core::team_joins::{group_denied, normalize_domains};
 use super::super::error::{ApiResult, AppError};
 use super::super::model::{null_as_default, Team, TeamMember};
 use super::request::{parse_body, path_id, path_name, Caller, Paging};
@@ -114,13 +115,22 @@ pub(crate) async fn of_user(
     Ok(Json(teams))
 }
 
-/// `GET /teams/{team_id}/members`.
+#[derive(Deserialize)]
+pub(crate) struct MembersQuery {
+    #[serde(default)]
+    exclude_deleted_users: Option<String>,
+}
+
+/// `GET /teams/{team_id}/members` (`exclude_deleted_users=true`: not the memberships of
+/// deactivated accounts).
 pub(crate) async fn members(
     State(state): State<Shared>,
     caller: Caller,
     Path(team_id): Path<String>,
     Query(paging): Query<Paging>,
+    Query(options): Query<MembersQuery>,
 ) -> ApiResult<Json<Vec<TeamMember>>> {
+    let exclude_deleted = options.exclude_deleted_users.as_deref() == Some("true");
     path_id("team_id", &team_id)?;
     let db = state.db();
     if !db.can_view_team(&caller.user, &team_id) {
@@ -130,6 +140,7 @@ pub(crate) async fn members(
         .team_members
         .values()
         .filter(|m| m.team_id == team_id && m.delete_at == 0)
+        .filter(|m| !exclude_deleted || db.user(&m.user_id).is_some_and(|u| u.delete_at == 0))
         .cloned()
         .collect();
     Ok(Json(paging.apply(list)?))
@@ -170,13 +181,17 @@ pub(crate) async fn add_member(
         if !(caller.is_admin() || team_admin || joining_open_team) {
             return Err(caller.denied("add_user_to_team"));
         }
-        if db.user(&body.user_id).is_none() {
+        if team.group_constrained == Some(true) {
+            return Err(group_denied());
+        }
+        let Some(user) = db.user(&body.user_id).cloned() else {
             return Err(AppError::new(
                 404,
                 "app.user.missing_account.const",
                 "Unable to find the user.",
             ));
-        }
+        };
+        db.check_team_join(&team, &user)?;
         db.join_team(&team_id, &body.user_id, now_ms())
     };
     events::added_to_team(&state.hub, &team_id, &body.user_id);
@@ -288,4 +303,100 @@ pub(crate) async fn create(
     };
     events::added_to_team(&state.hub, &team.id, &caller.user.id);
     Ok(created(visible(&caller, &team)))
+}
+
+/// Whether the caller may manage `team_id` (`manage_team`: a system or team admin).
+fn can_manage(state: &Shared, caller: &Caller, team_id: &str) -> bool {
+    caller.is_admin()
+        || state
+            .db()
+            .team_members
+            .get(&(team_id.to_string(), caller.user.id.clone()))
+            .is_some_and(|m| m.delete_at == 0 && m.scheme_admin)
+}
+
+/// `model.TeamPatch`: what `PUT /teams/{team_id}/patch` may change.
+#[derive(Deserialize)]
+pub(crate) struct TeamPatch {
+    display_name: Option<String>,
+    description: Option<String>,
+    company_name: Option<String>,
+    allowed_domains: Option<String>,
+    allow_open_invite: Option<bool>,
+    group_constrained: Option<bool>,
+}
+
+/// `PUT /teams/{team_id}/patch`: every allowed domain must be one of
+/// `TeamSettings.RestrictCreationToDomains` when that is set (`checkValidDomains`).
+pub(crate) async fn patch(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(team_id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Team>> {
+    path_id("team_id", &team_id)?;
+    let patch: TeamPatch = parse_body(&body, "team")?;
+    if !can_manage(&state, &caller, &team_id) {
+        return Err(caller.denied("manage_team"));
+    }
+    let mut db = state.db();
+    let mut team = db.teams.get(&team_id).cloned().ok_or_else(missing_team)?;
+    if let Some(v) = patch.display_name {
+        team.display_name = v;
+    }
+    if let Some(v) = patch.description {
+        team.description = v;
+    }
+    if let Some(v) = patch.company_name {
+        team.company_name = v;
+    }
+    if let Some(v) = patch.allowed_domains {
+        team.allowed_domains = v;
+    }
+    if let Some(v) = patch.allow_open_invite {
+        team.allow_open_invite = v;
+        if !v {
+            team.invite_id = crate::ids::new_id();
+        }
+    }
+    if let Some(v) = patch.group_constrained {
+        team.group_constrained = Some(v);
+    }
+    let valid = normalize_domains(&db.config.team_settings.restrict_creation_to_domains);
+    if !valid.is_empty() {
+        if let Some(domain) = normalize_domains(&team.allowed_domains)
+            .into_iter()
+            .find(|d| !valid.contains(d))
+        {
+            return Err(AppError::new(
+                400,
+                "api.team.update_restricted_domains.mismatch.app_error",
+                format!("Restricting team to {domain} is not allowed by the system config. Please contact your system administrator."),
+            ));
+        }
+    }
+    team.update_at = now_ms();
+    db.teams.insert(team_id, team.clone());
+    Ok(Json(visible(&caller, &team)))
+}
+
+/// `DELETE /teams/{team_id}`: archives the team (a soft delete: `delete_at` set; it still
+/// answers `GET /teams/{team_id}`, and leaves the team lists).
+pub(crate) async fn archive(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(team_id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    path_id("team_id", &team_id)?;
+    if !can_manage(&state, &caller, &team_id) {
+        return Err(caller.denied("manage_team"));
+    }
+    {
+        let mut db = state.db();
+        let team = db.teams.get_mut(&team_id).ok_or_else(missing_team)?;
+        let now = now_ms();
+        team.delete_at = now;
+        team.update_at = now;
+    }
+    Ok(super::super::core::status_ok())
 }

@@ -5,6 +5,7 @@ pub(crate) mod events;
 pub(crate) mod posts;
 pub(crate) mod reactions;
 pub(crate) mod shared;
+pub(crate) mod team_joins;
 
 /// `{"status": "OK"}`, the server's `ReturnStatusOK`.
 pub(crate) fn status_ok() -> axum::Json<serde_json::Value> {

@@ -428,6 +428,13 @@ fn upsert_user(
         }
     }
     if !channel.team_id.is_empty() && !db.is_team_member(&channel.team_id, &incoming.id) {
+        // `AddUserToTeamByTeamId`: the team's join rules apply to a synced user too.
+        let team = db.teams.get(&channel.team_id).cloned();
+        let user = db.user(&incoming.id).cloned();
+        if let (Some(team), Some(user)) = (team, user) {
+            db.check_team_join(&team, &user)
+                .map_err(|e| format!("error adding sync user to Team: {}", e.id))?;
+        }
         db.join_team(&channel.team_id, &incoming.id, now);
         out.to_team
             .push((channel.team_id.clone(), incoming.id.clone()));
