@@ -9,7 +9,7 @@ use crate::http::{ephemeral, field as text, CallbackRefusal};
 use crate::mattermost::models::{
     Dialog, DialogElement, MessageAttachment, OpenDialogRequest, PostAction, PostActionIntegration,
     PostActionIntegrationRequest, PostActionIntegrationResponse, PostActionOption,
-    SubmitDialogRequest, SubmitDialogResponse,
+    SubmitDialogRequest, SubmitDialogResponse, Team,
 };
 
 use super::{Asked, CommandError, Commands};
@@ -22,6 +22,80 @@ pub const KEEP: &str = "keep";
 pub const INVITE_DIALOG: &str = "sharebot_accept_invite";
 /// The longest invite code the dialog takes (current codes are well under 1 000 characters).
 const INVITE_MAX: u32 = 4000;
+
+/// The accept-invite dialog: connection name, display name, code, password, policy and the
+/// destination team for automatic acceptance.
+pub(crate) fn invite_dialog(teams: &[Team], inbox: &str, state: String) -> Dialog {
+    let element = |name: &str, display: &str, kind: &str| DialogElement {
+        name: name.into(),
+        display_name: display.into(),
+        element_type: kind.into(),
+        ..DialogElement::default()
+    };
+    let elements = vec![
+        DialogElement {
+            placeholder: "org-a".into(),
+            help_text: "How we call them here: 1–64 letters, digits, dots, dashes or underscores."
+                .into(),
+            min_length: Some(1),
+            max_length: Some(64),
+            ..element("name", "Connection name", "text")
+        },
+        DialogElement {
+            optional: true,
+            max_length: Some(64),
+            placeholder: "Org A".into(),
+            ..element("display_name", "Display name", "text")
+        },
+        DialogElement {
+            max_length: Some(INVITE_MAX),
+            help_text: "The whole code their admin sent you.".into(),
+            ..element("invite", "Invite code", "textarea")
+        },
+        DialogElement {
+            subtype: "password".into(),
+            max_length: Some(256),
+            help_text: "The password their admin sent you separately.".into(),
+            ..element("password", "Password", "text")
+        },
+        DialogElement {
+            default: "review".into(),
+            help_text: "What happens to the channels they share with us.".into(),
+            options: vec![
+                PostActionOption {
+                    text: format!("Hold for review (in {inbox})"),
+                    value: "review".into(),
+                },
+                PostActionOption {
+                    text: "Accept automatically into the team below".into(),
+                    value: "auto-accept".into(),
+                },
+            ],
+            ..element("policy", "Their channels", "select")
+        },
+        DialogElement {
+            optional: true,
+            help_text: "Only for automatic acceptance.".into(),
+            options: teams
+                .iter()
+                .map(|t| PostActionOption {
+                    text: t.display_name.clone(),
+                    value: t.id.clone(),
+                })
+                .collect(),
+            ..element("team", "Destination team", "select")
+        },
+    ];
+    Dialog {
+        callback_id: INVITE_DIALOG.into(),
+        title: "Accept an invitation".into(),
+        introduction_text: "Paste what the other organization's admin sent you. The code and password go to Mattermost only; nobody else sees them.".into(),
+        elements,
+        submit_label: "Connect".into(),
+        state,
+        ..Dialog::default()
+    }
+}
 
 /// The signed part of a command button's context or a dialog's state.
 struct Signed<'a> {
@@ -225,82 +299,16 @@ impl Commands {
             "channel": asked.channel_id,
             "sig": self.sign(OPEN_INVITE, &asked.root_id, &asked.user_id),
         });
-        let element = |name: &str, display: &str, kind: &str| DialogElement {
-            name: name.into(),
-            display_name: display.into(),
-            element_type: kind.into(),
-            ..DialogElement::default()
-        };
-        let elements = vec![
-            DialogElement {
-                placeholder: "org-a".into(),
-                help_text:
-                    "How we call them here: 1–64 letters, digits, dots, dashes or underscores."
-                        .into(),
-                min_length: Some(1),
-                max_length: Some(64),
-                ..element("name", "Connection name", "text")
-            },
-            DialogElement {
-                optional: true,
-                max_length: Some(64),
-                placeholder: "Org A".into(),
-                ..element("display_name", "Display name", "text")
-            },
-            DialogElement {
-                max_length: Some(INVITE_MAX),
-                help_text: "The whole code their admin sent you.".into(),
-                ..element("invite", "Invite code", "textarea")
-            },
-            DialogElement {
-                subtype: "password".into(),
-                max_length: Some(256),
-                ..element("password", "Password", "text")
-            },
-            DialogElement {
-                default: "review".into(),
-                options: vec![
-                    PostActionOption {
-                        text: format!(
-                            "Hold for review (in {})",
-                            self.ctx.places.inbox_team.display_name
-                        ),
-                        value: "review".into(),
-                    },
-                    PostActionOption {
-                        text: "Accept automatically into the team below".into(),
-                        value: "auto-accept".into(),
-                    },
-                ],
-                ..element("policy", "Channels they share with us", "select")
-            },
-            DialogElement {
-                optional: true,
-                help_text: "Only for automatic acceptance.".into(),
-                options: teams
-                    .iter()
-                    .map(|t| PostActionOption {
-                        text: t.display_name.clone(),
-                        value: t.id.clone(),
-                    })
-                    .collect(),
-                ..element("team", "Destination team", "select")
-            },
-        ];
         self.ctx
             .client
             .open_dialog(&OpenDialogRequest {
                 trigger_id: click.trigger_id.clone(),
                 url: self.ctx.dialogs_url.clone(),
-                dialog: Dialog {
-                    callback_id: INVITE_DIALOG.into(),
-                    title: "Accept an invitation".into(),
-                    introduction_text: "Paste what the other organization's admin sent you. The code and password go to Mattermost only; nobody else sees them.".into(),
-                    elements,
-                    submit_label: "Connect".into(),
-                    state: state.to_string(),
-                    ..Dialog::default()
-                },
+                dialog: invite_dialog(
+                    &teams,
+                    &self.ctx.places.inbox_team.display_name,
+                    state.to_string(),
+                ),
             })
             .await?;
         Ok(())

@@ -28,6 +28,9 @@ use crate::store::{CommandClaim, StoreError};
 
 use self::parse::{Command, ParseError};
 
+#[cfg(test)]
+pub(crate) use self::buttons::invite_dialog;
+
 /// What can go wrong while running a command. Each maps to one line the asker sees.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {

@@ -9,6 +9,7 @@ use crate::http::{ephemeral, field as text, CallbackRefusal};
 use crate::mattermost::models::{
     Dialog, DialogElement, OpenDialogRequest, PostActionIntegrationRequest,
     PostActionIntegrationResponse, PostActionOption, SubmitDialogRequest, SubmitDialogResponse,
+    Team,
 };
 use crate::store::{Decision, NotificationPost, RequestState, ReviewRequest};
 
@@ -20,6 +21,54 @@ use super::{Review, ReviewError};
 const DIALOG_CALLBACK: &str = "sharebot_accept";
 /// The longest note kept with a decision.
 const NOTE_MAX: usize = 300;
+
+/// The **Choose team…** dialog: the team select (preset to `suggested` when it is listed)
+/// and an optional note.
+pub(crate) fn team_dialog(
+    introduction_text: String,
+    teams: &[Team],
+    suggested: Option<&str>,
+    state: String,
+) -> Dialog {
+    let default = suggested
+        .filter(|id| teams.iter().any(|t| t.id == *id))
+        .unwrap_or_default()
+        .to_string();
+    Dialog {
+        callback_id: DIALOG_CALLBACK.into(),
+        title: "Accept shared channel".into(),
+        introduction_text,
+        elements: vec![
+            DialogElement {
+                display_name: "Team".into(),
+                name: "team".into(),
+                element_type: "select".into(),
+                default,
+                options: teams
+                    .iter()
+                    .map(|t| PostActionOption {
+                        text: t.display_name.clone(),
+                        value: t.id.clone(),
+                    })
+                    .collect(),
+                help_text: "Every member of the channel joins this team.".into(),
+                ..DialogElement::default()
+            },
+            DialogElement {
+                display_name: "Note".into(),
+                name: "note".into(),
+                element_type: "textarea".into(),
+                optional: true,
+                max_length: Some(NOTE_MAX as u32),
+                help_text: "Kept in the audit log and shown to the other admins.".into(),
+                ..DialogElement::default()
+            },
+        ],
+        submit_label: "Accept".into(),
+        state,
+        ..Dialog::default()
+    }
+}
 
 impl Review {
     fn reply(
@@ -232,48 +281,21 @@ impl Review {
             "user": click.user_id,
             "sig": ctx.signer.sign(&request.id, "dialog", &click.user_id),
         });
+        let intro = render(
+            ctx,
+            "callback_reply.md.j2",
+            request,
+            json!({"reply": "chosen", "team": "the team below", "state": "", "by": "", "at": "", "reason": ""}),
+        )?;
         let dialog = OpenDialogRequest {
             trigger_id: click.trigger_id.clone(),
             url: ctx.dialogs_url.clone(),
-            dialog: Dialog {
-                callback_id: DIALOG_CALLBACK.into(),
-                title: "Accept shared channel".into(),
-                introduction_text: render(
-                    ctx,
-                    "callback_reply.md.j2",
-                    request,
-                    json!({"reply": "chosen", "team": "the team below", "state": "", "by": "", "at": "", "reason": ""}),
-                )?,
-                elements: vec![
-                    DialogElement {
-                        display_name: "Team".into(),
-                        name: "team".into(),
-                        element_type: "select".into(),
-                        default: request.suggested_team_id.clone().unwrap_or_default(),
-                        options: teams
-                            .iter()
-                            .map(|t| PostActionOption {
-                                text: t.display_name.clone(),
-                                value: t.id.clone(),
-                            })
-                            .collect(),
-                        help_text: "Every member of the channel joins this team.".into(),
-                        ..DialogElement::default()
-                    },
-                    DialogElement {
-                        display_name: "Note".into(),
-                        name: "note".into(),
-                        element_type: "textarea".into(),
-                        optional: true,
-                        max_length: Some(NOTE_MAX as u32),
-                        help_text: "Kept in the audit log and shown to the other admins.".into(),
-                        ..DialogElement::default()
-                    },
-                ],
-                submit_label: "Accept".into(),
-                state: state.to_string(),
-                ..Dialog::default()
-            },
+            dialog: team_dialog(
+                intro,
+                &teams,
+                request.suggested_team_id.as_deref(),
+                state.to_string(),
+            ),
         };
         ctx.client.open_dialog(&dialog).await?;
         Ok(PostActionIntegrationResponse::default())

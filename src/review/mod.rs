@@ -25,6 +25,9 @@ pub use context::{Context, Places, ADMIN_CHECK_TTL};
 pub use message::{ago, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, TEAM_MENU};
 pub use signing::Signer;
 
+#[cfg(test)]
+pub(crate) use callbacks::team_dialog;
+
 use crate::mattermost::{self, Event};
 use crate::notify::{NotifyError, TemplateError};
 use crate::store::StoreError;
