@@ -40,7 +40,15 @@ pub async fn start(
             },
             setup.config.review.clone(),
             templates,
-            setup.config.server.secret.expose(),
+            review::Signer::new(
+                setup.config.server.secret.expose(),
+                setup
+                    .config
+                    .server
+                    .previous_secret
+                    .as_ref()
+                    .map(|s| s.expose()),
+            ),
             &setup.config.server.public_url,
             setup.tuning.notice_sync_wait,
         ))))
@@ -132,14 +140,24 @@ mod tests {
         let state = r#"{"request":"x","sig":"y"}"#.to_string();
         let dialogs = [
             crate::review::team_dialog("intro".into(), &teams, Some(&teams[1].id), state.clone()),
-            crate::review::team_dialog("intro".into(), &teams, Some("a-deleted-team"), state.clone()),
+            crate::review::team_dialog(
+                "intro".into(),
+                &teams,
+                Some("a-deleted-team"),
+                state.clone(),
+            ),
             crate::review::team_dialog("intro".into(), &teams, None, state.clone()),
             crate::review::team_dialog("intro".into(), &[], None, state.clone()),
             crate::commands::invite_dialog(&teams, &long, state.clone()),
             crate::commands::invite_dialog(&[], "", state),
         ];
         for dialog in &dialogs {
-            assert_eq!(dialog.problems(), Vec::<String>::new(), "{:?}", dialog.title);
+            assert_eq!(
+                dialog.problems(),
+                Vec::<String>::new(),
+                "{:?}",
+                dialog.title
+            );
         }
     }
 }

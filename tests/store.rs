@@ -230,7 +230,7 @@ async fn notifications_are_claimed_once(store: Store) {
     );
     assert!(store.claim_notification(&req.id, "admin2").await.unwrap());
     store
-        .complete_notification(&req.id, "admin1", "dm1", "post1", Some("pending::"))
+        .complete_notification(&req.id, "admin1", "dm1", "post1", Some("pending::"), None)
         .await
         .unwrap();
     // admin2's send failed: releasing lets a retry claim it again; admin1's sent post stays.

@@ -62,6 +62,8 @@ pub struct Poster {
     client: Client,
     store: Store,
     bot_id: String,
+    /// The id of the key that signs the buttons of the posts sent now, recorded with each.
+    key_id: String,
     /// One lock per (request, recipient): a send and a recovery of the same post never overlap.
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// admin id → the DM channel with the bot (a DM channel never changes), so a DM costs
@@ -70,11 +72,12 @@ pub struct Poster {
 }
 
 impl Poster {
-    pub fn new(client: Client, store: Store, bot_id: String) -> Poster {
+    pub fn new(client: Client, store: Store, bot_id: String, key_id: String) -> Poster {
         Poster {
             client,
             store,
             bot_id,
+            key_id,
             locks: Arc::default(),
             dms: Arc::default(),
         }
@@ -169,7 +172,14 @@ impl Poster {
                 .await?
             {
                 self.store
-                    .complete_notification(request_id, recipient, &channel_id, &existing.id, None)
+                    .complete_notification(
+                        request_id,
+                        recipient,
+                        &channel_id,
+                        &existing.id,
+                        None,
+                        None,
+                    )
                     .await?;
                 return Ok(existing.id);
             }
@@ -211,6 +221,7 @@ impl Poster {
                 channel_id,
                 &sent.id,
                 Some(shown),
+                Some(&self.key_id),
             )
             .await?;
         Ok(sent.id)
@@ -315,7 +326,12 @@ impl Poster {
             )
             .await?;
         self.store
-            .mark_shown(&notification.request_id, &notification.admin_user_id, shown)
+            .mark_shown_signed(
+                &notification.request_id,
+                &notification.admin_user_id,
+                shown,
+                &self.key_id,
+            )
             .await?;
         Ok(())
     }

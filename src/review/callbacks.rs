@@ -14,13 +14,24 @@ use crate::mattermost::models::{
 use crate::store::{Decision, NotificationPost, RequestState, ReviewRequest};
 
 use super::context::{find_team, team_name};
-use super::message::{render, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, TEAM_MENU};
+use super::message::{
+    render, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, REVIEW_BUTTON, REVIEW_DIALOG, TEAM_MENU,
+};
+use super::signing::Unsealed;
 use super::{Review, ReviewError};
 
 /// The dialog's callback id.
 const DIALOG_CALLBACK: &str = "sharebot_accept";
 /// The longest note kept with a decision.
 const NOTE_MAX: usize = 300;
+
+/// How a seal that does not open is answered: 400 without one, 403 with a bad one.
+pub(crate) fn refusal(why: Unsealed) -> CallbackRefusal {
+    match why {
+        Unsealed::Missing => CallbackRefusal::Unsigned,
+        Unsealed::UnknownKey { .. } | Unsealed::Altered { .. } => CallbackRefusal::Forged,
+    }
+}
 
 /// The **Choose team…** dialog: the team select (preset to `suggested` when it is listed)
 /// and an optional note.
@@ -95,17 +106,15 @@ impl Review {
         &self,
         click: PostActionIntegrationRequest,
     ) -> Result<PostActionIntegrationResponse, CallbackRefusal> {
-        let (Some(request_id), Some(action), Some(recipient), Some(sig)) = (
+        self.ctx.signer.open(&click.context).map_err(refusal)?;
+        let (Some(REVIEW_BUTTON), Some(request_id), Some(action), Some(recipient)) = (
+            text(&click.context, "kind"),
             text(&click.context, "request"),
             text(&click.context, "action"),
             text(&click.context, "recipient"),
-            text(&click.context, "sig"),
         ) else {
-            return Err(CallbackRefusal::Unsigned);
-        };
-        if !self.ctx.signer.verify(request_id, action, recipient, sig) {
             return Err(CallbackRefusal::Forged);
-        }
+        };
         match self
             .checked_action(&click, request_id, action, recipient)
             .await
@@ -276,11 +285,11 @@ impl Review {
             return self.already(request).await;
         }
         let teams = ctx.teams().await?;
-        let state = json!({
-            "request": request.id,
-            "user": click.user_id,
-            "sig": ctx.signer.sign(&request.id, "dialog", &click.user_id),
-        });
+        let mut state = Map::new();
+        state.insert("kind".into(), json!(REVIEW_DIALOG));
+        state.insert("request".into(), json!(request.id));
+        state.insert("user".into(), json!(click.user_id));
+        let state = Value::Object(ctx.signer.seal(state));
         let intro = render(
             ctx,
             "callback_reply.md.j2",
@@ -331,16 +340,14 @@ impl Review {
         submit: SubmitDialogRequest,
     ) -> Result<SubmitDialogResponse, CallbackRefusal> {
         let state: Map<String, Value> = serde_json::from_str(&submit.state).unwrap_or_default();
-        let (Some(request_id), Some(user), Some(sig)) = (
+        self.ctx.signer.open(&state).map_err(refusal)?;
+        let (Some(REVIEW_DIALOG), Some(request_id), Some(user)) = (
+            text(&state, "kind"),
             text(&state, "request"),
             text(&state, "user"),
-            text(&state, "sig"),
         ) else {
-            return Err(CallbackRefusal::Unsigned);
-        };
-        if !self.ctx.signer.verify(request_id, "dialog", user, sig) {
             return Err(CallbackRefusal::Forged);
-        }
+        };
         if submit.cancelled {
             return Ok(SubmitDialogResponse::default());
         }

@@ -533,7 +533,10 @@ async fn an_invalid_dialog_is_logged_and_opened_anyway_as_the_server_does() {
     let mut ws_admin = socket(env.sandbox.site_url(), &admin).await;
     env.call(
         Method::POST,
-        &format!("/api/v4/posts/{}/actions/accept", post["id"].as_str().unwrap()),
+        &format!(
+            "/api/v4/posts/{}/actions/accept",
+            post["id"].as_str().unwrap()
+        ),
         Some(&admin),
         None,
     )
@@ -557,7 +560,10 @@ async fn an_invalid_dialog_is_logged_and_opened_anyway_as_the_server_does() {
     next_named(&mut ws_admin, "open_dialog").await;
     let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
     assert!(text.contains("interactive dialog is invalid"), "{text}");
-    assert!(text.contains("display_name is empty or longer than 24"), "{text}");
+    assert!(
+        text.contains("display_name is empty or longer than 24"),
+        "{text}"
+    );
     assert!(text.contains("doesn't exist in options"), "{text}");
     env.finish().await;
 }

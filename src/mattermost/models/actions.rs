@@ -131,11 +131,14 @@ impl Dialog {
             if !names.insert(e.name.as_str()) {
                 out.push(format!("duplicate dialog element {:?}", e.name));
             }
-            let mut fail = |what: String| out.push(format!("{:?} field is not valid: {what}", e.name));
+            let mut fail =
+                |what: String| out.push(format!("{:?} field is not valid: {what}", e.name));
             let min = e.min_length.unwrap_or(0);
             let max_len = e.max_length.unwrap_or(0);
             if min > max_len {
-                fail(format!("min length {min} is more than max length {max_len}"));
+                fail(format!(
+                    "min length {min} is more than max length {max_len}"
+                ));
             }
             for (field, value, limit, required) in [
                 ("display_name", &e.display_name, max::DISPLAY_NAME, true),
@@ -146,7 +149,10 @@ impl Dialog {
                     fail(format!("{field} cannot be empty"));
                 }
                 if value.len() > limit {
-                    fail(format!("{field} is {} bytes, more than {limit}", value.len()));
+                    fail(format!(
+                        "{field} is {} bytes, more than {limit}",
+                        value.len()
+                    ));
                 }
             }
             let (default_max, placeholder_max) = match e.element_type.as_str() {
@@ -177,7 +183,10 @@ impl Dialog {
                 && !e.default.is_empty()
                 && !e.options.iter().any(|o| o.value == e.default)
             {
-                fail(format!("default value {:?} is not one of the options", e.default));
+                fail(format!(
+                    "default value {:?} is not one of the options",
+                    e.default
+                ));
             }
             if e.element_type == "select"
                 && !["", "users", "channels"].contains(&e.data_source.as_str())

@@ -394,7 +394,8 @@ fn dialog_problems(dialog: &Dialog) -> Vec<String> {
         }
         let subtype = field("subtype");
         if matches!(kind.as_str(), "text" | "textarea")
-            && !["", "text", "email", "number", "tel", "url", "password"].contains(&subtype.as_str())
+            && !["", "text", "email", "number", "tel", "url", "password"]
+                .contains(&subtype.as_str())
         {
             fail(format!("invalid subtype {subtype:?}"));
         }
@@ -406,7 +407,9 @@ fn dialog_problems(dialog: &Dialog) -> Vec<String> {
         let static_options =
             kind == "radio" || (kind == "select" && field("data_source").is_empty());
         if static_options && !default.is_empty() && !listed {
-            fail(format!("default value {default:?} doesn't exist in options"));
+            fail(format!(
+                "default value {default:?} doesn't exist in options"
+            ));
         }
     }
     problems
