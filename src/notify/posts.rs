@@ -371,4 +371,26 @@ impl Poster {
             .await?;
         Ok(())
     }
+
+    /// A message from the bot that only `user_id` sees, in their DM with the bot
+    /// (`POST /posts/ephemeral`): Mattermost neither stores it nor sends a notification for
+    /// it; only the user's clients connected now receive it (`ephemeral_message`).
+    pub async fn ephemeral_direct_message(
+        &self,
+        user_id: &str,
+        message: String,
+    ) -> Result<(), NotifyError> {
+        let channel_id = self.dm_channel(user_id).await?;
+        self.client
+            .create_ephemeral_post(
+                user_id,
+                &Post {
+                    channel_id,
+                    message,
+                    ..Post::default()
+                },
+            )
+            .await?;
+        Ok(())
+    }
 }
