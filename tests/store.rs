@@ -54,6 +54,8 @@ on_both!(
     a_request_can_reopen_after_a_decision,
     waiting_shares_are_kept_once_and_dropped,
     a_command_post_is_handled_once,
+    button_posts_are_bound_closed_once_and_re_signed,
+    notification_keys_are_recorded_and_old_ones_found,
 );
 
 fn sample(channel: &str) -> NewRequest {
@@ -69,12 +71,12 @@ fn sample(channel: &str) -> NewRequest {
 }
 
 async fn migrations_are_applied_once(store: Store) {
-    assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2, 3]);
+    assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2, 3, 6]);
     store
         .migrate()
         .await
         .expect("running migrations again is a no-op");
-    assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2, 3]);
+    assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2, 3, 6]);
     store.ping().await.unwrap();
 }
 
@@ -349,5 +351,92 @@ async fn a_command_post_is_handled_once(store: Store) {
     assert_eq!(
         store.claim_command("p2", "u1").await.unwrap(),
         CommandClaim::Done
+    );
+}
+
+async fn button_posts_are_bound_closed_once_and_re_signed(store: Store) {
+    store
+        .record_button_post("btn1", "chan1", r#"{"attachments":[]}"#, "key00001")
+        .await
+        .unwrap();
+    // Not sent yet: no post has these buttons.
+    assert!(store.button_post("post1").await.unwrap().is_none());
+    store.button_post_sent("btn1", "post1").await.unwrap();
+    let row = store.button_post("post1").await.unwrap().unwrap();
+    assert_eq!(
+        (row.button_id.as_str(), row.key_id.as_str(), row.closed_at),
+        ("btn1", "key00001", None)
+    );
+    assert_eq!(
+        store
+            .button_posts_signed_otherwise("key00002")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store
+        .button_posts_signed_otherwise("key00001")
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .resign_button_post("btn1", r#"{"attachments":[1]}"#, "key00002")
+        .await
+        .unwrap();
+    let row = store.button_post("post1").await.unwrap().unwrap();
+    assert_eq!(
+        (row.key_id.as_str(), row.props.as_str()),
+        ("key00002", r#"{"attachments":[1]}"#)
+    );
+    assert!(store.close_button_post("btn1").await.unwrap());
+    assert!(
+        !store.close_button_post("btn1").await.unwrap(),
+        "closed twice"
+    );
+    // A closed post is never re-signed.
+    assert!(store
+        .button_posts_signed_otherwise("key00003")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn notification_keys_are_recorded_and_old_ones_found(store: Store) {
+    let (req, _) = store.open_request(&sample("chan-keys")).await.unwrap();
+    assert!(store.claim_notification(&req.id, "admin1").await.unwrap());
+    assert!(store.claim_notification(&req.id, "admin2").await.unwrap());
+    store
+        .complete_notification(
+            &req.id,
+            "admin1",
+            "dm1",
+            "post1",
+            Some("pending::"),
+            Some("key00001"),
+        )
+        .await
+        .unwrap();
+    // A post recorded without a key (sent before key ids were recorded) counts as old.
+    store
+        .complete_notification(&req.id, "admin2", "dm2", "post2", Some("pending::"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.requests_signed_otherwise("key00001").await.unwrap(),
+        vec![req.id.clone()]
+    );
+    store
+        .mark_shown_signed(&req.id, "admin2", "pending::", "key00001")
+        .await
+        .unwrap();
+    assert!(store
+        .requests_signed_otherwise("key00001")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.requests_signed_otherwise("key00002").await.unwrap(),
+        vec![req.id.clone()]
     );
 }
