@@ -125,32 +125,7 @@ async fn a_command_button_copied_onto_another_post_or_with_an_altered_field_is_r
 
     // The context copied onto another post (here one the admin wrote with the same button):
     // the click reaches the bot through Mattermost and is refused.
-    let copy = one
-        .client
-        .create_post(&Post {
-            channel_id: world.admin_channel(),
-            message: "a copy".into(),
-            props: PostProps {
-                attachments: vec![MessageAttachment {
-                    text: "Disconnect?".into(),
-                    actions: vec![PostAction {
-                        id: "disconnect".into(),
-                        action_type: "button".into(),
-                        name: "Disconnect".into(),
-                        integration: Some(PostActionIntegration {
-                            url: format!("http://{}/mattermost/actions", bot.http_addr),
-                            context: context.as_object().unwrap().clone(),
-                        }),
-                        ..PostAction::default()
-                    }],
-                    ..MessageAttachment::default()
-                }],
-                ..PostProps::default()
-            },
-            ..Post::default()
-        })
-        .await
-        .unwrap();
+    let copy = copy_of(&world, &one, &bot, "disconnect", &context).await;
     let (status, body) = one.click(&copy.id, "disconnect", None).await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = forge(&bot, click_body(&one.id, &copy.id, &context)).await;
@@ -182,6 +157,87 @@ async fn a_command_button_copied_onto_another_post_or_with_an_altered_field_is_r
             .unwrap()
             .contains("already answered"),
         "{body}"
+    );
+    bot.shutdown().await.unwrap();
+}
+
+/// A copy of `post`'s action `action_id`, with the same integration, posted by `who`.
+async fn copy_of(
+    world: &World,
+    who: &Admin,
+    bot: &RunningBot,
+    action_id: &str,
+    context: &Value,
+) -> Post {
+    who.client
+        .create_post(&Post {
+            channel_id: world.admin_channel(),
+            message: "a copy".into(),
+            props: PostProps {
+                attachments: vec![MessageAttachment {
+                    text: "A copy".into(),
+                    actions: vec![PostAction {
+                        id: action_id.into(),
+                        action_type: "button".into(),
+                        name: "Copy".into(),
+                        integration: Some(PostActionIntegration {
+                            url: format!("http://{}/mattermost/actions", bot.http_addr),
+                            context: context.as_object().unwrap().clone(),
+                        }),
+                        ..PostAction::default()
+                    }],
+                    ..MessageAttachment::default()
+                }],
+                ..PostProps::default()
+            },
+            ..Post::default()
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_pending_card_copied_onto_another_post_is_refused() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let channel = world.share("cards", "Cards").await;
+    let bot = world.start_bot().await;
+    let one = world.admin("sysadmin").await;
+    let botid = bot_id(&world);
+    wait("the review DM", || async {
+        one.review_dm(&botid, "Cards").await
+    })
+    .await;
+    let admins = world.admin_channel();
+    let asked = one.post(&admins, "@sharebot pending", "").await;
+    let card = wait("the card", || async {
+        one.replies(&admins, &asked.id, &botid)
+            .await
+            .into_iter()
+            .find(|p| !p.props.attachments.is_empty())
+    })
+    .await;
+    let context = stored_context(&world, &card.id, "reject");
+    for field in ["request", "action", "recipient", "kid", "iat", "sig"] {
+        assert!(context[field].is_string(), "{field} missing from {context}");
+    }
+    let copy = copy_of(&world, &one, &bot, "reject", &context).await;
+    let (status, body) = one.click(&copy.id, "reject", None).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = forge(&bot, click_body(&one.id, &copy.id, &context)).await;
+    assert_eq!(status, 200);
+    assert!(
+        body["ephemeral_text"]
+            .as_str()
+            .unwrap()
+            .contains("not valid"),
+        "{body}"
+    );
+    let store = world.store().await;
+    let request = &store.requests_for_channel(&channel).await.unwrap()[0];
+    assert_eq!(
+        (request.state, request.deciding.clone()),
+        (sharebot::store::RequestState::Pending, None),
+        "a copied card decided"
     );
     bot.shutdown().await.unwrap();
 }

@@ -114,9 +114,17 @@ struct Signed<'a> {
     direct: bool,
     /// The id of the post's buttons (button contexts only).
     button: &'a str,
+    /// The whole sealed map, for the extra fields of [`Commands::button_with`].
+    fields: &'a Map<String, Value>,
 }
 
 impl Signed<'_> {
+    /// A sealed extra field (see [`Commands::button_with`]).
+    #[allow(dead_code)]
+    fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).and_then(Value::as_str)
+    }
+
     /// The command the button or dialog answers, as it was asked.
     fn asked(&self, post_id: &str) -> Asked {
         Asked {
@@ -172,11 +180,13 @@ impl Commands {
             root,
             direct: field("direct") == Some("true"),
             button: field("button").unwrap_or_default(),
+            fields: map,
         })
     }
 
     /// A button for `cmd` on `subject`, for the admin who asked. Its context is sealed, with
-    /// the post's button id, when [`Commands::post_reply`] sends the post.
+    /// the post's button id, when [`Commands::post_reply`] sends the post; a click counts
+    /// only from that post, until an answer replaces the post's buttons.
     fn button(
         &self,
         id: &str,
@@ -185,6 +195,24 @@ impl Commands {
         subject: &str,
         asked: &Asked,
     ) -> PostAction {
+        self.button_with(id, name, style, subject, &[], asked)
+    }
+
+    /// [`Commands::button`] with extra string fields, sealed with the rest and read back
+    /// with `Signed::field`.
+    fn button_with(
+        &self,
+        id: &str,
+        name: &str,
+        style: &str,
+        subject: &str,
+        extra: &[(&str, &str)],
+        asked: &Asked,
+    ) -> PostAction {
+        let mut context = asked_fields(COMMAND_BUTTON, id, subject, asked);
+        for (k, v) in extra {
+            context.entry(k.to_string()).or_insert_with(|| json!(v));
+        }
         PostAction {
             id: id.into(),
             action_type: "button".into(),
@@ -192,7 +220,7 @@ impl Commands {
             style: style.into(),
             integration: Some(PostActionIntegration {
                 url: self.ctx.actions_url.clone(),
-                context: asked_fields(COMMAND_BUTTON, id, subject, asked),
+                context,
             }),
             ..PostAction::default()
         }
