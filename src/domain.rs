@@ -40,7 +40,15 @@ pub async fn start(
             },
             setup.config.review.clone(),
             templates,
-            setup.config.server.secret.expose(),
+            review::Signer::new(
+                setup.config.server.secret.expose(),
+                setup
+                    .config
+                    .server
+                    .previous_secret
+                    .as_ref()
+                    .map(|s| s.expose()),
+            ),
             &setup.config.server.public_url,
             setup.tuning.notice_sync_wait,
         ))))
@@ -107,6 +115,49 @@ impl Callbacks for Sharebot {
             self.commands.dialog(submit).await
         } else {
             self.review.dialog(submit).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::mattermost::models::Team;
+
+    /// Every dialog sharebot opens, with the longest names a server allows (team display
+    /// names up to 64 characters, multi-byte ones counted in bytes as the server does), keeps
+    /// within the server's limits: the server opens an invalid dialog anyway and only logs it,
+    /// so nothing else would tell.
+    #[test]
+    fn every_dialog_sharebot_opens_is_within_the_servers_limits() {
+        let long = "É".repeat(64);
+        let teams: Vec<Team> = (0..3)
+            .map(|i| Team {
+                id: format!("team{i:0>22}"),
+                display_name: long.clone(),
+                ..Team::default()
+            })
+            .collect();
+        let state = r#"{"request":"x","sig":"y"}"#.to_string();
+        let dialogs = [
+            crate::review::team_dialog("intro".into(), &teams, Some(&teams[1].id), state.clone()),
+            crate::review::team_dialog(
+                "intro".into(),
+                &teams,
+                Some("a-deleted-team"),
+                state.clone(),
+            ),
+            crate::review::team_dialog("intro".into(), &teams, None, state.clone()),
+            crate::review::team_dialog("intro".into(), &[], None, state.clone()),
+            crate::commands::invite_dialog(&teams, &long, state.clone()),
+            crate::commands::invite_dialog(&[], "", state),
+        ];
+        for dialog in &dialogs {
+            assert_eq!(
+                dialog.problems(),
+                Vec::<String>::new(),
+                "{:?}",
+                dialog.title
+            );
         }
     }
 }

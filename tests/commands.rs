@@ -116,21 +116,39 @@ fn database_text(world: &World) -> String {
     String::from_utf8_lossy(&all).to_string()
 }
 
-/// The invite code and password in the invitation DM.
-fn invitation(dm: &str) -> (String, String) {
-    let code = dm
-        .split("```")
+/// The invite code in the invitation DM (which must not hold the password).
+fn invitation(dm: &str) -> String {
+    assert!(
+        !dm.contains("Password for"),
+        "the password travels with the code:\n{dm}"
+    );
+    dm.split("```")
         .nth(1)
         .expect("the code block")
         .trim()
-        .to_string();
-    let password = dm
-        .split("Password: `")
-        .nth(1)
-        .and_then(|rest| rest.split('`').next())
-        .expect("the password")
-        .to_string();
-    (code, password)
+        .to_string()
+}
+
+/// The password of the next invitation, from the ephemeral post the admin's client receives
+/// over the WebSocket (the only place it ever shows).
+async fn password_over_websocket(ws: &mut support::sandbox::Socket) -> String {
+    loop {
+        let event = next_named(ws, "ephemeral_message").await;
+        let post: Post = serde_json::from_str(event["data"]["post"].as_str().unwrap()).unwrap();
+        if let Some(rest) = post.message.strip_prefix("Password for the invitation") {
+            assert!(
+                post.message.contains("does not store this message"),
+                "{}",
+                post.message
+            );
+            return rest
+                .split(": `")
+                .nth(1)
+                .and_then(|r| r.split('`').next())
+                .expect("the password")
+                .to_string();
+        }
+    }
 }
 
 #[tokio::test]
@@ -280,6 +298,7 @@ async fn connect_sends_the_invitation_by_dm_only_and_shares_once_the_other_side_
         .unwrap();
     let bot = world.start_bot().await;
     let bot_id = bot_id(&world);
+    let mut ws = socket(world.b.site_url(), &one.token).await;
 
     says(
         &world,
@@ -300,8 +319,10 @@ async fn connect_sends_the_invitation_by_dm_only_and_shares_once_the_other_side_
             .find(|m| m.contains("Invite code"))
     })
     .await;
-    let (code, password) = invitation(&dm);
+    let code = invitation(&dm);
+    let password = password_over_websocket(&mut ws).await;
     assert!(code.len() > 40 && password.len() >= 20, "{dm}");
+    assert!(dm.contains("message only you can see"), "{dm}");
 
     let table = ask_admins(&world, &one, "@sharebot connections").await;
     assert!(
@@ -330,7 +351,8 @@ async fn connect_sends_the_invitation_by_dm_only_and_shares_once_the_other_side_
         (all.len() == 2).then_some(all)
     })
     .await;
-    let (code2, password2) = invitation(&dms[1]);
+    let code2 = invitation(&dms[1]);
+    let password2 = password_over_websocket(&mut ws).await;
     assert_ne!(password, password2);
 
     // Org A's admin accepts in the console; the waiting share is then sent.
@@ -382,6 +404,14 @@ async fn connect_sends_the_invitation_by_dm_only_and_shares_once_the_other_side_
         assert!(
             !database_text(&world).contains(secret.as_str()),
             "a secret in the database"
+        );
+    }
+    // The passwords are in no post the server keeps (the DMs included), and no push.
+    for secret in [&password, &password2] {
+        assert_eq!(
+            world.b.count_posts(|p| p.message.contains(secret.as_str())),
+            0,
+            "a password in a stored post"
         );
     }
     let audit: Vec<String> = store

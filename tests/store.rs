@@ -58,6 +58,8 @@ on_both!(
     a_post_refused_for_good_is_never_out_of_date,
     a_decision_step_and_its_audit_row_are_written_once,
     a_relocation_is_recorded_then_finished_or_rolled_back,
+    button_posts_are_bound_closed_once_and_re_signed,
+    notification_keys_are_recorded_and_old_ones_found,
 );
 
 fn sample(channel: &str) -> NewRequest {
@@ -75,7 +77,7 @@ fn sample(channel: &str) -> NewRequest {
 async fn migrations_are_applied_once(store: Store) {
     assert_eq!(
         store.applied_migrations().await.unwrap(),
-        vec![1, 2, 3, 4, 5, 6]
+        vec![1, 2, 3, 4, 5, 6, 7]
     );
     store
         .migrate()
@@ -83,7 +85,7 @@ async fn migrations_are_applied_once(store: Store) {
         .expect("running migrations again is a no-op");
     assert_eq!(
         store.applied_migrations().await.unwrap(),
-        vec![1, 2, 3, 4, 5, 6]
+        vec![1, 2, 3, 4, 5, 6, 7]
     );
     store.ping().await.unwrap();
 }
@@ -240,7 +242,7 @@ async fn notifications_are_claimed_once(store: Store) {
     );
     assert!(store.claim_notification(&req.id, "admin2").await.unwrap());
     store
-        .complete_notification(&req.id, "admin1", "dm1", "post1", Some("pending::"))
+        .complete_notification(&req.id, "admin1", "dm1", "post1", Some("pending::"), None)
         .await
         .unwrap();
     // admin2's send failed: releasing lets a retry claim it again; admin1's sent post stays.
@@ -414,7 +416,7 @@ async fn a_post_refused_for_good_is_never_out_of_date(store: Store) {
     for (admin, post) in [("admin1", "post1"), ("admin2", "post2")] {
         store.claim_notification(&req.id, admin).await.unwrap();
         store
-            .complete_notification(&req.id, admin, "dm", post, Some("pending::"))
+            .complete_notification(&req.id, admin, "dm", post, Some("pending::"), None)
             .await
             .unwrap();
     }
@@ -629,4 +631,91 @@ async fn a_relocation_is_recorded_then_finished_or_rolled_back(store: Store) {
     let twice = store.request(&req.id).await.unwrap().unwrap();
     assert_eq!(twice.accepted_team_id.as_deref(), Some("team-a"));
     assert_eq!(twice.moved_by.as_deref(), Some("admin3"));
+}
+
+async fn button_posts_are_bound_closed_once_and_re_signed(store: Store) {
+    store
+        .record_button_post("btn1", "chan1", r#"{"attachments":[]}"#, "key00001")
+        .await
+        .unwrap();
+    // Not sent yet: no post has these buttons.
+    assert!(store.button_post("post1").await.unwrap().is_none());
+    store.button_post_sent("btn1", "post1").await.unwrap();
+    let row = store.button_post("post1").await.unwrap().unwrap();
+    assert_eq!(
+        (row.button_id.as_str(), row.key_id.as_str(), row.closed_at),
+        ("btn1", "key00001", None)
+    );
+    assert_eq!(
+        store
+            .button_posts_signed_otherwise("key00002")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store
+        .button_posts_signed_otherwise("key00001")
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .resign_button_post("btn1", r#"{"attachments":[1]}"#, "key00002")
+        .await
+        .unwrap();
+    let row = store.button_post("post1").await.unwrap().unwrap();
+    assert_eq!(
+        (row.key_id.as_str(), row.props.as_str()),
+        ("key00002", r#"{"attachments":[1]}"#)
+    );
+    assert!(store.close_button_post("btn1").await.unwrap());
+    assert!(
+        !store.close_button_post("btn1").await.unwrap(),
+        "closed twice"
+    );
+    // A closed post is never re-signed.
+    assert!(store
+        .button_posts_signed_otherwise("key00003")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn notification_keys_are_recorded_and_old_ones_found(store: Store) {
+    let (req, _) = store.open_request(&sample("chan-keys")).await.unwrap();
+    assert!(store.claim_notification(&req.id, "admin1").await.unwrap());
+    assert!(store.claim_notification(&req.id, "admin2").await.unwrap());
+    store
+        .complete_notification(
+            &req.id,
+            "admin1",
+            "dm1",
+            "post1",
+            Some("pending::"),
+            Some("key00001"),
+        )
+        .await
+        .unwrap();
+    // A post recorded without a key (sent before key ids were recorded) counts as old.
+    store
+        .complete_notification(&req.id, "admin2", "dm2", "post2", Some("pending::"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.requests_signed_otherwise("key00001").await.unwrap(),
+        vec![req.id.clone()]
+    );
+    store
+        .mark_shown_signed(&req.id, "admin2", "pending::", "key00001")
+        .await
+        .unwrap();
+    assert!(store
+        .requests_signed_otherwise("key00001")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.requests_signed_otherwise("key00002").await.unwrap(),
+        vec![req.id.clone()]
+    );
 }

@@ -135,13 +135,29 @@ impl Commands {
             }
             names
         };
-        let text = self.ctx.templates.render(
-            "command_invite.md.j2",
-            &json!({"reinvite": reinvite, "org": rc.display_name, "name": rc.name,
-                    "invite": invite, "password": password, "waiting": waiting.join(", "),
-                    "mention": format!("@{} ", self.ctx.places.bot.username)}),
-        )?;
-        self.ctx.poster.direct_message(&asked.user_id, text).await?;
+        let facts = |part: &str| {
+            json!({"part": part, "reinvite": reinvite, "org": rc.display_name, "name": rc.name,
+                   "invite": if part == "code" { invite } else { "" },
+                   "password": if part == "password" { password } else { "" },
+                   "waiting": waiting.join(", "),
+                   "mention": format!("@{} ", self.ctx.places.bot.username)})
+        };
+        let code = self
+            .ctx
+            .templates
+            .render("command_invite.md.j2", &facts("code"))?;
+        let password = self
+            .ctx
+            .templates
+            .render("command_invite.md.j2", &facts("password"))?;
+        // The code by DM (stored, and pushed as the admin's notifications say); the password
+        // as an ephemeral post in the same conversation: never stored, never pushed, so the
+        // two never travel together.
+        self.ctx.poster.direct_message(&asked.user_id, code).await?;
+        self.ctx
+            .poster
+            .ephemeral_direct_message(&asked.user_id, password)
+            .await?;
         Ok(())
     }
 

@@ -28,6 +28,9 @@ use crate::store::{CommandClaim, StoreError};
 
 use self::parse::{Command, ParseError};
 
+#[cfg(test)]
+pub(crate) use self::buttons::invite_dialog;
+
 /// What can go wrong while running a command. Each maps to one line the asker sees.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -444,7 +447,7 @@ impl Commands {
             },
             ..Post::default()
         };
-        if let Err(err) = self.ctx.client.create_post(&post).await {
+        if let Err(err) = self.send_with_buttons(post).await {
             tracing::warn!(post = %asked.post_id, "cannot answer a command: {}", err.user_message());
         }
     }
@@ -480,6 +483,12 @@ impl Commands {
     /// start; shares waiting for a connection to be accepted are sent once it is, every
     /// `review.reconcile_every`, until `stop`.
     pub async fn run_background(self, mut stop: watch::Receiver<bool>) {
+        // Buttons signed with a key that is no longer current are re-signed first.
+        if let Err(err) = self.resign_open_posts().await {
+            tracing::warn!(
+                "cannot re-sign the open command buttons (tried at the next start): {err}"
+            );
+        }
         let mut first = true;
         loop {
             if let Err(err) = self.send_waiting_shares().await {

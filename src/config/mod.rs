@@ -83,6 +83,8 @@ pub struct ServerConfig {
     /// Base URL without a trailing slash.
     pub public_url: String,
     pub secret: Secret,
+    /// The key `secret` replaced: accepted to verify what it signed, never used to sign.
+    pub previous_secret: Option<Secret>,
 }
 
 /// Which database engine a URL names.
@@ -264,6 +266,13 @@ impl Parser<'_> {
                 Ok(())
             }
         });
+        let previous_secret = self.secret("server.previous_secret", |v| {
+            if v.chars().count() < 32 {
+                Err("is too short: it must be the old value of server.secret (at least 32 characters)".into())
+            } else {
+                Ok(())
+            }
+        });
         let database = self.database_config();
         let inbox_team = self.parse("review.inbox_team", |v| {
             parse_team_name(v).map(str::to_string)
@@ -322,6 +331,7 @@ impl Parser<'_> {
                     listen,
                     public_url,
                     secret,
+                    previous_secret,
                 },
                 database,
                 review: ReviewConfig {

@@ -418,3 +418,56 @@ fn the_database_scope_still_checks_the_database_the_log_and_the_file() {
         .iter()
         .all(|e| !e.message.contains("inline-token-value")));
 }
+
+/// The README's way to run: the signing secret kept in a file, and the replaced one beside it
+/// during a change; neither may be written in bot.toml.
+#[test]
+fn the_signing_secret_and_the_previous_one_come_from_files_never_inline() {
+    let current = file(&format!("{SIGNING}\n"));
+    let previous = file("an-older-signing-secret-0123456789abcdef\n");
+    let cfg = Config::load_from(
+        Some(&shipped()),
+        &env(&[
+            ("SHAREBOT_MATTERMOST__TOKEN", TOKEN),
+            (
+                "SHAREBOT_SERVER__SECRET_FILE",
+                current.path().to_str().unwrap(),
+            ),
+            (
+                "SHAREBOT_SERVER__PREVIOUS_SECRET_FILE",
+                previous.path().to_str().unwrap(),
+            ),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(cfg.server.secret.expose(), SIGNING);
+    assert_eq!(
+        cfg.server.previous_secret.as_ref().map(|s| s.expose()),
+        Some("an-older-signing-secret-0123456789abcdef")
+    );
+    assert!(!cfg.render().contains("an-older-signing"));
+    let without = Config::load_from(Some(&shipped()), &env(&secrets())).unwrap();
+    assert!(without.server.previous_secret.is_none());
+
+    let inline = file(
+        "[mattermost]\nurl = \"http://x\"\nadmin_channel = \"ab/c\"\n[server]\npublic_url = \"http://y\"\nprevious_secret = \"an-older-signing-secret-0123456789abcdef\"\n",
+    );
+    let errs = errors_of(Config::load_from(Some(inline.path()), &env(&secrets())));
+    assert!(
+        errs.iter().any(|e| e.key == "server.previous_secret"
+            && e.message.contains("must not be written in bot.toml")),
+        "{errs:?}"
+    );
+    let short = errors_of(Config::load_from(
+        Some(&shipped()),
+        &env(&[
+            ("SHAREBOT_MATTERMOST__TOKEN", TOKEN),
+            ("SHAREBOT_SERVER__SECRET", SIGNING),
+            ("SHAREBOT_SERVER__PREVIOUS_SECRET", "short"),
+        ]),
+    ));
+    assert!(
+        short.iter().any(|e| e.key == "server.previous_secret"),
+        "{short:?}"
+    );
+}

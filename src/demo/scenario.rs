@@ -72,16 +72,14 @@ fn text_of(post: &Post) -> String {
     text
 }
 
-/// The invite code and password in the invitation DM.
-fn invitation(message: &str) -> Option<(String, String)> {
-    let code = message.split("```").nth(1)?.trim().to_string();
-    let password = message
-        .split("Password: `")
-        .nth(1)?
-        .split('`')
-        .next()?
-        .to_string();
-    Some((code, password))
+/// The invite code in the invitation DM.
+fn invite_code(message: &str) -> Option<String> {
+    Some(message.split("```").nth(1)?.trim().to_string())
+}
+
+/// The password in the ephemeral post that follows the invitation DM.
+fn invite_password(message: &str) -> Option<String> {
+    Some(message.split(": `").nth(1)?.split('`').next()?.to_string())
 }
 
 /// Clicks `action` on `post` as `who` (through the server, as the web app does).
@@ -103,17 +101,53 @@ pub async fn play(a: &Org, b: &Org) -> Result<Outcome, String> {
     let (a_admin, b_admin, b_admin2) = (&a.admins[0], &b.admins[0], &b.admins[1]);
 
     draw::step(1, "Org A's admin asks sharebot for a connection to Org B");
+    // The password comes as an ephemeral post: only a connected client receives it, so
+    // listen as the admin's client would.
+    let (close, closed) = tokio::sync::watch::channel(false);
+    let socket = a_admin.client.websocket(WsConfig::default(), closed);
+    let mut events = socket.messages;
+    tokio::time::timeout(super::org::STEP_TIMEOUT, async {
+        while let Some(message) = events.recv().await {
+            if matches!(message, WsMessage::Connected { .. }) {
+                return;
+            }
+        }
+    })
+    .await
+    .map_err(|_| "@sysadmin's client did not connect")?;
     ask(a, a_admin, "@sharebot connect orgb \"Org B\"").await?;
+    let ephemeral = tokio::time::timeout(super::org::STEP_TIMEOUT, async {
+        while let Some(message) = events.recv().await {
+            if let WsMessage::Event(Event::EphemeralMessage { post }) = message {
+                if post.message.contains("Password for the invitation") {
+                    return Some(post.message);
+                }
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .ok_or("the password did not come")?;
+    close.send_replace(true);
+    let _ = socket.task.await;
     let dm = bot_dm(a, a_admin, "the invitation DM", |p| {
         p.message.contains("Invite code")
     })
     .await?;
-    let (code, password) = invitation(&dm.message).ok_or("the invitation DM has no code")?;
+    let code = invite_code(&dm.message).ok_or("the invitation DM has no code")?;
+    let password = invite_password(&ephemeral).ok_or("the password message has no password")?;
     let shown = dm
         .message
         .replace(&code, &draw::redact(&code))
         .replace(&password, &draw::redact(&password));
     draw::shows(a.label, "@sysadmin's DM (and nobody else's)", &shown);
+    draw::shows(
+        a.label,
+        "@sysadmin alone, not stored, no notification",
+        &ephemeral.replace(&password, &draw::redact(&password)),
+    );
     draw::note("(Org A's admin sends the code and the password to Org B's admin, by two routes.)");
 
     draw::step(

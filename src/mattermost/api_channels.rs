@@ -238,6 +238,10 @@ impl Client {
                 "a dialog needs the trigger_id of a click".into(),
             ));
         }
+        // The server opens an invalid dialog anyway and only logs it on its side.
+        for problem in request.dialog.problems() {
+            tracing::warn!(dialog = %request.dialog.callback_id, "the dialog breaks a server limit: {problem}");
+        }
         let request = Request::new(
             Method::POST,
             Route::fixed("/api/v4/actions/dialogs/open"),

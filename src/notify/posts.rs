@@ -85,6 +85,8 @@ pub struct Poster {
     client: Client,
     store: Store,
     bot_id: String,
+    /// The id of the key that signs the buttons of the posts sent now, recorded with each.
+    key_id: String,
     /// One lock per (request, recipient): a send and a recovery of the same post never overlap.
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// admin id → the DM channel with the bot (a DM channel never changes), so a DM costs
@@ -93,11 +95,12 @@ pub struct Poster {
 }
 
 impl Poster {
-    pub fn new(client: Client, store: Store, bot_id: String) -> Poster {
+    pub fn new(client: Client, store: Store, bot_id: String, key_id: String) -> Poster {
         Poster {
             client,
             store,
             bot_id,
+            key_id,
             locks: Arc::default(),
             dms: Arc::default(),
         }
@@ -192,7 +195,14 @@ impl Poster {
                 .await?
             {
                 self.store
-                    .complete_notification(request_id, recipient, &channel_id, &existing.id, None)
+                    .complete_notification(
+                        request_id,
+                        recipient,
+                        &channel_id,
+                        &existing.id,
+                        None,
+                        None,
+                    )
                     .await?;
                 return Ok(existing.id);
             }
@@ -234,6 +244,7 @@ impl Poster {
                 channel_id,
                 &sent.id,
                 Some(shown),
+                Some(&self.key_id),
             )
             .await?;
         Ok(sent.id)
@@ -372,7 +383,12 @@ impl Poster {
             },
         }
         self.store
-            .mark_shown(&notification.request_id, &notification.admin_user_id, shown)
+            .mark_shown_signed(
+                &notification.request_id,
+                &notification.admin_user_id,
+                shown,
+                &self.key_id,
+            )
             .await?;
         Ok(())
     }
@@ -409,6 +425,28 @@ impl Poster {
                 message,
                 ..Post::default()
             })
+            .await?;
+        Ok(())
+    }
+
+    /// A message from the bot that only `user_id` sees, in their DM with the bot
+    /// (`POST /posts/ephemeral`): Mattermost neither stores it nor sends a notification for
+    /// it; only the user's clients connected now receive it (`ephemeral_message`).
+    pub async fn ephemeral_direct_message(
+        &self,
+        user_id: &str,
+        message: String,
+    ) -> Result<(), NotifyError> {
+        let channel_id = self.dm_channel(user_id).await?;
+        self.client
+            .create_ephemeral_post(
+                user_id,
+                &Post {
+                    channel_id,
+                    message,
+                    ..Post::default()
+                },
+            )
             .await?;
         Ok(())
     }

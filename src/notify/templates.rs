@@ -331,11 +331,15 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
         }
         "command_invite.md.j2" => {
             for (reinvite, waiting) in [(false, ""), (true, "~launch-plan")] {
-                out.push(
-                    json!({"reinvite": reinvite, "org": "Org B", "name": "org-b",
-                    "invite": "c2FtcGxl", "password": "sample", "waiting": waiting,
-                    "mention": "@sharebot "}),
-                );
+                for (part, invite, password) in
+                    [("code", "c2FtcGxl", ""), ("password", "", "sample")]
+                {
+                    out.push(
+                        json!({"part": part, "reinvite": reinvite, "org": "Org B", "name": "org-b",
+                        "invite": invite, "password": password, "waiting": waiting,
+                        "mention": "@sharebot "}),
+                    );
+                }
             }
         }
         "command_shared.md.j2" => {

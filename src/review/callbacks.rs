@@ -9,17 +9,77 @@ use crate::http::{ephemeral, field as text, CallbackRefusal};
 use crate::mattermost::models::{
     Dialog, DialogElement, OpenDialogRequest, PostActionIntegrationRequest,
     PostActionIntegrationResponse, PostActionOption, SubmitDialogRequest, SubmitDialogResponse,
+    Team,
 };
 use crate::store::{Decision, NotificationPost, RequestState, ReviewRequest};
 
 use super::context::{find_team, team_name};
-use super::message::{render, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, TEAM_MENU};
+use super::message::{
+    render, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, REVIEW_BUTTON, REVIEW_DIALOG, TEAM_MENU,
+};
+use super::signing::Unsealed;
 use super::{Review, ReviewError};
 
 /// The dialog's callback id.
 const DIALOG_CALLBACK: &str = "sharebot_accept";
 /// The longest note kept with a decision.
 const NOTE_MAX: usize = 300;
+
+/// How a seal that does not open is answered: 400 without one, 403 with a bad one.
+pub(crate) fn refusal(why: Unsealed) -> CallbackRefusal {
+    match why {
+        Unsealed::Missing => CallbackRefusal::Unsigned,
+        Unsealed::UnknownKey { .. } | Unsealed::Altered { .. } => CallbackRefusal::Forged,
+    }
+}
+
+/// The **Choose team…** dialog: the team select (preset to `suggested` when it is listed)
+/// and an optional note.
+pub(crate) fn team_dialog(
+    introduction_text: String,
+    teams: &[Team],
+    suggested: Option<&str>,
+    state: String,
+) -> Dialog {
+    let default = suggested
+        .filter(|id| teams.iter().any(|t| t.id == *id))
+        .unwrap_or_default()
+        .to_string();
+    Dialog {
+        callback_id: DIALOG_CALLBACK.into(),
+        title: "Accept shared channel".into(),
+        introduction_text,
+        elements: vec![
+            DialogElement {
+                display_name: "Team".into(),
+                name: "team".into(),
+                element_type: "select".into(),
+                default,
+                options: teams
+                    .iter()
+                    .map(|t| PostActionOption {
+                        text: t.display_name.clone(),
+                        value: t.id.clone(),
+                    })
+                    .collect(),
+                help_text: "Every member of the channel joins this team.".into(),
+                ..DialogElement::default()
+            },
+            DialogElement {
+                display_name: "Note".into(),
+                name: "note".into(),
+                element_type: "textarea".into(),
+                optional: true,
+                max_length: Some(NOTE_MAX as u32),
+                help_text: "Kept in the audit log and shown to the other admins.".into(),
+                ..DialogElement::default()
+            },
+        ],
+        submit_label: "Accept".into(),
+        state,
+        ..Dialog::default()
+    }
+}
 
 impl Review {
     fn reply(
@@ -46,17 +106,15 @@ impl Review {
         &self,
         click: PostActionIntegrationRequest,
     ) -> Result<PostActionIntegrationResponse, CallbackRefusal> {
-        let (Some(request_id), Some(action), Some(recipient), Some(sig)) = (
+        self.ctx.signer.open(&click.context).map_err(refusal)?;
+        let (Some(REVIEW_BUTTON), Some(request_id), Some(action), Some(recipient)) = (
+            text(&click.context, "kind"),
             text(&click.context, "request"),
             text(&click.context, "action"),
             text(&click.context, "recipient"),
-            text(&click.context, "sig"),
         ) else {
-            return Err(CallbackRefusal::Unsigned);
-        };
-        if !self.ctx.signer.verify(request_id, action, recipient, sig) {
             return Err(CallbackRefusal::Forged);
-        }
+        };
         match self
             .checked_action(&click, request_id, action, recipient)
             .await
@@ -227,53 +285,26 @@ impl Review {
             return self.already(request).await;
         }
         let teams = ctx.teams().await?;
-        let state = json!({
-            "request": request.id,
-            "user": click.user_id,
-            "sig": ctx.signer.sign(&request.id, "dialog", &click.user_id),
-        });
+        let mut state = Map::new();
+        state.insert("kind".into(), json!(REVIEW_DIALOG));
+        state.insert("request".into(), json!(request.id));
+        state.insert("user".into(), json!(click.user_id));
+        let state = Value::Object(ctx.signer.seal(state));
+        let intro = render(
+            ctx,
+            "callback_reply.md.j2",
+            request,
+            json!({"reply": "chosen", "team": "the team below", "state": "", "by": "", "at": "", "reason": ""}),
+        )?;
         let dialog = OpenDialogRequest {
             trigger_id: click.trigger_id.clone(),
             url: ctx.dialogs_url.clone(),
-            dialog: Dialog {
-                callback_id: DIALOG_CALLBACK.into(),
-                title: "Accept shared channel".into(),
-                introduction_text: render(
-                    ctx,
-                    "callback_reply.md.j2",
-                    request,
-                    json!({"reply": "chosen", "team": "the team below", "state": "", "by": "", "at": "", "reason": ""}),
-                )?,
-                elements: vec![
-                    DialogElement {
-                        display_name: "Team".into(),
-                        name: "team".into(),
-                        element_type: "select".into(),
-                        default: request.suggested_team_id.clone().unwrap_or_default(),
-                        options: teams
-                            .iter()
-                            .map(|t| PostActionOption {
-                                text: t.display_name.clone(),
-                                value: t.id.clone(),
-                            })
-                            .collect(),
-                        help_text: "Every member of the channel joins this team.".into(),
-                        ..DialogElement::default()
-                    },
-                    DialogElement {
-                        display_name: "Note".into(),
-                        name: "note".into(),
-                        element_type: "textarea".into(),
-                        optional: true,
-                        max_length: Some(NOTE_MAX as u32),
-                        help_text: "Kept in the audit log and shown to the other admins.".into(),
-                        ..DialogElement::default()
-                    },
-                ],
-                submit_label: "Accept".into(),
-                state: state.to_string(),
-                ..Dialog::default()
-            },
+            dialog: team_dialog(
+                intro,
+                &teams,
+                request.suggested_team_id.as_deref(),
+                state.to_string(),
+            ),
         };
         ctx.client.open_dialog(&dialog).await?;
         Ok(PostActionIntegrationResponse::default())
@@ -309,16 +340,14 @@ impl Review {
         submit: SubmitDialogRequest,
     ) -> Result<SubmitDialogResponse, CallbackRefusal> {
         let state: Map<String, Value> = serde_json::from_str(&submit.state).unwrap_or_default();
-        let (Some(request_id), Some(user), Some(sig)) = (
+        self.ctx.signer.open(&state).map_err(refusal)?;
+        let (Some(REVIEW_DIALOG), Some(request_id), Some(user)) = (
+            text(&state, "kind"),
             text(&state, "request"),
             text(&state, "user"),
-            text(&state, "sig"),
         ) else {
-            return Err(CallbackRefusal::Unsigned);
-        };
-        if !self.ctx.signer.verify(request_id, "dialog", user, sig) {
             return Err(CallbackRefusal::Forged);
-        }
+        };
         if submit.cancelled {
             return Ok(SubmitDialogResponse::default());
         }

@@ -60,19 +60,24 @@ impl Context {
         places: Places,
         config: ReviewConfig,
         templates: Arc<Templates>,
-        secret: &str,
+        signer: Signer,
         public_url: &str,
         notice_sync_wait: Duration,
     ) -> Context {
         let base = public_url.trim_end_matches('/');
-        let poster = Poster::new(client.clone(), store.clone(), places.bot.id.clone());
+        let poster = Poster::new(
+            client.clone(),
+            store.clone(),
+            places.bot.id.clone(),
+            signer.key_id().to_string(),
+        );
         Context {
             client,
             store,
             places,
             config,
             templates,
-            signer: Signer::new(secret),
+            signer,
             poster,
             actions_url: format!("{base}/mattermost/actions"),
             dialogs_url: format!("{base}/mattermost/dialogs"),

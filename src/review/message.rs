@@ -22,6 +22,11 @@ pub const REJECT: &str = "reject";
 pub const CHOOSE: &str = "choose";
 pub const RELOCATE: &str = "relocate";
 
+/// The `kind` of a review button's sealed context (a sealed map is good only for its kind).
+pub const REVIEW_BUTTON: &str = "review_button";
+/// The `kind` of the team dialog's sealed state.
+pub const REVIEW_DIALOG: &str = "review_dialog";
+
 /// Colours of the attachment's side bar.
 const PENDING_COLOR: &str = "#1c58d9";
 const ACCEPTED_COLOR: &str = "#3db887";
@@ -101,16 +106,13 @@ impl Context {
         recipient: &str,
     ) -> PostActionIntegration {
         let mut context = Map::new();
+        context.insert("kind".into(), json!(REVIEW_BUTTON));
         context.insert("request".into(), json!(request.id));
         context.insert("action".into(), json!(action));
         context.insert("recipient".into(), json!(recipient));
-        context.insert(
-            "sig".into(),
-            json!(self.signer.sign(&request.id, action, recipient)),
-        );
         PostActionIntegration {
             url: self.actions_url.clone(),
-            context,
+            context: self.signer.seal(context),
         }
     }
 

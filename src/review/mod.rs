@@ -15,6 +15,7 @@ mod declines;
 mod destination;
 mod message;
 mod reconcile;
+mod resign;
 mod signing;
 
 use std::collections::HashSet;
@@ -26,7 +27,12 @@ use tokio::sync::{watch, Notify};
 pub use context::{Context, Places, ADMIN_CHECK_TTL};
 pub use declines::{subject as decline_subject, DECLINED};
 pub use message::{ago, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, TEAM_MENU};
-pub use signing::Signer;
+pub use signing::{Opened, Signer, Unsealed};
+
+pub(crate) use callbacks::refusal;
+
+#[cfg(test)]
+pub(crate) use callbacks::team_dialog;
 
 use crate::mattermost::{self, Event};
 use crate::notify::{NotifyError, TemplateError};
@@ -149,6 +155,10 @@ impl Review {
     /// Runs reconcile at once, then every `review.reconcile_every` and whenever woken, until
     /// `stop`; waits for decisions being applied before it returns.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        // Posts signed with a key that is no longer current are re-signed first.
+        if let Err(err) = self.resign_open_posts().await {
+            tracing::warn!("cannot re-sign the open review posts (tried at the next start): {err}");
+        }
         loop {
             if let Err(err) = self.reconcile_once().await {
                 tracing::warn!(

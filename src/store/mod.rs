@@ -2,6 +2,7 @@
 //! behaviour on both (through sqlx's `Any` driver); migrations in `migrations/<dialect>/`.
 
 mod audit;
+mod buttons;
 mod commands;
 mod kv;
 mod notifications;
@@ -15,6 +16,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use audit::AuditEntry;
+pub use buttons::ButtonPost;
 pub use commands::{CommandClaim, WaitingShare};
 pub use notifications::NotificationPost;
 pub use policies::{ConnectionPolicy, Policy};

@@ -170,10 +170,11 @@ impl Store {
         channel_id: &str,
         post_id: &str,
         shown: Option<&str>,
+        key_id: Option<&str>,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE notification_posts SET channel_id = $1, post_id = $2, shown = COALESCE($3, shown),
-                 updated_at = $4
+                 updated_at = $4, key_id = COALESCE($7, key_id)
              WHERE request_id = $5 AND admin_user_id = $6",
         )
         .bind(channel_id)
@@ -182,9 +183,59 @@ impl Store {
         .bind(now_ms())
         .bind(request_id)
         .bind(admin_user_id)
+        .bind(key_id)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Records what a notification post now shows and the key that signed its buttons (one
+    /// write, after an edit).
+    pub async fn mark_shown_signed(
+        &self,
+        request_id: &str,
+        recipient: &str,
+        shown: &str,
+        key_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE notification_posts SET shown = $1, key_id = $2, updated_at = $3 WHERE request_id = $4 AND admin_user_id = $5",
+        )
+        .bind(shown)
+        .bind(key_id)
+        .bind(now_ms())
+        .bind(request_id)
+        .bind(recipient)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records the id of the key that signed a notification post's buttons (at sending,
+    /// editing or re-signing).
+    pub async fn set_notification_key(
+        &self,
+        request_id: &str,
+        recipient: &str,
+        key_id: &str,
+    ) -> Result<(), StoreError> {
+        self.set_notification_column("key_id", request_id, recipient, key_id)
+            .await
+    }
+
+    /// Requests with a sent post whose buttons were signed with a key other than `key_id`
+    /// (or before key ids were recorded), among those whose posts carry buttons (pending or
+    /// accepted).
+    pub async fn requests_signed_otherwise(&self, key_id: &str) -> Result<Vec<String>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT n.request_id FROM notification_posts n JOIN review_requests r ON r.id = n.request_id
+             WHERE n.post_id IS NOT NULL AND (n.key_id IS NULL OR n.key_id <> $1)
+               AND r.state IN ('pending', 'accepted') ORDER BY n.request_id",
+        )
+        .bind(key_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
     }
 
     /// Records what a notification post now shows.

@@ -559,3 +559,75 @@ async fn an_integration_update_passes_the_edit_time_limit_but_not_an_archived_ch
     );
     env.finish().await;
 }
+
+/// Log lines written while a capture is installed (this test's thread only).
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_dialog_is_logged_and_opened_anyway_as_the_server_does() {
+    let logs = Logs::default();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let env = Sandbox::start().await;
+    let hook = integration().await;
+    let post = post_buttons(&env, &hook).await;
+    let admin = env.login("sysadmin", "Sys@dmin-sample1").await;
+    let mut ws_admin = socket(env.sandbox.site_url(), &admin).await;
+    env.call(
+        Method::POST,
+        &format!(
+            "/api/v4/posts/{}/actions/accept",
+            post["id"].as_str().unwrap()
+        ),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let trigger = hook.last()["trigger_id"].as_str().unwrap().to_string();
+    // A display name over 24 bytes and a select default that is not an option: the server
+    // (10.11, `OpenInteractiveDialog`) logs "Interactive dialog is invalid" and opens it.
+    let (status, body) = env
+        .call(
+            Method::POST,
+            "/api/v4/actions/dialogs/open",
+            Some("bottoken"),
+            Some(json!({"trigger_id": trigger, "url": hook.url, "dialog": {
+                "callback_id": "c", "title": "Accept", "elements": [
+                    {"display_name": "Channels they share with us", "name": "policy", "type": "select",
+                     "default": "gone", "options": [{"text": "Review", "value": "review"}]}
+                ], "state": "s"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    next_named(&mut ws_admin, "open_dialog").await;
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+    assert!(text.contains("interactive dialog is invalid"), "{text}");
+    assert!(
+        text.contains("display_name is empty or longer than 24"),
+        "{text}"
+    );
+    assert!(text.contains("doesn't exist in options"), "{text}");
+    env.finish().await;
+}

@@ -101,6 +101,106 @@ pub struct DialogElement {
     pub options: Vec<super::PostActionOption>,
 }
 
+/// The server's limits on a dialog (`model/integration_action.go`, `Dialog.IsValid` and
+/// `DialogElement.IsValid`; lengths are Go `len`, so bytes, not characters).
+pub mod dialog_limits {
+    pub const TITLE: usize = 24;
+    pub const DISPLAY_NAME: usize = 24;
+    pub const NAME: usize = 300;
+    pub const HELP_TEXT: usize = 150;
+    /// Default and placeholder of a `text` element (and a `bool`'s placeholder).
+    pub const TEXT: usize = 150;
+    /// Default and placeholder of a `textarea`.
+    pub const TEXTAREA: usize = 3000;
+    /// Default and placeholder of a `select`.
+    pub const SELECT: usize = 3000;
+}
+
+impl Dialog {
+    /// What the server's `Dialog.IsValid` would say about this dialog; empty when valid. The
+    /// server opens an invalid dialog anyway and only logs a warning, so nothing tells the
+    /// bot: this is how sharebot checks its own dialogs.
+    pub fn problems(&self) -> Vec<String> {
+        use dialog_limits as max;
+        let mut out = Vec::new();
+        if self.title.is_empty() || self.title.len() > max::TITLE {
+            out.push(format!("invalid dialog title {:?}", self.title));
+        }
+        let mut names = std::collections::HashSet::new();
+        for e in &self.elements {
+            if !names.insert(e.name.as_str()) {
+                out.push(format!("duplicate dialog element {:?}", e.name));
+            }
+            let mut fail =
+                |what: String| out.push(format!("{:?} field is not valid: {what}", e.name));
+            let min = e.min_length.unwrap_or(0);
+            let max_len = e.max_length.unwrap_or(0);
+            if min > max_len {
+                fail(format!(
+                    "min length {min} is more than max length {max_len}"
+                ));
+            }
+            for (field, value, limit, required) in [
+                ("display_name", &e.display_name, max::DISPLAY_NAME, true),
+                ("name", &e.name, max::NAME, true),
+                ("help_text", &e.help_text, max::HELP_TEXT, false),
+            ] {
+                if required && value.is_empty() {
+                    fail(format!("{field} cannot be empty"));
+                }
+                if value.len() > limit {
+                    fail(format!(
+                        "{field} is {} bytes, more than {limit}",
+                        value.len()
+                    ));
+                }
+            }
+            let (default_max, placeholder_max) = match e.element_type.as_str() {
+                "text" => (max::TEXT, max::TEXT),
+                "textarea" => (max::TEXTAREA, max::TEXTAREA),
+                "select" => (max::SELECT, max::SELECT),
+                "bool" => (usize::MAX, max::TEXT),
+                "radio" => (usize::MAX, usize::MAX),
+                other => {
+                    fail(format!("invalid element type {other:?}"));
+                    continue;
+                }
+            };
+            if e.default.len() > default_max {
+                fail(format!("default is more than {default_max} bytes"));
+            }
+            if e.placeholder.len() > placeholder_max {
+                fail(format!("placeholder is more than {placeholder_max} bytes"));
+            }
+            let text_like = matches!(e.element_type.as_str(), "text" | "textarea");
+            let subtypes = ["", "text", "email", "number", "tel", "url", "password"];
+            if text_like && !subtypes.contains(&e.subtype.as_str()) {
+                fail(format!("invalid subtype {:?}", e.subtype));
+            }
+            let static_options = e.element_type == "radio"
+                || (e.element_type == "select" && e.data_source.is_empty());
+            if static_options
+                && !e.default.is_empty()
+                && !e.options.iter().any(|o| o.value == e.default)
+            {
+                fail(format!(
+                    "default value {:?} is not one of the options",
+                    e.default
+                ));
+            }
+            if e.element_type == "select"
+                && !["", "users", "channels"].contains(&e.data_source.as_str())
+            {
+                fail(format!("invalid data source {:?}", e.data_source));
+            }
+            if e.element_type == "bool" && !["", "true", "false"].contains(&e.default.as_str()) {
+                fail("invalid default of bool".into());
+            }
+        }
+        out
+    }
+}
+
 /// What the server POSTs to the dialog URL on submit (or cancel, with `notify_on_cancel`).
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -160,4 +260,59 @@ pub struct AppError {
     pub detailed_error: String,
     pub request_id: String,
     pub status_code: u16,
+}
+
+#[cfg(test)]
+mod dialog_tests {
+    use super::*;
+
+    fn element(name: &str, kind: &str) -> DialogElement {
+        DialogElement {
+            display_name: "Field".into(),
+            name: name.into(),
+            element_type: kind.into(),
+            ..DialogElement::default()
+        }
+    }
+
+    /// Each of the server's checks trips on the value just past its limit, and not at it.
+    #[test]
+    fn problems_name_each_limit_the_server_checks() {
+        let ok = Dialog {
+            title: "t".repeat(24),
+            elements: vec![element("a", "text")],
+            ..Dialog::default()
+        };
+        assert!(ok.problems().is_empty(), "{:?}", ok.problems());
+        let bad = |f: &dyn Fn(&mut Dialog)| {
+            let mut d = ok.clone();
+            f(&mut d);
+            assert!(!d.problems().is_empty(), "{d:?} passed");
+        };
+        bad(&|d| d.title = "é".repeat(13));
+        bad(&|d| d.title.clear());
+        bad(&|d| d.elements.push(element("a", "textarea")));
+        bad(&|d| d.elements[0].display_name = "d".repeat(25));
+        bad(&|d| d.elements[0].display_name.clear());
+        bad(&|d| d.elements[0].name = "n".repeat(301));
+        bad(&|d| d.elements[0].help_text = "h".repeat(151));
+        bad(&|d| d.elements[0].placeholder = "p".repeat(151));
+        bad(&|d| d.elements[0].default = "p".repeat(151));
+        bad(&|d| d.elements[0].subtype = "secret".into());
+        bad(&|d| d.elements[0].min_length = Some(2));
+        bad(&|d| d.elements[0].element_type = "checkbox".into());
+        bad(&|d| {
+            d.elements[0].element_type = "select".into();
+            d.elements[0].default = "x".into();
+        });
+        bad(&|d| {
+            d.elements[0].element_type = "bool".into();
+            d.elements[0].default = "yes".into();
+        });
+        let mut fine = ok.clone();
+        fine.elements[0].min_length = Some(1);
+        fine.elements[0].max_length = Some(64);
+        fine.elements[0].help_text = "h".repeat(150);
+        assert!(fine.problems().is_empty());
+    }
 }

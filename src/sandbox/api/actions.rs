@@ -355,7 +355,9 @@ struct OpenDialogRequest {
     dialog: Dialog,
 }
 
-/// Problems `Dialog.IsValid` would report; the server only logs them.
+/// Problems `Dialog.IsValid` / `DialogElement.IsValid` (`model/integration_action.go`, 10.11)
+/// would report. The server only logs them and opens the dialog anyway
+/// (`app/integration_action.go`, `OpenInteractiveDialog`); lengths are Go `len`, in bytes.
 fn dialog_problems(dialog: &Dialog) -> Vec<String> {
     let mut problems = Vec::new();
     if dialog.title.is_empty() || dialog.title.len() > 24 {
@@ -363,23 +365,60 @@ fn dialog_problems(dialog: &Dialog) -> Vec<String> {
     }
     let mut names = std::collections::HashSet::new();
     for element in &dialog.elements {
-        let name = element
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if !names.insert(name.to_string()) {
+        let field = |key: &str| text(element.get(key));
+        let number = |key: &str| element.get(key).and_then(Value::as_i64).unwrap_or(0);
+        let name = field("name");
+        if !names.insert(name.clone()) {
             problems.push(format!("duplicate dialog element {name:?}"));
         }
-        let kind = element
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if ![
-            "text", "textarea", "select", "bool", "radio", "date", "datetime",
-        ]
-        .contains(&kind)
+        let mut fail = |what: String| problems.push(format!("{name:?} field is not valid: {what}"));
+        let (min, max) = (number("min_length"), number("max_length"));
+        if min < 0 || min > max {
+            fail(format!("min length {min}, max length {max}"));
+        }
+        for (key, limit, required) in [
+            ("display_name", 24, true),
+            ("name", 300, true),
+            ("help_text", 150, false),
+        ] {
+            let value = field(key);
+            if (required && value.is_empty()) || value.len() > limit {
+                fail(format!("{key} is empty or longer than {limit}"));
+            }
+        }
+        let kind = field("type");
+        let (default_max, placeholder_max) = match kind.as_str() {
+            "text" | "date" | "datetime" => (150, 150),
+            "textarea" => (3000, 3000),
+            "select" => (3000, 3000),
+            "bool" => (usize::MAX, 150),
+            "radio" => (usize::MAX, usize::MAX),
+            _ => {
+                fail(format!("invalid element type: {kind:?}"));
+                continue;
+            }
+        };
+        if field("default").len() > default_max || field("placeholder").len() > placeholder_max {
+            fail("default or placeholder too long".into());
+        }
+        let subtype = field("subtype");
+        if matches!(kind.as_str(), "text" | "textarea")
+            && !["", "text", "email", "number", "tel", "url", "password"]
+                .contains(&subtype.as_str())
         {
-            problems.push(format!("invalid element type: {kind:?}"));
+            fail(format!("invalid subtype {subtype:?}"));
+        }
+        let default = field("default");
+        let listed = element
+            .get("options")
+            .and_then(Value::as_array)
+            .is_some_and(|o| o.iter().any(|o| text(o.get("value")) == default));
+        let static_options =
+            kind == "radio" || (kind == "select" && field("data_source").is_empty());
+        if static_options && !default.is_empty() && !listed {
+            fail(format!(
+                "default value {default:?} doesn't exist in options"
+            ));
         }
     }
     problems
