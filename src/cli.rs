@@ -52,7 +52,9 @@ pub enum Command {
 pub struct ConfigArg {
     /// Path to the configuration file [default: bot.toml when it exists; otherwise the
     /// environment alone configures the bot].
-    #[arg(long, short = 'c', env = "SHAREBOT_CONFIG")]
+    // The variable's value is not shown: unset, clap would print `SHAREBOT_CONFIG=`, which
+    // reads as set to empty.
+    #[arg(long, short = 'c', env = "SHAREBOT_CONFIG", hide_env_values = true)]
     pub config: Option<PathBuf>,
 }
 

@@ -466,3 +466,55 @@ fn a_template_override_that_does_not_render_refuses_start_up_with_exit_2_naming_
         "Mattermost was not contacted: {all}"
     );
 }
+
+#[test]
+fn run_help_names_the_config_variable_without_showing_it_as_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["run", "check-config", "migrate"] {
+        let out = sharebot(dir.path())
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let help = text(&out);
+        assert!(out.status.success(), "{help}");
+        assert!(help.contains("[env: SHAREBOT_CONFIG]"), "{command}: {help}");
+        assert!(!help.contains("SHAREBOT_CONFIG="), "{command}: {help}");
+    }
+}
+
+#[test]
+fn a_broken_bot_toml_says_where_it_breaks_and_nothing_that_follows_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped_text = std::fs::read_to_string(shipped()).unwrap();
+    // An unclosed quote on the line of `admin_channel`.
+    let line = shipped_text
+        .lines()
+        .position(|l| l.starts_with("admin_channel ="))
+        .unwrap()
+        + 1;
+    let broken = write(
+        dir.path(),
+        "broken.toml",
+        &shipped_text.replace(
+            "admin_channel = \"engineering/admins\"",
+            "admin_channel = \"engineering/admins",
+        ),
+    );
+    let out = with_secrets(&mut sharebot(dir.path()))
+        .args(["check-config", "--config"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains(&format!("broken.toml:{line}:")),
+        "no line number {line}:\n{all}"
+    );
+    assert!(all.contains("not valid TOML"), "{all}");
+    // The offending line is shown with a caret under the place.
+    assert!(all.contains("admin_channel = \"engineering/admins"), "{all}");
+    assert!(all.contains('^'), "{all}");
+    assert!(!all.contains("is required"), "follow-on errors:\n{all}");
+    assert_eq!(all.matches("  - ").count(), 1, "one error only:\n{all}");
+}
