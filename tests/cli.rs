@@ -513,7 +513,10 @@ fn a_broken_bot_toml_says_where_it_breaks_and_nothing_that_follows_from_it() {
     );
     assert!(all.contains("not valid TOML"), "{all}");
     // The offending line is shown with a caret under the place.
-    assert!(all.contains("admin_channel = \"engineering/admins"), "{all}");
+    assert!(
+        all.contains("admin_channel = \"engineering/admins"),
+        "{all}"
+    );
     assert!(all.contains('^'), "{all}");
     assert!(!all.contains("is required"), "follow-on errors:\n{all}");
     assert_eq!(all.matches("  - ").count(), 1, "one error only:\n{all}");

@@ -304,7 +304,10 @@ fn invalid_toml_is_reported() {
     );
     // Where it breaks, and nothing that only follows from it (no "is required").
     assert_eq!(errs.len(), 1, "{errs:?}");
-    assert!(errs[0].message.contains(":1:12: not valid TOML"), "{errs:?}");
+    assert!(
+        errs[0].message.contains(":1:12: not valid TOML"),
+        "{errs:?}"
+    );
 }
 
 #[test]
