@@ -136,6 +136,9 @@ async fn dispatch(command: Command) -> ExitCode {
 async fn open_store(database: &DatabaseConfig) -> Result<Store, ExitCode> {
     Store::open(database).await.map_err(|err| {
         eprintln!("error: {err}");
+        if let Some(hint) = err.hint() {
+            eprintln!("hint: {hint}");
+        }
         ExitCode::FAILURE
     })
 }
