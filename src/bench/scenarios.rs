@@ -51,7 +51,7 @@ async fn until_count(
         // The count scans the sandbox's posts: report it every 100 polls, check it every poll.
         let n = count();
         polls = polls.wrapping_add(1);
-        if n >= total || polls % 100 == 0 {
+        if n >= total || polls.is_multiple_of(100) {
             progress.update(n);
         }
         n >= total
