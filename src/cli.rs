@@ -52,7 +52,9 @@ pub enum Command {
 pub struct ConfigArg {
     /// Path to the configuration file [default: bot.toml when it exists; otherwise the
     /// environment alone configures the bot].
-    #[arg(long, short = 'c', env = "SHAREBOT_CONFIG")]
+    // The variable's value is not shown: unset, clap would print `SHAREBOT_CONFIG=`, which
+    // reads as set to empty.
+    #[arg(long, short = 'c', env = "SHAREBOT_CONFIG", hide_env_values = true)]
     pub config: Option<PathBuf>,
 }
 
@@ -134,6 +136,9 @@ async fn dispatch(command: Command) -> ExitCode {
 async fn open_store(database: &DatabaseConfig) -> Result<Store, ExitCode> {
     Store::open(database).await.map_err(|err| {
         eprintln!("error: {err}");
+        if let Some(hint) = err.hint() {
+            eprintln!("hint: {hint}");
+        }
         ExitCode::FAILURE
     })
 }

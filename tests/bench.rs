@@ -32,11 +32,11 @@ fn a_small_bench_reports_every_scenario_and_loses_nothing() {
         .arg(&json)
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
+    let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stderr),
     );
+    let text = format!("{stdout}{stderr}");
     assert!(out.status.success(), "{text}");
     let figures: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -60,11 +60,22 @@ fn a_small_bench_reports_every_scenario_and_loses_nothing() {
         assert!(f["measured"].as_f64().unwrap() > 0.0, "{f}");
         assert_eq!(f["lost"], 0, "{f}");
         assert_eq!(f["duplicated"], 0, "{f}");
-        let floor = f["floor"].as_f64().unwrap();
-        if floor > 0.0 {
+        let name = f["name"].as_str().unwrap();
+        // Memory has a target, the database size neither, every other figure a floor.
+        let bound = if name.starts_with("RSS") {
+            assert!(f["floor"].is_null(), "{f}");
+            f["target"].as_f64().unwrap()
+        } else if name == "database size" {
+            assert!(f["floor"].is_null() && f["target"].is_null(), "{f}");
+            0.0
+        } else {
+            assert!(f["target"].is_null(), "{f}");
+            f["floor"].as_f64().unwrap()
+        };
+        if bound > 0.0 {
             let ratio = f["ratio"].as_f64().unwrap();
             assert!(
-                (ratio - f["measured"].as_f64().unwrap() / floor).abs() < 1e-9,
+                (ratio - f["measured"].as_f64().unwrap() / bound).abs() < 1e-9,
                 "{f}"
             );
         } else {
@@ -72,7 +83,36 @@ fn a_small_bench_reports_every_scenario_and_loses_nothing() {
         }
     }
     assert!(
-        text.contains("| scenario | measured | floor | ratio |"),
-        "{text}"
+        stdout.contains("| scenario | measured | floor or target | ratio |"),
+        "{stdout}"
     );
+    assert!(stdout.contains("MB target |"), "{stdout}");
+    assert!(stdout.contains("| database size |"), "{stdout}");
+    for word in ["floor:", "target:", "ratio:", "lost:", "duplicated:"] {
+        assert!(stdout.contains(word), "{word} not explained:\n{stdout}");
+    }
+    // The long steps say how far they are, on standard error only.
+    for step in ["  burst: ", "  footprint: "] {
+        assert!(stderr.contains(step), "no progress for {step}:\n{stderr}");
+        assert!(!stdout.contains(step), "progress on stdout:\n{stdout}");
+    }
+    assert!(stderr.contains("(100%), done in"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_scenario_name_is_refused_with_the_valid_ones() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sharebot"))
+        .args(["bench", "--only", "clicks"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("clicks"), "{stderr}");
+    for name in ["click", "decision", "fan-out", "burst", "footprint"] {
+        assert!(stderr.contains(name), "{name} not listed:\n{stderr}");
+    }
+    assert!(!stdout.contains("| scenario |"), "{stdout}");
 }

@@ -182,14 +182,59 @@ async fn a_wrong_token_fails_start_up_with_a_clear_message() {
 }
 
 #[tokio::test]
-async fn a_plain_user_token_is_refused_for_lacking_the_admin_role() {
+async fn a_persons_token_is_refused_because_the_bot_must_be_a_bot() {
     let sandbox = start_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let token = harness::session(sandbox.site_url(), "user-1", "SampleUs@r-1").await;
+    // Even a system admin's token: every post and decision would look like theirs.
+    for (user, password) in [("sysadmin", "Sys@dmin-sample1"), ("user-1", "SampleUs@r-1")] {
+        let token = harness::session(sandbox.site_url(), user, password).await;
+        let cfg = config(
+            sandbox.site_url(),
+            dir.path(),
+            &[("SHAREBOT_MATTERMOST__TOKEN", &token)],
+        );
+        let err = bot::start_with_domain(&cfg, fast(), Arc::new(Recording::default()))
+            .await
+            .err()
+            .expect("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!(
+                "belongs to @{user}, a person's account, not a bot"
+            )) && text.contains("would look like that person's")
+                && text.contains("Bot Accounts"),
+            "{text}"
+        );
+        assert!(!text.contains(&token), "{text}");
+    }
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bot_without_the_admin_role_is_refused_for_lacking_it() {
+    const PLAIN_BOT_TOKEN: &str = "plainbottoken000000000000a";
+    let mut seed = sharebot::sandbox::seed::Seed::default();
+    let mut plain = seed
+        .users
+        .iter()
+        .find(|u| u.bot)
+        .cloned()
+        .expect("the seed has a bot");
+    plain.username = "plain-bot".into();
+    plain.roles = None;
+    plain.token = Some(PLAIN_BOT_TOKEN.into());
+    seed.users.push(plain);
+    let sandbox = harness::start(SandboxOptions {
+        bot_token: Some(BOT_TOKEN.into()),
+        seed,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
     let cfg = config(
         sandbox.site_url(),
         dir.path(),
-        &[("SHAREBOT_MATTERMOST__TOKEN", &token)],
+        &[("SHAREBOT_MATTERMOST__TOKEN", PLAIN_BOT_TOKEN)],
     );
     let err = bot::start_with_domain(&cfg, fast(), Arc::new(Recording::default()))
         .await
@@ -197,9 +242,75 @@ async fn a_plain_user_token_is_refused_for_lacking_the_admin_role() {
         .expect("refused");
     let text = err.to_string();
     assert!(
-        text.contains("the bot account @user-1 lacks the system_admin role"),
+        text.contains("the bot account @plain-bot lacks the system_admin role"),
         "{text}"
     );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_public_admin_channel_is_refused() {
+    let sandbox = start_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        sandbox.site_url(),
+        dir.path(),
+        &[(
+            "SHAREBOT_MATTERMOST__ADMIN_CHANNEL",
+            "engineering/town-square",
+        )],
+    );
+    let err = bot::start_with_domain(&cfg, fast(), Arc::new(Recording::default()))
+        .await
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "the admin channel engineering/town-square (mattermost.admin_channel) is public"
+        ) && text.contains("Convert to Private Channel"),
+        "{text}"
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn members_of_the_admin_channel_who_are_not_system_admins_are_warned_about() {
+    let sandbox = start_sandbox().await;
+    let admin = harness::admin_client(sandbox.site_url()).await;
+    let channel = sandbox.channel_id("engineering", "admins").unwrap();
+    let warning = |sandbox: &RunningSandbox| {
+        sandbox.count_posts(|p| {
+            p.channel_id == channel && p.message.contains("members who are not system admins")
+        })
+    };
+    // Only system admins (and the bot): no warning.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(sandbox.site_url(), dir.path(), &[]);
+    let bot = bot::start_with_domain(&cfg, fast(), Arc::new(Recording::default()))
+        .await
+        .expect("starts");
+    bot.shutdown().await.unwrap();
+    assert_eq!(warning(&sandbox), 0);
+
+    // A plain user joins: start-up still succeeds, and says so in the channel.
+    admin
+        .add_channel_member(&channel, &sandbox.user_id("user-1").unwrap())
+        .await
+        .unwrap();
+    let bot = bot::start_with_domain(&cfg, fast(), Arc::new(Recording::default()))
+        .await
+        .expect("starts with a warning");
+    let post = sandbox
+        .find_post(|p| {
+            p.channel_id == channel && p.message.contains("members who are not system admins")
+        })
+        .expect("a warning in the admin channel");
+    assert_eq!(post.user_id, bot.identity.user.id);
+    assert!(post.message.contains("@user-1"), "{}", post.message);
+    assert!(!post.message.contains("@sysadmin"), "{}", post.message);
+    assert!(!post.message.contains("@sharebot"), "{}", post.message);
+    bot.shutdown().await.unwrap();
     sandbox.shutdown().await;
 }
 
@@ -253,6 +364,36 @@ async fn a_missing_admin_channel_is_explained_or_created_when_configured() {
         .await
         .unwrap();
     assert!(members.iter().any(|m| m.user_id == bot.identity.user.id));
+    // Every system admin is in what was created; nobody else is.
+    for user in ["sysadmin", "sysadmin2"] {
+        let id = sandbox.user_id(user).unwrap();
+        assert!(
+            members.iter().any(|m| m.user_id == id),
+            "{user} is not in the created admin channel"
+        );
+        admin
+            .team_member(&team.id, &id)
+            .await
+            .unwrap_or_else(|e| panic!("{user} is not in the created inbox team: {e}"));
+    }
+    let plain = sandbox.user_id("user-1").unwrap();
+    assert!(!members.iter().any(|m| m.user_id == plain));
+    assert!(admin.team_member(&team.id, &plain).await.is_err());
+    // What was created is said in the channel.
+    let notice = sandbox
+        .find_post(|p| {
+            p.channel_id == bot.identity.admin_channel.id && p.message.starts_with("I created")
+        })
+        .expect("a post saying what was created");
+    for part in [
+        "~sharebot-ops",
+        "`marketing`",
+        "`review-inbox`",
+        "@sysadmin",
+        "@sysadmin2",
+    ] {
+        assert!(notice.message.contains(part), "{part}: {}", notice.message);
+    }
     bot.shutdown().await.unwrap();
     sandbox.shutdown().await;
 }
@@ -335,18 +476,90 @@ async fn a_fresh_connection_after_an_outage_triggers_a_resync_and_readyz_follows
         .unwrap();
     assert_eq!(ready(&bot).await, 503);
 
-    // It comes back (a restart: no resumable connection): the bot reconnects and resyncs.
+    // It comes back rebuilt (fresh data, new ids; no resumable connection): the bot
+    // reconnects and resyncs, but its places are gone, so it is not ready and says why.
     let sandbox = harness::start(SandboxOptions {
         listen: addr,
         bot_token: Some(BOT_TOKEN.into()),
         ..SandboxOptions::default()
     })
     .await;
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        link.wait_for(|l| matches!(l, sharebot::http::MattermostLink::PlacesGone(_))),
+    )
+    .await
+    .expect("readiness says the places are gone")
+    .unwrap();
+    until("a resync is requested", || domain.reconciles() == 1).await;
+    let answer = reqwest::get(format!("http://{}/readyz", bot.http_addr))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 503);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    let why = body["checks"]["mattermost"].as_str().unwrap().to_owned();
+    for part in [
+        "the bot account @sharebot",
+        "the admin channel engineering/admins",
+        "the inbox team `shared-inbox`",
+        "Restart sharebot",
+    ] {
+        assert!(why.contains(part), "{part}: {why}");
+    }
+    bot.shutdown().await.unwrap();
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fresh_connection_to_the_same_server_rereads_the_places_and_stays_ready() {
+    let sandbox = start_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let domain = Arc::new(Recording::default());
+    let bot = bot::start_with_domain(
+        &config(sandbox.site_url(), dir.path(), &[]),
+        fast(),
+        domain.clone(),
+    )
+    .await
+    .unwrap();
+    let mut link = bot.link.clone();
     link.wait_for(|l| *l == sharebot::http::MattermostLink::Connected)
         .await
         .unwrap();
+    // The server forgets the connection: the next one is fresh, the places are still there.
+    sandbox.hub().forget_sessions();
     until("a resync is requested", || domain.reconciles() == 1).await;
+    link.wait_for(|l| *l == sharebot::http::MattermostLink::Connected)
+        .await
+        .unwrap();
     assert_eq!(ready(&bot).await, 200);
+
+    // The admin channel is archived under the running bot: the next fresh connection says so.
+    let admin = harness::admin_client(sandbox.site_url()).await;
+    admin
+        .archive_channel(&bot.identity.admin_channel.id)
+        .await
+        .unwrap();
+    sandbox.hub().forget_sessions();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        link.wait_for(|l| matches!(l, sharebot::http::MattermostLink::PlacesGone(_))),
+    )
+    .await
+    .expect("readiness says the places are gone")
+    .unwrap();
+    let body: serde_json::Value = reqwest::get(format!("http://{}/readyz", bot.http_addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let why = body["checks"]["mattermost"].as_str().unwrap();
+    assert!(
+        why.contains("the admin channel engineering/admins (archived)"),
+        "{why}"
+    );
+    assert!(!why.contains("@sharebot"), "{why}");
     bot.shutdown().await.unwrap();
     sandbox.shutdown().await;
 }

@@ -466,3 +466,117 @@ fn a_template_override_that_does_not_render_refuses_start_up_with_exit_2_naming_
         "Mattermost was not contacted: {all}"
     );
 }
+
+#[test]
+fn run_help_names_the_config_variable_without_showing_it_as_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["run", "check-config", "migrate"] {
+        let out = sharebot(dir.path())
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let help = text(&out);
+        assert!(out.status.success(), "{help}");
+        assert!(help.contains("[env: SHAREBOT_CONFIG]"), "{command}: {help}");
+        assert!(!help.contains("SHAREBOT_CONFIG="), "{command}: {help}");
+    }
+}
+
+#[test]
+fn a_broken_bot_toml_says_where_it_breaks_and_nothing_that_follows_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped_text = std::fs::read_to_string(shipped()).unwrap();
+    // An unclosed quote on the line of `admin_channel`.
+    let line = shipped_text
+        .lines()
+        .position(|l| l.starts_with("admin_channel ="))
+        .unwrap()
+        + 1;
+    let broken = write(
+        dir.path(),
+        "broken.toml",
+        &shipped_text.replace(
+            "admin_channel = \"engineering/admins\"",
+            "admin_channel = \"engineering/admins",
+        ),
+    );
+    let out = with_secrets(&mut sharebot(dir.path()))
+        .args(["check-config", "--config"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains(&format!("broken.toml:{line}:")),
+        "no line number {line}:\n{all}"
+    );
+    assert!(all.contains("not valid TOML"), "{all}");
+    // The offending line is shown with a caret under the place.
+    assert!(
+        all.contains("admin_channel = \"engineering/admins"),
+        "{all}"
+    );
+    assert!(all.contains('^'), "{all}");
+    assert!(!all.contains("is required"), "follow-on errors:\n{all}");
+    assert_eq!(all.matches("  - ").count(), 1, "one error only:\n{all}");
+}
+
+/// Runs `sharebot migrate` against `url`; returns its exit code, the `error:` line and the
+/// `hint:` line.
+fn migrate_against(url: &str) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sharebot(dir.path())
+        .arg("migrate")
+        .env("SHAREBOT_DATABASE__URL", url)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let line = |prefix: &str| {
+        stderr
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no `{prefix}` line:\n{stderr}"))
+    };
+    (out.status.code(), line("error: "), line("hint: "))
+}
+
+#[test]
+fn an_unreachable_database_names_the_cause_and_what_to_check() {
+    // Nothing listens on port 1.
+    let (code, error, hint) = migrate_against("postgres://bot@127.0.0.1:1/sharebot");
+    assert_eq!(code, Some(1));
+    assert!(error.contains("connection refused"), "{error}");
+    assert!(!error.contains("pool timed out"), "{error}");
+    assert!(hint.contains("database.url"), "{hint}");
+
+    // The authentication and unknown-database causes need a PostgreSQL server to answer.
+    let admin = url::Url::parse(
+        &std::env::var("SHAREBOT_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| support::db::DEFAULT_PG.to_string()),
+    )
+    .unwrap();
+    let address = format!(
+        "{}:{}",
+        admin.host_str().unwrap_or("127.0.0.1"),
+        admin.port().unwrap_or(5432)
+    );
+    if std::net::TcpStream::connect(&address).is_err() {
+        eprintln!("NOTICE: no PostgreSQL at {address}: only the refused connection was checked");
+        return;
+    }
+    let mut unknown_user = admin.clone();
+    unknown_user.set_username("sharebot_no_such_role").unwrap();
+    let (code, error, hint) = migrate_against(unknown_user.as_str());
+    assert_eq!(code, Some(1));
+    assert!(error.contains("authentication failed"), "{error}");
+    assert!(hint.contains("password"), "{hint}");
+
+    let mut unknown_db = admin.clone();
+    unknown_db.set_path("/sharebot_no_such_database");
+    let (code, error, hint) = migrate_against(unknown_db.as_str());
+    assert_eq!(code, Some(1));
+    assert!(error.contains("the database does not exist"), "{error}");
+    assert!(hint.contains("create the database"), "{hint}");
+}

@@ -6,6 +6,18 @@ use std::process::Command;
 #[test]
 fn the_demo_plays_every_step_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
+    // An earlier demo's database is there: its sandboxes are gone, so it must not be reused.
+    let old = dir.path().join("org-a.db");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = format!("sqlite://{}", old.display());
+        let store = sharebot::store::Store::connect_url(&url, &url, 1)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        store.kv_put("earlier-demo", "yes").await.unwrap();
+        store.close().await;
+    });
     let out = Command::new(env!("CARGO_BIN_EXE_sharebot"))
         .args(["demo", "--once", "--data-dir"])
         .arg(dir.path())
@@ -44,8 +56,43 @@ fn the_demo_plays_every_step_and_exits_cleanly() {
         text.contains("(28 characters, shown in full only in the DM)"),
         "{text}"
     );
-    // The bots' databases are where they were asked to be.
+    // The bots' databases are where they were asked to be, said so, and fresh.
     assert!(dir.path().join("org-a.db").exists() && dir.path().join("org-b.db").exists());
+    assert!(
+        text.contains(&format!(
+            "The bots' databases: {}",
+            dir.path().join("org-a.db").display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("Starting fresh in"), "{text}");
+    rt.block_on(async {
+        let url = format!("sqlite://{}", old.display());
+        let store = sharebot::store::Store::connect_url(&url, &url, 1)
+            .await
+            .unwrap();
+        assert_eq!(store.kv_get("earlier-demo").await.unwrap(), None);
+        store.close().await;
+    });
+}
+
+#[test]
+fn a_data_dir_holding_other_files_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sharebot"))
+        .args(["demo", "--once", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("notes.txt") && stderr.contains("--data-dir"),
+        "{stderr}"
+    );
+    assert!(dir.path().join("notes.txt").exists());
 }
 
 /// The README's command as written (`sharebot demo`, no `--once`): after the story it keeps

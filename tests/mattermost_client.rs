@@ -681,11 +681,14 @@ async fn every_endpoint_uses_a_route_method_and_query_of_the_official_spec() {
     let _ = client.remote_info("r1").await;
     let _ = client.channel_remotes("c1").await;
 
-    let spec = support::openapi::Spec::get().doc();
     let calls = recorder.0.lock().unwrap().clone();
     let seen = mock.seen();
     assert_eq!(calls.len(), seen.len());
     assert_eq!(calls.len(), 38, "one request per endpoint");
+    let Some(spec) = support::openapi::Spec::get() else {
+        return;
+    };
+    let spec = spec.doc();
     for ((method, route, _), request) in calls.iter().zip(&seen) {
         // The spec documents `me` as the literal value of `{user_id}`.
         let spec_route = if route == "/api/v4/users/me" {

@@ -4,6 +4,7 @@
 //! - [`setup`]: a world of two organizations and the bot; [`scenarios`]: what is measured;
 //!   [`report`]: percentiles, the table and the JSON.
 
+mod progress;
 mod report;
 mod scenarios;
 mod setup;
@@ -46,10 +47,14 @@ pub struct BenchArgs {
     /// Also write the figures as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Run only these scenarios (click, decision, fan-out, burst, footprint); all by default.
-    #[arg(long, value_delimiter = ',')]
+    /// Run only these scenarios; all by default. An unknown name is refused (exit 2) with
+    /// the list of valid ones.
+    #[arg(long, value_delimiter = ',', value_parser = SCENARIOS)]
     pub only: Vec<String>,
 }
+
+/// The scenarios' names for `--only`, in the order they run.
+pub const SCENARIOS: [&str; 5] = ["click", "decision", "fan-out", "burst", "footprint"];
 
 /// Runs every scenario, prints the table, writes the JSON; fails when anything was lost or
 /// duplicated or a scenario could not run.
@@ -84,25 +89,14 @@ pub async fn run(args: BenchArgs) -> ExitCode {
     );
     let mut figures = Vec::new();
     let mut failed = false;
-    for name in [
-        "click answer",
-        "decision applied",
-        "fan-out",
-        "burst",
-        "footprint",
-    ] {
-        let wanted = args.only.is_empty()
-            || args
-                .only
-                .iter()
-                .any(|o| name.starts_with(o.trim().to_lowercase().as_str()));
-        if !wanted {
+    for name in SCENARIOS {
+        if !args.only.is_empty() && !args.only.iter().any(|o| o == name) {
             continue;
         }
         eprintln!("running: {name}…");
         let result = match name {
-            "click answer" => scenarios::click_answer(&options, &dir).await,
-            "decision applied" => scenarios::decision_applied(&options, &dir).await,
+            "click" => scenarios::click_answer(&options, &dir).await,
+            "decision" => scenarios::decision_applied(&options, &dir).await,
             "fan-out" => scenarios::fan_out(&options, &dir).await,
             "burst" => scenarios::burst(&options, &dir).await,
             _ => scenarios::footprint(&options, &dir).await,

@@ -11,10 +11,12 @@ pub struct Figure {
     /// Scenario and figure, e.g. `click answer p99`.
     pub name: String,
     pub measured: f64,
-    /// The best possible value (the API round trips the job cannot avoid); 0 when the job
-    /// needs none.
-    pub floor: f64,
-    /// measured ÷ floor; `None` when the floor is 0.
+    /// The best possible value (the API round trips the job cannot avoid; 0 when the job
+    /// needs none), for figures that have one.
+    pub floor: Option<f64>,
+    /// A goal set by hand (memory), for figures that have no floor but a target.
+    pub target: Option<f64>,
+    /// measured ÷ floor (or ÷ target); `None` when that is 0 or there is neither.
     pub ratio: Option<f64>,
     /// `ms`, `MB`, `count`…
     pub unit: String,
@@ -27,16 +29,36 @@ pub struct Figure {
 }
 
 impl Figure {
+    /// A figure beside its floor, the least the job can take.
     pub fn new(name: &str, measured: f64, floor: f64, unit: &str) -> Figure {
         Figure {
             name: name.into(),
             measured,
-            floor,
+            floor: Some(floor),
+            target: None,
             ratio: (floor > 0.0).then(|| measured / floor),
             unit: unit.into(),
             lost: 0,
             duplicated: 0,
             note: String::new(),
+        }
+    }
+
+    /// A figure beside a target (no floor can be stated, e.g. memory).
+    pub fn against_target(name: &str, measured: f64, target: f64, unit: &str) -> Figure {
+        Figure {
+            floor: None,
+            target: Some(target),
+            ..Figure::new(name, measured, target, unit)
+        }
+    }
+
+    /// A figure reported as it is, with neither floor nor target (e.g. the database size).
+    pub fn plain(name: &str, measured: f64, unit: &str) -> Figure {
+        Figure {
+            floor: None,
+            ratio: None,
+            ..Figure::new(name, measured, 0.0, unit)
         }
     }
 
@@ -49,6 +71,15 @@ impl Figure {
     pub fn with_note(mut self, note: impl Into<String>) -> Figure {
         self.note = note.into();
         self
+    }
+
+    /// The "floor or target" cell: `100.0 ms floor`, `20.0 MB target`, or `—`.
+    fn bound(&self) -> String {
+        match (self.floor, self.target) {
+            (Some(floor), _) => format!("{floor:.1} {} floor", self.unit),
+            (None, Some(target)) => format!("{target:.1} {} target", self.unit),
+            (None, None) => "—".into(),
+        }
     }
 }
 
@@ -68,10 +99,17 @@ pub fn percentile(samples: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// The figures as a table.
+/// What the columns mean, printed under the table.
+pub const LEGEND: &str = "\
+floor: the least the job can take (the Mattermost round trips it cannot avoid; 0 when it needs none).
+target: a goal set by hand where no floor can be stated (memory); — : neither (reported as is).
+ratio: measured ÷ floor (or ÷ target); 1.00× is the best possible against a floor, below 1.00× meets a target; — when that is 0.
+lost: requests or DMs that never arrived; duplicated: those that arrived more than once. Either makes the run fail.";
+
+/// The figures as a table, with [`LEGEND`] under it.
 pub fn table(figures: &[Figure]) -> String {
     let mut out = String::from(
-        "| scenario | measured | floor | ratio | lost | duplicated | note |\n|---|---:|---:|---:|---:|---:|---|\n",
+        "| scenario | measured | floor or target | ratio | lost | duplicated | note |\n|---|---:|---:|---:|---:|---:|---|\n",
     );
     for f in figures {
         let ratio = f
@@ -79,10 +117,19 @@ pub fn table(figures: &[Figure]) -> String {
             .map(|r| format!("{r:.2}×"))
             .unwrap_or_else(|| "—".into());
         out.push_str(&format!(
-            "| {} | {:.1} {} | {:.1} {} | {} | {} | {} | {} |\n",
-            f.name, f.measured, f.unit, f.floor, f.unit, ratio, f.lost, f.duplicated, f.note
+            "| {} | {:.1} {} | {} | {} | {} | {} | {} |\n",
+            f.name,
+            f.measured,
+            f.unit,
+            f.bound(),
+            ratio,
+            f.lost,
+            f.duplicated,
+            f.note
         ));
     }
+    out.push('\n');
+    out.push_str(LEGEND);
     out
 }
 
@@ -109,8 +156,34 @@ mod tests {
         assert_eq!(Figure::new("x", 3.0, 2.0, "ms").ratio, Some(1.5));
         let t = table(&[Figure::new("click answer p99", 3.0, 0.0, "ms")]);
         assert!(
-            t.contains("| click answer p99 | 3.0 ms | 0.0 ms | — | 0 | 0 |"),
+            t.contains("| click answer p99 | 3.0 ms | 0.0 ms floor | — | 0 | 0 |"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn the_table_says_which_rows_have_a_floor_a_target_or_neither_and_explains_its_columns() {
+        let t = table(&[
+            Figure::new("decision applied", 120.0, 100.0, "ms"),
+            Figure::against_target("RSS idle after start", 17.0, 20.0, "MB"),
+            Figure::plain("database size", 13.0, "MB"),
+        ]);
+        assert!(
+            t.contains("| scenario | measured | floor or target | ratio |"),
+            "{t}"
+        );
+        assert!(t.contains("| 120.0 ms | 100.0 ms floor | 1.20× |"), "{t}");
+        assert!(t.contains("| 17.0 MB | 20.0 MB target | 0.85× |"), "{t}");
+        assert!(t.contains("| database size | 13.0 MB | — | — |"), "{t}");
+        for word in ["floor:", "target:", "ratio:", "lost:", "duplicated:"] {
+            assert!(t.contains(word), "{word} is not explained:\n{t}");
+        }
+        let json = serde_json::to_value(Figure::plain("database size", 13.0, "MB")).unwrap();
+        assert!(
+            json["floor"].is_null() && json["target"].is_null(),
+            "{json}"
+        );
+        let json = serde_json::to_value(Figure::against_target("m", 17.0, 20.0, "MB")).unwrap();
+        assert!(json["floor"].is_null() && json["target"] == 20.0, "{json}");
     }
 }

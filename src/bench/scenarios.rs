@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::mattermost::{Client, ClientOptions};
 
+use super::progress::Progress;
 use super::report::{ms, percentile, Figure};
 use super::setup::{Shape, World};
 
@@ -36,6 +37,26 @@ async fn until(limit: Duration, mut done: impl FnMut() -> bool) -> Result<Durati
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// [`until`] `count()` reaches `total`, reporting the count to `progress` as it goes.
+async fn until_count(
+    limit: Duration,
+    total: usize,
+    progress: &mut Progress,
+    mut count: impl FnMut() -> usize,
+) -> Result<Duration, Duration> {
+    let mut polls = 0u32;
+    until(limit, || {
+        // The count scans the sandbox's posts: report it every 100 polls, check it every poll.
+        let n = count();
+        polls = polls.wrapping_add(1);
+        if n >= total || polls.is_multiple_of(100) {
+            progress.update(n);
+        }
+        n >= total
+    })
+    .await
 }
 
 /// `sysadmin` on Org B as a person, and the bot's review DM about `display` in their DM.
@@ -303,7 +324,8 @@ pub async fn burst(o: &Options, dir: &Path) -> Result<Vec<Figure>, String> {
     let needed = o.channels * (1 + admins) + admins;
     let floor = Duration::from_secs_f64(needed as f64 / o.rate_limit.max(1) as f64);
     let limit = floor * 3 + Duration::from_secs(60);
-    let _ = until(limit, || count() >= expected).await;
+    let mut progress = Progress::start("burst", expected, "DMs");
+    let _ = until_count(limit, expected, &mut progress, count).await;
     let took = started.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let sent = count();
@@ -390,19 +412,22 @@ pub async fn footprint(o: &Options, dir: &Path) -> Result<Vec<Figure>, String> {
     let names: Vec<String> = (0..o.footprint_requests)
         .map(|i| format!("pending-{i:05}"))
         .collect();
-    for chunk in names.chunks(100) {
+    let mut progress = Progress::start("footprint", names.len(), "channels shared");
+    for (i, chunk) in names.chunks(100).enumerate() {
         for result in futures_util::future::join_all(chunk.iter().map(|n| world.share(n))).await {
             result?;
         }
+        progress.update((i * 100 + chunk.len()).min(names.len()));
     }
     let bot = world.b.user_id("sharebot").unwrap_or_default();
     let expected = o.footprint_requests * 2;
-    let done = until(Duration::from_secs(600), || {
+    let mut progress = Progress::start("footprint", expected, "DMs");
+    let done = until_count(Duration::from_secs(600), expected, &mut progress, || {
         world.b.count_posts(|p| {
             p.user_id == bot
                 && p.root_id.is_empty()
                 && p.props.contains_key(crate::notify::REQUEST_MARKER)
-        }) >= expected
+        })
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -416,17 +441,16 @@ pub async fn footprint(o: &Options, dir: &Path) -> Result<Vec<Figure>, String> {
     world.stop().await;
     let lost = if done.is_ok() { 0 } else { 1 };
     Ok(vec![
-        Figure::new("RSS idle after start", idle, 20.0, "MB")
-            .with_note("the bot as its own process; floor = the target"),
-        Figure::new(
+        Figure::against_target("RSS idle after start", idle, 20.0, "MB")
+            .with_note("the bot as its own process"),
+        Figure::against_target(
             &format!("RSS with {} pending requests", o.footprint_requests),
             loaded,
             60.0,
             "MB",
         )
-        .with_counts(lost, 0)
-        .with_note("floor = the target"),
-        Figure::new("database size", size as f64 / 1_048_576.0, 0.0, "MB").with_note(format!(
+        .with_counts(lost, 0),
+        Figure::plain("database size", size as f64 / 1_048_576.0, "MB").with_note(format!(
             "{} requests, {expected} DMs recorded",
             o.footprint_requests
         )),

@@ -48,6 +48,7 @@ impl BotError {
                  To try sharebot without a Mattermost server, run `sharebot demo`, or start a local \
                  stand-in with `sharebot sandbox` (see `sharebot sandbox --help`)."
             )),
+            BotError::Store(store) => store.hint(),
             _ => None,
         }
     }

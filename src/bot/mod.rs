@@ -150,7 +150,7 @@ pub async fn start_with<D: Domain>(
     tracing::info!(listen = %http_addr, public_url = %config.server.public_url, "HTTP server listening");
 
     let slot = listener::ResumeSlot::default();
-    let ws = client.websocket(
+    let mut ws = client.websocket(
         WsConfig {
             options: tuning.websocket.clone(),
             resume_from: load_resume_point(&store).await,
@@ -159,7 +159,21 @@ pub async fn start_with<D: Domain>(
         },
         stop_rx.clone(),
     );
-    let mirror = listener::mirror_state(ws.state, link_tx);
+    // The socket's state and the places check on each fresh connection make `/readyz`.
+    let (socket_tx, socket_link) = watch::channel(MattermostLink::Disconnected);
+    let mirror = listener::mirror_state(ws.state, socket_tx);
+    let (places_tx, places) = watch::channel(None);
+    drop(tokio::spawn(combine_link(socket_link, places, link_tx)));
+    let (messages_tx, messages) = tokio::sync::mpsc::channel(64);
+    drop(tokio::spawn(recheck_places(
+        ws.messages,
+        messages_tx,
+        client.clone(),
+        config.clone(),
+        identity.clone(),
+        places_tx,
+    )));
+    ws.messages = messages;
     let background = domain.clone().background(stop_rx.clone());
     let consumer = tokio::spawn(listener::consume(
         ws.messages,
@@ -184,6 +198,58 @@ pub async fn start_with<D: Domain>(
         flusher,
         background,
     })
+}
+
+/// Passes the listener's messages on, and on every fresh (not resumed) connection after the
+/// first re-reads the bot's places before anything else is handled: a server rebuilt or
+/// restored under the running bot must not leave it ready with ids that no longer exist.
+async fn recheck_places(
+    mut from: tokio::sync::mpsc::Receiver<crate::mattermost::WsMessage>,
+    to: tokio::sync::mpsc::Sender<crate::mattermost::WsMessage>,
+    client: Client,
+    config: Config,
+    identity: Identity,
+    places: watch::Sender<Option<String>>,
+) {
+    let mut first = true;
+    while let Some(message) = from.recv().await {
+        if let crate::mattermost::WsMessage::Connected { resumed, .. } = &message {
+            if !*resumed && !first {
+                let problem = startup::recheck(&client, &config, &identity).await;
+                if let Some(why) = &problem {
+                    tracing::error!("{why}");
+                }
+                places.send_replace(problem);
+            }
+            first = false;
+        }
+        if to.send(message).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// `/readyz`'s Mattermost state: the socket's, unless it is connected and a place is gone.
+async fn combine_link(
+    mut socket: watch::Receiver<MattermostLink>,
+    mut places: watch::Receiver<Option<String>>,
+    link: watch::Sender<MattermostLink>,
+) {
+    loop {
+        let now = match (
+            socket.borrow_and_update().clone(),
+            places.borrow_and_update().clone(),
+        ) {
+            (MattermostLink::Connected, Some(why)) => MattermostLink::PlacesGone(why),
+            (state, _) => state,
+        };
+        link.send_replace(now);
+        tokio::select! {
+            changed = socket.changed() => if changed.is_err() { break },
+            changed = places.changed() => if changed.is_err() { break },
+        }
+    }
+    link.send_replace(MattermostLink::Disconnected);
 }
 
 impl RunningBot {

@@ -52,13 +52,19 @@ pub fn gather(
     // Values keyed by the name as written, which may be `<secret>_file`.
     let mut written: BTreeMap<(String, String), Raw> = BTreeMap::new();
 
+    // When the file cannot be read or parsed, what it would have set is unknown: "is
+    // required" errors would only follow from that one failure, so they are left out.
+    let mut file_failed = false;
     if let Some(path) = file {
         match std::fs::read_to_string(path) {
-            Ok(text) => read_toml(path, &text, &mut written, &mut errors),
-            Err(err) => errors.push(ConfigError::new(
-                "--config",
-                format!("cannot read {}: {err}", path.display()),
-            )),
+            Ok(text) => file_failed = !read_toml(path, &text, &mut written, &mut errors),
+            Err(err) => {
+                file_failed = true;
+                errors.push(ConfigError::new(
+                    "--config",
+                    format!("cannot read {}: {err}", path.display()),
+                ))
+            }
         }
     }
     read_env(env, &mut written, &mut errors);
@@ -100,7 +106,9 @@ pub fn gather(
             Some(raw) => {
                 values.insert(spec.path(), raw);
             }
-            None if spec.required => errors.push(ConfigError::new(spec.path(), missing_hint(spec))),
+            None if spec.required && !file_failed => {
+                errors.push(ConfigError::new(spec.path(), missing_hint(spec)))
+            }
             None => {}
         }
     }
@@ -144,20 +152,21 @@ fn read_secret_file(spec: &KeySpec, path: &str) -> Result<Raw, ConfigError> {
     })
 }
 
+/// Reads the file's keys into `written`; false when the text is not TOML at all.
 fn read_toml(
     path: &Path,
     text: &str,
     written: &mut BTreeMap<(String, String), Raw>,
     errors: &mut Vec<ConfigError>,
-) {
+) -> bool {
     let table: toml::Table = match text.parse() {
         Ok(t) => t,
         Err(err) => {
             errors.push(ConfigError::new(
                 "--config",
-                format!("{} is not valid TOML: {}", path.display(), err.message()),
+                toml_failure(path, text, err.span(), err.message()),
             ));
-            return;
+            return false;
         }
     };
     let sections = keys::sections();
@@ -221,6 +230,43 @@ fn read_toml(
             );
         }
     }
+    true
+}
+
+/// `FILE:LINE:COLUMN: not valid TOML: why`, then the line with a caret under the place (the
+/// line is left out when it may hold a secret).
+fn toml_failure(
+    path: &Path,
+    text: &str,
+    span: Option<std::ops::Range<usize>>,
+    message: &str,
+) -> String {
+    let Some(start) = span.map(|s| s.start.min(text.len())) else {
+        return format!("{} is not valid TOML: {message}", path.display());
+    };
+    let before = text.get(..start).unwrap_or(text);
+    let line_no = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let mut out = format!(
+        "{}:{line_no}:{column}: not valid TOML: {}",
+        path.display(),
+        message.trim_end()
+    );
+    let lower = line.to_ascii_lowercase();
+    let may_hold_secret = ["token", "secret", "password"]
+        .iter()
+        .any(|word| lower.contains(word))
+        || (lower.contains("://") && lower.contains('@'));
+    if !may_hold_secret {
+        let gutter = line_no.to_string().len();
+        out.push_str(&format!(
+            "\n      {line_no} | {line}\n      {:gutter$} | {:>column$}",
+            "", "^"
+        ));
+    }
+    out
 }
 
 /// `Some(is_inline_secret)` when `section.key` is accepted, `None` when unknown.

@@ -302,6 +302,21 @@ fn invalid_toml_is_reported() {
             .any(|e| e.key == "--config" && e.message.contains("not valid TOML")),
         "{errs:?}"
     );
+    // Where it breaks, and nothing that only follows from it (no "is required").
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].message.contains(":1:12: not valid TOML"),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn a_broken_line_that_may_hold_a_secret_is_not_shown() {
+    let f = file("[database]\nurl = \"postgres://bot:hunter2@db/x");
+    let errs = errors_of(Config::load_from(Some(f.path()), &env(&secrets())));
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].message.contains(":2:"), "{errs:?}");
+    assert!(!errs[0].message.contains("hunter2"), "{errs:?}");
 }
 
 #[test]

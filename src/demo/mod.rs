@@ -2,6 +2,7 @@
 //! through the same HTTP APIs a person's client uses, with a narrated transcript; then, unless
 //! `--once`, everything keeps running for trying more by hand until Ctrl-C.
 
+mod data_dir;
 mod draw;
 mod org;
 mod scenario;
@@ -18,6 +19,8 @@ pub struct DemoArgs {
     #[arg(long)]
     pub once: bool,
     /// Where the bots keep their SQLite files [default: a temporary folder, removed at exit].
+    /// The sandboxes live in memory, so an earlier demo's files there are removed at start; a
+    /// folder holding anything else is refused.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
 }
@@ -38,6 +41,28 @@ pub async fn run(args: DemoArgs) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    match data_dir::start_fresh(&dir) {
+        Ok(removed) if !removed.is_empty() => println!(
+            "Starting fresh in {}: removed {} of an earlier demo (its sandboxes are gone, so its records point at nothing).",
+            dir.display(),
+            removed.join(", ")
+        ),
+        Ok(_) => {}
+        Err(why) => {
+            eprintln!("error: {why}");
+            return ExitCode::from(crate::exit::CONFIG);
+        }
+    }
+    println!(
+        "The bots' databases: {} and {}{}",
+        dir.join("org-a.db").display(),
+        dir.join("org-b.db").display(),
+        if temporary {
+            " (removed at exit; keep them with --data-dir)"
+        } else {
+            " (kept after exit)"
+        }
+    );
     let stop = crate::signals::StopSignal::install();
     println!("sharebot demo: two organizations, each with its own Mattermost (a sandbox) and its own sharebot, all on this machine.");
     let started = match start_both(&dir).await {

@@ -11,20 +11,24 @@ use serde_json::{json, Value};
 use super::AppState;
 
 /// How the bot's link to Mattermost stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MattermostLink {
     /// No connection has been attempted (or this build cannot connect yet).
     NotStarted,
     Connected,
     Disconnected,
+    /// Connected, but a place the bot works in is gone (the server was rebuilt or restored):
+    /// which, and what to do.
+    PlacesGone(String),
 }
 
 impl MattermostLink {
-    fn as_str(self) -> &'static str {
+    fn as_str(&self) -> &str {
         match self {
             MattermostLink::NotStarted => "not connected",
             MattermostLink::Connected => "connected",
             MattermostLink::Disconnected => "disconnected",
+            MattermostLink::PlacesGone(why) => why,
         }
     }
 }
@@ -38,7 +42,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await,
         Ok(Ok(()))
     );
-    let link = *state.mattermost.borrow();
+    let link = state.mattermost.borrow().clone();
     let ready = database && link == MattermostLink::Connected;
     let status = if ready {
         StatusCode::OK

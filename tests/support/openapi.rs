@@ -144,20 +144,31 @@ fn segments(path: &str) -> Vec<Segment> {
 
 impl Spec {
     /// The spec at `../shared/mattermost-openapi/mattermost-openapi-v4.yaml` beside the
-    /// repository (or `SHAREBOT_OPENAPI_SPEC`); panics with a clear message when missing.
-    pub fn get() -> &'static Spec {
-        static SPEC: OnceLock<Spec> = OnceLock::new();
+    /// repository (or the file named by `SHAREBOT_OPENAPI_SPEC`), loaded once per test binary.
+    ///
+    /// `None` when the default file is not there: the conformance layer is then skipped, said
+    /// once on the terminal with how to enable it, so a plain clone's `cargo test` passes.
+    /// With `SHAREBOT_REQUIRE_OPENAPI=1` (CI sets it), or when `SHAREBOT_OPENAPI_SPEC` names a
+    /// file that cannot be read, that is a failure instead.
+    pub fn get() -> Option<&'static Spec> {
+        static SPEC: OnceLock<Option<Spec>> = OnceLock::new();
         SPEC.get_or_init(|| {
-            let path =
-                std::env::var("SHAREBOT_OPENAPI_SPEC").unwrap_or_else(|_| DEFAULT_SPEC.into());
-            let text = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-                panic!(
+            let named = std::env::var("SHAREBOT_OPENAPI_SPEC").ok();
+            let path = named.clone().unwrap_or_else(|| DEFAULT_SPEC.into());
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(err) if named.is_none() && !required() => {
+                    notice_skipped(&path, &err);
+                    return None;
+                }
+                Err(err) => panic!(
                     "cannot read the Mattermost OpenAPI spec at {path}: {err}. Clone the shared \
                      folder beside the repository or set SHAREBOT_OPENAPI_SPEC to the file."
-                )
-            });
-            Spec::parse(&text).unwrap_or_else(|err| panic!("cannot parse {path}: {err}"))
+                ),
+            };
+            Some(Spec::parse(&text).unwrap_or_else(|err| panic!("cannot parse {path}: {err}")))
         })
+        .as_ref()
     }
 
     /// Parses a spec document (YAML or JSON).
@@ -585,9 +596,27 @@ fn pointer_matches(pattern: &str, pointer: &str) -> bool {
     pattern.iter().zip(tail).all(|(p, s)| *p == "*" || p == s)
 }
 
-/// Panics listing every recorded answer that does not conform to the spec.
+/// Whether a missing spec fails the run (`SHAREBOT_REQUIRE_OPENAPI=1`, set by `.ci/run`).
+fn required() -> bool {
+    std::env::var("SHAREBOT_REQUIRE_OPENAPI").is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// Says once per test binary, on the real terminal (past the test harness's capture), that the
+/// conformance checks were skipped and how to enable them.
+fn notice_skipped(path: &str, err: &std::io::Error) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "\nNOTICE: OpenAPI conformance checks SKIPPED: no spec at {path} ({err}); set SHAREBOT_OPENAPI_SPEC=<path to mattermost-openapi-v4.yaml> to enable them (SHAREBOT_REQUIRE_OPENAPI=1 makes a missing spec fail).\n"
+    );
+}
+
+/// Panics listing every recorded answer that does not conform to the spec; does nothing when
+/// the spec is absent and not required (see [`Spec::get`]).
 pub fn assert_conforms(recorder: &Recorder) {
-    let spec = Spec::get();
+    let Some(spec) = Spec::get() else {
+        return;
+    };
     let mut failures = Vec::new();
     let mut notes = std::collections::BTreeSet::new();
     for exchange in recorder.exchanges() {
