@@ -147,7 +147,12 @@ impl Review {
     /// `stop`; waits for decisions being applied before it returns.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         loop {
-            if let Err(err) = self.reconcile_once().await {
+            let started = std::time::Instant::now();
+            let pass = self.reconcile_once().await;
+            self.ctx
+                .metrics
+                .reconcile_pass(pass.is_ok(), started.elapsed());
+            if let Err(err) = pass {
                 tracing::warn!(
                     "reconcile failed (tried again in {:?}): {err}",
                     self.ctx.config.reconcile_every
