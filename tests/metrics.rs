@@ -1,5 +1,5 @@
-//! What `/metrics` serves: the README's list exactly, every known series from start-up, the
-//! review work counted as it happens, and route labels that name path parameters one way.
+//! What `/metrics` serves: the README's list exactly, every known series from start-up, and the
+//! review work counted as it happens.
 
 mod support;
 
@@ -232,39 +232,4 @@ async fn a_review_round_shows_in_the_metrics() {
         "{text}"
     );
     bot.shutdown().await.unwrap();
-}
-
-/// Every `{parameter}` in the client's route templates: (template, parameter).
-fn route_parameters() -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/mattermost");
-    let template = regex::Regex::new(r#""(/api/v4/[^"]*)""#).unwrap();
-    let parameter = regex::Regex::new(r"\{([^}]*)\}").unwrap();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "rs") {
-            continue;
-        }
-        let code = std::fs::read_to_string(path).unwrap();
-        for t in template.captures_iter(&code) {
-            for p in parameter.captures_iter(&t[1]) {
-                found.push((t[1].to_string(), p[1].to_string()));
-            }
-        }
-    }
-    found
-}
-
-#[test]
-fn route_labels_name_each_path_parameter_for_what_it_holds() {
-    let found = route_parameters();
-    assert!(
-        found.iter().any(|(_, p)| p == "team_name"),
-        "the scan finds the templates: {found:?}"
-    );
-    // `{team_id}`, `{team_name}`, `{channel_name}`…: one way, so a dashboard groups by route
-    // without knowing that `{name}` here meant a team (the server's router says `team_name`).
-    let one_way = regex::Regex::new(r"^([a-z]+_)+(id|name)$|^username$").unwrap();
-    let odd: Vec<_> = found.iter().filter(|(_, p)| !one_way.is_match(p)).collect();
-    assert!(odd.is_empty(), "{odd:?}");
 }

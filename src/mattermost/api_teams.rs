@@ -23,7 +23,7 @@ impl Client {
     /// `GET /teams/name/{team_name}`.
     pub async fn team_by_name(&self, team_name: &str) -> Result<Team> {
         self.json(Request::get(Route::new(
-            "/api/v4/teams/name/{team_name}",
+            "/api/v4/teams/name/{name}",
             &[team_name],
         )?))
         .await
