@@ -2,8 +2,9 @@
 //! how the review work goes (requests, decisions, DMs, reconcile passes, commands), served at
 //! `GET /metrics` in the text exposition format.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -179,6 +180,8 @@ struct Inner {
     reconcile_duration: Histograms<PassResult>,
     reconcile_requests: Gauge,
     commands: Family<CommandSeries, Counter>,
+    /// Every connection whose request counts were set.
+    connections: Mutex<BTreeSet<String>>,
 }
 
 /// The bot's metrics; cheap to clone, safe to share.
@@ -220,6 +223,7 @@ impl Metrics {
             reconcile_duration: Family::new_with_constructor(reconcile),
             reconcile_requests: Gauge::default(),
             commands: Family::default(),
+            connections: Mutex::default(),
             registry: Registry::default(),
         };
         // Counters are registered without `_total`: the encoder adds it.
@@ -462,37 +466,40 @@ impl Metrics {
         connections: &[String],
         now_ms: i64,
     ) {
-        self.inner.requests.clear();
-        self.inner.oldest_pending.clear();
-        let all = connections
-            .iter()
-            .chain(counts.iter().map(|(_, c, _, _)| c));
-        for connection in all {
-            let _ = self.inner.oldest_pending.get_or_create(&ConnectionSeries {
-                connection: connection.clone(),
-            });
+        // Series are overwritten, never removed, so a scrape beside this one never sees a
+        // connection's series missing; a connection seen once stays, at 0.
+        let mut known = self
+            .inner
+            .connections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        known.extend(connections.iter().cloned());
+        known.extend(counts.iter().map(|(_, c, _, _)| c.clone()));
+        for connection in known.iter() {
+            let mut oldest_pending = 0.0;
             for state in REQUEST_STATES {
-                let _ = self.inner.requests.get_or_create(&RequestSeries {
+                let found = counts
+                    .iter()
+                    .find(|(s, c, _, _)| s == state && c == connection);
+                let count = found.map_or(0, |(_, _, n, _)| *n);
+                if let (Some((_, _, _, oldest)), "pending") = (found, state) {
+                    if count > 0 {
+                        oldest_pending = (now_ms - oldest).max(0) as f64 / 1000.0;
+                    }
+                }
+                let series = RequestSeries {
                     state: state.to_string(),
                     connection: connection.clone(),
-                });
+                };
+                self.inner.requests.get_or_create(&series).set(count);
             }
-        }
-        for (state, connection, count, oldest) in counts {
-            let series = RequestSeries {
-                state: state.clone(),
+            let series = ConnectionSeries {
                 connection: connection.clone(),
             };
-            self.inner.requests.get_or_create(&series).set(*count);
-            if state == "pending" && *count > 0 {
-                let age = (now_ms - oldest).max(0) as f64 / 1000.0;
-                self.inner
-                    .oldest_pending
-                    .get_or_create(&ConnectionSeries {
-                        connection: connection.clone(),
-                    })
-                    .set(age);
-            }
+            self.inner
+                .oldest_pending
+                .get_or_create(&series)
+                .set(oldest_pending);
         }
     }
 

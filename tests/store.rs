@@ -54,6 +54,7 @@ on_both!(
     a_request_can_reopen_after_a_decision,
     waiting_shares_are_kept_once_and_dropped,
     a_command_post_is_handled_once,
+    requests_are_counted_by_state_and_connection,
 );
 
 fn sample(channel: &str) -> NewRequest {
@@ -349,5 +350,28 @@ async fn a_command_post_is_handled_once(store: Store) {
     assert_eq!(
         store.claim_command("p2", "u1").await.unwrap(),
         CommandClaim::Done
+    );
+}
+
+async fn requests_are_counted_by_state_and_connection(store: Store) {
+    assert!(store.request_counts().await.unwrap().is_empty());
+    let (first, _) = store.open_request(&sample("count1")).await.unwrap();
+    store.open_request(&sample("count2")).await.unwrap();
+    assert!(store.withdraw(&first.id).await.unwrap());
+    let mut counts: Vec<(String, String, i64)> = store
+        .request_counts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.state, c.remote_id, c.count))
+        .collect();
+    counts.sort();
+    let remote = sample("x").remote_id;
+    assert_eq!(
+        counts,
+        [
+            ("pending".to_string(), remote.clone(), 1),
+            ("withdrawn".to_string(), remote, 1)
+        ]
     );
 }
