@@ -34,23 +34,21 @@ pub async fn start(
             .metrics
             .expect_commands(crate::commands::parse::COMMANDS);
         let metrics = setup.metrics.clone();
-        Arc::new(Sharebot::new(Review::new(
-            review::Context::new(
-                setup.client,
-                setup.store,
-                review::Places {
-                    bot: setup.identity.user.clone(),
-                    inbox_team: setup.identity.inbox_team.clone(),
-                    admin_channel: setup.identity.admin_channel.clone(),
-                },
-                setup.config.review.clone(),
-                templates,
-                setup.config.server.secret.expose(),
-                &setup.config.server.public_url,
-                setup.tuning.notice_sync_wait,
-            )
-            .with_metrics(metrics),
-        )))
+        let context = review::Context::new(
+            setup.client,
+            setup.store,
+            review::Places {
+                bot: setup.identity.user.clone(),
+                inbox_team: setup.identity.inbox_team.clone(),
+                admin_channel: setup.identity.admin_channel.clone(),
+            },
+            setup.config.review.clone(),
+            templates,
+            setup.config.server.secret.expose(),
+            &setup.config.server.public_url,
+            setup.tuning.notice_sync_wait,
+        );
+        Arc::new(Sharebot::new(Review::new(context.with_metrics(metrics))))
     })
     .await
 }
