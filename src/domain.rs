@@ -30,7 +30,11 @@ pub async fn start(
 ) -> Result<RunningBot, BotError> {
     let templates = Arc::new(Templates::load(config.templates.dir.as_deref())?);
     bot::start_with(config, tuning, listener, move |setup| {
-        Arc::new(Sharebot::new(Review::new(review::Context::new(
+        setup
+            .metrics
+            .expect_commands(crate::commands::parse::COMMANDS);
+        let metrics = setup.metrics.clone();
+        let context = review::Context::new(
             setup.client,
             setup.store,
             review::Places {
@@ -51,7 +55,8 @@ pub async fn start(
             ),
             &setup.config.server.public_url,
             setup.tuning.notice_sync_wait,
-        ))))
+        );
+        Arc::new(Sharebot::new(Review::new(context.with_metrics(metrics))))
     })
     .await
 }

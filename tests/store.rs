@@ -60,6 +60,7 @@ on_both!(
     a_relocation_is_recorded_then_finished_or_rolled_back,
     button_posts_are_bound_closed_once_and_re_signed,
     notification_keys_are_recorded_and_old_ones_found,
+    requests_are_counted_by_state_and_connection,
 );
 
 fn sample(channel: &str) -> NewRequest {
@@ -717,5 +718,28 @@ async fn notification_keys_are_recorded_and_old_ones_found(store: Store) {
     assert_eq!(
         store.requests_signed_otherwise("key00002").await.unwrap(),
         vec![req.id.clone()]
+    );
+}
+
+async fn requests_are_counted_by_state_and_connection(store: Store) {
+    assert!(store.request_counts().await.unwrap().is_empty());
+    let (first, _) = store.open_request(&sample("count1")).await.unwrap();
+    store.open_request(&sample("count2")).await.unwrap();
+    assert!(store.withdraw(&first.id).await.unwrap());
+    let mut counts: Vec<(String, String, i64)> = store
+        .request_counts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.state, c.remote_id, c.count))
+        .collect();
+    counts.sort();
+    let remote = sample("x").remote_id;
+    assert_eq!(
+        counts,
+        [
+            ("pending".to_string(), remote.clone(), 1),
+            ("withdrawn".to_string(), remote, 1)
+        ]
     );
 }

@@ -135,20 +135,12 @@ pub async fn consume<D: Domain>(
             }
             WsMessage::Checkpoint(point) => resume.set(&point),
             WsMessage::ResyncNeeded { reason } => {
-                metrics.inc(
-                    "sharebot_websocket_resyncs_total",
-                    "Times WebSocket events were lost and the bot reconciled over REST",
-                    &[],
-                );
+                metrics.ws_resync();
                 tracing::info!(%reason, "WebSocket events may have been lost: reconciling over REST");
                 domain.reconcile(reason.to_string()).await;
             }
             WsMessage::Disconnected { reason } => {
-                metrics.inc(
-                    "sharebot_websocket_disconnects_total",
-                    "Times the WebSocket to Mattermost dropped",
-                    &[],
-                );
+                metrics.ws_disconnect();
                 tracing::warn!(%reason, "Mattermost WebSocket dropped; reconnecting");
             }
         }

@@ -54,6 +54,8 @@ pub struct Setup<'a> {
     pub identity: &'a Identity,
     pub config: &'a Config,
     pub tuning: &'a Tuning,
+    /// The bot's metrics, for the domain's own.
+    pub metrics: Metrics,
 }
 
 /// A started bot.
@@ -120,6 +122,7 @@ pub async fn start_with<D: Domain>(
         identity: &identity,
         config,
         tuning: &tuning,
+        metrics: metrics.clone(),
     });
 
     let listener = match listener {

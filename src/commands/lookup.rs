@@ -248,7 +248,13 @@ pub async fn candidates(
         },
         ChannelRef::Name(text) => {
             let teams = all_teams(ctx).await?;
-            named(ctx, &teams, text.trim().trim_start_matches('~'), current_team).await
+            named(
+                ctx,
+                &teams,
+                text.trim().trim_start_matches('~'),
+                current_team,
+            )
+            .await
         }
     }
 }

@@ -363,6 +363,7 @@ impl Commands {
                 unknown: Some((word, closest)),
                 ..
             }) => {
+                self.ctx.metrics.command("unknown", "unknown");
                 return self.say(
                     asked,
                     "unknown_command",
@@ -370,6 +371,8 @@ impl Commands {
                 );
             }
             Err(err) => {
+                let name = err.command.unwrap_or("unknown");
+                self.ctx.metrics.command(name, "usage");
                 let usage = err.command.and_then(parse::usage).unwrap_or_default();
                 return self.say(
                     asked,
@@ -379,14 +382,26 @@ impl Commands {
             }
         };
         if !parse::is_open_to_everyone(&command) {
-            if !self.ctx.is_admin_now(&asked.user_id).await? {
+            let admin = self.ctx.is_admin_now(&asked.user_id).await;
+            if admin.is_err() {
+                self.ctx.metrics.command(command.name(), "error");
+            }
+            if !admin? {
+                self.ctx.metrics.command(command.name(), "denied");
                 return self.say(asked, "not_admin", json!({"command": command.name()}));
             }
             if !asked.direct && asked.channel_id != self.ctx.places.admin_channel.id {
+                self.ctx.metrics.command(command.name(), "denied");
                 return self.say(asked, "wrong_place", json!({"command": command.name()}));
             }
         }
         let result = self.run(asked, command.clone()).await;
+        let counted = match &result {
+            Ok(_) => "ok",
+            Err(CommandError::NotFound(_)) => "not_found",
+            Err(_) => "error",
+        };
+        self.ctx.metrics.command(command.name(), counted);
         match result {
             Ok(Some(text)) => Ok(text),
             // The handler posted its own answer (with buttons or cards).

@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+// Edit distance (insertions, deletions, substitutions) between two strings, by chars.
+use strsim::levenshtein;
+
 /// A reference to a channel as people type it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelRef {
@@ -560,26 +563,6 @@ fn closest_command(word: &str) -> Option<&'static str> {
         .filter(|(d, _)| *d <= MAX_SUGGESTION_DISTANCE)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
-}
-
-/// Edit distance (insertions, deletions, substitutions) between two strings, by chars.
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = Vec::with_capacity(b.len() + 1);
-    for (i, ca) in a.chars().enumerate() {
-        cur.clear();
-        cur.push(i + 1);
-        for (j, cb) in b.iter().enumerate() {
-            let substitute =
-                prev.get(j).copied().unwrap_or(usize::MAX - 1) + usize::from(ca != *cb);
-            let delete = prev.get(j + 1).copied().unwrap_or(usize::MAX - 1) + 1;
-            let insert = cur.get(j).copied().unwrap_or(usize::MAX - 1) + 1;
-            cur.push(substitute.min(delete).min(insert));
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev.last().copied().unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -39,15 +39,40 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// `GET /metrics`: Prometheus text format, with the review requests counted from the store
+/// at each scrape. A scraper that asks for OpenMetrics (as Prometheus does) is told it got it;
+/// the text is the same, and readable by a 0.0.4 parser.
 async fn metrics(
     axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
 ) -> impl axum::response::IntoResponse {
+    let connections = state.store.policies().await;
+    match (state.store.request_counts().await, connections) {
+        (Ok(counts), Ok(connections)) => {
+            let counts: Vec<(String, String, i64, i64)> = counts
+                .into_iter()
+                .map(|c| (c.state, c.remote_id, c.count, c.oldest))
+                .collect();
+            let connections: Vec<String> = connections.into_iter().map(|c| c.remote_id).collect();
+            state
+                .metrics
+                .set_requests(&counts, &connections, crate::ids::now_ms());
+        }
+        (Err(err), _) | (_, Err(err)) => {
+            tracing::warn!("cannot count the review requests for /metrics: {err}");
+        }
+    }
+    let openmetrics = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    let content_type = if openmetrics {
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    } else {
+        "text/plain; version=0.0.4; charset=utf-8"
+    };
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(axum::http::header::CONTENT_TYPE, content_type)],
         state.metrics.render(),
     )
 }

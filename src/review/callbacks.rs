@@ -11,6 +11,7 @@ use crate::mattermost::models::{
     PostActionIntegrationResponse, PostActionOption, SubmitDialogRequest, SubmitDialogResponse,
     Team,
 };
+use crate::metrics::{How, Metrics, Outcome};
 use crate::store::{Decision, NotificationPost, RequestState, ReviewRequest};
 
 use super::context::{find_team, team_name};
@@ -189,10 +190,19 @@ impl Review {
         user_id: &str,
         note: Option<&str>,
     ) -> Result<PostActionIntegrationResponse, ReviewError> {
-        Ok(self
+        let (won, answer) = self
             .claim(request, deciding, team_id, team_name, user_id, note)
-            .await?
-            .1)
+            .await?;
+        if won {
+            let outcome = if deciding == "accept" {
+                Outcome::Accepted
+            } else {
+                Outcome::Rejected
+            };
+            let waited = Metrics::since(request.created_at);
+            self.ctx.metrics.decision(outcome, How::Click, waited);
+        }
+        Ok(answer)
     }
 
     /// Claims the decision; true with the answer when this call won it.
@@ -422,7 +432,11 @@ impl Review {
             )
             .await?
         {
-            (true, _) => Ok(SubmitDialogResponse::default()),
+            (true, _) => {
+                let waited = Metrics::since(request.created_at);
+                ctx.metrics.decision(Outcome::Accepted, How::Dialog, waited);
+                Ok(SubmitDialogResponse::default())
+            }
             (false, answer) => Ok(refuse(answer.ephemeral_text)),
         }
     }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::config::ReviewConfig;
 use crate::mattermost::models::{Channel, RemoteCluster, Team, User};
 use crate::mattermost::Client;
+use crate::metrics::Metrics;
 use crate::notify::{Poster, Templates};
 use crate::store::Store;
 
@@ -40,6 +41,8 @@ pub struct Context {
     pub dialogs_url: String,
     /// How long a reject waits for its notice to reach the other organization.
     pub notice_sync_wait: Duration,
+    /// Where decisions, DMs and reconcile passes are counted (see [`Context::with_metrics`]).
+    pub metrics: Metrics,
     /// The active, human system admins at the last refresh.
     admins: Mutex<Vec<User>>,
     /// user id → (is an active system admin, checked at).
@@ -82,12 +85,19 @@ impl Context {
             actions_url: format!("{base}/mattermost/actions"),
             dialogs_url: format!("{base}/mattermost/dialogs"),
             notice_sync_wait,
+            metrics: Metrics::new(),
             admins: Mutex::default(),
             admin_checks: Mutex::default(),
             usernames: Mutex::default(),
             teams: Mutex::default(),
             remotes: Mutex::default(),
         }
+    }
+
+    /// The context counting into `metrics` (the bot's, served at `/metrics`).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Context {
+        self.metrics = metrics;
+        self
     }
 
     /// The admins, teams and connections as the last reconcile read them; `None` before the

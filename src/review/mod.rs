@@ -160,7 +160,12 @@ impl Review {
             tracing::warn!("cannot re-sign the open review posts (tried at the next start): {err}");
         }
         loop {
-            if let Err(err) = self.reconcile_once().await {
+            let started = std::time::Instant::now();
+            let pass = self.reconcile_once().await;
+            self.ctx
+                .metrics
+                .reconcile_pass(pass.is_ok(), started.elapsed());
+            if let Err(err) = pass {
                 tracing::warn!(
                     "reconcile failed (tried again in {:?}): {err}",
                     self.ctx.config.reconcile_every

@@ -6,12 +6,14 @@
 //! the bot's socket says a channel arrived.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use serde_json::json;
 
 use crate::mattermost::models::{
     Channel, RemoteCluster, RemoteClusterFilter, SharedChannelRemoteFilter, Team, User,
 };
+use crate::metrics::{How, Metrics, Outcome};
 use crate::notify::Target;
 use crate::store::{NewRequest, Policy, RequestState, ReviewRequest};
 
@@ -82,7 +84,9 @@ impl Review {
         }
 
         let mut pages = ctx.store.pending_pages(PAGE);
+        let mut gone_through = 0;
         while let Some(page) = pages.next().await? {
+            gone_through += page.len() as u64;
             for request in page {
                 if request.deciding.is_some() {
                     continue;
@@ -118,6 +122,9 @@ impl Review {
                             )
                             .await?;
                         tracing::info!(channel = %request.channel_display_name, org = %request.org_name, "request withdrawn: no longer shared");
+                        let waited = Metrics::since(request.created_at);
+                        ctx.metrics
+                            .decision(Outcome::Withdrawn, How::Withdrawal, waited);
                     }
                     continue;
                 }
@@ -125,6 +132,7 @@ impl Review {
             }
         }
 
+        ctx.metrics.reconcile_requests(gone_through);
         self.bring_posts_up_to_date(&teams).await?;
         self.remind_and_expire().await?;
         self.learn_declines(&remotes).await;
@@ -254,6 +262,8 @@ impl Review {
                     tracing::debug!(channel = %channel.name, state = request.state.as_str(), "channel recorded already");
                     return Ok(None);
                 }
+                ctx.metrics
+                    .decision(Outcome::Accepted, How::Rule, Duration::ZERO);
                 ctx.store
                     .audit(
                         BOT_ACTOR,
@@ -374,10 +384,15 @@ impl Review {
                 return;
             }
         };
+        let mut all_sent = true;
         for (admin, result) in missing.iter().zip(sent) {
             if let Err(err) = result {
+                all_sent = false;
                 tracing::warn!(admin = %admin.username, request = %request.id, "cannot send the review DM (retried at the next reconcile): {err}");
             }
+        }
+        if all_sent {
+            ctx.metrics.dm_fanout(Metrics::since(request.created_at));
         }
     }
 
@@ -416,6 +431,8 @@ impl Review {
                             .await?
                         {
                             tracing::info!(channel = %request.channel_display_name, "request expired: declining");
+                            let waited = Metrics::since(request.created_at);
+                            ctx.metrics.decision(Outcome::Rejected, How::Expiry, waited);
                             self.spawn_apply(request.id.clone());
                         }
                         continue;

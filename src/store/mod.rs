@@ -8,6 +8,7 @@ mod kv;
 mod notifications;
 mod policies;
 mod requests;
+mod stats;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,6 +23,7 @@ pub use commands::{CommandClaim, WaitingShare};
 pub use notifications::NotificationPost;
 pub use policies::{ConnectionPolicy, Policy};
 pub use requests::{Decision, NewRequest, PendingPages, RequestState, ReviewRequest};
+pub use stats::RequestCount;
 
 use crate::config::{DatabaseConfig, Dialect};
 
