@@ -587,10 +587,12 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, 'request.relocated', $3, $4)",
+            "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(now)
         .bind(&by)
+        // An admin's move, from the relocate menu or the `relocate` command.
+        .bind(Verdict::Relocate.audit_action(How::Click))
         .bind(id)
         .bind(detail)
         .execute(&mut *tx)
