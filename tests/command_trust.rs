@@ -9,25 +9,8 @@ mod support;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sharebot::mattermost::models::{NewChannel, Post, SharedChannelRemoteFilter};
+use support::asking::*;
 use support::world::*;
-
-/// Asks in `channel` (a new thread) and waits for the bot's first answer in that thread.
-async fn ask_post(world: &World, who: &Admin, channel: &str, text: &str) -> Post {
-    let bot = bot_id(world);
-    let asked = who.post(channel, text, "").await;
-    wait(&format!("an answer to {text:?}"), || async {
-        who.replies(channel, &asked.id, &bot)
-            .await
-            .into_iter()
-            .next()
-    })
-    .await
-}
-
-/// [`ask_post`]'s answer as text.
-async fn ask(world: &World, who: &Admin, channel: &str, text: &str) -> String {
-    full_text(&ask_post(world, who, channel, text).await)
-}
 
 /// Waits until Org B's bot has the request for a channel Org A shared.
 async fn wait_for_request(world: &World, channel: &str) {

@@ -4,84 +4,15 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use sharebot::mattermost::models::{NewChannel, NewRemoteCluster, Post, RemoteClusterFilter};
 use sharebot::store::{CommandClaim, Policy, RequestState};
+use support::asking::*;
+use support::logs::Logs;
 use support::sandbox::{next_named, socket};
 use support::world::*;
-
-/// Asks in `channel` (a new thread) and waits for the bot's first answer in that thread.
-async fn ask(world: &World, who: &Admin, channel: &str, text: &str) -> Post {
-    let bot = bot_id(world);
-    let asked = who.post(channel, text, "").await;
-    wait(&format!("an answer to {text:?}"), || async {
-        who.replies(channel, &asked.id, &bot)
-            .await
-            .into_iter()
-            .next()
-    })
-    .await
-}
-
-/// Asks in the admin channel and returns the answer's text.
-async fn ask_admins(world: &World, who: &Admin, text: &str) -> String {
-    full_text(&ask(world, who, &world.admin_channel(), text).await)
-}
-
-/// Asks in the admin channel and checks the answer holds every one of `expected`; returns it.
-async fn says(world: &World, who: &Admin, text: &str, expected: &[&str]) -> String {
-    let answer = ask_admins(world, who, text).await;
-    for e in expected {
-        assert!(
-            answer.contains(e),
-            "{text:?} answered:\n{answer}\nwithout {e:?}"
-        );
-    }
-    answer
-}
-
-/// Every log line written while it is installed (this test's thread only).
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        if std::env::var_os("SHAREBOT_TEST_LOGS").is_some() {
-            std::io::stderr().write_all(buf)?;
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Logs {
-        self.clone()
-    }
-}
-
-impl Logs {
-    fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
-        let logs = Logs::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .finish();
-        (logs, tracing::subscriber::set_default(subscriber))
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).to_string()
-    }
-}
 
 /// Every post in a channel, as text.
 async fn channel_text(who: &Admin, channel: &str) -> String {
@@ -247,30 +178,30 @@ async fn help_errors_and_who_may_run_what() {
 
     // A DM needs no mention; a plain user may ask for help but not for connections.
     let dm = one.dm_with(&bot_id).await;
-    let listed = full_text(&ask(&world, &one, &dm, "connections").await);
+    let listed = full_text(&ask_post(&world, &one, &dm, "connections").await);
     assert!(listed.contains("`connect <name>`"), "{listed}");
     // In a DM nothing tells the asker to type the mention.
-    let unknown = full_text(&ask(&world, &one, &dm, "frobnicate").await);
+    let unknown = full_text(&ask_post(&world, &one, &dm, "frobnicate").await);
     assert_eq!(unknown, "I don't know \"frobnicate\". Try `help`.");
-    let typo = full_text(&ask(&world, &one, &dm, "conections").await);
+    let typo = full_text(&ask_post(&world, &one, &dm, "conections").await);
     assert!(!typo.contains("@sharebot"), "{typo}");
-    let usage = full_text(&ask(&world, &one, &dm, "share").await);
+    let usage = full_text(&ask_post(&world, &one, &dm, "share").await);
     assert!(
         usage.contains("Usage: `share ~channel with <connection>`"),
         "{usage}"
     );
     let user = world.user("user-1", "SampleUs@r-1").await;
     let user_dm = user.dm_with(&bot_id).await;
-    let refused = full_text(&ask(&world, &user, &user_dm, "connections").await);
+    let refused = full_text(&ask_post(&world, &user, &user_dm, "connections").await);
     assert_eq!(
         refused,
         "Sorry, only system admins can use `connections`. `help` lists what everyone can use."
     );
-    let help = full_text(&ask(&world, &user, &user_dm, "help").await);
+    let help = full_text(&ask_post(&world, &user, &user_dm, "help").await);
     assert!(help.contains("| Command |"), "{help}");
     // Admin commands are not taken in other channels, where others could read the answer.
     let town = world.b.channel_id("engineering", "town-square").unwrap();
-    let elsewhere = full_text(&ask(&world, &one, &town, "@sharebot connections").await);
+    let elsewhere = full_text(&ask_post(&world, &one, &town, "@sharebot connections").await);
     assert!(elsewhere.contains("only in ~admins"), "{elsewhere}");
 
     // Exactly one answer per command; the bot does not answer itself.
@@ -445,7 +376,7 @@ async fn accept_invite_opens_a_dialog_whose_errors_name_the_field_and_echo_nothi
     let bot = world.start_bot().await;
     let one = world.admin("sysadmin").await;
     let channel = world.admin_channel();
-    let offer = ask(&world, &one, &channel, "@sharebot accept-invite").await;
+    let offer = ask_post(&world, &one, &channel, "@sharebot accept-invite").await;
     assert!(full_text(&offer).contains("Enter invitation"), "{offer:?}");
     let button = &offer.props.attachments[0].actions[0].id;
 
@@ -630,17 +561,17 @@ async fn policy_reinvite_disconnect_and_audit_on_a_console_connection() {
 
     // Disconnect asks first; Keep changes nothing.
     let channel = world.admin_channel();
-    let ask_post = ask(&world, &one, &channel, "@sharebot disconnect org-a").await;
-    let text = full_text(&ask_post);
+    let offer_post = ask_post(&world, &one, &channel, "@sharebot disconnect org-a").await;
+    let text = full_text(&offer_post);
     assert!(text.contains("Disconnect **Org A** (`org-a`)?"), "{text}");
     assert!(
         text.contains("0 channels we share with them and 0 channels from them stop syncing"),
         "{text}"
     );
-    let (status, _) = one.click(&ask_post.id, "keep", None).await;
+    let (status, _) = one.click(&offer_post.id, "keep", None).await;
     assert_eq!(status, 200);
     wait("the kept outcome", || async {
-        let post = one.client.get_post(&ask_post.id).await.ok()?;
+        let post = one.client.get_post(&offer_post.id).await.ok()?;
         full_text(&post).contains("Kept **Org A**").then_some(())
     })
     .await;
@@ -654,11 +585,11 @@ async fn policy_reinvite_disconnect_and_audit_on_a_console_connection() {
             == 0
     );
 
-    let ask_post = ask(&world, &one, &channel, "@sharebot disconnect org-a").await;
-    let (status, _) = one.click(&ask_post.id, "disconnect", None).await;
+    let offer_post = ask_post(&world, &one, &channel, "@sharebot disconnect org-a").await;
+    let (status, _) = one.click(&offer_post.id, "disconnect", None).await;
     assert_eq!(status, 200);
     wait("the disconnected outcome", || async {
-        let post = one.client.get_post(&ask_post.id).await.ok()?;
+        let post = one.client.get_post(&offer_post.id).await.ok()?;
         full_text(&post)
             .contains("was disconnected by @sysadmin")
             .then_some(())
@@ -667,7 +598,7 @@ async fn policy_reinvite_disconnect_and_audit_on_a_console_connection() {
     let gone = world.b_bot().get_remote_cluster(&world.remote_id).await;
     assert!(gone.map(|rc| rc.delete_at > 0).unwrap_or(true));
     // The same click again changes nothing more.
-    let (status, _) = one.click(&ask_post.id, "disconnect", None).await;
+    let (status, _) = one.click(&offer_post.id, "disconnect", None).await;
     assert_ne!(status, 500);
 
     says(
@@ -775,7 +706,7 @@ async fn share_unshare_shared_info_and_whois() {
     // A plain user learns nothing about a private channel they are not in.
     let user = world.user("user-1", "SampleUs@r-1").await;
     let user_dm = user.dm_with(&bot_id(&world)).await;
-    let hidden = full_text(&ask(&world, &user, &user_dm, "info ~admins").await);
+    let hidden = full_text(&ask_post(&world, &user, &user_dm, "info ~admins").await);
     assert!(hidden.contains("I can't find that channel"), "{hidden}");
     says(
         &world,
@@ -934,7 +865,7 @@ async fn commands_posted_while_the_bot_was_down_are_answered_once_and_an_interru
     let channel = world.admin_channel();
     let bot_id = bot_id(&world);
     // Handled before the restart: not answered again.
-    let first = ask(&world, &one, &channel, "@sharebot connections").await;
+    let first = ask_post(&world, &one, &channel, "@sharebot connections").await;
     bot.kill().await;
 
     let while_down = one.post(&channel, "@sharebot help connect", "").await;
@@ -1092,7 +1023,7 @@ async fn another_bots_mention_is_not_a_command() {
         .unwrap();
     // A person's command after it is answered: by then the bot's post was seen and skipped.
     let one = world.admin("sysadmin").await;
-    ask(&world, &one, &channel, "@sharebot help share").await;
+    ask_post(&world, &one, &channel, "@sharebot help share").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let bot_id = bot_id(&world);
     assert!(
@@ -1134,7 +1065,7 @@ async fn a_channel_name_resolves_in_the_team_it_is_typed_in_first_and_team_slash
     .await;
     // Typed in a channel of Marketing, the name means Marketing's channel.
     let town = world.b.channel_id("marketing", "town-square").unwrap();
-    let there = full_text(&ask(&world, &one, &town, "@sharebot info ~off-topic").await);
+    let there = full_text(&ask_post(&world, &one, &town, "@sharebot info ~off-topic").await);
     assert!(
         there.contains("~off-topic (Marketing) is not shared."),
         "{there}"
@@ -1159,7 +1090,7 @@ async fn a_channel_name_resolves_in_the_team_it_is_typed_in_first_and_team_slash
     .await;
     // A DM is in no team: the name is ambiguous, and the answer shows how to pick one.
     let dm = one.dm_with(&bot_id(&world)).await;
-    let ambiguous = full_text(&ask(&world, &one, &dm, "info ~off-topic").await);
+    let ambiguous = full_text(&ask_post(&world, &one, &dm, "info ~off-topic").await);
     assert!(
         ambiguous.contains("`engineering/off-topic`")
             && ambiguous.contains("`marketing/off-topic`"),
@@ -1211,7 +1142,7 @@ async fn a_declined_channel_says_who_declined_it_and_when_to_those_who_may_see_i
     // Someone who may not see the channel learns nothing about it.
     let user = world.user("user-1", "SampleUs@r-1").await;
     let user_dm = user.dm_with(&bot_id(&world)).await;
-    let hidden = full_text(&ask(&world, &user, &user_dm, "info ~hiring").await);
+    let hidden = full_text(&ask_post(&world, &user, &user_dm, "info ~hiring").await);
     assert!(hidden.contains("I can't find"), "{hidden}");
     assert!(!hidden.contains("declined"), "{hidden}");
     bot.shutdown().await.unwrap();

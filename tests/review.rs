@@ -7,10 +7,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use sharebot::bot::RunningBot;
 use sharebot::mattermost::models::{NewChannel, Post, SharedChannelRemoteFilter};
 use sharebot::mattermost::ChannelPostsQuery;
 use sharebot::store::{Claim, Decider, How, RequestState, Store, Verdict};
+use support::asking::{forge, stored_context};
 use support::sandbox::{next_named, socket};
 use support::world::*;
 
@@ -135,25 +135,6 @@ async fn an_admin_accepts_into_the_team_picked_in_the_menu_and_every_copy_shows_
     );
     assert_eq!(p2.props.attachments.len(), 1);
     bot.shutdown().await.unwrap();
-}
-
-/// The context Mattermost would send for `action_id` of a stored post (test-only access to
-/// what the server keeps and never shows a client).
-fn stored_context(world: &World, post_id: &str, action_id: &str) -> Value {
-    let post = world.b.stored_post(post_id).expect("stored post");
-    post.action(action_id).expect("action")["integration"]["context"].clone()
-}
-
-/// Posts a click straight to the bot's callback URL, as a forger would.
-async fn forge(bot: &RunningBot, body: Value) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .post(format!("http://{}/mattermost/actions", bot.http_addr))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test]

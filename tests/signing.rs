@@ -4,86 +4,17 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use serde_json::{json, Value};
 use sharebot::bot::RunningBot;
 use sharebot::mattermost::models::{
     MessageAttachment, Post, PostAction, PostActionIntegration, PostProps,
 };
+use support::asking::*;
+use support::logs::Logs;
 use support::world::*;
 
 const OLD_SECRET: &str = "the-old-signing-secret-0123456789abcdef";
 const NEW_SECRET: &str = "the-new-signing-secret-fedcba9876543210";
-
-/// Every log line written while it is installed (this test's thread only).
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Logs {
-        self.clone()
-    }
-}
-
-impl Logs {
-    fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
-        let logs = Logs::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .finish();
-        (logs, tracing::subscriber::set_default(subscriber))
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).to_string()
-    }
-}
-
-/// Asks in the admin channel and waits for the bot's first answer in that thread.
-async fn ask(world: &World, who: &Admin, text: &str) -> Post {
-    let bot = bot_id(world);
-    let channel = world.admin_channel();
-    let asked = who.post(&channel, text, "").await;
-    wait(&format!("an answer to {text:?}"), || async {
-        who.replies(&channel, &asked.id, &bot)
-            .await
-            .into_iter()
-            .next()
-    })
-    .await
-}
-
-/// The context Mattermost keeps (and never shows a client) for `action_id` of a post.
-fn stored_context(world: &World, post_id: &str, action_id: &str) -> Value {
-    let post = world.b.stored_post(post_id).expect("stored post");
-    post.action(action_id).expect("action")["integration"]["context"].clone()
-}
-
-/// Posts a click straight to the bot's callback URL, as anyone who reaches it could.
-async fn forge(bot: &RunningBot, body: Value) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .post(format!("http://{}/mattermost/actions", bot.http_addr))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
 
 fn click_body(user: &str, post: &str, context: &Value) -> Value {
     json!({"user_id": user, "user_name": "x", "channel_id": "c", "post_id": post,
@@ -104,7 +35,13 @@ async fn a_command_button_copied_onto_another_post_or_with_an_altered_field_is_r
     let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
     let bot = world.start_bot().await;
     let one = world.admin("sysadmin").await;
-    let asked = ask(&world, &one, "@sharebot disconnect org-a").await;
+    let asked = ask_post(
+        &world,
+        &one,
+        &world.admin_channel(),
+        "@sharebot disconnect org-a",
+    )
+    .await;
     let context = stored_context(&world, &asked.id, "disconnect");
     // Every field the handler reads is sealed, with the key id and the issue time.
     for field in [
@@ -259,7 +196,13 @@ async fn a_secret_change_keeps_open_buttons_working_and_re_signs_them_at_start_u
         one.review_dm(&botid, "Rotation").await
     })
     .await;
-    let asked = ask(&world, &one, "@sharebot disconnect org-a").await;
+    let asked = ask_post(
+        &world,
+        &one,
+        &world.admin_channel(),
+        "@sharebot disconnect org-a",
+    )
+    .await;
     let old_menu = stored_context(&world, &dm.id, "team");
     let old_disconnect = stored_context(&world, &asked.id, "disconnect");
     bot.shutdown().await.unwrap();

@@ -560,36 +560,9 @@ async fn an_integration_update_passes_the_edit_time_limit_but_not_an_archived_ch
     env.finish().await;
 }
 
-/// Log lines written while a capture is installed (this test's thread only).
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Logs {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn an_invalid_dialog_is_logged_and_opened_anyway_as_the_server_does() {
-    let logs = Logs::default();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_ansi(false)
-            .finish(),
-    );
+    let (logs, _guard) = crate::support::logs::Logs::capture();
     let env = Sandbox::start().await;
     let hook = integration().await;
     let post = post_buttons(&env, &hook).await;
@@ -622,7 +595,7 @@ async fn an_invalid_dialog_is_logged_and_opened_anyway_as_the_server_does() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     next_named(&mut ws_admin, "open_dialog").await;
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+    let text = logs.text();
     assert!(text.contains("interactive dialog is invalid"), "{text}");
     assert!(
         text.contains("display_name is empty or longer than 24"),
