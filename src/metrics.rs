@@ -14,6 +14,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::store::{How, Verdict};
+
 /// Upper bounds (seconds) of the latency histograms (API calls, callbacks).
 const LATENCY: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
@@ -32,60 +34,25 @@ const RECONCILE: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 6
 /// The states a review request can be in (`sharebot_requests`).
 pub const REQUEST_STATES: [&str; 4] = ["pending", "accepted", "rejected", "withdrawn"];
 
-/// How a decision was made (`sharebot_decisions_total{how}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum How {
-    /// A button in a review DM.
-    Click,
-    /// The "Choose team…" dialog.
-    Dialog,
-    /// A rule, such as a connection's auto-accept policy.
-    Rule,
-    /// Nobody decided in time: the request expired.
-    Expiry,
-    /// The sender stopped sharing before anyone decided.
-    Withdrawal,
-}
-
-impl How {
-    fn as_str(self) -> &'static str {
-        match self {
-            How::Click => "click",
-            How::Dialog => "dialog",
-            How::Rule => "rule",
-            How::Expiry => "expiry",
-            How::Withdrawal => "withdrawal",
-        }
-    }
-}
-
-/// What a decision did (`sharebot_decisions_total{outcome}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Accepted,
-    Rejected,
-    Withdrawn,
-}
-
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Accepted => "accepted",
-            Outcome::Rejected => "rejected",
-            Outcome::Withdrawn => "withdrawn",
-        }
+/// What a decision did, as `sharebot_decisions_total{outcome}` names it.
+fn outcome_label(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Accept => "accepted",
+        Verdict::Reject => "rejected",
+        Verdict::Relocate => "relocated",
+        Verdict::Withdraw => "withdrawn",
     }
 }
 
 /// Every (outcome, how) a decision can have today; these series exist from start-up.
-const DECISIONS: [(Outcome, How); 7] = [
-    (Outcome::Accepted, How::Click),
-    (Outcome::Rejected, How::Click),
-    (Outcome::Accepted, How::Dialog),
-    (Outcome::Accepted, How::Rule),
-    (Outcome::Rejected, How::Rule),
-    (Outcome::Rejected, How::Expiry),
-    (Outcome::Withdrawn, How::Withdrawal),
+const DECISIONS: [(Verdict, How); 7] = [
+    (Verdict::Accept, How::Click),
+    (Verdict::Reject, How::Click),
+    (Verdict::Accept, How::Dialog),
+    (Verdict::Accept, How::Rule),
+    (Verdict::Reject, How::Rule),
+    (Verdict::Reject, How::Expiry),
+    (Verdict::Withdraw, How::Withdrawal),
 ];
 
 /// The results of a chat command (`sharebot_commands_total{result}`).
@@ -325,8 +292,8 @@ impl Metrics {
                     .get_or_create(&CallbackOutcome { kind, outcome });
             }
         }
-        for (outcome, how) in DECISIONS {
-            let [outcome, how] = owned([outcome.as_str(), how.as_str()]);
+        for (verdict, how) in DECISIONS {
+            let [outcome, how] = owned([outcome_label(verdict), how.as_str()]);
             let _ = inner
                 .time_to_decision
                 .get_or_create(&HowSeries { how: how.clone() });
@@ -409,9 +376,9 @@ impl Metrics {
             .inc();
     }
 
-    /// A request was decided (`outcome`, `how`) `waited` after its channel arrived.
-    pub fn decision(&self, outcome: Outcome, how: How, waited: Duration) {
-        let [outcome, how] = owned([outcome.as_str(), how.as_str()]);
+    /// A request was decided (`verdict`, `how`) `waited` after its channel arrived.
+    pub fn decision(&self, verdict: Verdict, how: How, waited: Duration) {
+        let [outcome, how] = owned([outcome_label(verdict), how.as_str()]);
         self.inner
             .time_to_decision
             .get_or_create(&HowSeries { how: how.clone() })

@@ -9,7 +9,7 @@ use sharebot::mattermost::models::Post;
 use sharebot::mattermost::ChannelPostsQuery;
 use sharebot::mattermost::Client;
 use sharebot::sandbox::faults::FaultSettings;
-use sharebot::store::RequestState;
+use sharebot::store::{Claim, Decider, How, RequestState, Verdict};
 use support::world::*;
 
 /// The posts of a channel as `client` sees them, oldest first.
@@ -177,7 +177,16 @@ async fn a_restart_right_after_the_notice_was_posted_posts_no_second_notice() {
         .unwrap()
         .remove(0);
     store
-        .begin_decision(&request.id, "reject", None, &one.id, None)
+        .begin_decision(
+            &request.id,
+            &Claim {
+                verdict: Verdict::Reject,
+                how: How::Click,
+                by: Decider::Admin(one.id.clone()),
+                team_id: None,
+                note: None,
+            },
+        )
         .await
         .unwrap();
     let b_bot = world.b_bot();

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use sharebot::store::{RequestState, ReviewRequest, Store};
+use sharebot::store::{Claim, Decider, How, RequestState, ReviewRequest, Store, Verdict};
 use support::world::*;
 
 /// The one request about `channel`.
@@ -75,7 +75,7 @@ async fn a_relocation_keeps_the_decision_and_the_audit_names_from_and_to() {
     let store = world.store().await;
     let request = request_of(&store, &channel).await;
     assert_eq!(
-        request.decided_by.as_deref(),
+        request.decided_by.as_ref().map(Decider::as_str),
         Some(one.id.as_str()),
         "the decision is kept"
     );
@@ -121,7 +121,16 @@ async fn a_restart_at_each_decision_step_finishes_it_exactly_once() {
     for ((_, progress, audited), channel) in cases.iter().zip(&channels) {
         let r = request_of(&store, channel).await;
         store
-            .begin_decision(&r.id, "accept", Some(&marketing), &decider, None)
+            .begin_decision(
+                &r.id,
+                &Claim {
+                    verdict: Verdict::Accept,
+                    how: How::Click,
+                    by: Decider::Admin(decider.clone()),
+                    team_id: Some(&marketing),
+                    note: None,
+                },
+            )
             .await
             .unwrap();
         for step in progress.split(',').filter(|s| !s.is_empty()) {
@@ -287,7 +296,16 @@ async fn a_deciding_admin_the_team_refuses_is_told_and_the_decision_still_comple
     let r = request_of(&store, &channel).await;
     assert!(matches!(
         store
-            .begin_decision(&r.id, "accept", Some(&marketing), &decider.id, None)
+            .begin_decision(
+                &r.id,
+                &Claim {
+                    verdict: Verdict::Accept,
+                    how: How::Click,
+                    by: Decider::Admin(decider.id.clone()),
+                    team_id: Some(&marketing),
+                    note: None,
+                },
+            )
             .await
             .unwrap(),
         sharebot::store::Decision::Made(_)

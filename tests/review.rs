@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sharebot::mattermost::models::{NewChannel, Post, SharedChannelRemoteFilter};
 use sharebot::mattermost::ChannelPostsQuery;
-use sharebot::store::{RequestState, Store};
+use sharebot::store::{Claim, Decider, How, RequestState, Store, Verdict};
 use support::asking::{forge, stored_context};
 use support::sandbox::{next_named, socket};
 use support::world::*;
@@ -188,7 +188,10 @@ async fn a_reject_tells_the_sender_in_the_channel_then_stops_syncing_and_archive
     let store = world.store().await;
     let r = &store.requests_for_channel(&channel).await.unwrap()[0];
     assert_eq!(r.state, RequestState::Rejected);
-    assert_eq!(r.decided_by.as_deref(), Some(one.id.as_str()));
+    assert_eq!(
+        r.decided_by.as_ref().map(Decider::as_str),
+        Some(one.id.as_str())
+    );
     bot.shutdown().await.unwrap();
 }
 
@@ -229,7 +232,8 @@ async fn two_admins_racing_get_exactly_one_decision_and_the_loser_is_told() {
         .count();
     assert_eq!(decisions, 1, "{audit:?}");
     // The loser was told who won, in the answer to its own click (an ephemeral post).
-    let winner_is_one = requests[0].decided_by.as_deref() == Some(one.id.as_str());
+    let winner_is_one =
+        requests[0].decided_by.as_ref().map(Decider::as_str) == Some(one.id.as_str());
     let loser_answer = if winner_is_one { &b.1 } else { &a.1 };
     assert_eq!(loser_answer["status"], "OK");
     bot.shutdown().await.unwrap();
@@ -301,7 +305,7 @@ async fn forged_tampered_unsigned_replayed_and_non_admin_callbacks_change_nothin
     assert_eq!(status, 403);
     let r = &store.requests_for_channel(&channel).await.unwrap()[0];
     assert_eq!(
-        (r.state, r.deciding.clone()),
+        (r.state, r.deciding),
         (RequestState::Pending, None),
         "nothing changed"
     );
@@ -447,7 +451,16 @@ async fn a_killed_bot_loses_no_request_and_sends_no_dm_twice() {
     })
     .await;
     store
-        .begin_decision(&r2.id, "accept", Some(&engineering), &one.id, None)
+        .begin_decision(
+            &r2.id,
+            &Claim {
+                verdict: Verdict::Accept,
+                how: How::Click,
+                by: Decider::Admin(one.id.clone()),
+                team_id: Some(&engineering),
+                note: None,
+            },
+        )
         .await
         .unwrap();
     let bot = world.start_bot().await;

@@ -172,7 +172,7 @@ async fn a_pending_card_copied_onto_another_post_is_refused() {
     let store = world.store().await;
     let request = &store.requests_for_channel(&channel).await.unwrap()[0];
     assert_eq!(
-        (request.state, request.deciding.clone()),
+        (request.state, request.deciding),
         (sharebot::store::RequestState::Pending, None),
         "a copied card decided"
     );

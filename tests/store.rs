@@ -4,8 +4,14 @@ mod support;
 
 use std::future::Future;
 
-use sharebot::store::{Decision, NewRequest, Policy, RequestState, Store};
+use sharebot::store::{
+    Claim, Decider, Decision, How, NewRequest, Policy, RequestState, Store, Verdict,
+};
 use support::db::TestDb;
+
+fn admin(id: &str) -> Decider {
+    Decider::Admin(id.into())
+}
 
 async fn on_sqlite<F, Fut>(test: F)
 where
@@ -178,7 +184,7 @@ async fn concurrent_decisions_yield_exactly_one(store: Store) {
                 (RequestState::Rejected, None)
             };
             store
-                .decide(&id, to, team, &format!("admin{i}"), None)
+                .decide(&id, to, team, &Decider::Admin(format!("admin{i}")), None)
                 .await
                 .unwrap()
         }));
@@ -208,7 +214,7 @@ async fn decisions_record_who_and_where(store: Store) {
             &req.id,
             RequestState::Accepted,
             Some("team-eng"),
-            "admin1",
+            &admin("admin1"),
             Some("for the incident team"),
         )
         .await
@@ -218,12 +224,15 @@ async fn decisions_record_who_and_where(store: Store) {
     };
     assert_eq!(done.state, RequestState::Accepted);
     assert_eq!(done.team_id.as_deref(), Some("team-eng"));
-    assert_eq!(done.decided_by.as_deref(), Some("admin1"));
+    assert_eq!(
+        done.decided_by.as_ref().map(Decider::as_str),
+        Some("admin1")
+    );
     assert_eq!(done.note.as_deref(), Some("for the incident team"));
     assert!(done.decided_at.is_some());
     assert_eq!(
         store
-            .decide("nope", RequestState::Rejected, None, "a", None)
+            .decide("nope", RequestState::Rejected, None, &admin("a"), None)
             .await
             .unwrap(),
         Decision::NotFound
@@ -312,7 +321,13 @@ async fn pending_requests_are_read_page_by_page_each_once(store: Store) {
 async fn a_channel_has_one_request_whatever_its_state(store: Store) {
     let (req, _) = store.open_request(&sample("chan5")).await.unwrap();
     store
-        .decide(&req.id, RequestState::Rejected, None, "admin1", None)
+        .decide(
+            &req.id,
+            RequestState::Rejected,
+            None,
+            &admin("admin1"),
+            None,
+        )
         .await
         .unwrap();
     let (again, created) = store.open_request(&sample("chan5")).await.unwrap();
@@ -320,7 +335,7 @@ async fn a_channel_has_one_request_whatever_its_state(store: Store) {
     assert_eq!(again.id, req.id);
     assert_eq!(again.state, RequestState::Rejected);
     let (accepted, created) = store
-        .record_auto_accepted(&sample("chan5"), "team-x", "sharebot")
+        .record_auto_accepted(&sample("chan5"), "team-x")
         .await
         .unwrap();
     assert!(!created, "nor recorded again as auto-accepted");
@@ -353,7 +368,7 @@ async fn an_auto_accepted_channel_found_by_two_paths_at_once_is_recorded_once(st
                 store.open_request(&sample("chan7")).await.unwrap()
             } else {
                 store
-                    .record_auto_accepted(&sample("chan7"), "team-x", "sharebot")
+                    .record_auto_accepted(&sample("chan7"), "team-x")
                     .await
                     .unwrap()
             }
@@ -422,7 +437,16 @@ async fn a_post_refused_for_good_is_never_out_of_date(store: Store) {
             .unwrap();
     }
     store
-        .begin_decision(&req.id, "reject", None, "admin1", None)
+        .begin_decision(
+            &req.id,
+            &Claim {
+                verdict: Verdict::Reject,
+                how: How::Click,
+                by: Decider::Admin("admin1".into()),
+                team_id: None,
+                note: None,
+            },
+        )
         .await
         .unwrap();
     let stale = store.stale_notifications().await.unwrap();
@@ -515,12 +539,55 @@ async fn duplicates_from_before_the_unique_index_are_dropped_safely(db: TestDb) 
     // From now on the index holds: a second record of chanA is a no-op.
     let (again, created) = db
         .store
-        .record_auto_accepted(&sample("chanA"), "team-x", "sharebot")
+        .record_auto_accepted(&sample("chanA"), "team-x")
         .await
         .unwrap();
     assert!(!created);
     assert_eq!(again.id, "a2");
     db.finish().await;
+}
+
+/// A verdict being applied that this build does not know (written by a newer one, say) is
+/// neither read as a rejection nor finished as one: the request stays pending.
+async fn an_unknown_verdict_is_never_finished_as_a_rejection(db: TestDb) {
+    use sqlx::Connection;
+    let (req, _) = db.store.open_request(&sample("chan-new")).await.unwrap();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "UPDATE review_requests SET deciding = 'approve', decided_by = 'admin1' WHERE id = $1",
+    )
+    .bind(&req.id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        db.store.request(&req.id).await.is_err(),
+        "read as a known verdict"
+    );
+    let _ = db.store.finish_decision(&req.id).await;
+    let (state,): (String,) = sqlx::query_as("SELECT state FROM review_requests WHERE id = $1")
+        .bind(&req.id)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(state, "pending");
+    conn.close().await.unwrap();
+    db.finish().await;
+}
+
+mod unknown_verdict {
+    #[tokio::test]
+    async fn sqlite_an_unknown_verdict_is_never_finished_as_a_rejection() {
+        let db = super::TestDb::sqlite().await;
+        super::an_unknown_verdict_is_never_finished_as_a_rejection(db).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_an_unknown_verdict_is_never_finished_as_a_rejection() {
+        if let Some(db) = super::TestDb::postgres().await {
+            super::an_unknown_verdict_is_never_finished_as_a_rejection(db).await;
+        }
+    }
 }
 
 mod migration {
@@ -541,7 +608,16 @@ mod migration {
 async fn a_decision_step_and_its_audit_row_are_written_once(store: Store) {
     let (req, _) = store.open_request(&sample("chan-steps")).await.unwrap();
     store
-        .begin_decision(&req.id, "accept", Some("team-a"), "admin1", None)
+        .begin_decision(
+            &req.id,
+            &Claim {
+                verdict: Verdict::Accept,
+                how: How::Click,
+                by: Decider::Admin("admin1".into()),
+                team_id: Some("team-a"),
+                note: None,
+            },
+        )
         .await
         .unwrap();
     store.add_progress(&req.id, "decider").await.unwrap();
@@ -567,7 +643,7 @@ async fn a_relocation_is_recorded_then_finished_or_rolled_back(store: Store) {
             &req.id,
             RequestState::Accepted,
             Some("team-a"),
-            "admin1",
+            &admin("admin1"),
             None,
         )
         .await
@@ -600,7 +676,7 @@ async fn a_relocation_is_recorded_then_finished_or_rolled_back(store: Store) {
     assert_eq!(moved.team_id.as_deref(), Some("team-b"));
     assert_eq!(moved.accepted_team_id.as_deref(), Some("team-a"));
     assert_eq!(
-        moved.decided_by.as_deref(),
+        moved.decided_by.as_ref().map(Decider::as_str),
         Some("admin1"),
         "the decision is kept"
     );

@@ -9,8 +9,8 @@ use crate::mattermost::models::{
     Channel, MessageAttachment, PostActionIntegrationRequest, PostActionIntegrationResponse,
     RemoteCluster, SharedChannelRemoteFilter, Team,
 };
-use crate::review::{timestamp, BOT_ACTOR};
-use crate::store::{RequestState, ReviewRequest};
+use crate::review::timestamp;
+use crate::store::{Decider, RequestState, ReviewRequest};
 
 use super::buttons;
 use super::lookup;
@@ -57,9 +57,11 @@ impl Commands {
     /// request: a declined channel is archived, so this is what is left to say about it.
     async fn declined(&self, request: &ReviewRequest) -> String {
         let at = request.decided_at.map(timestamp).unwrap_or_default();
-        let mut text = match request.decided_by.as_deref() {
-            Some(BOT_ACTOR) => "declined automatically (nobody decided in time)".to_string(),
-            Some(id) => format!("declined by @{}", self.ctx.username(id).await),
+        let mut text = match &request.decided_by {
+            Some(Decider::Sharebot) => {
+                "declined automatically (nobody decided in time)".to_string()
+            }
+            Some(Decider::Admin(id)) => format!("declined by @{}", self.ctx.username(id).await),
             None => "declined".to_string(),
         };
         if !at.is_empty() {

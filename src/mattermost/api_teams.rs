@@ -20,10 +20,11 @@ impl Client {
         .await
     }
 
-    /// `GET /teams/name/{team_name}`.
+    /// `GET /teams/name/{team_name}` (the spec writes `{name}`; the label follows the server's
+    /// router, which names the segment `{team_name}` under every `/teams/name/` route).
     pub async fn team_by_name(&self, team_name: &str) -> Result<Team> {
         self.json(Request::get(Route::new(
-            "/api/v4/teams/name/{name}",
+            "/api/v4/teams/name/{team_name}",
             &[team_name],
         )?))
         .await

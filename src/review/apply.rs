@@ -10,11 +10,11 @@ use serde_json::json;
 
 use crate::mattermost::models::{SharedChannelRemoteFilter, Team};
 use crate::mattermost::Client;
-use crate::store::{RequestState, ReviewRequest};
+use crate::store::{Decider, How, RequestState, ReviewRequest, Verdict};
 
 use super::context::{team_name, Context};
 use super::message::render;
-use super::{ReviewError, BOT_ACTOR};
+use super::ReviewError;
 
 /// The server's answer when channel members are missing from the destination team.
 const MEMBERS_DO_NOT_MATCH: &str = "app.channel.move_channel.members_do_not_match.error";
@@ -29,16 +29,18 @@ pub async fn decision(ctx: &Context, request_id: &str) {
     if request.state != RequestState::Pending {
         return;
     }
-    let (action, result) = match request.deciding.as_deref() {
-        Some("accept") => ("accept", accept(ctx, &request).await),
-        Some("reject") => ("reject", reject(ctx, &request).await),
-        _ => return,
+    let Some(verdict) = request.deciding else {
+        return;
+    };
+    let result = match verdict {
+        Verdict::Accept => accept(ctx, &request).await,
+        Verdict::Reject => reject(ctx, &request).await,
+        // Never claimed: a relocation has its own record and a withdrawal nothing to carry out.
+        Verdict::Relocate | Verdict::Withdraw => return,
     };
     let teams = ctx.teams().await.unwrap_or_default();
-    let actor = request
-        .decided_by
-        .clone()
-        .unwrap_or_else(|| BOT_ACTOR.into());
+    let decider = request.decided_by.clone().unwrap_or(Decider::Sharebot);
+    let actor = decider.as_str();
     match result {
         Ok(()) => {
             // The steps after the work are recorded too, so a restart finishes them once:
@@ -47,25 +49,22 @@ pub async fn decision(ctx: &Context, request_id: &str) {
                 Ok(Some(now)) => now,
                 _ => request,
             };
-            if action == "accept" && !request.did("decider") {
-                add_member(ctx, &request, request.decided_by.as_deref(), &teams).await;
+            if verdict == Verdict::Accept && !request.did("decider") {
+                add_member(ctx, &request, decider.admin(), &teams).await;
                 if let Err(err) = ctx.store.add_progress(&request.id, "decider").await {
                     tracing::error!(request = %request.id, "cannot record a decision step (finished at the next reconcile): {err}");
                     return;
                 }
             }
-            let what = match (action, request.note.as_deref()) {
-                ("accept", _) => "request.accepted",
-                (_, Some(n)) if actor == BOT_ACTOR && n.starts_with("expired") => "request.expired",
-                _ => "request.rejected",
-            };
+            // The database keeps no click from a dialog; both are audited alike.
+            let what = verdict.audit_action(request.how().unwrap_or(How::Click));
             let detail = json!({
                 "channel": request.channel_display_name, "org": request.org_name,
                 "team_id": request.team_id, "note": request.note,
             });
             if let Err(err) = ctx
                 .store
-                .audit_step(&request.id, "audit", &actor, what, &detail.to_string())
+                .audit_step(&request.id, "audit", actor, what, &detail.to_string())
                 .await
             {
                 tracing::error!(request = %request.id, "cannot write the audit log (finished at the next reconcile): {err}");
@@ -83,31 +82,27 @@ pub async fn decision(ctx: &Context, request_id: &str) {
             refresh_posts(ctx, &done, &teams).await;
         }
         Err(err) => {
+            let action = verdict.as_str();
             tracing::warn!(request = %request.id, action, "decision failed, request pending again: {err}");
             let reason = err.user_message();
             let _ = ctx
                 .store
-                .audit(
-                    &actor,
-                    &format!("request.{action}_failed"),
-                    &request.id,
-                    &reason,
-                )
+                .audit(actor, verdict.failed_audit_action(), &request.id, &reason)
                 .await;
             let again = ctx.store.abandon_decision(&request.id).await.ok().flatten();
             if let Some(again) = &again {
                 refresh_posts(ctx, again, &teams).await;
             }
-            if actor != BOT_ACTOR {
+            if let Some(admin) = decider.admin() {
                 let team = team_name(&teams, request.team_id.as_deref());
                 match render(
                     ctx,
                     "decision_failed.md.j2",
                     &request,
-                    json!({"action": action, "team": team, "reason": reason}),
+                    json!({"action": verdict.as_str(), "team": team, "reason": reason}),
                 ) {
                     Ok(text) => {
-                        if let Err(err) = ctx.poster.direct_message(&actor, text).await {
+                        if let Err(err) = ctx.poster.direct_message(admin, text).await {
                             tracing::warn!("cannot tell the admin that the decision failed: {err}");
                         }
                     }
@@ -254,7 +249,7 @@ async fn hide_move_posts(client: &Client, channel_id: &str) {
 /// (`request.team_id`), joining the team first when they are not in it; when the server
 /// refuses, the admin is told by DM (the channel is placed already).
 async fn add_member(ctx: &Context, request: &ReviewRequest, admin: Option<&str>, teams: &[Team]) {
-    let Some(admin) = admin.filter(|a| *a != BOT_ACTOR) else {
+    let Some(admin) = admin else {
         return;
     };
     let Some(team_id) = request.team_id.as_deref() else {
@@ -469,9 +464,14 @@ pub async fn relocation(ctx: &Context, request: &ReviewRequest, to: &str, by: &s
             }
             let _ = ctx
                 .store
-                .audit(by, "request.relocate_failed", &request.id, &reason)
+                .audit(
+                    by,
+                    Verdict::Relocate.failed_audit_action(),
+                    &request.id,
+                    &reason,
+                )
                 .await;
-            let context = json!({"action": "relocate", "team": team_name(&teams, Some(to)), "reason": reason});
+            let context = json!({"action": Verdict::Relocate.as_str(), "team": team_name(&teams, Some(to)), "reason": reason});
             if let Ok(text) = render(ctx, "decision_failed.md.j2", request, context) {
                 let _ = ctx.poster.direct_message(by, text).await;
             }

@@ -11,8 +11,10 @@ use crate::mattermost::models::{
     PostActionIntegrationResponse, PostActionOption, SubmitDialogRequest, SubmitDialogResponse,
     Team,
 };
-use crate::metrics::{How, Metrics, Outcome};
-use crate::store::{Decision, NotificationPost, RequestState, ReviewRequest};
+use crate::metrics::Metrics;
+use crate::store::{
+    Claim, Decider, Decision, How, NotificationPost, RequestState, ReviewRequest, Verdict,
+};
 
 use super::context::{find_team, team_name};
 use super::message::{
@@ -166,13 +168,28 @@ impl Review {
                     .or(request.suggested_team_id.clone());
                 let teams = ctx.teams().await?;
                 match find_team(&teams, team.as_deref()) {
-                    Some(team) => self.decide(&request, "accept", Some(&team.id), &team.display_name, &click.user_id, None).await,
+                    Some(team) => {
+                        let claim = Claim {
+                            verdict: Verdict::Accept,
+                            how: How::Click,
+                            by: Decider::Admin(click.user_id.clone()),
+                            team_id: Some(&team.id),
+                            note: None,
+                        };
+                        Ok(self.claim(&request, &claim, &team.display_name).await?.1)
+                    }
                     None => Ok(ephemeral("Pick a team in the menu first (or use **Choose team…**). Nothing was changed.".into())),
                 }
             }
             REJECT => {
-                self.decide(&request, "reject", None, "", &click.user_id, None)
-                    .await
+                let claim = Claim {
+                    verdict: Verdict::Reject,
+                    how: How::Click,
+                    by: Decider::Admin(click.user_id.clone()),
+                    team_id: None,
+                    note: None,
+                };
+                Ok(self.claim(&request, &claim, "").await?.1)
             }
             CHOOSE => self.open_team_dialog(click, &request).await,
             RELOCATE => self.relocate_from_menu(click, &request).await,
@@ -180,53 +197,26 @@ impl Review {
         }
     }
 
-    /// Claims the decision and applies it in the background.
-    async fn decide(
-        &self,
-        request: &ReviewRequest,
-        deciding: &str,
-        team_id: Option<&str>,
-        team_name: &str,
-        user_id: &str,
-        note: Option<&str>,
-    ) -> Result<PostActionIntegrationResponse, ReviewError> {
-        let (won, answer) = self
-            .claim(request, deciding, team_id, team_name, user_id, note)
-            .await?;
-        if won {
-            let outcome = if deciding == "accept" {
-                Outcome::Accepted
-            } else {
-                Outcome::Rejected
-            };
-            let waited = Metrics::since(request.created_at);
-            self.ctx.metrics.decision(outcome, How::Click, waited);
-        }
-        Ok(answer)
-    }
-
-    /// Claims the decision; true with the answer when this call won it.
+    /// Claims the decision and applies it in the background; true with the answer when this
+    /// call won it.
     async fn claim(
         &self,
         request: &ReviewRequest,
-        deciding: &str,
-        team_id: Option<&str>,
+        claim: &Claim<'_>,
         team_name: &str,
-        user_id: &str,
-        note: Option<&str>,
     ) -> Result<(bool, PostActionIntegrationResponse), ReviewError> {
         let ctx = &*self.ctx;
-        match ctx
-            .store
-            .begin_decision(&request.id, deciding, team_id, user_id, note)
-            .await?
-        {
+        match ctx.store.begin_decision(&request.id, claim).await? {
             Decision::Made(made) => {
+                let waited = Metrics::since(request.created_at);
+                ctx.metrics.decision(claim.verdict, claim.how, waited);
                 self.spawn_apply(made.id.clone());
-                let reply = if deciding == "accept" {
-                    "accepting"
-                } else {
-                    "rejecting"
+                let reply = match claim.verdict {
+                    Verdict::Accept => "accepting",
+                    Verdict::Reject => "rejecting",
+                    // Never claimed: a relocation has its own record, a withdrawal is final.
+                    Verdict::Relocate => "relocating",
+                    Verdict::Withdraw => "already",
                 };
                 Ok((true, self.reply(&made, reply, json!({"team": team_name}))))
             }
@@ -245,8 +235,8 @@ impl Review {
     ) -> Result<PostActionIntegrationResponse, ReviewError> {
         let ctx = &*self.ctx;
         let team = team_name(&ctx.teams().await?, current.team_id.as_deref());
-        let by = match current.decided_by.as_deref() {
-            Some(id) => ctx.username(id).await,
+        let by = match &current.decided_by {
+            Some(decider) => ctx.username(decider.as_str()).await,
             None => String::new(),
         };
         let at = current.decided_at.map(timestamp).unwrap_or_default();
@@ -421,22 +411,15 @@ impl Review {
                 .insert("note".into(), format!("At most {NOTE_MAX} characters."));
             return Ok(answer);
         }
-        match self
-            .claim(
-                &request,
-                "accept",
-                Some(&team.id),
-                &team.display_name,
-                &submit.user_id,
-                note,
-            )
-            .await?
-        {
-            (true, _) => {
-                let waited = Metrics::since(request.created_at);
-                ctx.metrics.decision(Outcome::Accepted, How::Dialog, waited);
-                Ok(SubmitDialogResponse::default())
-            }
+        let claim = Claim {
+            verdict: Verdict::Accept,
+            how: How::Dialog,
+            by: Decider::Admin(submit.user_id.clone()),
+            team_id: Some(&team.id),
+            note,
+        };
+        match self.claim(&request, &claim, &team.display_name).await? {
+            (true, _) => Ok(SubmitDialogResponse::default()),
             (false, answer) => Ok(refuse(answer.ephemeral_text)),
         }
     }

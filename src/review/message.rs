@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::mattermost::models::{
     MessageAttachment, Post, PostAction, PostActionIntegration, PostActionOption, Team,
 };
-use crate::store::{RequestState, ReviewRequest};
+use crate::store::{How, RequestState, ReviewRequest, Verdict};
 
 use super::context::{team_name, Context};
 use super::ReviewError;
@@ -207,8 +207,8 @@ impl Context {
             ];
             (text, PENDING_COLOR, actions)
         } else {
-            let outcome = match (request.state, request.deciding.as_deref()) {
-                (RequestState::Pending, Some("accept")) => "accepting",
+            let outcome = match (request.state, request.deciding) {
+                (RequestState::Pending, Some(Verdict::Accept)) => "accepting",
                 (RequestState::Pending, _) => "rejecting",
                 (RequestState::Accepted, _)
                     if request.auto_accepted && request.moved_by.is_none() =>
@@ -217,16 +217,12 @@ impl Context {
                 }
                 (RequestState::Accepted, _) if request.auto_accepted => "auto_accepted",
                 (RequestState::Accepted, _) => "accepted",
-                (RequestState::Rejected, _)
-                    if request.decided_by.as_deref() == Some(super::BOT_ACTOR) =>
-                {
-                    "expired"
-                }
+                (RequestState::Rejected, _) if request.how() == Some(How::Expiry) => "expired",
                 (RequestState::Rejected, _) => "rejected",
                 (RequestState::Withdrawn, _) => "withdrawn",
             };
-            let by = match request.decided_by.as_deref() {
-                Some(id) => self.username(id).await,
+            let by = match &request.decided_by {
+                Some(decider) => self.username(decider.as_str()).await,
                 None => String::new(),
             };
             // A relocation keeps the decision: accepted into the first team by whoever

@@ -39,7 +39,7 @@ use crate::notify::{NotifyError, TemplateError};
 use crate::store::StoreError;
 
 /// The actor recorded for what sharebot decides itself (auto-accept, expiry, withdrawal).
-pub const BOT_ACTOR: &str = "sharebot";
+pub const BOT_ACTOR: &str = crate::store::SHAREBOT;
 
 /// What can go wrong in the review workflow.
 #[derive(Debug, thiserror::Error)]

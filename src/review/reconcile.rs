@@ -13,9 +13,9 @@ use serde_json::json;
 use crate::mattermost::models::{
     Channel, RemoteCluster, RemoteClusterFilter, SharedChannelRemoteFilter, Team, User,
 };
-use crate::metrics::{How, Metrics, Outcome};
+use crate::metrics::Metrics;
 use crate::notify::Target;
-use crate::store::{NewRequest, Policy, RequestState, ReviewRequest};
+use crate::store::{Claim, Decider, How, NewRequest, Policy, RequestState, ReviewRequest, Verdict};
 
 use super::message::render;
 use super::{apply, Review, ReviewError, BOT_ACTOR};
@@ -113,7 +113,7 @@ impl Review {
                         ctx.store
                             .audit(
                                 BOT_ACTOR,
-                                "request.withdrawn",
+                                Verdict::Withdraw.audit_action(How::Withdrawal),
                                 &request.id,
                                 &format!(
                                     "channel {} from {}",
@@ -124,7 +124,7 @@ impl Review {
                         tracing::info!(channel = %request.channel_display_name, org = %request.org_name, "request withdrawn: no longer shared");
                         let waited = Metrics::since(request.created_at);
                         ctx.metrics
-                            .decision(Outcome::Withdrawn, How::Withdrawal, waited);
+                            .decision(Verdict::Withdraw, How::Withdrawal, waited);
                     }
                     continue;
                 }
@@ -254,7 +254,7 @@ impl Review {
             Policy::AutoAccept => {
                 let (request, created) = ctx
                     .store
-                    .record_auto_accepted(&new, &channel.team_id, BOT_ACTOR)
+                    .record_auto_accepted(&new, &channel.team_id)
                     .await?;
                 if !created {
                     // Found at once by the arrival path and a reconcile pass (or reviewed
@@ -263,11 +263,11 @@ impl Review {
                     return Ok(None);
                 }
                 ctx.metrics
-                    .decision(Outcome::Accepted, How::Rule, Duration::ZERO);
+                    .decision(Verdict::Accept, How::Rule, Duration::ZERO);
                 ctx.store
                     .audit(
                         BOT_ACTOR,
-                        "request.auto_accepted",
+                        Verdict::Accept.audit_action(How::Rule),
                         &request.id,
                         &format!(
                             "channel {} from {} into team {}",
@@ -425,14 +425,19 @@ impl Review {
                 if let Some(expire) = ctx.config.expire_after {
                     if now - request.created_at >= expire.as_millis() as i64 {
                         let note = format!("expired after {}", humantime::format_duration(expire));
-                        if let crate::store::Decision::Made(_) = ctx
-                            .store
-                            .begin_decision(&request.id, "reject", None, BOT_ACTOR, Some(&note))
-                            .await?
+                        let claim = Claim {
+                            verdict: Verdict::Reject,
+                            how: How::Expiry,
+                            by: Decider::Sharebot,
+                            team_id: None,
+                            note: Some(&note),
+                        };
+                        if let crate::store::Decision::Made(_) =
+                            ctx.store.begin_decision(&request.id, &claim).await?
                         {
                             tracing::info!(channel = %request.channel_display_name, "request expired: declining");
                             let waited = Metrics::since(request.created_at);
-                            ctx.metrics.decision(Outcome::Rejected, How::Expiry, waited);
+                            ctx.metrics.decision(claim.verdict, claim.how, waited);
                             self.spawn_apply(request.id.clone());
                         }
                         continue;

@@ -4,6 +4,7 @@
 mod audit;
 mod buttons;
 mod commands;
+mod decisions;
 mod kv;
 mod notifications;
 mod policies;
@@ -20,6 +21,7 @@ use sqlx::{AnyPool, Executor};
 pub use audit::AuditEntry;
 pub use buttons::ButtonPost;
 pub use commands::{CommandClaim, WaitingShare};
+pub use decisions::{Claim, Decider, How, Verdict, SHAREBOT};
 pub use notifications::NotificationPost;
 pub use policies::{ConnectionPolicy, Policy};
 pub use requests::{Decision, NewRequest, PendingPages, RequestState, ReviewRequest};

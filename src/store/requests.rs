@@ -2,7 +2,7 @@
 //! `pending → accepted(team) | rejected | withdrawn` where every transition is one conditional
 //! update, so two admins deciding at once yield exactly one decision.
 
-use super::{Store, StoreError};
+use super::{Claim, Decider, How, Store, StoreError, Verdict};
 use crate::ids::new_id;
 use crate::ids::now_ms;
 
@@ -56,7 +56,7 @@ pub struct ReviewRequest {
     pub state: RequestState,
     /// The team the channel was accepted into.
     pub team_id: Option<String>,
-    pub decided_by: Option<String>,
+    pub decided_by: Option<Decider>,
     pub decided_at: Option<i64>,
     pub note: Option<String>,
     pub reminded_at: Option<i64>,
@@ -69,8 +69,8 @@ pub struct ReviewRequest {
     pub suggested_team_id: Option<String>,
     /// The channel went straight to its team (auto-accept policy); no review was asked.
     pub auto_accepted: bool,
-    /// A decision being applied while the request is still pending (`accept` or `reject`).
-    pub deciding: Option<String>,
+    /// A decision being applied while the request is still pending (accept or reject).
+    pub deciding: Option<Verdict>,
     /// Steps of that decision already done, comma-terminated (`notice,`).
     pub progress: String,
     /// The team first accepted into, once the channel was moved elsewhere.
@@ -91,8 +91,35 @@ impl ReviewRequest {
             "{}:{}:{}",
             self.state.as_str(),
             self.team_id.as_deref().unwrap_or_default(),
-            self.deciding.as_deref().unwrap_or_default()
+            self.deciding.map(Verdict::as_str).unwrap_or_default()
         )
+    }
+
+    /// How the request was (or is being) decided, as far as the database tells: a withdrawal,
+    /// the auto-accept rule, or sharebot declining it on expiry; `None` while pending and for
+    /// an admin's decision (a click and the dialog are stored alike).
+    pub fn how(&self) -> Option<How> {
+        if self.state == RequestState::Withdrawn {
+            return Some(How::Withdrawal);
+        }
+        if self.auto_accepted {
+            return Some(How::Rule);
+        }
+        match (&self.decided_by, self.verdict()) {
+            (Some(Decider::Sharebot), Some(Verdict::Reject)) => Some(How::Expiry),
+            _ => None,
+        }
+    }
+
+    /// What was (or is being) decided: the verdict being applied, else the one the state
+    /// tells of; `None` while pending.
+    pub fn verdict(&self) -> Option<Verdict> {
+        self.deciding.or(match self.state {
+            RequestState::Pending => None,
+            RequestState::Accepted => Some(Verdict::Accept),
+            RequestState::Rejected => Some(Verdict::Reject),
+            RequestState::Withdrawn => Some(Verdict::Withdraw),
+        })
     }
 
     /// Whether the step named `step` of the current decision was done.
@@ -138,6 +165,8 @@ fn request(row: &sqlx::any::AnyRow) -> Result<ReviewRequest, StoreError> {
     use sqlx::Row;
     let state: String = row.try_get("state")?;
     let auto_accepted: i64 = row.try_get("auto_accepted")?;
+    let deciding: Option<String> = row.try_get("deciding")?;
+    let decided_by: Option<String> = row.try_get("decided_by")?;
     Ok(ReviewRequest {
         id: row.try_get("id")?,
         remote_id: row.try_get("remote_id")?,
@@ -148,7 +177,7 @@ fn request(row: &sqlx::any::AnyRow) -> Result<ReviewRequest, StoreError> {
         channel_purpose: row.try_get("channel_purpose")?,
         state: RequestState::parse(&state)?,
         team_id: row.try_get("team_id")?,
-        decided_by: row.try_get("decided_by")?,
+        decided_by: decided_by.map(Decider::parse),
         decided_at: row.try_get("decided_at")?,
         note: row.try_get("note")?,
         reminded_at: row.try_get("reminded_at")?,
@@ -158,7 +187,7 @@ fn request(row: &sqlx::any::AnyRow) -> Result<ReviewRequest, StoreError> {
         channel_header: row.try_get("channel_header")?,
         suggested_team_id: row.try_get("suggested_team_id")?,
         auto_accepted: auto_accepted != 0,
-        deciding: row.try_get("deciding")?,
+        deciding: deciding.as_deref().map(Verdict::parse).transpose()?,
         progress: row.try_get("progress")?,
         accepted_team_id: row.try_get("accepted_team_id")?,
         moved_by: row.try_get("moved_by")?,
@@ -329,7 +358,7 @@ impl Store {
         id: &str,
         to: RequestState,
         team_id: Option<&str>,
-        by: &str,
+        by: &Decider,
         note: Option<&str>,
     ) -> Result<Decision, StoreError> {
         if to == RequestState::Pending {
@@ -345,7 +374,7 @@ impl Store {
         )
         .bind(to.as_str())
         .bind(team_id)
-        .bind(by)
+        .bind(by.as_str())
         .bind(now)
         .bind(note)
         .bind(id)
@@ -371,14 +400,14 @@ impl Store {
     }
 
     /// Records a channel that went straight to `team_id` under an auto-accept policy: an
-    /// accepted request decided by `by`, so it can be relocated and is never reviewed. When
+    /// accepted request decided by sharebot's rule, so it can be relocated and is never
+    /// reviewed. When
     /// the channel has a request already (the arrival path and a reconcile pass found it at
     /// once), nothing is written: returns the channel's request and whether this call made it.
     pub async fn record_auto_accepted(
         &self,
         new: &NewRequest,
         team_id: &str,
-        by: &str,
     ) -> Result<(ReviewRequest, bool), StoreError> {
         let now = now_ms();
         let id = new_id();
@@ -397,7 +426,7 @@ impl Store {
         .bind(&new.channel_type)
         .bind(&new.channel_purpose)
         .bind(team_id)
-        .bind(by)
+        .bind(Decider::Sharebot.as_str())
         .bind(now)
         .bind(&new.org_name)
         .bind(&new.channel_header)
@@ -410,16 +439,13 @@ impl Store {
         Ok((current, done.rows_affected() == 1))
     }
 
-    /// Claims the decision of a pending request for one caller: `deciding` (`accept` or
-    /// `reject`) with its team, author and note, in one conditional update, while the work is
-    /// applied. Of concurrent callers exactly one gets [`Decision::Made`].
+    /// Claims the decision of a pending request for one caller: the verdict with its team,
+    /// author and note, in one conditional update, while the work is applied. Of concurrent
+    /// callers exactly one gets [`Decision::Made`].
     pub async fn begin_decision(
         &self,
         id: &str,
-        deciding: &str,
-        team_id: Option<&str>,
-        by: &str,
-        note: Option<&str>,
+        claim: &Claim<'_>,
     ) -> Result<Decision, StoreError> {
         let now = now_ms();
         let done = sqlx::query(
@@ -427,11 +453,11 @@ impl Store {
                  progress = '', updated_at = $4
              WHERE id = $6 AND state = 'pending' AND deciding IS NULL",
         )
-        .bind(deciding)
-        .bind(team_id)
-        .bind(by)
+        .bind(claim.verdict.as_str())
+        .bind(claim.team_id)
+        .bind(claim.by.as_str())
         .bind(now)
-        .bind(note)
+        .bind(claim.note)
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -457,15 +483,20 @@ impl Store {
         Ok(())
     }
 
-    /// The decision being applied is done: `pending` becomes `accepted` or `rejected`.
+    /// The decision being applied is done: `pending` becomes what its verdict settles as
+    /// (`accepted`, `rejected`).
     pub async fn finish_decision(&self, id: &str) -> Result<Option<ReviewRequest>, StoreError> {
+        let Some(verdict) = self.request(id).await?.and_then(|r| r.deciding) else {
+            return self.request(id).await;
+        };
         sqlx::query(
-            "UPDATE review_requests SET state = CASE deciding WHEN 'accept' THEN 'accepted' ELSE 'rejected' END,
-                 deciding = NULL, updated_at = $1
-             WHERE id = $2 AND state = 'pending' AND deciding IS NOT NULL",
+            "UPDATE review_requests SET state = $1, deciding = NULL, updated_at = $2
+             WHERE id = $3 AND state = 'pending' AND deciding = $4",
         )
+        .bind(verdict.settles_as().as_str())
         .bind(now_ms())
         .bind(id)
+        .bind(verdict.as_str())
         .execute(&self.pool)
         .await?;
         self.request(id).await
@@ -556,10 +587,12 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, 'request.relocated', $3, $4)",
+            "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(now)
         .bind(&by)
+        // An admin's move, from the relocate menu or the `relocate` command.
+        .bind(Verdict::Relocate.audit_action(How::Click))
         .bind(id)
         .bind(detail)
         .execute(&mut *tx)
