@@ -1,5 +1,5 @@
-//! A small `sharebot bench` run as a subprocess: every scenario reports its figures with a
-//! floor and a ratio, and nothing is lost or duplicated. The figures themselves are for the
+//! A small `sharebot bench` run as a subprocess, twice each: every scenario reports its
+//! figures as a median and a range with a floor and a ratio, and nothing is lost or duplicated. The figures themselves are for the
 //! README, not asserted here.
 
 use std::process::Command;
@@ -27,6 +27,8 @@ fn a_small_bench_reports_every_scenario_and_loses_nothing() {
             "1",
             "--footprint-requests",
             "10",
+            "--runs",
+            "2",
             "--json",
         ])
         .arg(&json)
@@ -56,8 +58,21 @@ fn a_small_bench_reports_every_scenario_and_loses_nothing() {
     ] {
         assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
     }
+    let mut seen = names.clone();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), names.len(), "a figure listed twice: {names:?}");
     for f in &figures {
         assert!(f["measured"].as_f64().unwrap() > 0.0, "{f}");
+        // Two runs each: the median is the figure, inside the range of the runs.
+        assert_eq!(f["runs"], 2, "{f}");
+        let (median, min, max) = (
+            f["median"].as_f64().unwrap(),
+            f["min"].as_f64().unwrap(),
+            f["max"].as_f64().unwrap(),
+        );
+        assert_eq!(f["measured"].as_f64().unwrap(), median, "{f}");
+        assert!(min <= median && median <= max && min > 0.0, "{f}");
         assert_eq!(f["lost"], 0, "{f}");
         assert_eq!(f["duplicated"], 0, "{f}");
         let name = f["name"].as_str().unwrap();
@@ -74,21 +89,37 @@ fn a_small_bench_reports_every_scenario_and_loses_nothing() {
         };
         if bound > 0.0 {
             let ratio = f["ratio"].as_f64().unwrap();
-            assert!(
-                (ratio - f["measured"].as_f64().unwrap() / bound).abs() < 1e-9,
-                "{f}"
-            );
+            assert!((ratio - median / bound).abs() < 1e-9, "{f}");
+            let worst = f["worst_ratio"].as_f64().unwrap();
+            assert!((worst - max / bound).abs() < 1e-9, "{f}");
         } else {
-            assert!(f["ratio"].is_null(), "{f}");
+            assert!(f["ratio"].is_null() && f["worst_ratio"].is_null(), "{f}");
+        }
+        // A target is met only when the worst run meets it.
+        if name.starts_with("RSS") {
+            assert_eq!(f["met"].as_bool().unwrap(), max <= bound, "{f}");
+        } else {
+            assert!(f["met"].is_null(), "{f}");
         }
     }
     assert!(
-        stdout.contains("| scenario | measured | floor or target | ratio |"),
+        stdout.contains(
+            "| scenario | runs | measured | min–max | floor or target | ratio | worst | met |"
+        ),
         "{stdout}"
     );
     assert!(stdout.contains("MB target |"), "{stdout}");
     assert!(stdout.contains("| database size |"), "{stdout}");
-    for word in ["floor:", "target:", "ratio:", "lost:", "duplicated:"] {
+    for word in [
+        "measured:",
+        "min–max:",
+        "floor:",
+        "target:",
+        "ratio:",
+        "worst:",
+        "lost:",
+        "duplicated:",
+    ] {
         assert!(stdout.contains(word), "{word} not explained:\n{stdout}");
     }
     // The long steps say how far they are, on standard error only.
@@ -97,6 +128,7 @@ fn a_small_bench_reports_every_scenario_and_loses_nothing() {
         assert!(!stdout.contains(step), "progress on stdout:\n{stdout}");
     }
     assert!(stderr.contains("(100%), done in"), "{stderr}");
+    assert!(stderr.contains("(2 of 2)"), "{stderr}");
 }
 
 #[test]

@@ -44,6 +44,10 @@ pub struct BenchArgs {
     /// Pending requests for the memory figure.
     #[arg(long, default_value_t = 10_000)]
     pub footprint_requests: usize,
+    /// Runs of each scenario: every figure is reported as its median and its range, and a
+    /// target counts as met only when the worst run meets it.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
     /// Also write the figures as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -83,8 +87,9 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         footprint_requests: args.footprint_requests,
     };
     println!(
-        "sharebot bench: round trip {} ms; {} cores",
+        "sharebot bench: round trip {} ms; {} runs of each scenario; {} cores",
         options.latency_ms,
+        args.runs.max(1),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     let mut figures = Vec::new();
@@ -93,21 +98,26 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         if !args.only.is_empty() && !args.only.iter().any(|o| o == name) {
             continue;
         }
-        eprintln!("running: {name}…");
-        let result = match name {
-            "click" => scenarios::click_answer(&options, &dir).await,
-            "decision" => scenarios::decision_applied(&options, &dir).await,
-            "fan-out" => scenarios::fan_out(&options, &dir).await,
-            "burst" => scenarios::burst(&options, &dir).await,
-            _ => scenarios::footprint(&options, &dir).await,
-        };
-        match result {
-            Ok(mut found) => figures.append(&mut found),
-            Err(why) => {
-                eprintln!("error: the {name} scenario could not run: {why}");
-                failed = true;
+        let runs = args.runs.max(1);
+        let mut found = Vec::new();
+        for run in 1..=runs {
+            eprintln!("running: {name} ({run} of {runs})…");
+            let result = match name {
+                "click" => scenarios::click_answer(&options, &dir).await,
+                "decision" => scenarios::decision_applied(&options, &dir).await,
+                "fan-out" => scenarios::fan_out(&options, &dir).await,
+                "burst" => scenarios::burst(&options, &dir).await,
+                _ => scenarios::footprint(&options, &dir).await,
+            };
+            match result {
+                Ok(figures) => found.push(figures),
+                Err(why) => {
+                    eprintln!("error: the {name} scenario could not run ({run} of {runs}): {why}");
+                    failed = true;
+                }
             }
         }
+        figures.append(&mut report::combine_runs(&found));
     }
     let _ = std::fs::remove_dir_all(&dir);
     println!("{}", report::table(&figures));
