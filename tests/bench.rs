@@ -27,6 +27,14 @@ fn a_small_bench_reports_every_scenario_and_loses_nothing() {
             "1",
             "--footprint-requests",
             "10",
+            "--rest-connections",
+            "3",
+            "--rest-channels",
+            "2",
+            "--rest-period-s",
+            "1",
+            "--rest-passes",
+            "2",
             "--runs",
             "2",
             "--json",
@@ -55,6 +63,8 @@ fn a_small_bench_reports_every_scenario_and_loses_nothing() {
         "RSS idle after start",
         "RSS with 10 pending requests",
         "database size",
+        "requests per pass at rest",
+        "requests per minute at rest",
     ] {
         assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
     }
@@ -143,7 +153,7 @@ fn an_unknown_scenario_name_is_refused_with_the_valid_ones() {
     );
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
     assert!(stderr.contains("clicks"), "{stderr}");
-    for name in ["click", "decision", "fan-out", "burst", "footprint"] {
+    for name in ["click", "decision", "fan-out", "burst", "footprint", "at-rest"] {
         assert!(stderr.contains(name), "{name} not listed:\n{stderr}");
     }
     assert!(!stdout.contains("| scenario |"), "{stdout}");
