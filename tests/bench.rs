@@ -153,8 +153,64 @@ fn an_unknown_scenario_name_is_refused_with_the_valid_ones() {
     );
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
     assert!(stderr.contains("clicks"), "{stderr}");
-    for name in ["click", "decision", "fan-out", "burst", "footprint", "at-rest"] {
+    for name in [
+        "click",
+        "decision",
+        "fan-out",
+        "burst",
+        "footprint",
+        "at-rest",
+    ] {
         assert!(stderr.contains(name), "{name} not listed:\n{stderr}");
     }
     assert!(!stdout.contains("| scenario |"), "{stdout}");
+}
+
+/// A reconcile pass that finds nothing new reads no channel and no team list: it lists the
+/// connections, each connection's links (received, and those we share) and the admins (the
+/// only way to hear of a new one). Counted by the sandbox, per pass, over a few idle passes.
+#[test]
+fn an_idle_pass_rereads_nothing_that_did_not_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("rest.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_sharebot"))
+        .args([
+            "bench",
+            "--only",
+            "at-rest",
+            "--runs",
+            "1",
+            "--rest-connections",
+            "3",
+            "--rest-channels",
+            "3",
+            "--rest-period-s",
+            "1",
+            "--rest-passes",
+            "3",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    let figures: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let pass = figures
+        .iter()
+        .find(|f| f["name"] == "requests per pass at rest")
+        .unwrap_or_else(|| panic!("no per-pass figure: {text}"));
+    let note = pass["note"].as_str().unwrap();
+    for reread in ["GET /api/v4/channels/{channel_id} ", "GET /api/v4/teams "] {
+        assert!(!note.contains(reread), "{reread}every idle pass: {note}");
+    }
+    assert_eq!(pass["floor"], 4.0, "{pass}");
+    // The connections and the admins, then per connection its received links and the links
+    // we share.
+    assert!(pass["max"].as_f64().unwrap() <= 2.0 + 2.0 * 3.0, "{pass}");
 }

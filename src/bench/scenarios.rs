@@ -532,9 +532,11 @@ pub async fn at_rest(o: &Options, dir: &Path) -> Result<Vec<Figure>, String> {
         .map_err(|_| "the bot made no pass at rest".to_string())?;
     recorder.clear();
     let (started, first) = (Instant::now(), passes());
-    until(limit, || passes() >= first + u64::from(o.rest_passes.max(1)))
-        .await
-        .map_err(|_| "the bot made too few passes at rest".to_string())?;
+    until(limit, || {
+        passes() >= first + u64::from(o.rest_passes.max(1))
+    })
+    .await
+    .map_err(|_| "the bot made too few passes at rest".to_string())?;
     let window = started.elapsed();
     let made = passes() - first;
     let others = crate::sandbox::server_to_server_routes();

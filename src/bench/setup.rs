@@ -145,7 +145,11 @@ impl World {
             .map_err(|e| e.to_string())?;
         let mut remote_ids = Vec::new();
         for i in 0..=shape.more_connections {
-            let suffix = if i == 0 { String::new() } else { format!("-{i}") };
+            let suffix = if i == 0 {
+                String::new()
+            } else {
+                format!("-{i}")
+            };
             let made = a_admin
                 .create_remote_cluster(&NewRemoteCluster {
                     name: format!("org-b{suffix}"),
@@ -155,7 +159,11 @@ impl World {
                 })
                 .await
                 .map_err(|e| format!("cannot create the connection: {e}"))?;
-            let team = if i % 2 == 1 { "engineering" } else { "shared-inbox" };
+            let team = if i % 2 == 1 {
+                "engineering"
+            } else {
+                "shared-inbox"
+            };
             b_bot
                 .accept_invite(&AcceptInvite {
                     invite: made.invite,

@@ -19,6 +19,9 @@ use super::ReviewError;
 /// How long a "this user is a system admin" answer is trusted.
 pub const ADMIN_CHECK_TTL: Duration = Duration::from_secs(3);
 
+/// How often a reconcile re-reads the team list when no event asked for it.
+pub const LISTS_EVERY: Duration = Duration::from_secs(300);
+
 /// The bot's identity and places, learned at start-up.
 #[derive(Debug, Clone)]
 pub struct Places {
@@ -51,6 +54,8 @@ pub struct Context {
     usernames: Mutex<HashMap<String, String>>,
     /// The destination teams at the last reconcile, so a click is answered without a call.
     teams: Mutex<Vec<Team>>,
+    /// When the team list was last read by a reconcile.
+    lists_read_at: Mutex<Option<Instant>>,
     /// The secure connections at the last reconcile, so an arriving channel is served at once.
     remotes: Mutex<Vec<RemoteCluster>>,
 }
@@ -90,6 +95,7 @@ impl Context {
             admin_checks: Mutex::default(),
             usernames: Mutex::default(),
             teams: Mutex::default(),
+            lists_read_at: Mutex::default(),
             remotes: Mutex::default(),
         }
     }
@@ -112,6 +118,22 @@ impl Context {
     /// Remembers the connections a reconcile read.
     pub fn remember_remotes(&self, remotes: &[RemoteCluster]) {
         *lock(&self.remotes) = remotes.to_vec();
+    }
+
+    /// The admins and the destination teams for a reconcile. The admins are read every time:
+    /// the server tells no one but the user of a role change (`user_role_updated` goes to that
+    /// user only, `UpdateUserRoles` in `server/channels/app/user.go`), so a new admin is found
+    /// only by reading the list. The teams are re-read when `now`, when never read, or when
+    /// older than [`LISTS_EVERY`]; else as last read.
+    pub async fn admins_and_teams(&self, now: bool) -> Result<(Vec<User>, Vec<Team>), ReviewError> {
+        let fresh = lock(&self.lists_read_at).is_some_and(|at| at.elapsed() < LISTS_EVERY);
+        if fresh && !now {
+            return Ok((self.refresh_admins().await?, lock(&self.teams).clone()));
+        }
+        let (admins, teams) = tokio::join!(self.refresh_admins(), self.refresh_teams());
+        let (admins, teams) = (admins?, teams?);
+        *lock(&self.lists_read_at) = Some(Instant::now());
+        Ok((admins, teams))
     }
 
     /// Re-reads the system admins (active humans only) and returns them.
