@@ -817,3 +817,43 @@ async fn someone_joining_during_the_move_is_added_to_the_team_and_the_move_retri
     assert!(world.b_bot().channel_member(&channel, &late).await.is_ok());
     bot.shutdown().await.unwrap();
 }
+
+/// A known admin's click never waits on a user lookup: the admin check is refreshed in the
+/// background before it runs out, so a steady clicker keeps an answer at most
+/// `ADMIN_CHECK_TTL` old without any click waiting on the server. A lookup held by the
+/// sandbox must not hold the click.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_admins_click_never_waits_on_a_user_lookup() {
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    world.share("steady", "Steady clicks").await;
+    let bot = world.start_bot().await;
+    let (one, p1, _, _) = both_dms(&world, "Steady clicks").await;
+    let engineering = world.b.team_id("engineering").unwrap();
+    let marketing = world.b.team_id("marketing").unwrap();
+    // The first click looks the admin up (never seen); the second, late in the check's
+    // lifetime, is answered from it and has it refreshed behind the answer.
+    let (status, _) = one.click(&p1.id, "team", Some(&engineering)).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    let (status, _) = one.click(&p1.id, "team", Some(&marketing)).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Past the first answer's lifetime: any lookup now is held until `released`.
+    let released = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = released.clone();
+    world
+        .b
+        .hooks()
+        .before_next("GET", "/api/v4/users/{user_id}", move || async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+    let (status, _) = one.click(&p1.id, "team", Some(&engineering)).await;
+    assert_eq!(status, 200);
+    assert!(
+        !released.load(std::sync::atomic::Ordering::SeqCst),
+        "the click waited on a user lookup"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    bot.shutdown().await.unwrap();
+}

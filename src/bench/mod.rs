@@ -44,6 +44,23 @@ pub struct BenchArgs {
     /// Pending requests for the memory figure.
     #[arg(long, default_value_t = 10_000)]
     pub footprint_requests: usize,
+    /// Connections from Org A in the at-rest scenario.
+    #[arg(long, default_value_t = 50)]
+    pub rest_connections: usize,
+    /// Shared channels over each connection in the at-rest scenario (every second
+    /// connection's accepted at once, the others' pending review).
+    #[arg(long, default_value_t = 20)]
+    pub rest_channels: usize,
+    /// The bot's reconcile period in the at-rest scenario, seconds (`review.reconcile_every`).
+    #[arg(long, default_value_t = 30)]
+    pub rest_period_s: u64,
+    /// Reconcile passes counted at rest.
+    #[arg(long, default_value_t = 3)]
+    pub rest_passes: u32,
+    /// Runs of each scenario: every figure is reported as its median and its range, and a
+    /// target counts as met only when the worst run meets it.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
     /// Also write the figures as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -54,7 +71,14 @@ pub struct BenchArgs {
 }
 
 /// The scenarios' names for `--only`, in the order they run.
-pub const SCENARIOS: [&str; 5] = ["click", "decision", "fan-out", "burst", "footprint"];
+pub const SCENARIOS: [&str; 6] = [
+    "click",
+    "decision",
+    "fan-out",
+    "burst",
+    "footprint",
+    "at-rest",
+];
 
 /// Runs every scenario, prints the table, writes the JSON; fails when anything was lost or
 /// duplicated or a scenario could not run.
@@ -81,10 +105,15 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         decision_admins: args.decision_admins.max(2),
         burst_admins: args.burst_admins.max(2),
         footprint_requests: args.footprint_requests,
+        rest_connections: args.rest_connections.max(1),
+        rest_channels: args.rest_channels,
+        rest_period: std::time::Duration::from_secs(args.rest_period_s.max(1)),
+        rest_passes: args.rest_passes.max(1),
     };
     println!(
-        "sharebot bench: round trip {} ms; {} cores",
+        "sharebot bench: round trip {} ms; {} runs of each scenario; {} cores",
         options.latency_ms,
+        args.runs.max(1),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     let mut figures = Vec::new();
@@ -93,21 +122,27 @@ pub async fn run(args: BenchArgs) -> ExitCode {
         if !args.only.is_empty() && !args.only.iter().any(|o| o == name) {
             continue;
         }
-        eprintln!("running: {name}…");
-        let result = match name {
-            "click" => scenarios::click_answer(&options, &dir).await,
-            "decision" => scenarios::decision_applied(&options, &dir).await,
-            "fan-out" => scenarios::fan_out(&options, &dir).await,
-            "burst" => scenarios::burst(&options, &dir).await,
-            _ => scenarios::footprint(&options, &dir).await,
-        };
-        match result {
-            Ok(mut found) => figures.append(&mut found),
-            Err(why) => {
-                eprintln!("error: the {name} scenario could not run: {why}");
-                failed = true;
+        let runs = args.runs.max(1);
+        let mut found = Vec::new();
+        for run in 1..=runs {
+            eprintln!("running: {name} ({run} of {runs})…");
+            let result = match name {
+                "click" => scenarios::click_answer(&options, &dir).await,
+                "decision" => scenarios::decision_applied(&options, &dir).await,
+                "fan-out" => scenarios::fan_out(&options, &dir).await,
+                "burst" => scenarios::burst(&options, &dir).await,
+                "footprint" => scenarios::footprint(&options, &dir).await,
+                _ => scenarios::at_rest(&options, &dir).await,
+            };
+            match result {
+                Ok(figures) => found.push(figures),
+                Err(why) => {
+                    eprintln!("error: the {name} scenario could not run ({run} of {runs}): {why}");
+                    failed = true;
+                }
             }
         }
+        figures.append(&mut report::combine_runs(&found));
     }
     let _ = std::fs::remove_dir_all(&dir);
     println!("{}", report::table(&figures));

@@ -23,6 +23,10 @@ pub struct Options {
     pub decision_admins: usize,
     pub burst_admins: usize,
     pub footprint_requests: usize,
+    pub rest_connections: usize,
+    pub rest_channels: usize,
+    pub rest_period: Duration,
+    pub rest_passes: u32,
 }
 
 /// Waits (polling the in-process state every millisecond) until `done`, for at most `limit`.
@@ -113,6 +117,7 @@ pub async fn click_answer(o: &Options, dir: &Path) -> Result<Vec<Figure>, String
             latency_ms: o.latency_ms,
             rate_limit: None,
             bot_later: false,
+            ..Shape::default()
         },
         dir,
     )
@@ -189,6 +194,7 @@ pub async fn decision_applied(o: &Options, dir: &Path) -> Result<Vec<Figure>, St
             latency_ms: o.latency_ms,
             rate_limit: None,
             bot_later: false,
+            ..Shape::default()
         },
         dir,
     )
@@ -244,6 +250,7 @@ pub async fn fan_out(o: &Options, dir: &Path) -> Result<Vec<Figure>, String> {
             latency_ms: o.latency_ms,
             rate_limit: None,
             bot_later: false,
+            ..Shape::default()
         },
         dir,
     )
@@ -291,6 +298,7 @@ pub async fn burst(o: &Options, dir: &Path) -> Result<Vec<Figure>, String> {
             latency_ms: o.latency_ms,
             rate_limit: Some(o.rate_limit),
             bot_later: true,
+            ..Shape::default()
         },
         dir,
     )
@@ -372,6 +380,7 @@ pub async fn footprint(o: &Options, dir: &Path) -> Result<Vec<Figure>, String> {
             latency_ms: 0,
             rate_limit: None,
             bot_later: false,
+            ..Shape::default()
         },
         dir,
     )
@@ -453,6 +462,125 @@ pub async fn footprint(o: &Options, dir: &Path) -> Result<Vec<Figure>, String> {
         Figure::plain("database size", size as f64 / 1_048_576.0, "MB").with_note(format!(
             "{} requests, {expected} DMs recorded",
             o.footprint_requests
+        )),
+    ])
+}
+
+/// Scenario 6, at rest: `rest_connections` connections × `rest_channels` shared channels each
+/// (the channels of every second connection land in a team of Org B and are accepted at once,
+/// the others wait for review), then `rest_passes` reconcile periods with nothing changing,
+/// counting every request Org B answers by route. Floors: a pass that finds nothing new lists
+/// the connections once and each connection's links once, 1 + connections requests; a minute
+/// holds 60 s ÷ `review.reconcile_every` passes.
+pub async fn at_rest(o: &Options, dir: &Path) -> Result<Vec<Figure>, String> {
+    let connections = o.rest_connections.max(1);
+    let world = World::start(
+        &Shape {
+            admins: 2,
+            latency_ms: 0,
+            more_connections: connections - 1,
+            reconcile_every: Some(o.rest_period),
+            record: true,
+            ..Shape::default()
+        },
+        dir,
+    )
+    .await?;
+    let recorder = world.recorder.clone().ok_or("no recorder")?;
+    let mut names = Vec::new();
+    for c in 0..connections {
+        for i in 0..o.rest_channels {
+            names.push((c, format!("rest-{c:03}-{i:03}")));
+        }
+    }
+    let mut progress = Progress::start("at-rest", names.len(), "channels shared");
+    for (i, chunk) in names.chunks(50).enumerate() {
+        let shares = chunk.iter().map(|(c, n)| world.share_over(*c, n));
+        for result in futures_util::future::join_all(shares).await {
+            result?;
+        }
+        progress.update((i * 50 + chunk.len()).min(names.len()));
+    }
+    // Settled: every channel arrived and was taken in (a DM to each admin for those waiting
+    // for review, a notice in the admin channel for those accepted).
+    let pending = names.iter().filter(|(c, _)| c % 2 == 0).count();
+    let admins = world.admins.len();
+    let bot = world.bot_id();
+    let limit = Duration::from_secs(300) + o.rest_period * 4;
+    let mut progress = Progress::start("at-rest", pending * admins, "DMs");
+    until_count(limit, pending * admins, &mut progress, || {
+        world.b.count_posts(|p| {
+            p.user_id == bot
+                && p.root_id.is_empty()
+                && p.props.contains_key(crate::notify::REQUEST_MARKER)
+        })
+    })
+    .await
+    .map_err(|_| "not every pending channel reached the admins".to_string())?;
+    let passes = || {
+        world.bot.as_ref().map_or(0, |bot| {
+            bot.metrics.counter_total(
+                "sharebot_reconcile_duration_seconds_count",
+                &[("result", "ok")],
+            )
+        })
+    };
+    // One whole pass after everything arrived, so the window starts at rest.
+    let before = passes();
+    until(limit, || passes() >= before + 2)
+        .await
+        .map_err(|_| "the bot made no pass at rest".to_string())?;
+    recorder.clear();
+    let (started, first) = (Instant::now(), passes());
+    until(limit, || {
+        passes() >= first + u64::from(o.rest_passes.max(1))
+    })
+    .await
+    .map_err(|_| "the bot made too few passes at rest".to_string())?;
+    let window = started.elapsed();
+    let made = passes() - first;
+    let others = crate::sandbox::server_to_server_routes();
+    let mut by_route: Vec<(String, u64)> = Vec::new();
+    for exchange in recorder.exchanges() {
+        if others.iter().any(|(_, route)| *route == exchange.route) {
+            continue;
+        }
+        let key = format!("{} {}", exchange.method, exchange.route);
+        match by_route.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => by_route.push((key, 1)),
+        }
+    }
+    world.stop().await;
+    by_route.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let total: u64 = by_route.iter().map(|(_, n)| n).sum();
+    let routes = by_route
+        .iter()
+        .map(|(route, n)| format!("{route} {:.1}", *n as f64 / made as f64))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let per_pass = total as f64 / made.max(1) as f64;
+    let per_minute = total as f64 * 60.0 / window.as_secs_f64();
+    let passes_a_minute = 60.0 / o.rest_period.as_secs_f64();
+    let floor = 1.0 + connections as f64;
+    let shape = format!(
+        "{connections} connections × {} channels ({pending} pending), {made} passes every {} s",
+        o.rest_channels,
+        o.rest_period.as_secs()
+    );
+    Ok(vec![
+        Figure::new("requests per pass at rest", per_pass, floor, "count").with_note(format!(
+            "{shape}; by route, per pass: {}",
+            if routes.is_empty() { "none" } else { &routes }
+        )),
+        Figure::new(
+            "requests per minute at rest",
+            per_minute,
+            floor * passes_a_minute,
+            "count",
+        )
+        .with_note(format!(
+            "{shape}; floor (1 + connections) × 60 s ÷ reconcile period"
         )),
     ])
 }

@@ -16,6 +16,7 @@ use crate::mattermost::models::{AcceptInvite, NewChannel, NewRemoteCluster};
 use crate::mattermost::{Client, ClientOptions};
 use crate::sandbox::faults::{FaultSettings, RateLimit};
 use crate::sandbox::federation::FederationOptions;
+use crate::sandbox::recorder::Recorder;
 use crate::sandbox::seed::SeedUser;
 use crate::sandbox::{self, RunningSandbox, SandboxOptions, Seed};
 
@@ -28,7 +29,7 @@ const LAST_STARTUP_ROUTE: &str = "/api/v4/remotecluster/{remote_id}/sharedchanne
 pub const ADMIN_PASSWORD: &str = "Bench@dmin-0";
 
 /// What a world is made with.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Shape {
     /// System admins on Org B (the two seeded ones included; at least 2).
     pub admins: usize,
@@ -38,6 +39,14 @@ pub struct Shape {
     pub rate_limit: Option<u32>,
     /// Start the bot only when asked ([`World::start_bot`]).
     pub bot_later: bool,
+    /// Connections from Org A to Org B beyond the first; those of odd number place their
+    /// channels in Org B's `engineering` team (so the bot accepts them at once), the others
+    /// in the inbox team (for review).
+    pub more_connections: usize,
+    /// The bot's `review.reconcile_every`, when not its default.
+    pub reconcile_every: Option<Duration>,
+    /// Record every request Org B answers (method and route) in [`World::recorder`].
+    pub record: bool,
 }
 
 /// A running benchmark world.
@@ -48,7 +57,10 @@ pub struct World {
     pub bot: Option<RunningBot>,
     /// Org A's admin (shares channels).
     pub a_admin: Client,
-    pub remote_id: String,
+    /// Every connection's id on Org A; the first one's channels land in the inbox team.
+    pub remote_ids: Vec<String>,
+    /// What Org B answered, when the shape asks for it.
+    pub recorder: Option<Recorder>,
     /// Org B's admins' usernames.
     pub admins: Vec<String>,
     shape: Shape,
@@ -90,11 +102,17 @@ fn seed(admins: usize) -> Seed {
     seed
 }
 
-async fn sandbox(name: &str, seed: Seed, faults: FaultSettings) -> Result<RunningSandbox, String> {
+async fn sandbox(
+    name: &str,
+    seed: Seed,
+    faults: FaultSettings,
+    recorder: Option<Recorder>,
+) -> Result<RunningSandbox, String> {
     sandbox::start(SandboxOptions {
         name: name.into(),
         seed,
         faults,
+        recorder,
         federation: FederationOptions {
             ping_interval: Duration::from_secs(1),
             ..FederationOptions::default()
@@ -112,8 +130,9 @@ impl World {
             latency_ms: shape.latency_ms,
             ..FaultSettings::default()
         };
-        let a = sandbox("org-a", Seed::default(), latency.clone()).await?;
-        let b = sandbox("org-b", seed(shape.admins), latency).await?;
+        let recorder = shape.record.then(Recorder::default);
+        let a = sandbox("org-a", Seed::default(), latency.clone(), None).await?;
+        let b = sandbox("org-b", seed(shape.admins), latency, recorder.clone()).await?;
         let (a_admin, _) = Client::login(
             a.site_url(),
             "sysadmin",
@@ -122,27 +141,41 @@ impl World {
         )
         .await
         .map_err(|e| format!("cannot log in to Org A: {e}"))?;
-        let made = a_admin
-            .create_remote_cluster(&NewRemoteCluster {
-                name: "org-b".into(),
-                display_name: "Org B".into(),
-                default_team_id: a.team_id("engineering").ok_or("no team on Org A")?,
-                password: String::new(),
-            })
-            .await
-            .map_err(|e| format!("cannot create the connection: {e}"))?;
         let b_bot = Client::new(b.site_url(), b.bot_token(), ClientOptions::default())
             .map_err(|e| e.to_string())?;
-        b_bot
-            .accept_invite(&AcceptInvite {
-                invite: made.invite,
-                name: "org-a".into(),
-                display_name: "Org A".into(),
-                default_team_id: b.team_id("shared-inbox").ok_or("no inbox team")?,
-                password: made.password,
-            })
-            .await
-            .map_err(|e| format!("cannot accept the invitation: {e}"))?;
+        let mut remote_ids = Vec::new();
+        for i in 0..=shape.more_connections {
+            let suffix = if i == 0 {
+                String::new()
+            } else {
+                format!("-{i}")
+            };
+            let made = a_admin
+                .create_remote_cluster(&NewRemoteCluster {
+                    name: format!("org-b{suffix}"),
+                    display_name: format!("Org B{suffix}"),
+                    default_team_id: a.team_id("engineering").ok_or("no team on Org A")?,
+                    password: String::new(),
+                })
+                .await
+                .map_err(|e| format!("cannot create the connection: {e}"))?;
+            let team = if i % 2 == 1 {
+                "engineering"
+            } else {
+                "shared-inbox"
+            };
+            b_bot
+                .accept_invite(&AcceptInvite {
+                    invite: made.invite,
+                    name: format!("org-a{suffix}"),
+                    display_name: format!("Org A{suffix}"),
+                    default_team_id: b.team_id(team).ok_or("no inbox team")?,
+                    password: made.password,
+                })
+                .await
+                .map_err(|e| format!("cannot accept the invitation: {e}"))?;
+            remote_ids.push(made.remote_cluster.remote_id);
+        }
         let mut admins = vec!["sysadmin".to_string(), "sysadmin2".to_string()];
         admins.extend((1..=shape.admins.saturating_sub(2)).map(|i| format!("admin-{i:03}")));
         let mut world = World {
@@ -150,7 +183,8 @@ impl World {
             b,
             bot: None,
             a_admin,
-            remote_id: made.remote_cluster.remote_id,
+            remote_ids,
+            recorder,
             admins,
             shape: shape.clone(),
             data_dir: data_dir.to_path_buf(),
@@ -192,6 +226,12 @@ impl World {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
+        .chain(shape.reconcile_every.map(|every| {
+            (
+                "SHAREBOT_REVIEW__RECONCILE_EVERY".to_string(),
+                format!("{}ms", every.as_millis()),
+            )
+        }))
         .collect();
         let config = Config::load_from(None, &env).map_err(|e| e.to_string())?;
         // Only now: set-up calls above are not part of any figure, nor limited.
@@ -233,6 +273,15 @@ impl World {
 
     /// Org A makes a channel and shares it with Org B; returns its id (the same on both sides).
     pub async fn share(&self, name: &str) -> Result<String, String> {
+        self.share_over(0, name).await
+    }
+
+    /// [`World::share`] over connection `connection` (an index into `remote_ids`).
+    pub async fn share_over(&self, connection: usize, name: &str) -> Result<String, String> {
+        let remote_id = self
+            .remote_ids
+            .get(connection)
+            .ok_or("no such connection")?;
         let channel = self
             .a_admin
             .create_channel(&NewChannel {
@@ -245,7 +294,7 @@ impl World {
             .await
             .map_err(|e| format!("cannot create {name}: {e}"))?;
         self.a_admin
-            .invite_remote_to_channel(&self.remote_id, &channel.id)
+            .invite_remote_to_channel(remote_id, &channel.id)
             .await
             .map_err(|e| format!("cannot share {name}: {e}"))?;
         Ok(channel.id)

@@ -2,7 +2,7 @@
 //! bot's identity and places, the configuration, the templates, and short-lived caches of
 //! who is a system admin.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,13 @@ use super::ReviewError;
 
 /// How long a "this user is a system admin" answer is trusted.
 pub const ADMIN_CHECK_TTL: Duration = Duration::from_secs(3);
+
+/// From this age on, a click answered from the admin check has it refreshed in the
+/// background, so a steady clicker never finds it run out and never waits on a lookup.
+pub const ADMIN_CHECK_REFRESH_AHEAD: Duration = Duration::from_secs(2);
+
+/// How often a reconcile re-reads the team list when no event asked for it.
+pub const LISTS_EVERY: Duration = Duration::from_secs(300);
 
 /// The bot's identity and places, learned at start-up.
 #[derive(Debug, Clone)]
@@ -46,11 +53,15 @@ pub struct Context {
     /// The active, human system admins at the last refresh.
     admins: Mutex<Vec<User>>,
     /// user id → (is an active system admin, checked at).
-    admin_checks: Mutex<HashMap<String, (bool, Instant)>>,
+    admin_checks: Arc<Mutex<HashMap<String, (bool, Instant)>>>,
+    /// Users whose admin check is being refreshed in the background (one lookup each).
+    admin_refreshing: Arc<Mutex<HashSet<String>>>,
     /// user id → username, for "decided by @who".
     usernames: Mutex<HashMap<String, String>>,
     /// The destination teams at the last reconcile, so a click is answered without a call.
     teams: Mutex<Vec<Team>>,
+    /// When the team list was last read by a reconcile.
+    lists_read_at: Mutex<Option<Instant>>,
     /// The secure connections at the last reconcile, so an arriving channel is served at once.
     remotes: Mutex<Vec<RemoteCluster>>,
 }
@@ -87,9 +98,11 @@ impl Context {
             notice_sync_wait,
             metrics: Metrics::new(),
             admins: Mutex::default(),
-            admin_checks: Mutex::default(),
+            admin_checks: Arc::default(),
+            admin_refreshing: Arc::default(),
             usernames: Mutex::default(),
             teams: Mutex::default(),
+            lists_read_at: Mutex::default(),
             remotes: Mutex::default(),
         }
     }
@@ -112,6 +125,22 @@ impl Context {
     /// Remembers the connections a reconcile read.
     pub fn remember_remotes(&self, remotes: &[RemoteCluster]) {
         *lock(&self.remotes) = remotes.to_vec();
+    }
+
+    /// The admins and the destination teams for a reconcile. The admins are read every time:
+    /// the server tells no one but the user of a role change (`user_role_updated` goes to that
+    /// user only, `UpdateUserRoles` in `server/channels/app/user.go`), so a new admin is found
+    /// only by reading the list. The teams are re-read when `now`, when never read, or when
+    /// older than [`LISTS_EVERY`]; else as last read.
+    pub async fn admins_and_teams(&self, now: bool) -> Result<(Vec<User>, Vec<Team>), ReviewError> {
+        let fresh = lock(&self.lists_read_at).is_some_and(|at| at.elapsed() < LISTS_EVERY);
+        if fresh && !now {
+            return Ok((self.refresh_admins().await?, lock(&self.teams).clone()));
+        }
+        let (admins, teams) = tokio::join!(self.refresh_admins(), self.refresh_teams());
+        let (admins, teams) = (admins?, teams?);
+        *lock(&self.lists_read_at) = Some(Instant::now());
+        Ok((admins, teams))
     }
 
     /// Re-reads the system admins (active humans only) and returns them.
@@ -147,21 +176,61 @@ impl Context {
     /// trusted for [`ADMIN_CHECK_TTL`] at most.
     pub async fn is_admin_now(&self, user_id: &str) -> Result<bool, ReviewError> {
         if let Some((yes, at)) = lock(&self.admin_checks).get(user_id).copied() {
-            if at.elapsed() < ADMIN_CHECK_TTL {
+            let age = at.elapsed();
+            if age < ADMIN_CHECK_TTL {
+                if age >= ADMIN_CHECK_REFRESH_AHEAD {
+                    self.refresh_admin_check(user_id);
+                }
                 return Ok(yes);
             }
         }
+        let asked = Instant::now();
         let user = match self.client.get_user(user_id).await {
             Ok(user) => user,
             Err(e) if e.is_not_found() || e.status() == Some(400) => {
+                record_check(&self.admin_checks, user_id, false, asked);
                 return Ok(false);
             }
             Err(e) => return Err(e.into()),
         };
         let yes = user.is_active() && !user.is_bot && user.is_system_admin();
         lock(&self.usernames).insert(user.id.clone(), user.username.clone());
-        lock(&self.admin_checks).insert(user_id.to_string(), (yes, Instant::now()));
+        record_check(&self.admin_checks, user_id, yes, asked);
         Ok(yes)
+    }
+
+    /// Looks `user_id` up again behind the answer, once at a time per user; a failed lookup
+    /// leaves the check to run out (the next click then looks up inline).
+    fn refresh_admin_check(&self, user_id: &str) {
+        if !lock(&self.admin_refreshing).insert(user_id.to_string()) {
+            return;
+        }
+        let (client, checks, refreshing, user_id) = (
+            self.client.clone(),
+            self.admin_checks.clone(),
+            self.admin_refreshing.clone(),
+            user_id.to_string(),
+        );
+        tokio::spawn(async move {
+            let asked = Instant::now();
+            match client.get_user(&user_id).await {
+                Ok(user) => {
+                    let yes = user.is_active() && !user.is_bot && user.is_system_admin();
+                    record_check(&checks, &user_id, yes, asked);
+                }
+                Err(e) if e.is_not_found() || e.status() == Some(400) => {
+                    record_check(&checks, &user_id, false, asked);
+                }
+                Err(e) => {
+                    tracing::debug!(
+                        user_id,
+                        "cannot refresh the admin check: {}",
+                        e.user_message()
+                    )
+                }
+            }
+            lock(&refreshing).remove(&user_id);
+        });
     }
 
     /// `@username` of a user id (`sharebot` for the bot's own decisions).
@@ -217,6 +286,21 @@ pub fn team_name(teams: &[Team], id: Option<&str>) -> String {
     find_team(teams, id)
         .map(|t| t.display_name.clone())
         .unwrap_or_default()
+}
+
+/// Records an admin check as of `asked` (when the lookup was sent, so its age never
+/// understates how stale it is), unless a newer one is there already (a roster refresh that
+/// revoked it meanwhile wins).
+fn record_check(
+    checks: &Mutex<HashMap<String, (bool, Instant)>>,
+    user_id: &str,
+    yes: bool,
+    asked: Instant,
+) {
+    let mut checks = lock(checks);
+    if checks.get(user_id).is_none_or(|(_, at)| *at <= asked) {
+        checks.insert(user_id.to_string(), (yes, asked));
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -19,6 +19,7 @@ mod resign;
 mod signing;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -90,6 +91,10 @@ pub struct Review {
     /// Arrivals being served from their events: a burst beyond [`ARRIVALS_AT_ONCE`] is left
     /// to one reconcile, which takes many channels in far fewer calls and less memory.
     arrivals: Arc<tokio::sync::Semaphore>,
+    /// Something may have changed that the link lists do not show (a channel updated or
+    /// archived, events lost): the next pass re-reads the pending channels and the team list.
+    /// Set at start.
+    recheck: Arc<AtomicBool>,
 }
 
 /// How many arriving channels are served from their events at once.
@@ -103,6 +108,7 @@ impl Review {
             discovery: Arc::default(),
             wake: Arc::default(),
             arrivals: Arc::new(tokio::sync::Semaphore::new(ARRIVALS_AT_ONCE)),
+            recheck: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -204,6 +210,16 @@ impl Review {
     pub fn wake(&self) {
         self.wake.notify_one();
     }
+
+    /// Makes the next pass re-read what it otherwise trusts from before (see `recheck`).
+    fn recheck_next_pass(&self) {
+        self.recheck.store(true, Ordering::SeqCst);
+    }
+
+    /// Takes the recheck mark for this pass.
+    fn take_recheck(&self) -> bool {
+        self.recheck.swap(false, Ordering::SeqCst)
+    }
 }
 
 impl crate::bot::Domain for Review {
@@ -228,13 +244,28 @@ impl crate::bot::Domain for Review {
             }
             // A channel stopped being shared or was archived: look now rather than at the
             // next tick.
-            Event::ChannelUpdated { .. } => self.wake(),
-            Event::Other { event, .. } if event == "channel_deleted" => self.wake(),
+            Event::ChannelUpdated { .. } => {
+                self.recheck_next_pass();
+                self.wake()
+            }
+            Event::Other { event, .. } if event == "channel_deleted" => {
+                self.recheck_next_pass();
+                self.wake()
+            }
+            // Someone's roles or profile changed: the admin list is read again at the next
+            // pass rather than at its own period.
+            Event::Other { event, .. }
+                if event == "user_role_updated" || event == "user_updated" =>
+            {
+                self.recheck_next_pass()
+            }
             _ => {}
         }
     }
 
     async fn reconcile(&self, _reason: String) {
+        // Events may have been lost: look at everything again.
+        self.recheck_next_pass();
         self.wake();
     }
 

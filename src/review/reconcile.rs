@@ -24,12 +24,24 @@ use super::{apply, Review, ReviewError, BOT_ACTOR};
 const PAGE: i64 = 500;
 
 impl Review {
-    /// One full pass. Errors of one connection or request are logged and the rest go on.
+    /// One pass. Errors of one connection or request are logged and the rest go on.
+    ///
+    /// A pass that finds nothing new costs the connections' list and each connection's link
+    /// lists, and the admin list: the pending channels are re-read only after an event says one
+    /// may have changed (or events were lost), the team list only then or at its own period.
     pub async fn reconcile_once(&self) -> Result<(), ReviewError> {
         let _one_at_a_time = self.discovery.lock().await;
+        let recheck = self.take_recheck();
+        let pass = self.pass(recheck).await;
+        if pass.is_err() && recheck {
+            self.recheck_next_pass();
+        }
+        pass
+    }
+
+    async fn pass(&self, recheck: bool) -> Result<(), ReviewError> {
         let ctx = &*self.ctx;
-        let (admins, teams) = tokio::join!(ctx.refresh_admins(), ctx.refresh_teams());
-        let (admins, teams) = (admins?, teams?);
+        let (admins, teams) = ctx.admins_and_teams(recheck).await?;
         // Every admin's DM channel is opened ahead of need, so a review DM is one round trip.
         ctx.poster
             .open_dms(admins.iter().map(|a| a.id.as_str()))
@@ -96,18 +108,20 @@ impl Review {
                     || !listed.contains(&request.remote_id)
                     || live_links
                         .contains(&(request.remote_id.clone(), request.channel_id.clone()));
-                let channel_alive = if still_shared && read_now.contains(&request.channel_id) {
-                    true
-                } else if still_shared {
-                    match ctx.client.get_channel(&request.channel_id).await {
-                        // Unshared by the sender (its `/share-channel unshare` clears `shared` here).
-                        Ok(c) => !c.is_archived() && c.is_shared(),
-                        Err(e) if e.is_not_found() => false,
-                        Err(_) => true,
-                    }
-                } else {
-                    false
-                };
+                let channel_alive =
+                    if still_shared && (!recheck || read_now.contains(&request.channel_id)) {
+                        // Still linked and nothing said it changed since it was last read.
+                        true
+                    } else if still_shared {
+                        match ctx.client.get_channel(&request.channel_id).await {
+                            // Unshared by the sender (its `/share-channel unshare` clears `shared` here).
+                            Ok(c) => !c.is_archived() && c.is_shared(),
+                            Err(e) if e.is_not_found() => false,
+                            Err(_) => true,
+                        }
+                    } else {
+                        false
+                    };
                 if !(still_shared && channel_alive) {
                     if ctx.store.withdraw(&request.id).await? {
                         ctx.store
