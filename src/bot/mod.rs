@@ -2,6 +2,7 @@
 //! wired together, and a clean stop.
 
 mod error;
+pub mod leader;
 mod listener;
 mod single;
 mod startup;
