@@ -580,3 +580,88 @@ fn an_unreachable_database_names_the_cause_and_what_to_check() {
     assert!(error.contains("the database does not exist"), "{error}");
     assert!(hint.contains("create the database"), "{hint}");
 }
+
+/// `sharebot run` on the shipped file against `site`, logging JSON to a pipe.
+fn spawn_run(dir: &Path, site: &str, token: &str) -> std::process::Child {
+    sharebot(dir)
+        .args(["run", "--config"])
+        .arg(shipped())
+        .env("SHAREBOT_MATTERMOST__URL", site)
+        .env("SHAREBOT_MATTERMOST__TOKEN", token)
+        .env("SHAREBOT_SERVER__SECRET", SIGNING)
+        .env("SHAREBOT_SERVER__LISTEN", "127.0.0.1:0")
+        .env("SHAREBOT_LOG__FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for a running child's "HTTP server listening" line; the rest of its log is drained.
+fn wait_listening(child: &mut std::process::Child) -> bool {
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("HTTP server listening") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30)).is_ok()
+}
+
+#[test]
+fn a_second_process_on_one_sqlite_file_is_refused_and_a_killed_one_leaves_no_lock_behind() {
+    const BOT_TOKEN: &str = "botTokenRecognisable0000zz";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = rt.block_on(support::harness::start(sharebot::sandbox::SandboxOptions {
+        bot_token: Some(BOT_TOKEN.into()),
+        ..Default::default()
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = spawn_run(dir.path(), sandbox.site_url(), BOT_TOKEN);
+    assert!(wait_listening(&mut first), "the first process starts");
+
+    let mut second = spawn_run(dir.path(), sandbox.site_url(), BOT_TOKEN);
+    let mut stopped = None;
+    for _ in 0..300 {
+        stopped = second.try_wait().unwrap();
+        if stopped.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if stopped.is_none() {
+        second.kill().unwrap();
+        first.kill().unwrap();
+    }
+    let second = second.wait_with_output().unwrap();
+    let said = text(&second);
+    assert!(
+        stopped.is_some_and(|s| !s.success()),
+        "the second process must stop with an error at start-up: {said}"
+    );
+    assert!(
+        said.contains("another sharebot process already runs on the SQLite database"),
+        "{said}"
+    );
+    assert!(said.contains("PostgreSQL"), "{said}");
+    assert!(
+        !said.contains("HTTP server listening"),
+        "refused before serving: {said}"
+    );
+
+    // kill -9 leaves the lock file behind but not the lock: a restart is not blocked.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(dir.path().join("sharebot.db.lock").exists());
+    let mut restarted = spawn_run(dir.path(), sandbox.site_url(), BOT_TOKEN);
+    assert!(
+        wait_listening(&mut restarted),
+        "a process killed with SIGKILL must not block the next one"
+    );
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+    rt.block_on(sandbox.shutdown());
+}

@@ -2,7 +2,9 @@
 //! wired together, and a clean stop.
 
 mod error;
+pub mod leader;
 mod listener;
+mod single;
 mod startup;
 
 use std::net::SocketAddr;
@@ -73,6 +75,8 @@ pub struct RunningBot {
     consumer: JoinHandle<()>,
     flusher: JoinHandle<()>,
     background: Option<JoinHandle<()>>,
+    /// SQLite's one-process lock, released when the bot stops.
+    _sqlite_lock: Option<single::SqliteLock>,
 }
 
 /// Starts the bot with a given domain (tests use one that records what arrives).
@@ -106,6 +110,8 @@ pub async fn start_with<D: Domain>(
         source,
     })?;
 
+    // Before the database is touched: a second process on one SQLite file is refused.
+    let sqlite_lock = single::acquire(&config.database).map_err(BotError::Setup)?;
     let store = Store::open(&config.database).await?;
 
     let identity = startup::verify(&client, config).await?;
@@ -200,6 +206,7 @@ pub async fn start_with<D: Domain>(
         consumer,
         flusher,
         background,
+        _sqlite_lock: sqlite_lock,
     })
 }
 
