@@ -150,6 +150,7 @@ pub async fn refresh_posts(ctx: &Context, request: &ReviewRequest, teams: &[Team
 /// server refuses the move and the loop adds them and tries again.
 pub async fn place_channel(
     client: &Client,
+    bot_id: &str,
     channel_id: &str,
     team_id: &str,
 ) -> Result<(), ReviewError> {
@@ -160,7 +161,7 @@ pub async fn place_channel(
             client.active_users_in_channel(channel_id)
         );
         if channel?.team_id == team_id {
-            hide_move_posts(client, channel_id).await;
+            hide_move_posts(client, bot_id, channel_id).await;
             return Ok(());
         }
         let users = users?;
@@ -175,7 +176,7 @@ pub async fn place_channel(
         }
         match client.move_channel(channel_id, team_id, false).await {
             Ok(_) => {
-                hide_move_posts(client, channel_id).await;
+                hide_move_posts(client, bot_id, channel_id).await;
                 return Ok(());
             }
             Err(e) if e.app_error_id() == Some(MEMBERS_DO_NOT_MATCH) && attempt < MOVE_ATTEMPTS => {
@@ -208,7 +209,13 @@ async fn accept(ctx: &Context, request: &ReviewRequest) -> Result<(), ReviewErro
         .team_id
         .as_deref()
         .ok_or_else(|| ReviewError::Refused("no team was chosen".into()))?;
-    place_channel(&ctx.client, &request.channel_id, team_id).await
+    place_channel(
+        &ctx.client,
+        &ctx.places.bot.id,
+        &request.channel_id,
+        team_id,
+    )
+    .await
 }
 
 /// Deletes the bot's "This channel has been moved to this team from …" posts in the channel.
@@ -217,9 +224,8 @@ async fn accept(ctx: &Context, request: &ReviewRequest) -> Result<(), ReviewErro
 /// user may delete their own system post and the deletion syncs too (`api4/post.go`
 /// `deletePost`; `sync_send_remote.go` sends deleted posts, `sync_recv.go` deletes them).
 /// Best effort: the channel is placed already.
-async fn hide_move_posts(client: &Client, channel_id: &str) {
+async fn hide_move_posts(client: &Client, bot_id: &str, channel_id: &str) {
     let hidden = async {
-        let me = client.me().await?;
         let list = client
             .channel_posts(
                 channel_id,
@@ -230,7 +236,7 @@ async fn hide_move_posts(client: &Client, channel_id: &str) {
             )
             .await?;
         for post in list.posts.values().filter(|p| {
-            p.post_type == "system_move_channel" && p.user_id == me.id && p.delete_at == 0
+            p.post_type == "system_move_channel" && p.user_id == bot_id && p.delete_at == 0
         }) {
             client.delete_post(&post.id).await?;
         }
@@ -431,7 +437,7 @@ pub async fn relocation(ctx: &Context, request: &ReviewRequest, to: &str, by: &s
             }
         }
     }
-    let result = place_channel(&ctx.client, &request.channel_id, to).await;
+    let result = place_channel(&ctx.client, &ctx.places.bot.id, &request.channel_id, to).await;
     let teams = ctx.teams().await.unwrap_or_default();
     match result {
         Ok(()) => {
