@@ -291,6 +291,7 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
             for reply in [
                 "accepting",
                 "rejecting",
+                "reject_intro",
                 "relocating",
                 "chosen",
                 "already",

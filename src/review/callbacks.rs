@@ -17,15 +17,17 @@ use crate::store::{
 
 use super::context::{find_team, team_name};
 use super::message::{
-    render, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, REVIEW_BUTTON, REVIEW_DIALOG, TEAM_MENU,
+    render, timestamp, ACCEPT, CHOOSE, REJECT, REJECT_REASON, RELOCATE, REVIEW_BUTTON,
+    REVIEW_DIALOG, REVIEW_REJECT_DIALOG, TEAM_MENU,
 };
+use super::reject::REASON_MAX;
 use super::signing::Unsealed;
 use super::{Review, ReviewError};
 
 /// The dialog's callback id.
 const DIALOG_CALLBACK: &str = "sharebot_accept";
-/// The longest note kept with a decision.
-const NOTE_MAX: usize = 300;
+/// The longest note (an accept's reason) kept with a decision: as long as a reject's reason.
+const NOTE_MAX: usize = REASON_MAX;
 
 /// How a seal that does not open is answered: 400 without one, 403 with a bad one.
 pub(crate) fn refusal(why: Unsealed) -> CallbackRefusal {
@@ -68,12 +70,13 @@ pub(crate) fn team_dialog(
                 ..DialogElement::default()
             },
             DialogElement {
-                display_name: "Note".into(),
+                display_name: "Reason".into(),
                 name: "note".into(),
                 element_type: "textarea".into(),
                 optional: true,
                 max_length: Some(NOTE_MAX as u32),
-                help_text: "Kept in the audit log and shown to the other admins.".into(),
+                help_text: "Why this team: kept in the audit log and shown to the other admins."
+                    .into(),
                 ..DialogElement::default()
             },
         ],
@@ -191,6 +194,7 @@ impl Review {
                 Ok(self.claim(&request, &claim, "").await?.1)
             }
             CHOOSE => self.open_team_dialog(click, &request).await,
+            REJECT_REASON => self.open_reject_dialog(click, &request).await,
             RELOCATE => self.relocate_from_menu(click, &request).await,
             _ => Ok(self.reply(&request, "invalid", json!({}))),
         }
@@ -224,7 +228,7 @@ impl Review {
     }
 
     /// "Already accepted into X by @who at time" (or being decided by someone).
-    async fn already(
+    pub(super) async fn already(
         &self,
         current: &ReviewRequest,
     ) -> Result<PostActionIntegrationResponse, ReviewError> {
@@ -336,7 +340,7 @@ impl Review {
     ) -> Result<SubmitDialogResponse, CallbackRefusal> {
         let state: Map<String, Value> = serde_json::from_str(&submit.state).unwrap_or_default();
         self.ctx.signer.open(&state).map_err(refusal)?;
-        let (Some(REVIEW_DIALOG), Some(request_id), Some(user)) = (
+        let (Some(kind @ (REVIEW_DIALOG | REVIEW_REJECT_DIALOG)), Some(request_id), Some(user)) = (
             text(&state, "kind"),
             text(&state, "request"),
             text(&state, "user"),
@@ -356,7 +360,7 @@ impl Review {
                 "This dialog was opened for someone else. Nothing was changed.",
             ));
         }
-        match self.checked_dialog(&submit, request_id).await {
+        match self.checked_dialog(&submit, request_id, kind).await {
             Ok(answer) => Ok(answer),
             Err(err) => {
                 tracing::warn!(request = request_id, "dialog failed: {err}");
@@ -372,6 +376,7 @@ impl Review {
         &self,
         submit: &SubmitDialogRequest,
         request_id: &str,
+        kind: &str,
     ) -> Result<SubmitDialogResponse, ReviewError> {
         let ctx = &*self.ctx;
         let refuse = |error: String| SubmitDialogResponse {
@@ -388,6 +393,9 @@ impl Review {
                 "This request no longer exists. Nothing was changed.".into(),
             ));
         };
+        if kind == REVIEW_REJECT_DIALOG {
+            return self.rejected_in_dialog(submit, &request).await;
+        }
         let teams = ctx.teams().await?;
         let Some(team) = find_team(&teams, text(&submit.submission, "team")) else {
             let mut answer = SubmitDialogResponse::default();
