@@ -93,7 +93,7 @@ impl Review {
         reply: &str,
         extra: Value,
     ) -> PostActionIntegrationResponse {
-        let mut context = json!({"reply": reply, "team": "", "state": request.state.as_str(), "by": "", "at": "", "reason": ""});
+        let mut context = json!({"reply": reply, "team": "", "state": request.state.as_str(), "by": "", "at": "", "reason": "", "approvers": self.ctx.approvers_phrase()});
         if let (Value::Object(c), Value::Object(e)) = (&mut context, extra) {
             c.extend(e);
         }
@@ -156,10 +156,29 @@ impl Review {
             return Ok(self.reply(&request, "invalid", json!({})));
         };
         // A DM's buttons are for its admin; a channel notice's for any admin.
-        if (notification.kind == "dm" && click.user_id != recipient)
-            || !ctx.is_admin_now(&click.user_id).await?
-        {
+        if notification.kind == "dm" && click.user_id != recipient {
             return Ok(self.reply(&request, "not_admin", json!({})));
+        }
+        if !ctx.is_admin_now(&click.user_id).await? {
+            // A team admin decides only for the teams they administer, asked now.
+            let team = match action {
+                TEAM_MENU => text(&click.context, "selected_option").map(str::to_string),
+                ACCEPT => notification
+                    .chosen_team_id
+                    .clone()
+                    .or(request.suggested_team_id.clone()),
+                REJECT | REJECT_REASON | CHOOSE => request.suggested_team_id.clone(),
+                _ => None,
+            };
+            let allowed = match team.as_deref() {
+                Some(team) if ctx.config.team_admins => {
+                    ctx.is_team_admin_now(&click.user_id, team).await?
+                }
+                _ => false,
+            };
+            if !allowed {
+                return Ok(self.not_allowed(&request, team.as_deref()).await?);
+            }
         }
         match action {
             TEAM_MENU => self.choose_from_menu(click, &request, &notification).await,
@@ -198,6 +217,27 @@ impl Review {
             RELOCATE => self.relocate_from_menu(click, &request).await,
             _ => Ok(self.reply(&request, "invalid", json!({}))),
         }
+    }
+
+    /// The refusal of a click by someone who may not decide (into `team`, for a team admin).
+    async fn not_allowed(
+        &self,
+        request: &ReviewRequest,
+        team: Option<&str>,
+    ) -> Result<PostActionIntegrationResponse, ReviewError> {
+        let ctx = &*self.ctx;
+        if !ctx.config.team_admins {
+            return Ok(self.reply(request, "not_admin", json!({})));
+        }
+        let name = team_name(&ctx.teams().await?, team);
+        Ok(ephemeral(if name.is_empty() {
+            format!(
+                "Only {} and the admins of the team a request is for can decide it. Nothing was changed.",
+                ctx.approvers_phrase()
+            )
+        } else {
+            format!("You do not administer **{name}**, so you cannot decide for it. Nothing was changed.")
+        }))
     }
 
     /// Claims the decision and applies it in the background; true with the answer when this
@@ -283,7 +323,7 @@ impl Review {
         if request.state != RequestState::Pending || request.deciding.is_some() {
             return self.already(request).await;
         }
-        let teams = ctx.teams().await?;
+        let teams = ctx.menu_teams(&click.user_id, &ctx.teams().await?).await?;
         let mut state = Map::new();
         state.insert("kind".into(), json!(REVIEW_DIALOG));
         state.insert("request".into(), json!(request.id));
@@ -293,7 +333,7 @@ impl Review {
             ctx,
             "callback_reply.md.j2",
             request,
-            json!({"reply": "chosen", "team": "the team below", "state": "", "by": "", "at": "", "reason": ""}),
+            json!({"reply": "chosen", "team": "the team below", "state": "", "by": "", "at": "", "reason": "", "approvers": ""}),
         )?;
         let dialog = OpenDialogRequest {
             trigger_id: click.trigger_id.clone(),
@@ -383,16 +423,37 @@ impl Review {
             error,
             ..Default::default()
         };
-        if !ctx.is_admin_now(&submit.user_id).await? {
-            return Ok(refuse(
-                "Only system admins can decide about shared channels. Nothing was changed.".into(),
-            ));
+        let approver = ctx.is_admin_now(&submit.user_id).await?;
+        if !approver && !ctx.config.team_admins {
+            return Ok(refuse(format!(
+                "Only {} can decide about shared channels. Nothing was changed.",
+                ctx.approvers_phrase()
+            )));
         }
         let Some(request) = ctx.store.request(request_id).await? else {
             return Ok(refuse(
                 "This request no longer exists. Nothing was changed.".into(),
             ));
         };
+        // A team admin: into (or, rejecting, for) a team they administer, asked now.
+        let team_admin_may = |team: Option<String>| async move {
+            match team {
+                Some(team) => ctx.is_team_admin_now(&submit.user_id, &team).await,
+                None => Ok(false),
+            }
+        };
+        let decides_for = if kind == REVIEW_REJECT_DIALOG {
+            request.suggested_team_id.clone()
+        } else {
+            text(&submit.submission, "team").map(str::to_string)
+        };
+        if !approver && !team_admin_may(decides_for.clone()).await? {
+            return Ok(refuse(
+                self.not_allowed(&request, decides_for.as_deref())
+                    .await?
+                    .ephemeral_text,
+            ));
+        }
         if kind == REVIEW_REJECT_DIALOG {
             return self.rejected_in_dialog(submit, &request).await;
         }

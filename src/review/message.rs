@@ -187,6 +187,14 @@ impl Context {
         counted: Option<i64>,
     ) -> Result<Post, ReviewError> {
         let pending = request.state == RequestState::Pending && request.deciding.is_none();
+        // A team admin's menu lists only the teams they administer.
+        let menu_teams;
+        let teams = if pending {
+            menu_teams = self.menu_teams(recipient, teams).await?;
+            &menu_teams[..]
+        } else {
+            teams
+        };
         let (text, color, actions) = if pending {
             let suggested = request.suggested_team_id.as_deref();
             let selected = chosen

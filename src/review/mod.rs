@@ -19,6 +19,7 @@ mod reconcile;
 mod reject;
 mod resign;
 mod signing;
+mod team_admins;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -115,7 +115,7 @@ impl Review {
             ctx,
             "callback_reply.md.j2",
             request,
-            json!({"reply": "reject_intro", "team": "", "state": "", "by": "", "at": "", "reason": ""}),
+            json!({"reply": "reject_intro", "team": "", "state": "", "by": "", "at": "", "reason": "", "approvers": ""}),
         )?;
         let dialog = OpenDialogRequest {
             trigger_id: click.trigger_id.clone(),
