@@ -298,7 +298,7 @@ async fn a_team_admin_accepts_into_their_team_and_cannot_into_another() {
         .iter()
         .map(|o| o.value.clone())
         .collect();
-    assert_eq!(menu, [engineering.clone()]);
+    assert_eq!(menu, std::slice::from_ref(&engineering));
     // Another team (picked as a forged menu value would be): refused, nothing changes.
     let answer = click_and_read(&world, &team_admin, &theirs, "team", Some(&marketing)).await;
     assert!(
@@ -322,6 +322,23 @@ async fn a_team_admin_accepts_into_their_team_and_cannot_into_another() {
     assert_eq!(
         request_of(&world, &first).await.state,
         RequestState::Accepted
+    );
+
+    // A team admin may also reject a request for their team, with a reason.
+    let third = world.share("social", "Social").await;
+    let theirs = wait("the team admin's next review DM", || async {
+        team_admin.review_dm(&bot_user, "Social").await
+    })
+    .await;
+    let opened = open_dialog(&world, &team_admin, &theirs, "rejectreason").await;
+    let reason = json!({"reason": "not for engineering"});
+    let (status, body) = submit(&world, &team_admin, &theirs, &opened, reason).await;
+    assert_eq!(status, 200, "{body}");
+    dm_showing(&world, &two, "Social", "rejected by @user-1 at").await;
+    let r = request_of(&world, &third).await;
+    assert_eq!(
+        (r.state, r.note.as_deref()),
+        (RequestState::Rejected, Some("not for engineering"))
     );
     bot.shutdown().await.unwrap();
 }

@@ -177,7 +177,7 @@ impl Review {
                 _ => false,
             };
             if !allowed {
-                return Ok(self.not_allowed(&request, team.as_deref()).await?);
+                return self.not_allowed(&request, team.as_deref()).await;
             }
         }
         match action {
