@@ -328,6 +328,8 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                 "last_seen": "1 min ago", "receives": "review → Shared Inbox", "shared_out": "2",
                 "shared_in": "5 (1 pending)"}], "mention": ""}),
             );
+            out.push(json!({"rows": [], "mention": "",
+                "leader": {"replica": "host-1234", "since": "5 min ago"}}));
         }
         "command_invite.md.j2" => {
             for (reinvite, waiting) in [(false, ""), (true, "~launch-plan")] {
