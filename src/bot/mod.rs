@@ -159,7 +159,9 @@ pub async fn start_with<D: Domain>(
     let replica = config.ha.name.clone();
     let (stop, stop_rx) = watch::channel(false);
     let (link_tx, link) = watch::channel(MattermostLink::Disconnected);
-    let (leading_tx, leading) = watch::channel(false);
+    // SQLite's one process leads from the start; a replica on PostgreSQL follows until it wins.
+    let (leading_tx, leading) =
+        watch::channel(config.database.dialect == Dialect::Sqlite);
     let router = http::router(AppState {
         store: store.clone(),
         mattermost: link.clone(),
