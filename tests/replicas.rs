@@ -380,6 +380,11 @@ async fn a_killed_lock_connection_hands_the_loops_to_the_other_replica_within_th
     assert!(a.wait_connected(Duration::from_secs(10)).await);
     let first = db.store.leadership().await.unwrap();
     assert_eq!(first.replica, "replica-a");
+    // The leader's resume point, stored for whoever leads next.
+    let before = wait("the leader's resume point", || async {
+        sharebot::bot::load_resume_point(&db.store).await
+    })
+    .await;
 
     let cut = std::time::Instant::now();
     assert_eq!(terminate_lock_holder(&db.url).await, 1);
@@ -424,6 +429,16 @@ async fn a_killed_lock_connection_hands_the_loops_to_the_other_replica_within_th
             .count();
         assert_eq!(dms, 1);
     }
+    // The new leader carried on the old leader's socket: the server resumed it (same
+    // connection id, events replayed from the stored sequence number), no resync needed.
+    let after = wait("the new leader's resume point", || async {
+        sharebot::bot::load_resume_point(&db.store)
+            .await
+            .filter(|p| p.next_seq > before.next_seq)
+    })
+    .await;
+    assert_eq!(after.connection_id, before.connection_id);
+    assert_eq!(metric(&b, "sharebot_websocket_resyncs_total").await, "0");
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
     db.finish().await;
