@@ -6,6 +6,7 @@ pub mod leader;
 mod listener;
 mod single;
 mod startup;
+mod term;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,14 +17,16 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use error::BotError;
+pub use leader::Role;
 pub use listener::{load_resume_point, Domain, RESUME_KEY};
 pub use startup::Identity;
 
-use crate::config::Config;
+use crate::config::{Config, Dialect};
 use crate::http::{self, AppState, MattermostLink};
-use crate::mattermost::{Client, ClientOptions, WsConfig, WsOptions};
+use crate::mattermost::{Client, ClientOptions, WsOptions};
 use crate::metrics::Metrics;
 use crate::store::Store;
+use term::{supervise, Halt, Leading};
 
 /// Tuning that tests shorten; production uses the defaults.
 #[derive(Clone, Debug)]
@@ -67,14 +70,23 @@ pub struct RunningBot {
     pub identity: Identity,
     pub metrics: Metrics,
     pub store: Store,
-    /// The Mattermost link state that `/readyz` reports.
+    /// The Mattermost link state that `/readyz` reports (the leader's WebSocket).
     pub link: watch::Receiver<MattermostLink>,
+    /// This replica's role: elected on PostgreSQL, always the leader on SQLite.
+    pub role: watch::Receiver<Role>,
+    /// True while the leader's listener and loops run here (what `/readyz` and
+    /// `sharebot_leader` say).
+    pub leading: watch::Receiver<bool>,
+    /// This replica's name (`ha.name`).
+    pub replica: String,
     stop: watch::Sender<bool>,
+    halt: watch::Sender<Halt>,
     http: JoinHandle<std::io::Result<()>>,
-    websocket: JoinHandle<()>,
-    consumer: JoinHandle<()>,
-    flusher: JoinHandle<()>,
-    background: Option<JoinHandle<()>>,
+    supervisor: JoinHandle<()>,
+    election: Option<leader::Election>,
+    election_stop: watch::Sender<bool>,
+    /// SQLite's role, fixed at leader for the process's life.
+    _fixed_role: Option<watch::Sender<Role>>,
     /// SQLite's one-process lock, released when the bot stops.
     _sqlite_lock: Option<single::SqliteLock>,
 }
@@ -88,8 +100,10 @@ pub async fn start_with_domain<D: Domain>(
     start_with(config, tuning, None, move |_| domain).await
 }
 
-/// Starts the bot: database, Mattermost checks, the domain built from `build`, HTTP server,
-/// WebSocket listener and the domain's background work.
+/// Starts the bot: database, Mattermost checks, the domain built from `build`, HTTP server
+/// (callbacks, on every replica), and on the leader only the WebSocket listener and the
+/// domain's background work. On PostgreSQL the leader is elected (see [`leader`]); on SQLite
+/// the one process leads.
 pub async fn start_with<D: Domain>(
     config: &Config,
     tuning: Tuning,
@@ -144,55 +158,65 @@ pub async fn start_with<D: Domain>(
         addr: config.server.listen.to_string(),
         source,
     })?;
+    let replica = config.ha.name.clone();
     let (stop, stop_rx) = watch::channel(false);
     let (link_tx, link) = watch::channel(MattermostLink::Disconnected);
+    // SQLite's one process leads from the start; a replica on PostgreSQL follows until it wins.
+    let (leading_tx, leading) = watch::channel(config.database.dialect == Dialect::Sqlite);
     let router = http::router(AppState {
         store: store.clone(),
         mattermost: link.clone(),
         metrics: metrics.clone(),
+        leading: leading.clone(),
+        replica: Arc::from(replica.as_str()),
         callbacks: domain.clone().callbacks(),
     });
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(http::serve(listener, router, async move {
         let _ = http_stop.wait_for(|s| *s).await;
     }));
-    tracing::info!(listen = %http_addr, public_url = %config.server.public_url, "HTTP server listening");
+    tracing::info!(listen = %http_addr, public_url = %config.server.public_url, replica = %replica, "HTTP server listening");
 
-    let slot = listener::ResumeSlot::default();
-    let mut ws = client.websocket(
-        WsConfig {
-            options: tuning.websocket.clone(),
-            resume_from: load_resume_point(&store).await,
-            on_resume_point: None,
-            checkpoints: true,
+    // Who leads: an election among the replicas on PostgreSQL; the one process on SQLite.
+    // The election ends after the leader's work (at shutdown the loops finish first, then the
+    // lock is given up).
+    let (election_stop, election_stop_rx) = watch::channel(false);
+    let (election, fixed_role, role, epochs) = match config.database.dialect {
+        Dialect::Postgres => {
+            let election = leader::elect(
+                config.database.url.expose().to_string(),
+                config.ha.takeover_after,
+                replica.clone(),
+                election_stop_rx,
+            );
+            tracing::info!(takeover_after = ?config.ha.takeover_after, "replicas on PostgreSQL: serving callbacks, and trying to lead");
+            let (role, epochs) = (election.role.clone(), election.epochs());
+            (Some(election), None, role, epochs)
+        }
+        Dialect::Sqlite => {
+            let epoch = store.begin_epoch(&replica).await?;
+            let (fixed, role) = watch::channel(Role::Leader);
+            (None, Some(fixed), role, leader::Epochs::fixed(epoch))
+        }
+    };
+    let (halt, halt_rx) = watch::channel(Halt::Run);
+    let supervisor = tokio::spawn(supervise(
+        Leading {
+            domain,
+            client,
+            store: store.clone(),
+            config: config.clone(),
+            identity: identity.clone(),
+            tuning,
+            metrics: metrics.clone(),
+            link: link_tx,
+            leading: leading_tx,
+            first_connection: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         },
-        stop_rx.clone(),
-    );
-    // The socket's state and the places check on each fresh connection make `/readyz`.
-    let (socket_tx, socket_link) = watch::channel(MattermostLink::Disconnected);
-    let mirror = listener::mirror_state(ws.state, socket_tx);
-    let (places_tx, places) = watch::channel(None);
-    drop(tokio::spawn(combine_link(socket_link, places, link_tx)));
-    let (messages_tx, messages) = tokio::sync::mpsc::channel(64);
-    drop(tokio::spawn(recheck_places(
-        ws.messages,
-        messages_tx,
-        client.clone(),
-        config.clone(),
-        identity.clone(),
-        places_tx,
-    )));
-    ws.messages = messages;
-    let background = domain.clone().background(stop_rx.clone());
-    let consumer = tokio::spawn(listener::consume(
-        ws.messages,
-        domain,
-        slot.clone(),
-        metrics.clone(),
+        role.clone(),
+        epochs,
+        halt_rx,
     ));
-    let flusher = listener::flusher(store.clone(), slot, tuning.resume_flush, stop_rx);
-    // The mirror ends by itself when the listener's state sender is dropped.
-    drop(mirror);
 
     Ok(RunningBot {
         http_addr,
@@ -200,66 +224,18 @@ pub async fn start_with<D: Domain>(
         metrics,
         store,
         link,
+        role,
+        leading,
+        replica,
         stop,
+        halt,
         http,
-        websocket: ws.task,
-        consumer,
-        flusher,
-        background,
+        supervisor,
+        election,
+        election_stop,
+        _fixed_role: fixed_role,
         _sqlite_lock: sqlite_lock,
     })
-}
-
-/// Passes the listener's messages on, and on every fresh (not resumed) connection after the
-/// first re-reads the bot's places before anything else is handled: a server rebuilt or
-/// restored under the running bot must not leave it ready with ids that no longer exist.
-async fn recheck_places(
-    mut from: tokio::sync::mpsc::Receiver<crate::mattermost::WsMessage>,
-    to: tokio::sync::mpsc::Sender<crate::mattermost::WsMessage>,
-    client: Client,
-    config: Config,
-    identity: Identity,
-    places: watch::Sender<Option<String>>,
-) {
-    let mut first = true;
-    while let Some(message) = from.recv().await {
-        if let crate::mattermost::WsMessage::Connected { resumed, .. } = &message {
-            if !*resumed && !first {
-                let problem = startup::recheck(&client, &config, &identity).await;
-                if let Some(why) = &problem {
-                    tracing::error!("{why}");
-                }
-                places.send_replace(problem);
-            }
-            first = false;
-        }
-        if to.send(message).await.is_err() {
-            break;
-        }
-    }
-}
-
-/// `/readyz`'s Mattermost state: the socket's, unless it is connected and a place is gone.
-async fn combine_link(
-    mut socket: watch::Receiver<MattermostLink>,
-    mut places: watch::Receiver<Option<String>>,
-    link: watch::Sender<MattermostLink>,
-) {
-    loop {
-        let now = match (
-            socket.borrow_and_update().clone(),
-            places.borrow_and_update().clone(),
-        ) {
-            (MattermostLink::Connected, Some(why)) => MattermostLink::PlacesGone(why),
-            (state, _) => state,
-        };
-        link.send_replace(now);
-        tokio::select! {
-            changed = socket.changed() => if changed.is_err() { break },
-            changed = places.changed() => if changed.is_err() { break },
-        }
-    }
-    link.send_replace(MattermostLink::Disconnected);
 }
 
 impl RunningBot {
@@ -273,37 +249,31 @@ impl RunningBot {
     }
 
     /// Stops at once, as a killed process would: no in-flight work is finished, nothing is
-    /// flushed, the database is left as it is (tests use it to show nothing is lost).
+    /// flushed, the database is left as it is, the lock connection dropped (tests use it to
+    /// show nothing is lost).
     pub async fn kill(self) {
         self.http.abort();
-        self.websocket.abort();
-        self.consumer.abort();
-        self.flusher.abort();
-        if let Some(background) = &self.background {
-            background.abort();
+        self.halt.send_replace(Halt::Kill);
+        let _ = self.supervisor.await;
+        if let Some(election) = self.election {
+            election.stop().await;
         }
         let _ = self.http.await;
-        let _ = self.websocket.await;
-        let _ = self.consumer.await;
-        let _ = self.flusher.await;
-        if let Some(background) = self.background {
-            let _ = background.await;
-        }
         self.store.close().await;
     }
 
     /// Stops accepting callbacks, lets in-flight requests finish, closes the WebSocket, saves
-    /// the resume point and closes the database.
+    /// the resume point, gives up the leadership and closes the database.
     pub async fn shutdown(self) -> Result<(), BotError> {
         tracing::info!("shutting down: finishing in-flight work");
         self.stop.send_replace(true);
+        self.halt.send_replace(Halt::Stop);
         let served = self.http.await;
-        let _ = self.websocket.await;
-        let _ = self.consumer.await;
-        if let Some(background) = self.background {
-            let _ = background.await;
+        let _ = self.supervisor.await;
+        self.election_stop.send_replace(true);
+        if let Some(election) = self.election {
+            election.stop().await;
         }
-        let _ = self.flusher.await;
         self.store.close().await;
         match served {
             Ok(Ok(())) => Ok(()),
