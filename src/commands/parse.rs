@@ -35,6 +35,31 @@ pub enum PolicyArg {
     },
 }
 
+/// What a routing rule does with the channels it matches (teams kept as typed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleArg {
+    /// `accept --team <team>`.
+    Accept { team: String },
+    /// `review [--suggest <team>]`.
+    Review { suggest: Option<String> },
+    /// `reject [--reason "…"]`.
+    Reject { reason: Option<String> },
+}
+
+/// `rule add`'s rule: `<connection> <pattern> <action> [--private | --public] [--display <pattern>] [--apply-pending]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    pub name: String,
+    /// A glob (`eng-*`) or `/regex/`, as typed (checked when the rule is written).
+    pub pattern: String,
+    pub action: RuleArg,
+    /// `Some(true)`: private channels only; `Some(false)`: public ones only.
+    pub private: Option<bool>,
+    /// A pattern over the display name.
+    pub display: Option<String>,
+    pub apply_pending: bool,
+}
+
 /// One parsed sharebot command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -74,6 +99,20 @@ pub enum Command {
     Info { channel: ChannelRef },
     /// `audit [count]`: 1..=100, default 10.
     Audit { count: usize },
+    /// `rules <connection>`.
+    Rules { name: String },
+    /// `rule add …`.
+    RuleAdd(RuleSpec),
+    /// `rule remove <connection> <n>`.
+    RuleRemove { name: String, n: usize },
+    /// `rule move <connection> <n> <m>`.
+    RuleMove { name: String, from: usize, to: usize },
+    /// `rule test <connection> <channel name> [--private]`; the name without `~`.
+    RuleTest {
+        name: String,
+        channel: String,
+        private: bool,
+    },
 }
 
 /// Why a message could not be parsed.
@@ -105,6 +144,8 @@ pub const COMMANDS: &[&str] = &[
     "connections",
     "reinvite",
     "policy",
+    "rules",
+    "rule",
     "disconnect",
     "share",
     "unshare",
@@ -162,6 +203,10 @@ pub fn usage(command: &str) -> Option<&'static str> {
         "connections" => "connections",
         "reinvite" => "reinvite <name>",
         "policy" => "policy <name> review | policy <name> auto-accept --team <team>",
+        "rules" => "rules <connection>",
+        "rule" => {
+            "rule add <connection> <pattern> accept --team <team> | review [--suggest <team>] | reject [--reason \"…\"] [--private | --public] [--display <pattern>] [--apply-pending] · rule remove <connection> <n> · rule move <connection> <n> <m> · rule test <connection> <channel> [--private]"
+        }
         "disconnect" => "disconnect <name>",
         "share" => "share ~channel with <connection>",
         "unshare" => "unshare ~channel from <connection>",
@@ -208,6 +253,20 @@ pub fn describe(command: &str) -> Option<(&'static str, &'static [&'static str])
             &[
                 "policy org-b review",
                 "policy org-b auto-accept --team marketing",
+            ],
+        ),
+        "rules" => (
+            "List a connection's routing rules, in the order they are tried.",
+            &["rules org-b"],
+        ),
+        "rule" => (
+            "Route channels a connection shares with us by name (a glob like `eng-*`, or `/regex/`): \
+             accept into a team, hold for review with a suggested team, or reject with a reason. \
+             The first matching rule decides; the connection's policy decides the rest. \
+             `rule test` says what would happen to a channel name, changing nothing.",
+            &[
+                "rule add org-b eng-* accept --team engineering",
+                "rule test org-b eng-infra --private",
             ],
         ),
         "disconnect" => (
@@ -280,6 +339,11 @@ impl Command {
             Command::Whois { .. } => "whois",
             Command::Info { .. } => "info",
             Command::Audit { .. } => "audit",
+            Command::Rules { .. } => "rules",
+            Command::RuleAdd(_)
+            | Command::RuleRemove { .. }
+            | Command::RuleMove { .. }
+            | Command::RuleTest { .. } => "rule",
         }
     }
 }
@@ -832,6 +896,13 @@ fn parse_command(command: &'static str, args: &[Tok]) -> Result<Command, ParseEr
             })
         }
         "audit" => parse_audit(args),
+        "rules" => {
+            let tok = exactly_one(command, args, "`rules` needs a connection name.", false)?;
+            Ok(Command::Rules {
+                name: connection_name(command, tok)?,
+            })
+        }
+        "rule" => parse_rule(args),
         _ => Err(unknown_command(command)),
     }
 }
@@ -1109,6 +1180,246 @@ fn parse_policy(args: &[Tok]) -> Result<Command, ParseError> {
         }
     };
     Ok(Command::Policy { name, policy })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing rules
+// ---------------------------------------------------------------------------------------------
+
+const RULE: &str = "rule";
+/// The longest reason a reject rule takes.
+const MAX_REASON_LEN: usize = 500;
+
+/// A flag's value: inline (`--x=v`) or the next token that is not a flag.
+fn flag_value<'a, I>(
+    flag: &Flag,
+    rest: &mut std::iter::Peekable<I>,
+    missing: &str,
+) -> Result<String, ParseError>
+where
+    I: Iterator<Item = &'a Tok>,
+{
+    let value = match &flag.value {
+        Some(value) => value.clone(),
+        None => rest
+            .next_if(|t| flag_of(t).is_none())
+            .map(|t| t.text.trim().to_string())
+            .unwrap_or_default(),
+    };
+    if value.is_empty() {
+        Err(err(RULE, missing))
+    } else {
+        Ok(value)
+    }
+}
+
+/// A rule's place in its list: 1, 2, …
+fn place(tok: &Tok) -> Result<usize, ParseError> {
+    let text = tok.text.trim();
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 && text.chars().all(|c| c.is_ascii_digit()) => Ok(n),
+        _ => Err(err(
+            RULE,
+            format!(
+                "\"{}\" is not a rule number: rules are numbered 1, 2, … as `rules <connection>` lists them.",
+                shown(text)
+            ),
+        )),
+    }
+}
+
+fn parse_rule(args: &[Tok]) -> Result<Command, ParseError> {
+    let Some((verb, rest)) = args.split_first().filter(|(v, _)| flag_of(v).is_none()) else {
+        return Err(err(
+            RULE,
+            "`rule` needs what to do: `add`, `remove`, `move` or `test`.",
+        ));
+    };
+    match verb.text.to_lowercase().as_str() {
+        "add" | "new" => parse_rule_add(rest),
+        "remove" | "delete" | "rm" => match positionals(RULE, rest)?.as_slice() {
+            [name, n] => Ok(Command::RuleRemove {
+                name: connection_name(RULE, name)?,
+                n: place(n)?,
+            }),
+            [_, _, extra, ..] => Err(too_many(RULE, extra, false)),
+            _ => Err(err(
+                RULE,
+                "`rule remove` needs a connection and a rule number, like `rule remove org-b 2`.",
+            )),
+        },
+        "move" => match positionals(RULE, rest)?.as_slice() {
+            [name, from, to] => Ok(Command::RuleMove {
+                name: connection_name(RULE, name)?,
+                from: place(from)?,
+                to: place(to)?,
+            }),
+            [_, _, _, extra, ..] => Err(too_many(RULE, extra, false)),
+            _ => Err(err(
+                RULE,
+                "`rule move` needs a connection and two rule numbers, like `rule move org-b 3 1`.",
+            )),
+        },
+        "test" => parse_rule_test(rest),
+        _ => Err(err(
+            RULE,
+            format!(
+                "\"{}\" is not something `rule` does: use `add`, `remove`, `move` or `test`.",
+                shown(&verb.text)
+            ),
+        )),
+    }
+}
+
+fn parse_rule_test(args: &[Tok]) -> Result<Command, ParseError> {
+    let mut words = Vec::new();
+    let mut private = false;
+    for tok in args {
+        match flag_of(tok) {
+            Some(flag) if flag.name == "private" => {
+                no_value(RULE, &flag, "")?;
+                private = true;
+            }
+            Some(flag) if flag.name == "public" => {
+                no_value(RULE, &flag, "")?;
+                private = false;
+            }
+            Some(flag) => return Err(unknown_option(RULE, &flag)),
+            None => words.push(tok),
+        }
+    }
+    match words.as_slice() {
+        [name, channel] => {
+            let channel = channel.text.trim();
+            let channel = channel.strip_prefix('~').unwrap_or(channel);
+            if channel.is_empty() {
+                return Err(err(RULE, "`rule test` needs a channel name after the connection."));
+            }
+            Ok(Command::RuleTest {
+                name: connection_name(RULE, name)?,
+                channel: channel.to_string(),
+                private,
+            })
+        }
+        [_, _, extra, ..] => Err(too_many(RULE, extra, true)),
+        _ => Err(err(
+            RULE,
+            "`rule test` needs a connection and a channel name, like `rule test org-b eng-infra`.",
+        )),
+    }
+}
+
+fn parse_rule_add(args: &[Tok]) -> Result<Command, ParseError> {
+    let mut rest = args.iter().peekable();
+    let mut words: Vec<&Tok> = Vec::new();
+    let (mut team, mut suggest, mut reason, mut display) = (None, None, None, None);
+    let mut private: Option<bool> = None;
+    let mut apply_pending = false;
+    while let Some(tok) = rest.next() {
+        let Some(flag) = flag_of(tok) else {
+            words.push(tok);
+            continue;
+        };
+        let once = |slot: &Option<String>| match slot {
+            Some(_) => Err(err(RULE, format!("`{}` is given twice: give it once.", flag.shown))),
+            None => Ok(()),
+        };
+        match flag.name.as_str() {
+            "team" => {
+                once(&team)?;
+                team = Some(flag_value(&flag, &mut rest, "`--team` needs a team name, like `--team engineering`.")?);
+            }
+            "suggest" => {
+                once(&suggest)?;
+                suggest = Some(flag_value(&flag, &mut rest, "`--suggest` needs a team name, like `--suggest marketing`.")?);
+            }
+            "reason" => {
+                once(&reason)?;
+                reason = Some(flag_value(&flag, &mut rest, "`--reason` needs the reason in quotes, like `--reason \"not for us\"`.")?);
+            }
+            "display" | "display-name" => {
+                once(&display)?;
+                display = Some(flag_value(&flag, &mut rest, "`--display` needs a pattern for the display name, like `--display \"Eng*\"`.")?);
+            }
+            "private" | "public" => {
+                no_value(RULE, &flag, "")?;
+                let wanted = flag.name == "private";
+                if private.is_some_and(|p| p != wanted) {
+                    return Err(err(RULE, "`--private` and `--public` exclude each other: give one, or neither for both."));
+                }
+                private = Some(wanted);
+            }
+            "apply-pending" => {
+                no_value(RULE, &flag, "")?;
+                apply_pending = true;
+            }
+            _ => return Err(unknown_option(RULE, &flag)),
+        }
+    }
+    let usage = "`rule add` needs a connection, a pattern and what to do: `accept --team <team>`, `review` or `reject`.";
+    let (name, pattern, action) = match words.as_slice() {
+        [name, pattern, action] => (name, pattern, action),
+        [_, _, _, extra, ..] => return Err(too_many(RULE, extra, true)),
+        _ => return Err(err(RULE, usage)),
+    };
+    let name = connection_name(RULE, name)?;
+    let pattern = pattern.text.trim().to_string();
+    if pattern.is_empty() {
+        return Err(err(RULE, usage));
+    }
+    let misplaced = |flag: &str, verb: &str| {
+        Err(err(RULE, format!("`{flag}` does not go with `{verb}`.")))
+    };
+    let action = match action.text.to_lowercase().as_str() {
+        _ if action.quoted => return Err(err(RULE, usage)),
+        "accept" => {
+            if suggest.is_some() {
+                return misplaced("--suggest", "accept: it takes `--team`");
+            }
+            if reason.is_some() {
+                return misplaced("--reason", "accept");
+            }
+            match team {
+                Some(team) => RuleArg::Accept { team },
+                None => return Err(err(RULE, "`accept` needs `--team <team>`: the team the channels go to.")),
+            }
+        }
+        "review" => {
+            if team.is_some() {
+                return misplaced("--team", "review: use `--suggest <team>`");
+            }
+            if reason.is_some() {
+                return misplaced("--reason", "review");
+            }
+            RuleArg::Review { suggest }
+        }
+        "reject" => {
+            if team.is_some() || suggest.is_some() {
+                return misplaced(if team.is_some() { "--team" } else { "--suggest" }, "reject");
+            }
+            if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_LEN) {
+                return Err(err(RULE, format!("a reason is at most {MAX_REASON_LEN} characters.")));
+            }
+            RuleArg::Reject { reason }
+        }
+        other => {
+            return Err(err(
+                RULE,
+                format!(
+                    "\"{}\" is not a rule's action: use `accept --team <team>`, `review` or `reject`.",
+                    shown(other)
+                ),
+            ))
+        }
+    };
+    Ok(Command::RuleAdd(RuleSpec {
+        name,
+        pattern,
+        action,
+        private,
+        display,
+        apply_pending,
+    }))
 }
 
 #[cfg(test)]
@@ -1997,6 +2308,21 @@ mod tests {
         "info",
         "audit",
         "log",
+        "rules",
+        "rule",
+        "add",
+        "test",
+        "accept",
+        "reject",
+        "--suggest",
+        "--reason",
+        "--private",
+        "--public",
+        "--display=",
+        "--apply-pending",
+        "eng-*",
+        "/[/",
+        "/^x$/",
         "with",
         "from",
         "to",
@@ -2119,7 +2445,50 @@ mod tests {
             "[a-z][a-z0-9._-]{0,10}".prop_map(|user| Command::Whois { user }),
             channel_ref().prop_map(|channel| Command::Info { channel }),
             (1..=100usize).prop_map(|count| Command::Audit { count }),
+            conn_name().prop_map(|name| Command::Rules { name }),
+            rule_spec().prop_map(Command::RuleAdd),
+            (conn_name(), 1..50usize).prop_map(|(name, n)| Command::RuleRemove { name, n }),
+            (conn_name(), 1..50usize, 1..50usize)
+                .prop_map(|(name, from, to)| Command::RuleMove { name, from, to }),
+            (conn_name(), "[a-z][a-z0-9_-]{0,12}", any::<bool>()).prop_map(
+                |(name, channel, private)| Command::RuleTest {
+                    name,
+                    channel,
+                    private
+                }
+            ),
         ]
+    }
+
+    fn rule_spec() -> impl Strategy<Value = RuleSpec> {
+        let pattern = prop_oneof![
+            "[a-z*?][a-z0-9*?_-]{0,10}",
+            "/\\^?[a-z]{1,6}(-[a-z]{1,4})?\\$?/",
+        ];
+        let reason = "[A-Z][a-z]{1,6}( [a-z]{1,6}){0,3}";
+        let action = prop_oneof![
+            team().prop_map(|team| RuleArg::Accept { team }),
+            prop::option::of(team()).prop_map(|suggest| RuleArg::Review { suggest }),
+            prop::option::of(reason).prop_map(|reason| RuleArg::Reject { reason }),
+        ];
+        (
+            conn_name(),
+            pattern,
+            action,
+            prop::option::of(any::<bool>()),
+            prop::option::of("[A-Z][a-z]{0,5}\\*?"),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(name, pattern, action, private, display, apply_pending)| RuleSpec {
+                    name,
+                    pattern,
+                    action,
+                    private,
+                    display,
+                    apply_pending,
+                },
+            )
     }
 
     /// Quotes text with spaces.
@@ -2221,6 +2590,51 @@ mod tests {
             Command::Whois { user } => format!("whois @{user}"),
             Command::Info { channel } => format!("info {}", render_channel(channel, bare)),
             Command::Audit { count } => format!("audit {count}"),
+            Command::Rules { name } => format!("rules {name}"),
+            Command::RuleAdd(spec) => {
+                let mut out = format!("rule add {} {}", spec.name, q(&spec.pattern));
+                match &spec.action {
+                    RuleArg::Accept { team } if bare => {
+                        out.push_str(&format!(" accept --team={}", q(team)))
+                    }
+                    RuleArg::Accept { team } => out.push_str(&format!(" accept --team {}", q(team))),
+                    RuleArg::Review { suggest: None } => out.push_str(" review"),
+                    RuleArg::Review { suggest: Some(t) } => {
+                        out.push_str(&format!(" review --suggest {}", q(t)))
+                    }
+                    RuleArg::Reject { reason: None } => out.push_str(" REJECT"),
+                    RuleArg::Reject { reason: Some(r) } => {
+                        out.push_str(&format!(" reject --reason \"{r}\""))
+                    }
+                }
+                match spec.private {
+                    Some(true) => out.push_str(" --private"),
+                    Some(false) => out.push_str(" —public"),
+                    None => {}
+                }
+                if let Some(display) = &spec.display {
+                    out.push_str(&format!(" --display \"{display}\""));
+                }
+                if spec.apply_pending {
+                    out.push_str(" --apply-pending");
+                }
+                out
+            }
+            Command::RuleRemove { name, n } => format!("rule remove {name} {n}"),
+            Command::RuleMove { name, from, to } => format!("rule move {name} {from} {to}"),
+            Command::RuleTest {
+                name,
+                channel,
+                private,
+            } => {
+                let tilde = if bare { "" } else { "~" };
+                let flag = if *private { " --private" } else { "" };
+                if style & 2 == 2 {
+                    format!("rule test{flag} {name} {tilde}{channel}")
+                } else {
+                    format!("rule test {name} {tilde}{channel}{flag}")
+                }
+            }
         }
     }
 

@@ -59,6 +59,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../templates/command_audit.md.j2"),
     ),
     (
+        "command_rules.md.j2",
+        include_str!("../../templates/command_rules.md.j2"),
+    ),
+    (
         "command_reply.md.j2",
         include_str!("../../templates/command_reply.md.j2"),
     ),
@@ -259,6 +263,10 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                     c["first_team"] = json!("Marketing");
                     c["moved_by"] = json!(if note.is_empty() { "" } else { "bob" });
                     c["moved_at"] = json!("11:05 UTC");
+                    c["rule"] = json!("");
+                    c["always"] = json!(if note.is_empty() { "" } else { "rule 3 of org-b: `budget`" });
+                    out.push(c.clone());
+                    c["rule"] = json!("rule 2 of org-b: `eng-*`");
                     out.push(c);
                 }
             }
@@ -319,6 +327,28 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                 out.push(json!({"topic": {"usage": "share ~channel with <connection>", "summary": "Share.",
                     "examples": ["share ~launch-plan with org-b"], "open": open},
                     "unknown": "", "commands": [], "mention": "@sharebot "}));
+            }
+        }
+        "command_rules.md.j2" => {
+            let base = json!({"org": "Org A", "name": "org-a", "mention": "@sharebot ",
+                "fallback": "waits for review in **Shared Inbox**", "position": 2, "from": 1,
+                "what": "`eng-*` → accept into **Engineering**", "apply_pending": false,
+                "inbox": "", "left": 0, "count": 0, "channel": "eng-infra",
+                "channel_type": "public", "rule": "", "rules": []});
+            for reply in ["list", "added", "removed", "moved", "no_such_rule", "test"] {
+                for full in [false, true] {
+                    let mut c = base.clone();
+                    c["reply"] = json!(reply);
+                    if full {
+                        c["rules"] = json!([{"position": 1, "what": "`eng-*` → review", "apply_pending": true}]);
+                        c["apply_pending"] = json!(true);
+                        c["inbox"] = json!("Shared Inbox");
+                        c["left"] = json!(2);
+                        c["count"] = json!(3);
+                        c["rule"] = json!("rule 1 of org-a: `eng-*`");
+                    }
+                    out.push(c);
+                }
             }
         }
         "command_connections.md.j2" => {

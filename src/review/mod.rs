@@ -7,6 +7,7 @@
 //! - [`apply`]: carrying decisions and relocations out against Mattermost.
 //! - [`message`]: the posts; [`signing`]: the HMAC over every action's context.
 
+mod always;
 mod apply;
 mod arrival;
 mod callbacks;
@@ -16,6 +17,7 @@ mod destination;
 mod message;
 mod reconcile;
 mod resign;
+mod rules;
 mod signing;
 
 use std::collections::HashSet;
@@ -28,6 +30,7 @@ use tokio::sync::{watch, Notify};
 pub use context::{Context, Places, ADMIN_CHECK_TTL};
 pub use declines::{subject as decline_subject, DECLINED};
 pub use message::{ago, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, TEAM_MENU};
+pub use rules::{action_phrase, describe as describe_rule, route, summary as rule_summary, Facts, Pattern, RuleChange, Routed, PATTERN_MAX, REASON_MAX};
 pub use signing::{Opened, Signer, Unsealed};
 
 pub(crate) use callbacks::refusal;
