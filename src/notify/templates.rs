@@ -355,7 +355,7 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
             out.push(json!({"rows": [], "mention": "@sharebot "}));
             out.push(
                 json!({"rows": [{"org": "Org B", "name": "org-b", "status": "🟢 Connected",
-                "last_seen": "1 min ago", "receives": "review → Shared Inbox", "shared_out": "2",
+                "last_seen": "1 min ago", "receives": "review → Shared Inbox", "rules": 2, "shared_out": "2",
                 "shared_in": "5 (1 pending)"}], "mention": ""}),
             );
         }
