@@ -77,6 +77,21 @@ impl Client {
         Ok(config.team_settings)
     }
 
+    /// The organization's name as people see it: `SiteName` (`TeamSettings.SiteName`) of
+    /// `GET /config/client?format=old`, which anyone may read.
+    pub async fn site_name(&self) -> Result<String> {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default)]
+        struct ClientConfig {
+            #[serde(rename = "SiteName")]
+            site_name: String,
+        }
+        let config: ClientConfig = self
+            .json(Request::get(Route::fixed("/api/v4/config/client")).query("format", "old"))
+            .await?;
+        Ok(config.site_name)
+    }
+
     /// `GET /teams/{team_id}/members/{user_id}`: 404 when the user is not a member.
     pub async fn team_member(&self, team_id: &str, user_id: &str) -> Result<TeamMember> {
         self.json(Request::get(Route::new(

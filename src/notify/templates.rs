@@ -271,7 +271,15 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                 }
             }
         }
-        "reject_notice.md.j2" | "reminder.md.j2" => out.push(request),
+        "reject_notice.md.j2" => {
+            for (site_name, reason) in [("Org B", "we already have one"), ("", "")] {
+                let mut c = request.clone();
+                c["site_name"] = json!(site_name);
+                c["reason"] = json!(reason);
+                out.push(c);
+            }
+        }
+        "reminder.md.j2" => out.push(request),
         "share_declined.md.j2" => out.push(json!({"org": "Org B", "channel": "launch-plan"})),
         "auto_accept_notice.md.j2" => {
             let mut c = request;

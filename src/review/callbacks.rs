@@ -11,7 +11,6 @@ use crate::mattermost::models::{
     PostActionIntegrationResponse, PostActionOption, SubmitDialogRequest, SubmitDialogResponse,
     Team,
 };
-use crate::metrics::Metrics;
 use crate::store::{
     Claim, Decider, Decision, How, NotificationPost, RequestState, ReviewRequest, Verdict,
 };
@@ -208,12 +207,8 @@ impl Review {
         claim: &Claim<'_>,
         team_name: &str,
     ) -> Result<(bool, PostActionIntegrationResponse), ReviewError> {
-        let ctx = &*self.ctx;
-        match ctx.store.begin_decision(&request.id, claim).await? {
+        match self.begin(&request.id, claim).await? {
             Decision::Made(made) => {
-                let waited = Metrics::since(request.created_at);
-                ctx.metrics.decision(claim.verdict, claim.how, waited);
-                self.spawn_apply(made.id.clone());
                 let reply = match claim.verdict {
                     Verdict::Accept => "accepting",
                     Verdict::Reject => "rejecting",

@@ -5,6 +5,7 @@
 //! - [`arrival`]: an arriving channel served at once from what the last reconcile read.
 //! - [`callbacks`]: verifying and answering clicks and dialog submissions.
 //! - [`apply`]: carrying decisions and relocations out against Mattermost.
+//! - [`reject`]: a reject with its reason, for clicks, dialogs and rules.
 //! - [`message`]: the posts; [`signing`]: the HMAC over every action's context.
 
 mod always;
@@ -16,6 +17,7 @@ mod declines;
 mod destination;
 mod message;
 mod reconcile;
+mod reject;
 mod resign;
 mod rules;
 mod signing;
@@ -30,7 +32,8 @@ use tokio::sync::{watch, Notify};
 pub use context::{Context, Places, ADMIN_CHECK_TTL};
 pub use declines::{subject as decline_subject, DECLINED};
 pub use message::{ago, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, TEAM_MENU};
-pub use rules::{action_phrase, describe as describe_rule, route, summary as rule_summary, Facts, Pattern, RuleChange, Routed, PATTERN_MAX, REASON_MAX};
+pub use reject::REASON_MAX;
+pub use rules::{action_phrase, describe as describe_rule, route, summary as rule_summary, Facts, Pattern, RuleChange, Routed, PATTERN_MAX};
 pub use signing::{Opened, Signer, Unsealed};
 
 pub(crate) use callbacks::refusal;

@@ -19,8 +19,7 @@ use super::{Review, ReviewError};
 
 /// The longest pattern a rule takes.
 pub const PATTERN_MAX: usize = 200;
-/// The longest reason a reject rule takes (as the Reject with reason dialog).
-pub const REASON_MAX: usize = 500;
+pub use super::reject::REASON_MAX;
 /// How much memory one compiled pattern may take: a pattern is checked when written, so an
 /// expensive one is refused then rather than slowing every arrival.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
