@@ -368,6 +368,28 @@ async fn the_first_matching_rule_decides_moves_reorder_them_and_they_survive_a_r
         ],
     )
     .await;
+    // Someone points the connection elsewhere in the System Console: the next pass points it
+    // back at the inbox, where the rules place channels from.
+    one.client
+        .patch_remote_cluster(
+            &world.remote_id,
+            &sharebot::mattermost::models::RemoteClusterPatch {
+                default_team_id: Some(world.b.team_id("marketing").unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let inbox = world.b.team_id("shared-inbox").unwrap();
+    wait("the connection pointed at the inbox again", || async {
+        let rc = world
+            .b_bot()
+            .get_remote_cluster(&world.remote_id)
+            .await
+            .unwrap();
+        (rc.default_team_id == inbox).then_some(())
+    })
+    .await;
     let private = share_typed(&world, "a-x", "A x", "P").await;
     let public = world.share("b-x", "B x").await;
     let other = world.share("budget", "Budget").await;

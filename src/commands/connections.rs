@@ -400,6 +400,7 @@ impl Commands {
         self.ctx.client.delete_remote_cluster(&rc.remote_id).await?;
         let store = &self.ctx.store;
         store.delete_policy(&rc.remote_id).await?;
+        store.delete_rules(&rc.remote_id).await?;
         store.forget_waiting_shares(&rc.remote_id).await?;
         store
             .audit(

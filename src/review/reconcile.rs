@@ -81,6 +81,7 @@ impl Review {
             .list_remote_clusters(&RemoteClusterFilter::default())
             .await?;
         ctx.remember_remotes(&remotes);
+        self.keep_rules_in_the_inbox(&remotes).await;
         let mut live_links: HashSet<(String, String)> = HashSet::new();
         let mut listed: HashSet<String> = HashSet::new();
         // Channels read (alive) during this pass need no second look below.

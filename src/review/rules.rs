@@ -423,6 +423,37 @@ impl Review {
         Ok(changed)
     }
 
+    /// A connection with rules whose default team was changed elsewhere (the System
+    /// Console) is pointed at the inbox again, so its channels keep arriving where the rules
+    /// place them from.
+    pub(super) async fn keep_rules_in_the_inbox(&self, remotes: &[RemoteCluster]) {
+        let ctx = &*self.ctx;
+        let inbox = &ctx.places.inbox_team.id;
+        if remotes
+            .iter()
+            .all(|r| r.delete_at != 0 || &r.default_team_id == inbox)
+        {
+            return;
+        }
+        let counts = match ctx.store.rule_counts().await {
+            Ok(counts) => counts,
+            Err(err) => {
+                tracing::warn!("cannot read the rule counts (tried at the next pass): {err}");
+                return;
+            }
+        };
+        for remote in remotes.iter().filter(|r| {
+            r.delete_at == 0
+                && &r.default_team_id != inbox
+                && counts.iter().any(|(id, n)| *id == r.remote_id && *n > 0)
+        }) {
+            tracing::warn!(connection = %remote.name, "the connection has rules but its default team was changed: pointing it at the inbox again");
+            if let Err(err) = self.inbox_as_default_team(remote).await {
+                tracing::warn!(connection = %remote.name, "cannot point the connection at the inbox (tried at the next pass): {err}");
+            }
+        }
+    }
+
     /// Points the connection's default team at the inbox when it is not there yet.
     async fn inbox_as_default_team(&self, remote: &RemoteCluster) -> Result<(), ReviewError> {
         let ctx = &*self.ctx;

@@ -165,6 +165,15 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets every rule of a connection (it was deleted); how many there were.
+    pub async fn delete_rules(&self, remote_id: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM routing_rules WHERE remote_id = $1")
+            .bind(remote_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Appends `rule` to its connection's list, with its audit row; returns it in its place.
     pub async fn add_rule(
         &self,
