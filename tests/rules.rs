@@ -123,7 +123,10 @@ async fn rules_route_three_channels_three_ways_and_rule_test_says_so_first() {
         &world,
         &one,
         "@sharebot rule add org-a social-* reject --reason \"We keep social channels in-house\"",
-        &["Added rule 3", "reject (“We keep social channels in-house”)"],
+        &[
+            "Added rule 3",
+            "reject (“We keep social channels in-house”)",
+        ],
     )
     .await;
     says(
@@ -155,7 +158,10 @@ async fn rules_route_three_channels_three_ways_and_rule_test_says_so_first() {
         &world,
         &one,
         "@sharebot rule test org-a plan-q3",
-        &["rule 2 of org-a: `plan-*`", "review (suggesting **Marketing**)"],
+        &[
+            "rule 2 of org-a: `plan-*`",
+            "review (suggesting **Marketing**)",
+        ],
     )
     .await;
     says(
@@ -285,7 +291,13 @@ async fn the_first_matching_rule_decides_moves_reorder_them_and_they_survive_a_r
     let world = World::new(MadeBy::Console, "marketing", &[]).await;
     let bot = world.start_bot().await;
     let one = world.admin("sysadmin").await;
-    says(&world, &one, "@sharebot policy org-a auto-accept --team marketing", &["Marketing"]).await;
+    says(
+        &world,
+        &one,
+        "@sharebot policy org-a auto-accept --team marketing",
+        &["Marketing"],
+    )
+    .await;
     says(
         &world,
         &one,
@@ -307,7 +319,10 @@ async fn the_first_matching_rule_decides_moves_reorder_them_and_they_survive_a_r
         &world,
         &one,
         "@sharebot rule add org-a a-* accept --team engineering --private",
-        &["Added rule 2", "`a-*` (private) → accept into **Engineering**"],
+        &[
+            "Added rule 2",
+            "`a-*` (private) → accept into **Engineering**",
+        ],
     )
     .await;
     says(
@@ -344,7 +359,10 @@ async fn the_first_matching_rule_decides_moves_reorder_them_and_they_survive_a_r
         &world,
         &one,
         "@sharebot rule test org-a budget",
-        &["the auto-accept policy of org-a", "accept into **Marketing**"],
+        &[
+            "the auto-accept policy of org-a",
+            "accept into **Marketing**",
+        ],
     )
     .await;
     says(
@@ -400,7 +418,10 @@ async fn the_first_matching_rule_decides_moves_reorder_them_and_they_survive_a_r
     })
     .await;
     wait("b-x archived", || async {
-        channel_on_b(&world, &public).await.is_archived().then_some(())
+        channel_on_b(&world, &public)
+            .await
+            .is_archived()
+            .then_some(())
     })
     .await;
     wait("budget in Marketing", || async {
@@ -424,7 +445,10 @@ async fn the_first_matching_rule_decides_moves_reorder_them_and_they_survive_a_r
     let store = world.store().await;
     let rules = store.rules(&world.remote_id).await.unwrap();
     assert_eq!(rules.len(), 1);
-    assert_eq!((rules[0].position, rules[0].rule.pattern.as_str()), (1, "*-x"));
+    assert_eq!(
+        (rules[0].position, rules[0].rule.pattern.as_str()),
+        (1, "*-x")
+    );
     let changes: Vec<String> = store
         .audit_of("rule", &world.remote_id)
         .await
@@ -449,7 +473,10 @@ async fn a_rule_applies_to_channels_already_pending_only_when_asked() {
         &world,
         &one,
         "@sharebot rule add org-a budget-* accept --team marketing",
-        &["Added rule 1", "applies to channels that arrive from now on"],
+        &[
+            "Added rule 1",
+            "applies to channels that arrive from now on",
+        ],
     )
     .await;
     // Passes run every second: none of them touches the pending channel.
@@ -462,7 +489,10 @@ async fn a_rule_applies_to_channels_already_pending_only_when_asked() {
         &world,
         &one,
         "@sharebot rule add org-a other-* reject --apply-pending",
-        &["Added rule 2", "already waiting for review are routed by the rules at the next pass"],
+        &[
+            "Added rule 2",
+            "already waiting for review are routed by the rules at the next pass",
+        ],
     )
     .await;
     // The whole list routes it, first match first.
@@ -522,7 +552,10 @@ async fn bad_rules_get_one_line_saying_what_is_wrong_and_nothing_is_written() {
             "@sharebot rule add org-a eng-* reject --display /(/",
             "--display: `/(/` is not a valid regular expression",
         ),
-        ("@sharebot rule remove org-a 1", "has no rules: there is no rule 1"),
+        (
+            "@sharebot rule remove org-a 1",
+            "has no rules: there is no rule 1",
+        ),
     ] {
         let answer = says(&world, &one, command, &[expected]).await;
         let first = answer.lines().next().unwrap_or_default();
@@ -616,7 +649,11 @@ async fn always_reject_makes_a_rule_and_the_next_such_channel_is_declined_withou
         ))
         .await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.get("errors").is_none_or(|e| e.as_object().is_none_or(|o| o.is_empty())), "{body}");
+    assert!(
+        body.get("errors")
+            .is_none_or(|e| e.as_object().is_none_or(|o| o.is_empty())),
+        "{body}"
+    );
     let rules = store.rules(&world.remote_id).await.unwrap();
     assert_eq!(rules.len(), 2);
     assert_eq!(rules[1].rule.pattern, "expenses-*");

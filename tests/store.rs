@@ -837,7 +837,8 @@ fn new_rule(pattern: &str, action: RuleAction) -> NewRule {
 
 async fn rules_keep_their_order_through_moves_and_removals(store: Store) {
     let remote = "remote0000000000000000000a";
-    let detail = |r: &sharebot::store::StoredRule| format!("rule {} {}", r.position, r.rule.pattern);
+    let detail =
+        |r: &sharebot::store::StoredRule| format!("rule {} {}", r.position, r.rule.pattern);
     let audit = || RuleAudit {
         actor: "admin1",
         detail: &detail,
@@ -869,27 +870,58 @@ async fn rules_keep_their_order_through_moves_and_removals(store: Store) {
     };
     let stored = store.rules(remote).await.unwrap();
     assert_eq!(
-        stored.iter().map(|r| r.rule.action.clone()).collect::<Vec<_>>(),
+        stored
+            .iter()
+            .map(|r| r.rule.action.clone())
+            .collect::<Vec<_>>(),
         actions
     );
-    let moved = store.move_rule(remote, 4, 1, audit()).await.unwrap().unwrap();
+    let moved = store
+        .move_rule(remote, 4, 1, audit())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((moved.position, moved.rule.pattern.as_str()), (1, "p4"));
     assert_eq!(
         order(store.rules(remote).await.unwrap()),
-        [(1, "p4".into()), (2, "p1".into()), (3, "p2".into()), (4, "p3".into())]
+        [
+            (1, "p4".into()),
+            (2, "p1".into()),
+            (3, "p2".into()),
+            (4, "p3".into())
+        ]
     );
-    let removed = store.remove_rule(remote, 2, audit()).await.unwrap().unwrap();
+    let removed = store
+        .remove_rule(remote, 2, audit())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(removed.rule.pattern, "p1");
     assert_eq!(
         order(store.rules(remote).await.unwrap()),
         [(1, "p4".into()), (2, "p2".into()), (3, "p3".into())]
     );
-    assert!(store.move_rule(remote, 1, 4, audit()).await.unwrap().is_none());
-    assert!(store.remove_rule(remote, 0, audit()).await.unwrap().is_none());
+    assert!(store
+        .move_rule(remote, 1, 4, audit())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .remove_rule(remote, 0, audit())
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(store.rules(remote).await.unwrap().len(), 3);
-    assert_eq!(store.rule_counts().await.unwrap(), [(remote.to_string(), 3)]);
+    assert_eq!(
+        store.rule_counts().await.unwrap(),
+        [(remote.to_string(), 3)]
+    );
     let written = store.audit_of("rule", remote).await.unwrap();
-    assert_eq!(written.len(), 6, "four adds, a move and a removal: {written:?}");
+    assert_eq!(
+        written.len(),
+        6,
+        "four adds, a move and a removal: {written:?}"
+    );
     assert_eq!(written[4].detail, "rule 1 p4");
     // A rule written to apply to pending channels is marked until the pass did it.
     let mut pending = new_rule("p5", RuleAction::Reject { reason: None });

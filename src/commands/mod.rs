@@ -450,9 +450,10 @@ impl Commands {
             Command::RuleRemove { name, n } => {
                 self.reorder_rule(asked, &name, n, None).await.map(Some)
             }
-            Command::RuleMove { name, from, to } => {
-                self.reorder_rule(asked, &name, from, Some(to)).await.map(Some)
-            }
+            Command::RuleMove { name, from, to } => self
+                .reorder_rule(asked, &name, from, Some(to))
+                .await
+                .map(Some),
             Command::RuleTest {
                 name,
                 channel,

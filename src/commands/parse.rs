@@ -106,7 +106,11 @@ pub enum Command {
     /// `rule remove <connection> <n>`.
     RuleRemove { name: String, n: usize },
     /// `rule move <connection> <n> <m>`.
-    RuleMove { name: String, from: usize, to: usize },
+    RuleMove {
+        name: String,
+        from: usize,
+        to: usize,
+    },
     /// `rule test <connection> <channel name> [--private]`; the name without `~`.
     RuleTest {
         name: String,
@@ -1293,7 +1297,10 @@ fn parse_rule_test(args: &[Tok]) -> Result<Command, ParseError> {
             let channel = channel.text.trim();
             let channel = channel.strip_prefix('~').unwrap_or(channel);
             if channel.is_empty() {
-                return Err(err(RULE, "`rule test` needs a channel name after the connection."));
+                return Err(err(
+                    RULE,
+                    "`rule test` needs a channel name after the connection.",
+                ));
             }
             Ok(Command::RuleTest {
                 name: connection_name(RULE, name)?,
@@ -1321,25 +1328,44 @@ fn parse_rule_add(args: &[Tok]) -> Result<Command, ParseError> {
             continue;
         };
         let once = |slot: &Option<String>| match slot {
-            Some(_) => Err(err(RULE, format!("`{}` is given twice: give it once.", flag.shown))),
+            Some(_) => Err(err(
+                RULE,
+                format!("`{}` is given twice: give it once.", flag.shown),
+            )),
             None => Ok(()),
         };
         match flag.name.as_str() {
             "team" => {
                 once(&team)?;
-                team = Some(flag_value(&flag, &mut rest, "`--team` needs a team name, like `--team engineering`.")?);
+                team = Some(flag_value(
+                    &flag,
+                    &mut rest,
+                    "`--team` needs a team name, like `--team engineering`.",
+                )?);
             }
             "suggest" => {
                 once(&suggest)?;
-                suggest = Some(flag_value(&flag, &mut rest, "`--suggest` needs a team name, like `--suggest marketing`.")?);
+                suggest = Some(flag_value(
+                    &flag,
+                    &mut rest,
+                    "`--suggest` needs a team name, like `--suggest marketing`.",
+                )?);
             }
             "reason" => {
                 once(&reason)?;
-                reason = Some(flag_value(&flag, &mut rest, "`--reason` needs the reason in quotes, like `--reason \"not for us\"`.")?);
+                reason = Some(flag_value(
+                    &flag,
+                    &mut rest,
+                    "`--reason` needs the reason in quotes, like `--reason \"not for us\"`.",
+                )?);
             }
             "display" | "display-name" => {
                 once(&display)?;
-                display = Some(flag_value(&flag, &mut rest, "`--display` needs a pattern for the display name, like `--display \"Eng*\"`.")?);
+                display = Some(flag_value(
+                    &flag,
+                    &mut rest,
+                    "`--display` needs a pattern for the display name, like `--display \"Eng*\"`.",
+                )?);
             }
             "private" | "public" => {
                 no_value(RULE, &flag, "")?;
@@ -1367,9 +1393,8 @@ fn parse_rule_add(args: &[Tok]) -> Result<Command, ParseError> {
     if pattern.is_empty() {
         return Err(err(RULE, usage));
     }
-    let misplaced = |flag: &str, verb: &str| {
-        Err(err(RULE, format!("`{flag}` does not go with `{verb}`.")))
-    };
+    let misplaced =
+        |flag: &str, verb: &str| Err(err(RULE, format!("`{flag}` does not go with `{verb}`.")));
     let action = match action.text.to_lowercase().as_str() {
         _ if action.quoted => return Err(err(RULE, usage)),
         "accept" => {
@@ -1381,7 +1406,12 @@ fn parse_rule_add(args: &[Tok]) -> Result<Command, ParseError> {
             }
             match team {
                 Some(team) => RuleArg::Accept { team },
-                None => return Err(err(RULE, "`accept` needs `--team <team>`: the team the channels go to.")),
+                None => {
+                    return Err(err(
+                        RULE,
+                        "`accept` needs `--team <team>`: the team the channels go to.",
+                    ))
+                }
             }
         }
         "review" => {
@@ -1395,22 +1425,33 @@ fn parse_rule_add(args: &[Tok]) -> Result<Command, ParseError> {
         }
         "reject" => {
             if team.is_some() || suggest.is_some() {
-                return misplaced(if team.is_some() { "--team" } else { "--suggest" }, "reject");
+                return misplaced(
+                    if team.is_some() {
+                        "--team"
+                    } else {
+                        "--suggest"
+                    },
+                    "reject",
+                );
             }
-            if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_LEN) {
-                return Err(err(RULE, format!("a reason is at most {MAX_REASON_LEN} characters.")));
+            if reason
+                .as_ref()
+                .is_some_and(|r| r.chars().count() > MAX_REASON_LEN)
+            {
+                return Err(err(
+                    RULE,
+                    format!("a reason is at most {MAX_REASON_LEN} characters."),
+                ));
             }
             RuleArg::Reject { reason }
         }
-        other => {
-            return Err(err(
-                RULE,
-                format!(
-                    "\"{}\" is not a rule's action: use `accept --team <team>`, `review` or `reject`.",
-                    shown(other)
-                ),
-            ))
-        }
+        other => return Err(err(
+            RULE,
+            format!(
+                "\"{}\" is not a rule's action: use `accept --team <team>`, `review` or `reject`.",
+                shown(other)
+            ),
+        )),
     };
     Ok(Command::RuleAdd(RuleSpec {
         name,
@@ -2448,8 +2489,11 @@ mod tests {
             conn_name().prop_map(|name| Command::Rules { name }),
             rule_spec().prop_map(Command::RuleAdd),
             (conn_name(), 1..50usize).prop_map(|(name, n)| Command::RuleRemove { name, n }),
-            (conn_name(), 1..50usize, 1..50usize)
-                .prop_map(|(name, from, to)| Command::RuleMove { name, from, to }),
+            (conn_name(), 1..50usize, 1..50usize).prop_map(|(name, from, to)| Command::RuleMove {
+                name,
+                from,
+                to
+            }),
             (conn_name(), "[a-z][a-z0-9_-]{0,12}", any::<bool>()).prop_map(
                 |(name, channel, private)| Command::RuleTest {
                     name,
@@ -2479,16 +2523,16 @@ mod tests {
             prop::option::of("[A-Z][a-z]{0,5}\\*?"),
             any::<bool>(),
         )
-            .prop_map(
-                |(name, pattern, action, private, display, apply_pending)| RuleSpec {
+            .prop_map(|(name, pattern, action, private, display, apply_pending)| {
+                RuleSpec {
                     name,
                     pattern,
                     action,
                     private,
                     display,
                     apply_pending,
-                },
-            )
+                }
+            })
     }
 
     /// Quotes text with spaces.
@@ -2597,7 +2641,9 @@ mod tests {
                     RuleArg::Accept { team } if bare => {
                         out.push_str(&format!(" accept --team={}", q(team)))
                     }
-                    RuleArg::Accept { team } => out.push_str(&format!(" accept --team {}", q(team))),
+                    RuleArg::Accept { team } => {
+                        out.push_str(&format!(" accept --team {}", q(team)))
+                    }
                     RuleArg::Review { suggest: None } => out.push_str(" review"),
                     RuleArg::Review { suggest: Some(t) } => {
                         out.push_str(&format!(" review --suggest {}", q(t)))

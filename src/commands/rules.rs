@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::mattermost::models::RemoteCluster;
-use crate::review::{action_phrase, route, rule_summary, Facts, Pattern, RuleChange, Routed};
+use crate::review::{action_phrase, route, rule_summary, Facts, Pattern, Routed, RuleChange};
 use crate::store::{ConnectionPolicy, NewRule, Policy, RuleAction, Verdict};
 
 use super::lookup;
@@ -54,7 +54,11 @@ impl Commands {
     }
 
     /// `rules <connection>`.
-    pub(super) async fn list_rules(&self, asked: &Asked, name: &str) -> Result<String, CommandError> {
+    pub(super) async fn list_rules(
+        &self,
+        asked: &Asked,
+        name: &str,
+    ) -> Result<String, CommandError> {
         let rc = lookup::connection(&self.ctx, name).await?;
         let rules = self.ctx.store.rules(&rc.remote_id).await?;
         let teams = self.ctx.teams().await?;

@@ -264,7 +264,11 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                     c["moved_by"] = json!(if note.is_empty() { "" } else { "bob" });
                     c["moved_at"] = json!("11:05 UTC");
                     c["rule"] = json!("");
-                    c["always"] = json!(if note.is_empty() { "" } else { "rule 3 of org-b: `budget`" });
+                    c["always"] = json!(if note.is_empty() {
+                        ""
+                    } else {
+                        "rule 3 of org-b: `budget`"
+                    });
                     out.push(c.clone());
                     c["rule"] = json!("rule 2 of org-b: `eng-*`");
                     out.push(c);

@@ -128,7 +128,9 @@ impl Review {
             ));
         }
         let Some(request) = ctx.store.request(request_id).await? else {
-            return Ok(refuse("This request no longer exists. Nothing was changed."));
+            return Ok(refuse(
+                "This request no longer exists. Nothing was changed.",
+            ));
         };
         let pattern = text(&submit.submission, "pattern")
             .map(str::trim)
@@ -152,7 +154,11 @@ impl Review {
         let added = self
             .add_reject_rule(&request, pattern, reason, &submit.user_id)
             .await?;
-        if let Err(err) = ctx.poster.ephemeral_direct_message(&submit.user_id, added).await {
+        if let Err(err) = ctx
+            .poster
+            .ephemeral_direct_message(&submit.user_id, added)
+            .await
+        {
             tracing::warn!("cannot confirm a new rule to its author: {err}");
         }
         Ok(SubmitDialogResponse::default())

@@ -33,7 +33,10 @@ pub use context::{Context, Places, ADMIN_CHECK_TTL};
 pub use declines::{subject as decline_subject, DECLINED};
 pub use message::{ago, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, TEAM_MENU};
 pub use reject::REASON_MAX;
-pub use rules::{action_phrase, describe as describe_rule, route, summary as rule_summary, Facts, Pattern, RuleChange, Routed, PATTERN_MAX};
+pub use rules::{
+    action_phrase, describe as describe_rule, route, summary as rule_summary, Facts, Pattern,
+    Routed, RuleChange, PATTERN_MAX,
+};
 pub use signing::{Opened, Signer, Unsealed};
 
 pub(crate) use callbacks::refusal;

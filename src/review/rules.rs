@@ -140,7 +140,11 @@ pub fn summary(rule: &NewRule, teams: &[Team]) -> String {
     } else {
         format!(" ({})", conditions.join(", "))
     };
-    format!("`{}`{when} → {}", rule.pattern, action_phrase(&rule.action, teams))
+    format!(
+        "`{}`{when} → {}",
+        rule.pattern,
+        action_phrase(&rule.action, teams)
+    )
 }
 
 /// "accept into **Engineering**", "review (suggesting **Marketing**)", "reject (“not for us”)".
@@ -279,7 +283,8 @@ impl Review {
                     team_id: team_id.as_deref(),
                     note: reason.as_deref(),
                 };
-                let (request, created) = ctx.store.open_request_by_rule(&new, &claim, &rule).await?;
+                let (request, created) =
+                    ctx.store.open_request_by_rule(&new, &claim, &rule).await?;
                 if created {
                     ctx.metrics.decision(verdict, How::Rule, Duration::ZERO);
                     tracing::info!(channel = %request.channel_display_name, org = %request.org_name, verdict = verdict.as_str(), rule, "decided by a rule");
@@ -412,9 +417,7 @@ impl Review {
             }
             RuleChange::Remove(n) => store.remove_rule(&remote.remote_id, n, audit).await?,
             RuleChange::Move(from, to) => {
-                store
-                    .move_rule(&remote.remote_id, from, to, audit)
-                    .await?
+                store.move_rule(&remote.remote_id, from, to, audit).await?
             }
         };
         if changed.as_ref().is_some_and(|r| r.rule.apply_pending) {
@@ -570,8 +573,18 @@ mod tests {
             ),
             rule(4, "eng-infra", RuleAction::Reject { reason: None }),
         ];
-        assert_eq!(first_match(&rules, facts("eng-infra", "P")).unwrap().position, 1);
-        assert_eq!(first_match(&rules, facts("eng-infra", "O")).unwrap().position, 3);
+        assert_eq!(
+            first_match(&rules, facts("eng-infra", "P"))
+                .unwrap()
+                .position,
+            1
+        );
+        assert_eq!(
+            first_match(&rules, facts("eng-infra", "O"))
+                .unwrap()
+                .position,
+            3
+        );
         let social = Facts {
             name: "social-x",
             display_name: "Social club",
@@ -618,7 +631,10 @@ mod tests {
         );
         assert!(matches!(
             route(&rules, None, "org-b", facts("gone-x", "O"), &teams),
-            Routed::Review { suggest: None, rule: Some(_) }
+            Routed::Review {
+                suggest: None,
+                rule: Some(_)
+            }
         ));
         assert!(matches!(
             route(&rules, None, "org-b", facts("social-golf", "O"), &teams),

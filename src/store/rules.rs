@@ -100,7 +100,20 @@ type Row = (
 );
 
 fn stored(
-    (id, remote_id, position, pattern, channel_type, display_pattern, action, team_id, reason, apply_pending, created_by, created_at): Row,
+    (
+        id,
+        remote_id,
+        position,
+        pattern,
+        channel_type,
+        display_pattern,
+        action,
+        team_id,
+        reason,
+        apply_pending,
+        created_by,
+        created_at,
+    ): Row,
 ) -> Result<StoredRule, StoreError> {
     Ok(StoredRule {
         id,
