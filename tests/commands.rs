@@ -307,7 +307,10 @@ async fn connect_sends_the_invitation_by_dm_only_and_shares_once_the_other_side_
         t.contains("🟢 Connected").then_some(t)
     })
     .await;
-    assert!(table.contains("| auto → Marketing | 0 | 1 | 0 |"), "{table}");
+    assert!(
+        table.contains("| auto → Marketing | 0 | 1 | 0 |"),
+        "{table}"
+    );
     let store = world.store().await;
     let remotes = world
         .b_bot()
