@@ -1248,13 +1248,15 @@ fn build_rule(mut v: Values) -> Result<Command, ParseError> {
             }
             RuleArg::Reject { reason }
         }
-        other => return Err(err(
-            RULE,
-            format!(
+        other => {
+            return Err(err(
+                RULE,
+                format!(
                 "\"{}\" is not a rule's action: use `accept --team <team>`, `review` or `reject`.",
                 shown(other)
             ),
-        )),
+            ))
+        }
     };
     Ok(Command::RuleAdd(RuleSpec {
         name: conn(name)?,

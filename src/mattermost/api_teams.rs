@@ -20,6 +20,15 @@ impl Client {
         .await
     }
 
+    /// The teams `user_id` belongs to (`GET /users/{user_id}/teams`).
+    pub async fn teams_of_user(&self, user_id: &str) -> Result<Vec<Team>> {
+        self.json(Request::get(Route::new(
+            "/api/v4/users/{user_id}/teams",
+            &[user_id],
+        )?))
+        .await
+    }
+
     /// `GET /teams/name/{team_name}` (the spec writes `{name}`; the label follows the server's
     /// router, which names the segment `{team_name}` under every `/teams/name/` route).
     pub async fn team_by_name(&self, team_name: &str) -> Result<Team> {

@@ -303,6 +303,7 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
             for reply in [
                 "accepting",
                 "rejecting",
+                "reject_intro",
                 "relocating",
                 "chosen",
                 "already",
@@ -321,6 +322,7 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                 c["by"] = json!("alice");
                 c["at"] = json!("2026-01-01 10:42 UTC");
                 c["reason"] = json!("database is not answering");
+                c["approvers"] = json!("system admins");
                 out.push(c);
             }
         }

@@ -21,6 +21,7 @@ mod reject;
 mod resign;
 mod rules;
 mod signing;
+mod team_admins;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,7 +32,7 @@ use tokio::sync::{watch, Notify};
 
 pub use context::{Context, Places, ADMIN_CHECK_TTL};
 pub use declines::{subject as decline_subject, DECLINED};
-pub use message::{ago, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, TEAM_MENU};
+pub use message::{ago, timestamp, ACCEPT, CHOOSE, REJECT, REJECT_REASON, RELOCATE, TEAM_MENU};
 pub use reject::REASON_MAX;
 pub use rules::{
     action_phrase, describe as describe_rule, route, summary as rule_summary, Facts, Pattern,
@@ -43,6 +44,8 @@ pub(crate) use callbacks::refusal;
 
 #[cfg(test)]
 pub(crate) use callbacks::team_dialog;
+#[cfg(test)]
+pub(crate) use reject::reject_dialog;
 
 use crate::mattermost::{self, Event};
 use crate::notify::{NotifyError, TemplateError};

@@ -1,9 +1,45 @@
-//! Rejecting a request with a reason: the one way in for a click, a dialog and a rule.
+//! Rejecting a request with a reason: the one way in for a click, a dialog and a rule, and
+//! the **Reject with reason…** dialog.
 
+use serde_json::{json, Map, Value};
+
+use crate::http::field as text;
+use crate::mattermost::models::{
+    Dialog, DialogElement, OpenDialogRequest, PostActionIntegrationRequest,
+    PostActionIntegrationResponse, SubmitDialogRequest, SubmitDialogResponse,
+};
 use crate::metrics::Metrics;
-use crate::store::{Claim, Decider, Decision, How, Verdict};
+use crate::store::{Claim, Decider, Decision, How, RequestState, ReviewRequest, Verdict};
 
+use super::message::{render, REVIEW_REJECT_DIALOG};
 use super::{Review, ReviewError};
+
+/// The reject dialog's callback id.
+const REJECT_CALLBACK: &str = "sharebot_reject";
+
+/// The **Reject with reason…** dialog: one required reason of at most [`REASON_MAX`]
+/// characters (the web app enforces `max_length`; the server does not, so the submission is
+/// checked again).
+pub(crate) fn reject_dialog(introduction_text: String, state: String) -> Dialog {
+    Dialog {
+        callback_id: REJECT_CALLBACK.into(),
+        title: "Reject shared channel".into(),
+        introduction_text,
+        elements: vec![DialogElement {
+            display_name: "Reason".into(),
+            name: "reason".into(),
+            element_type: "textarea".into(),
+            max_length: Some(REASON_MAX as u32),
+            placeholder: "We already have a channel for this".into(),
+            help_text:
+                "Posted in the channel for the other organization, and shown to every admin.".into(),
+            ..DialogElement::default()
+        }],
+        submit_label: "Reject".into(),
+        state,
+        ..Dialog::default()
+    }
+}
 
 /// The longest reason a reject carries, in characters (the dialogs' `max_length`).
 pub const REASON_MAX: usize = 500;
@@ -56,6 +92,77 @@ impl Review {
             self.spawn_apply(made.id.clone());
         }
         Ok(decision)
+    }
+}
+
+impl Review {
+    /// **Reject with reason…**: opens the dialog for the clicking admin.
+    pub(super) async fn open_reject_dialog(
+        &self,
+        click: &PostActionIntegrationRequest,
+        request: &ReviewRequest,
+    ) -> Result<PostActionIntegrationResponse, ReviewError> {
+        let ctx = &*self.ctx;
+        if request.state != RequestState::Pending || request.deciding.is_some() {
+            return self.already(request).await;
+        }
+        let mut state = Map::new();
+        state.insert("kind".into(), json!(REVIEW_REJECT_DIALOG));
+        state.insert("request".into(), json!(request.id));
+        state.insert("user".into(), json!(click.user_id));
+        let state = Value::Object(ctx.signer.seal(state));
+        let intro = render(
+            ctx,
+            "callback_reply.md.j2",
+            request,
+            json!({"reply": "reject_intro", "team": "", "state": "", "by": "", "at": "", "reason": "", "approvers": ""}),
+        )?;
+        let dialog = OpenDialogRequest {
+            trigger_id: click.trigger_id.clone(),
+            url: ctx.dialogs_url.clone(),
+            dialog: reject_dialog(intro, state.to_string()),
+        };
+        ctx.client.open_dialog(&dialog).await?;
+        Ok(PostActionIntegrationResponse::default())
+    }
+
+    /// The reject dialog submitted by an approver (checked by the caller): the reason is
+    /// required and at most [`REASON_MAX`] characters.
+    pub(super) async fn rejected_in_dialog(
+        &self,
+        submit: &SubmitDialogRequest,
+        request: &ReviewRequest,
+    ) -> Result<SubmitDialogResponse, ReviewError> {
+        let field_error = |error: String| {
+            let mut answer = SubmitDialogResponse::default();
+            answer.errors.insert("reason".into(), error);
+            answer
+        };
+        let given = text(&submit.submission, "reason");
+        let reason = match self::reason(given) {
+            Ok(Some(reason)) => reason,
+            Ok(None) => {
+                return Ok(field_error(
+                    "Say why (or use the **Reject** button to decline without a reason).".into(),
+                ))
+            }
+            Err(_) => return Ok(field_error(format!("At most {REASON_MAX} characters."))),
+        };
+        let by = Decider::Admin(submit.user_id.clone());
+        match self
+            .reject(&request.id, by, How::Dialog, Some(reason))
+            .await?
+        {
+            Decision::Made(_) => Ok(SubmitDialogResponse::default()),
+            Decision::AlreadyDecided(current) => Ok(SubmitDialogResponse {
+                error: self.already(&current).await?.ephemeral_text,
+                ..Default::default()
+            }),
+            Decision::NotFound => Ok(SubmitDialogResponse {
+                error: "This request no longer exists. Nothing was changed.".into(),
+                ..Default::default()
+            }),
+        }
     }
 }
 
