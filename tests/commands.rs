@@ -258,7 +258,7 @@ async fn connect_sends_the_invitation_by_dm_only_and_shares_once_the_other_side_
     let table = ask_admins(&world, &one, "@sharebot connections").await;
     assert!(
         table.contains(
-            "| Org A (`org-a`) | 🟡 Connection pending | — | auto → Marketing | 1 waiting | 0 |"
+            "| Org A (`org-a`) | 🟡 Connection pending | — | auto → Marketing | 0 | 1 waiting | 0 |"
         ),
         "{table}"
     );
@@ -307,7 +307,10 @@ async fn connect_sends_the_invitation_by_dm_only_and_shares_once_the_other_side_
         t.contains("🟢 Connected").then_some(t)
     })
     .await;
-    assert!(table.contains("| auto → Marketing | 1 | 0 |"), "{table}");
+    assert!(
+        table.contains("| auto → Marketing | 0 | 1 | 0 |"),
+        "{table}"
+    );
     let store = world.store().await;
     let remotes = world
         .b_bot()

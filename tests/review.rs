@@ -154,7 +154,8 @@ async fn a_reject_tells_the_sender_in_the_channel_then_stops_syncing_and_archive
         "{}",
         attachment_text(&done)
     );
-    assert!(action_ids(&done).is_empty());
+    // Accept and Reject are gone; what is left offers to make the refusal a rule.
+    assert_eq!(action_ids(&done), ["alwaysreject", "alwaysrejectedit"]);
     // Org A received the notice.
     let notice = wait("the notice on Org A", || async {
         let list = world

@@ -5,7 +5,8 @@ mod support;
 use std::future::Future;
 
 use sharebot::store::{
-    Claim, Decider, Decision, How, NewRequest, Policy, RequestState, Store, Verdict,
+    Claim, Decider, Decision, How, NewRequest, NewRule, Policy, RequestState, RuleAction,
+    RuleAudit, Store, Verdict,
 };
 use support::db::TestDb;
 
@@ -67,6 +68,8 @@ on_both!(
     button_posts_are_bound_closed_once_and_re_signed,
     notification_keys_are_recorded_and_old_ones_found,
     requests_are_counted_by_state_and_connection,
+    rules_keep_their_order_through_moves_and_removals,
+    a_rule_decision_is_claimed_with_the_request,
 );
 
 fn sample(channel: &str) -> NewRequest {
@@ -84,7 +87,7 @@ fn sample(channel: &str) -> NewRequest {
 async fn migrations_are_applied_once(store: Store) {
     assert_eq!(
         store.applied_migrations().await.unwrap(),
-        vec![1, 2, 3, 4, 5, 6, 7, 12]
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 12]
     );
     store
         .migrate()
@@ -92,7 +95,7 @@ async fn migrations_are_applied_once(store: Store) {
         .expect("running migrations again is a no-op");
     assert_eq!(
         store.applied_migrations().await.unwrap(),
-        vec![1, 2, 3, 4, 5, 6, 7, 12]
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 12]
     );
     store.ping().await.unwrap();
 }
@@ -818,4 +821,170 @@ async fn requests_are_counted_by_state_and_connection(store: Store) {
             ("withdrawn".to_string(), remote, 1)
         ]
     );
+}
+
+fn new_rule(pattern: &str, action: RuleAction) -> NewRule {
+    NewRule {
+        remote_id: "remote0000000000000000000a".into(),
+        pattern: pattern.into(),
+        channel_type: None,
+        display_pattern: None,
+        action,
+        apply_pending: false,
+        created_by: "admin1".into(),
+    }
+}
+
+async fn rules_keep_their_order_through_moves_and_removals(store: Store) {
+    let remote = "remote0000000000000000000a";
+    let detail =
+        |r: &sharebot::store::StoredRule| format!("rule {} {}", r.position, r.rule.pattern);
+    let audit = || RuleAudit {
+        actor: "admin1",
+        detail: &detail,
+    };
+    let actions = [
+        RuleAction::Accept {
+            team_id: "team1".into(),
+        },
+        RuleAction::Review {
+            suggest: Some("team2".into()),
+        },
+        RuleAction::Reject {
+            reason: Some("not for us".into()),
+        },
+        RuleAction::Review { suggest: None },
+    ];
+    for (i, action) in actions.iter().enumerate() {
+        let made = store
+            .add_rule(&new_rule(&format!("p{}", i + 1), action.clone()), audit())
+            .await
+            .unwrap();
+        assert_eq!(made.position, i as i64 + 1);
+    }
+    let order = |rules: Vec<sharebot::store::StoredRule>| {
+        rules
+            .into_iter()
+            .map(|r| (r.position, r.rule.pattern))
+            .collect::<Vec<_>>()
+    };
+    let stored = store.rules(remote).await.unwrap();
+    assert_eq!(
+        stored
+            .iter()
+            .map(|r| r.rule.action.clone())
+            .collect::<Vec<_>>(),
+        actions
+    );
+    let moved = store
+        .move_rule(remote, 4, 1, audit())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((moved.position, moved.rule.pattern.as_str()), (1, "p4"));
+    assert_eq!(
+        order(store.rules(remote).await.unwrap()),
+        [
+            (1, "p4".into()),
+            (2, "p1".into()),
+            (3, "p2".into()),
+            (4, "p3".into())
+        ]
+    );
+    let removed = store
+        .remove_rule(remote, 2, audit())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(removed.rule.pattern, "p1");
+    assert_eq!(
+        order(store.rules(remote).await.unwrap()),
+        [(1, "p4".into()), (2, "p2".into()), (3, "p3".into())]
+    );
+    assert!(store
+        .move_rule(remote, 1, 4, audit())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .remove_rule(remote, 0, audit())
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(store.rules(remote).await.unwrap().len(), 3);
+    assert_eq!(
+        store.rule_counts().await.unwrap(),
+        [(remote.to_string(), 3)]
+    );
+    let written = store.audit_of("rule", remote).await.unwrap();
+    assert_eq!(
+        written.len(),
+        6,
+        "four adds, a move and a removal: {written:?}"
+    );
+    assert_eq!(written[4].detail, "rule 1 p4");
+    // A rule written to apply to pending channels is marked until the pass did it.
+    let mut pending = new_rule("p5", RuleAction::Reject { reason: None });
+    pending.apply_pending = true;
+    store.add_rule(&pending, audit()).await.unwrap();
+    assert_eq!(store.rules_to_apply_to_pending().await.unwrap(), [remote]);
+    store.rules_applied_to_pending(remote).await.unwrap();
+    assert!(store.rules_to_apply_to_pending().await.unwrap().is_empty());
+}
+
+async fn a_rule_decision_is_claimed_with_the_request(store: Store) {
+    let claim = Claim {
+        verdict: Verdict::Reject,
+        how: How::Rule,
+        by: Decider::Sharebot,
+        team_id: None,
+        note: Some("not for us"),
+    };
+    let rule = "rule 1 of org-b: `budget`";
+    let (made, created) = store
+        .open_request_by_rule(&sample("chan-rule-1"), &claim, rule)
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(made.state, RequestState::Pending);
+    assert_eq!(made.deciding, Some(Verdict::Reject));
+    assert_eq!(made.rule.as_deref(), Some(rule));
+    assert_eq!(made.how(), Some(How::Rule));
+    assert_eq!(made.note.as_deref(), Some("not for us"));
+    // Found again by another path: nothing written.
+    let (again, created) = store
+        .open_request_by_rule(&sample("chan-rule-1"), &claim, rule)
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again.id, made.id);
+    // No pass sees it as waiting for an admin.
+    assert!(store
+        .pending_requests()
+        .await
+        .unwrap()
+        .iter()
+        .all(|r| r.deciding.is_some()));
+    // A failed rule decision goes back to the admins, the rule forgotten.
+    let back = store.abandon_decision(&made.id).await.unwrap().unwrap();
+    assert_eq!((back.deciding, back.rule), (None, None));
+    // A request pending before the rule was written is claimed by it once.
+    let (old, _) = store.open_request(&sample("chan-rule-2")).await.unwrap();
+    let accept = Claim {
+        verdict: Verdict::Accept,
+        how: How::Rule,
+        by: Decider::Sharebot,
+        team_id: Some("team1"),
+        note: None,
+    };
+    let first = store
+        .begin_decision_by_rule(&old.id, &accept, rule)
+        .await
+        .unwrap();
+    assert!(matches!(&first, Decision::Made(r) if r.rule.as_deref() == Some(rule)));
+    let second = store
+        .begin_decision_by_rule(&old.id, &accept, rule)
+        .await
+        .unwrap();
+    assert!(matches!(second, Decision::AlreadyDecided(_)));
 }

@@ -277,12 +277,20 @@ impl Commands {
     ) -> Result<String, CommandError> {
         let rc = lookup::connection(&self.ctx, name).await?;
         let wanted = self.wanted(policy).await?;
+        // A connection with rules keeps the inbox as its default team: its rules, then this
+        // policy, place each channel from there.
+        let has_rules = !self.ctx.store.rules(&rc.remote_id).await?.is_empty();
+        let default_team = if has_rules {
+            &self.ctx.places.inbox_team.id
+        } else {
+            &wanted.team.id
+        };
         self.ctx
             .client
             .patch_remote_cluster(
                 &rc.remote_id,
                 &RemoteClusterPatch {
-                    default_team_id: Some(wanted.team.id.clone()),
+                    default_team_id: Some(default_team.clone()),
                     ..RemoteClusterPatch::default()
                 },
             )
@@ -326,6 +334,7 @@ impl Commands {
         let all = lookup::connections(&self.ctx).await?;
         let teams = lookup::all_teams(&self.ctx).await?;
         let pending = self.ctx.store.pending_requests().await?;
+        let rule_counts = self.ctx.store.rule_counts().await?;
         let now = crate::ids::now_ms();
         let mut rows = Vec::new();
         for rc in &all {
@@ -354,6 +363,7 @@ impl Commands {
                 "org": rc.display_name, "name": rc.name, "status": status(rc, now),
                 "last_seen": if rc.last_ping_at > 0 { ago(rc.last_ping_at) } else { "—".into() },
                 "receives": self.receives_short(rc, &teams).await,
+                "rules": rule_counts.iter().find(|(r, _)| *r == rc.remote_id).map_or(0, |(_, n)| *n),
                 "shared_out": shared_out, "shared_in": shared_in,
             }));
         }
@@ -397,6 +407,7 @@ impl Commands {
         self.ctx.client.delete_remote_cluster(&rc.remote_id).await?;
         let store = &self.ctx.store;
         store.delete_policy(&rc.remote_id).await?;
+        store.delete_rules(&rc.remote_id).await?;
         store.forget_waiting_shares(&rc.remote_id).await?;
         store
             .audit(

@@ -11,6 +11,7 @@ mod connections;
 mod lookup;
 pub mod parse;
 mod requests;
+mod rules;
 mod sharing;
 
 use std::collections::HashSet;
@@ -465,6 +466,23 @@ impl Commands {
             Command::Whois { user } => self.whois(asked, &user).await.map(Some),
             Command::Info { channel } => self.info(asked, &channel).await.map(Some),
             Command::Audit { count } => self.audit(asked, count).await.map(Some),
+            Command::Rules { name } => self.list_rules(asked, &name).await.map(Some),
+            Command::RuleAdd(spec) => self.add_rule(asked, &spec).await.map(Some),
+            Command::RuleRemove { name, n } => {
+                self.reorder_rule(asked, &name, n, None).await.map(Some)
+            }
+            Command::RuleMove { name, from, to } => self
+                .reorder_rule(asked, &name, from, Some(to))
+                .await
+                .map(Some),
+            Command::RuleTest {
+                name,
+                channel,
+                private,
+            } => self
+                .test_rule(asked, &name, &channel, private)
+                .await
+                .map(Some),
         }
     }
 

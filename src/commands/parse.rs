@@ -38,6 +38,31 @@ pub enum PolicyArg {
     },
 }
 
+/// What a routing rule does with the channels it matches (teams kept as typed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleArg {
+    /// `accept --team <team>`.
+    Accept { team: String },
+    /// `review [--suggest <team>]`.
+    Review { suggest: Option<String> },
+    /// `reject [--reason "…"]`.
+    Reject { reason: Option<String> },
+}
+
+/// `rule add`'s rule: `<connection> <pattern> <action> [--private | --public] [--display <pattern>] [--apply-pending]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    pub name: String,
+    /// A glob (`eng-*`) or `/regex/`, as typed (checked when the rule is written).
+    pub pattern: String,
+    pub action: RuleArg,
+    /// `Some(true)`: private channels only; `Some(false)`: public ones only.
+    pub private: Option<bool>,
+    /// A pattern over the display name.
+    pub display: Option<String>,
+    pub apply_pending: bool,
+}
+
 /// One parsed sharebot command (its grammar and help are its entry in [`SPECS`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -91,6 +116,25 @@ pub enum Command {
     Audit {
         count: usize,
     },
+    Rules {
+        name: String,
+    },
+    RuleAdd(RuleSpec),
+    RuleRemove {
+        name: String,
+        n: usize,
+    },
+    RuleMove {
+        name: String,
+        from: usize,
+        to: usize,
+    },
+    /// The channel name without `~`.
+    RuleTest {
+        name: String,
+        channel: String,
+        private: bool,
+    },
 }
 
 impl Command {
@@ -112,6 +156,11 @@ impl Command {
             Command::Whois { .. } => "whois",
             Command::Info { .. } => "info",
             Command::Audit { .. } => "audit",
+            Command::Rules { .. } => "rules",
+            Command::RuleAdd(_)
+            | Command::RuleRemove { .. }
+            | Command::RuleMove { .. }
+            | Command::RuleTest { .. } => "rule",
         }
     }
 }
@@ -162,7 +211,7 @@ pub struct Spec {
 }
 
 use Arg::{Choice, Keyword, Lead, Many, Switch, Value, Word, Words};
-use Kind::{Channel, Conn, Count, Team, Topic, User};
+use Kind::{Channel, Conn, Count, Team, Text, Topic, User};
 
 const TEAM_FLAG: &str = "`--team` needs a team name, like `--team marketing`.";
 
@@ -220,6 +269,26 @@ pub const SPECS: &[Spec] = &[
                 Value("team", Team, TEAM_FLAG), Words,
                 Choice("is not a policy: use `review` or `auto-accept --team <team>`.")],
         build: build_policy },
+    Spec { name: "rules", aliases: &[], open: false, usage: "rules <connection>",
+        summary: "List a connection's routing rules, in the order they are tried.",
+        examples: &["rules org-b"],
+        args: &[Word(Conn, Some("`rules` needs a connection name."))],
+        build: |mut v| Ok(Command::Rules { name: v.name() }) },
+    Spec { name: "rule", aliases: &[], open: false,
+        usage: "rule add <connection> <pattern> accept --team <team> | review [--suggest <team>] | reject [--reason \"…\"] [--private | --public] [--display <pattern>] [--apply-pending] · rule remove <connection> <n> · rule move <connection> <n> <m> · rule test <connection> <channel> [--private]",
+        summary: "Route channels a connection shares with us by name (a glob like `eng-*`, or `/regex/`): \
+                  accept into a team, hold for review with a suggested team, or reject with a reason. \
+                  The first matching rule decides; the connection's policy decides the rest. \
+                  `rule test` says what would happen to a channel name, changing nothing.",
+        examples: &["rule add org-b eng-* accept --team engineering", "rule test org-b eng-infra --private"],
+        args: &[Lead(Text, "`rule` needs what to do: `add`, `remove`, `move` or `test`."), Words,
+                Value("team", Team, TEAM_FLAG),
+                Value("suggest", Team, "`--suggest` needs a team name, like `--suggest marketing`."),
+                Value("reason", Text, "`--reason` needs the reason in quotes, like `--reason \"not for us\"`."),
+                Value("display", Text, "`--display` needs a pattern for the display name, like `--display \"Eng*\"`."),
+                Switch(&["private"], "", &[]), Switch(&["public"], "", &[]),
+                Switch(&["apply-pending"], "", &[])],
+        build: build_rule },
     Spec { name: "disconnect", aliases: &["remove", "delete"], open: false, usage: "disconnect <name>",
         summary: "Remove a connection; channels shared with it stop syncing.",
         examples: &["disconnect org-b"],
@@ -442,6 +511,8 @@ enum Kind {
     Count(usize),
     /// A command (canonical name) or any other word (lower-cased); empty is none.
     Topic,
+    /// Any word as typed, trimmed; empty is missing.
+    Text,
 }
 
 /// The value of one argument.
@@ -612,6 +683,8 @@ fn convert(cmd: &'static str, kind: Kind, tok: &Tok, missing: &str) -> Result<Va
         Conn => Val::Text(connection_name(cmd, tok)?),
         Channel => Val::Channel(channel(cmd, tok)?),
         Team => Val::Text(team_name(cmd, text)?),
+        Text if text.is_empty() => return Err(err(cmd, missing)),
+        Text => Val::Text(text.to_string()),
         Topic if text.is_empty() => Val::None,
         Topic => Val::Text(canonical(text).map_or_else(|| text.to_lowercase(), str::to_string)),
         User => {
@@ -986,6 +1059,192 @@ fn channel_link(command: &'static str, text: &str) -> Result<ChannelRef, ParseEr
         }
         _ => Err(bad()),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing rules (`rule add|remove|move|test`)
+// ---------------------------------------------------------------------------------------------
+
+const RULE: &str = "rule";
+/// The longest reason a reject rule takes.
+const MAX_REASON_LEN: usize = 500;
+
+/// A rule's place in its list: 1, 2, …
+fn place(text: &str) -> Result<usize, ParseError> {
+    let text = text.trim();
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 && text.chars().all(|c| c.is_ascii_digit()) => Ok(n),
+        _ => Err(err(
+            RULE,
+            format!(
+                "\"{}\" is not a rule number: rules are numbered 1, 2, … as `rules <connection>` lists them.",
+                shown(text)
+            ),
+        )),
+    }
+}
+
+/// `rule`: what to do (`add`, `remove`, `move`, `test`) comes first; each takes its words and
+/// the options that go with it.
+fn build_rule(mut v: Values) -> Result<Command, ParseError> {
+    let verb = v.name().to_lowercase();
+    let words = v.words();
+    let (team, suggest, reason, display) = (v.text(), v.text(), v.text(), v.text());
+    let (private, public, apply_pending) = (v.set(), v.set(), v.set());
+    if private && public {
+        return Err(err(
+            RULE,
+            "`--private` and `--public` exclude each other: give one, or neither for both.",
+        ));
+    }
+    let conn = |text: &str| connection_name(RULE, &Tok::plain(text.to_string()));
+    let no_options = |what: &str| {
+        let given = [
+            team.is_some(),
+            suggest.is_some(),
+            reason.is_some(),
+            display.is_some(),
+            private,
+            public,
+            apply_pending,
+        ];
+        if given.iter().any(|g| *g) {
+            Err(err(RULE, format!("`rule {what}` takes no options.")))
+        } else {
+            Ok(())
+        }
+    };
+    match verb.as_str() {
+        "add" | "new" => {}
+        "remove" | "delete" | "rm" => {
+            no_options("remove")?;
+            return match words.as_slice() {
+                [name, n] => Ok(Command::RuleRemove { name: conn(name)?, n: place(n)? }),
+                [_, _, extra, ..] => Err(too_many(RULE, extra, false)),
+                _ => Err(err(RULE, "`rule remove` needs a connection and a rule number, like `rule remove org-b 2`.")),
+            };
+        }
+        "move" => {
+            no_options("move")?;
+            return match words.as_slice() {
+                [name, from, to] => Ok(Command::RuleMove { name: conn(name)?, from: place(from)?, to: place(to)? }),
+                [_, _, _, extra, ..] => Err(too_many(RULE, extra, false)),
+                _ => Err(err(RULE, "`rule move` needs a connection and two rule numbers, like `rule move org-b 3 1`.")),
+            };
+        }
+        "test" => {
+            if team.is_some()
+                || suggest.is_some()
+                || reason.is_some()
+                || display.is_some()
+                || apply_pending
+            {
+                return Err(err(
+                    RULE,
+                    "`rule test` takes only `--private` or `--public`.",
+                ));
+            }
+            return match words.as_slice() {
+                [name, channel] => {
+                    let channel = channel.trim();
+                    let channel = channel.strip_prefix('~').unwrap_or(channel);
+                    if channel.is_empty() {
+                        return Err(err(RULE, "`rule test` needs a channel name after the connection."));
+                    }
+                    Ok(Command::RuleTest { name: conn(name)?, channel: channel.to_string(), private })
+                }
+                [_, _, extra, ..] => Err(too_many(RULE, extra, true)),
+                _ => Err(err(RULE, "`rule test` needs a connection and a channel name, like `rule test org-b eng-infra`.")),
+            };
+        }
+        _ => {
+            return Err(err(
+                RULE,
+                format!(
+                    "\"{}\" is not something `rule` does: use `add`, `remove`, `move` or `test`.",
+                    shown(&verb)
+                ),
+            ))
+        }
+    }
+    let usage = "`rule add` needs a connection, a pattern and what to do: `accept --team <team>`, `review` or `reject`.";
+    let (name, pattern, action) = match words.as_slice() {
+        [name, pattern, action] => (name, pattern.trim(), action.to_lowercase()),
+        [_, _, _, extra, ..] => return Err(too_many(RULE, extra, true)),
+        _ => return Err(err(RULE, usage)),
+    };
+    if pattern.is_empty() {
+        return Err(err(RULE, usage));
+    }
+    let misplaced =
+        |flag: &str, verb: &str| Err(err(RULE, format!("`{flag}` does not go with `{verb}`.")));
+    let action = match action.as_str() {
+        "accept" => {
+            if suggest.is_some() {
+                return misplaced("--suggest", "accept: it takes `--team`");
+            }
+            if reason.is_some() {
+                return misplaced("--reason", "accept");
+            }
+            match team {
+                Some(team) => RuleArg::Accept { team },
+                None => {
+                    return Err(err(
+                        RULE,
+                        "`accept` needs `--team <team>`: the team the channels go to.",
+                    ))
+                }
+            }
+        }
+        "review" => {
+            if team.is_some() {
+                return misplaced("--team", "review: use `--suggest <team>`");
+            }
+            if reason.is_some() {
+                return misplaced("--reason", "review");
+            }
+            RuleArg::Review { suggest }
+        }
+        "reject" => {
+            if team.is_some() || suggest.is_some() {
+                return misplaced(
+                    if team.is_some() {
+                        "--team"
+                    } else {
+                        "--suggest"
+                    },
+                    "reject",
+                );
+            }
+            if reason
+                .as_ref()
+                .is_some_and(|r| r.chars().count() > MAX_REASON_LEN)
+            {
+                return Err(err(
+                    RULE,
+                    format!("a reason is at most {MAX_REASON_LEN} characters."),
+                ));
+            }
+            RuleArg::Reject { reason }
+        }
+        other => {
+            return Err(err(
+                RULE,
+                format!(
+                "\"{}\" is not a rule's action: use `accept --team <team>`, `review` or `reject`.",
+                shown(other)
+            ),
+            ))
+        }
+    };
+    Ok(Command::RuleAdd(RuleSpec {
+        name: conn(name)?,
+        pattern: pattern.to_string(),
+        action,
+        private: (private || public).then_some(private),
+        display,
+        apply_pending,
+    }))
 }
 
 #[cfg(test)]
@@ -1874,6 +2133,21 @@ mod tests {
         "info",
         "audit",
         "log",
+        "rules",
+        "rule",
+        "add",
+        "test",
+        "accept",
+        "reject",
+        "--suggest",
+        "--reason",
+        "--private",
+        "--public",
+        "--display=",
+        "--apply-pending",
+        "eng-*",
+        "/[/",
+        "/^x$/",
         "with",
         "from",
         "to",
@@ -1996,7 +2270,53 @@ mod tests {
             "[a-z][a-z0-9._-]{0,10}".prop_map(|user| Command::Whois { user }),
             channel_ref().prop_map(|channel| Command::Info { channel }),
             (1..=100usize).prop_map(|count| Command::Audit { count }),
+            conn_name().prop_map(|name| Command::Rules { name }),
+            rule_spec().prop_map(Command::RuleAdd),
+            (conn_name(), 1..50usize).prop_map(|(name, n)| Command::RuleRemove { name, n }),
+            (conn_name(), 1..50usize, 1..50usize).prop_map(|(name, from, to)| Command::RuleMove {
+                name,
+                from,
+                to
+            }),
+            (conn_name(), "[a-z][a-z0-9_-]{0,12}", any::<bool>()).prop_map(
+                |(name, channel, private)| Command::RuleTest {
+                    name,
+                    channel,
+                    private
+                }
+            ),
         ]
+    }
+
+    fn rule_spec() -> impl Strategy<Value = RuleSpec> {
+        let pattern = prop_oneof![
+            "[a-z*?][a-z0-9*?_-]{0,10}",
+            "/\\^?[a-z]{1,6}(-[a-z]{1,4})?\\$?/",
+        ];
+        let reason = "[A-Z][a-z]{1,6}( [a-z]{1,6}){0,3}";
+        let action = prop_oneof![
+            team().prop_map(|team| RuleArg::Accept { team }),
+            prop::option::of(team()).prop_map(|suggest| RuleArg::Review { suggest }),
+            prop::option::of(reason).prop_map(|reason| RuleArg::Reject { reason }),
+        ];
+        (
+            conn_name(),
+            pattern,
+            action,
+            prop::option::of(any::<bool>()),
+            prop::option::of("[A-Z][a-z]{0,5}\\*?"),
+            any::<bool>(),
+        )
+            .prop_map(|(name, pattern, action, private, display, apply_pending)| {
+                RuleSpec {
+                    name,
+                    pattern,
+                    action,
+                    private,
+                    display,
+                    apply_pending,
+                }
+            })
     }
 
     /// Quotes text with spaces.
@@ -2098,6 +2418,53 @@ mod tests {
             Command::Whois { user } => format!("whois @{user}"),
             Command::Info { channel } => format!("info {}", render_channel(channel, bare)),
             Command::Audit { count } => format!("audit {count}"),
+            Command::Rules { name } => format!("rules {name}"),
+            Command::RuleAdd(spec) => {
+                let mut out = format!("rule add {} {}", spec.name, q(&spec.pattern));
+                match &spec.action {
+                    RuleArg::Accept { team } if bare => {
+                        out.push_str(&format!(" accept --team={}", q(team)))
+                    }
+                    RuleArg::Accept { team } => {
+                        out.push_str(&format!(" accept --team {}", q(team)))
+                    }
+                    RuleArg::Review { suggest: None } => out.push_str(" review"),
+                    RuleArg::Review { suggest: Some(t) } => {
+                        out.push_str(&format!(" review --suggest {}", q(t)))
+                    }
+                    RuleArg::Reject { reason: None } => out.push_str(" REJECT"),
+                    RuleArg::Reject { reason: Some(r) } => {
+                        out.push_str(&format!(" reject --reason \"{r}\""))
+                    }
+                }
+                match spec.private {
+                    Some(true) => out.push_str(" --private"),
+                    Some(false) => out.push_str(" —public"),
+                    None => {}
+                }
+                if let Some(display) = &spec.display {
+                    out.push_str(&format!(" --display \"{display}\""));
+                }
+                if spec.apply_pending {
+                    out.push_str(" --apply-pending");
+                }
+                out
+            }
+            Command::RuleRemove { name, n } => format!("rule remove {name} {n}"),
+            Command::RuleMove { name, from, to } => format!("rule move {name} {from} {to}"),
+            Command::RuleTest {
+                name,
+                channel,
+                private,
+            } => {
+                let tilde = if bare { "" } else { "~" };
+                let flag = if *private { " --private" } else { "" };
+                if style & 2 == 2 {
+                    format!("rule test{flag} {name} {tilde}{channel}")
+                } else {
+                    format!("rule test {name} {tilde}{channel}{flag}")
+                }
+            }
         }
     }
 

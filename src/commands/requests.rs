@@ -46,6 +46,9 @@ fn about(subject: &str, detail: &str) -> String {
             None => parts.push(format!("→ {t}")),
         }
     }
+    if let Some(decided) = pick(&["decided"], &map) {
+        parts.push(decided);
+    }
     if let Some(note) = pick(&["note"], &map) {
         parts.push(format!("“{note}”"));
     }

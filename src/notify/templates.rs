@@ -59,6 +59,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../templates/command_audit.md.j2"),
     ),
     (
+        "command_rules.md.j2",
+        include_str!("../../templates/command_rules.md.j2"),
+    ),
+    (
         "command_reply.md.j2",
         include_str!("../../templates/command_reply.md.j2"),
     ),
@@ -259,6 +263,14 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                     c["first_team"] = json!("Marketing");
                     c["moved_by"] = json!(if note.is_empty() { "" } else { "bob" });
                     c["moved_at"] = json!("11:05 UTC");
+                    c["rule"] = json!("");
+                    c["always"] = json!(if note.is_empty() {
+                        ""
+                    } else {
+                        "rule 3 of org-b: `budget`"
+                    });
+                    out.push(c.clone());
+                    c["rule"] = json!("rule 2 of org-b: `eng-*`");
                     out.push(c);
                 }
             }
@@ -331,11 +343,33 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                     "unknown": "", "commands": [], "mention": "@sharebot "}));
             }
         }
+        "command_rules.md.j2" => {
+            let base = json!({"org": "Org A", "name": "org-a", "mention": "@sharebot ",
+                "fallback": "waits for review in **Shared Inbox**", "position": 2, "from": 1,
+                "what": "`eng-*` → accept into **Engineering**", "apply_pending": false,
+                "inbox": "", "left": 0, "count": 0, "channel": "eng-infra",
+                "channel_type": "public", "rule": "", "rules": []});
+            for reply in ["list", "added", "removed", "moved", "no_such_rule", "test"] {
+                for full in [false, true] {
+                    let mut c = base.clone();
+                    c["reply"] = json!(reply);
+                    if full {
+                        c["rules"] = json!([{"position": 1, "what": "`eng-*` → review", "apply_pending": true}]);
+                        c["apply_pending"] = json!(true);
+                        c["inbox"] = json!("Shared Inbox");
+                        c["left"] = json!(2);
+                        c["count"] = json!(3);
+                        c["rule"] = json!("rule 1 of org-a: `eng-*`");
+                    }
+                    out.push(c);
+                }
+            }
+        }
         "command_connections.md.j2" => {
             out.push(json!({"rows": [], "mention": "@sharebot ", "leader": null}));
             out.push(
                 json!({"rows": [{"org": "Org B", "name": "org-b", "status": "🟢 Connected",
-                "last_seen": "1 min ago", "receives": "review → Shared Inbox", "shared_out": "2",
+                "last_seen": "1 min ago", "receives": "review → Shared Inbox", "rules": 2, "shared_out": "2",
                 "shared_in": "5 (1 pending)"}], "mention": "", "leader": null}),
             );
             out.push(json!({"rows": [], "mention": "",

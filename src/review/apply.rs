@@ -58,9 +58,17 @@ pub async fn decision(ctx: &Context, request_id: &str) {
             }
             // The database keeps no click from a dialog; both are audited alike.
             let what = verdict.audit_action(request.how().unwrap_or(How::Click));
+            // A rule's decision names the rule, as it read then.
+            let decided = request.rule.as_ref().map(|rule| match verdict {
+                Verdict::Accept => format!(
+                    "accepted into {} by {rule}",
+                    team_name(&teams, request.team_id.as_deref())
+                ),
+                _ => format!("rejected by {rule}"),
+            });
             let detail = json!({
                 "channel": request.channel_display_name, "org": request.org_name,
-                "team_id": request.team_id, "note": request.note,
+                "team_id": request.team_id, "note": request.note, "decided": decided,
             });
             if let Err(err) = ctx
                 .store

@@ -65,7 +65,7 @@ impl Review {
             return Err(Unsettled::NotReceived);
         }
         let request = self
-            .take_in(remote, policy.policy, &channel, &teams)
+            .take_in(remote, &policy, &channel, &teams)
             .await
             .map_err(|e| failed(&e))?;
         if let Some(request) = request {

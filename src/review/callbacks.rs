@@ -17,8 +17,8 @@ use crate::store::{
 
 use super::context::{find_team, team_name};
 use super::message::{
-    render, timestamp, ACCEPT, CHOOSE, REJECT, REJECT_REASON, RELOCATE, REVIEW_BUTTON,
-    REVIEW_DIALOG, REVIEW_REJECT_DIALOG, TEAM_MENU,
+    render, timestamp, ACCEPT, ALWAYS_DIALOG, ALWAYS_REJECT, ALWAYS_REJECT_EDIT, CHOOSE, REJECT,
+    REJECT_REASON, RELOCATE, REVIEW_BUTTON, REVIEW_DIALOG, REVIEW_REJECT_DIALOG, TEAM_MENU,
 };
 use super::reject::REASON_MAX;
 use super::signing::Unsealed;
@@ -215,6 +215,8 @@ impl Review {
             CHOOSE => self.open_team_dialog(click, &request).await,
             REJECT_REASON => self.open_reject_dialog(click, &request).await,
             RELOCATE => self.relocate_from_menu(click, &request).await,
+            ALWAYS_REJECT => self.always_reject(click, &request, &notification).await,
+            ALWAYS_REJECT_EDIT => self.open_always_dialog(click, &request).await,
             _ => Ok(self.reply(&request, "invalid", json!({}))),
         }
     }
@@ -380,11 +382,16 @@ impl Review {
     ) -> Result<SubmitDialogResponse, CallbackRefusal> {
         let state: Map<String, Value> = serde_json::from_str(&submit.state).unwrap_or_default();
         self.ctx.signer.open(&state).map_err(refusal)?;
-        let (Some(kind @ (REVIEW_DIALOG | REVIEW_REJECT_DIALOG)), Some(request_id), Some(user)) = (
+        let (
+            Some(kind @ (REVIEW_DIALOG | REVIEW_REJECT_DIALOG | ALWAYS_DIALOG)),
+            Some(request_id),
+            Some(user),
+        ) = (
             text(&state, "kind"),
             text(&state, "request"),
             text(&state, "user"),
-        ) else {
+        )
+        else {
             return Err(CallbackRefusal::Forged);
         };
         if submit.cancelled {
@@ -400,7 +407,12 @@ impl Review {
                 "This dialog was opened for someone else. Nothing was changed.",
             ));
         }
-        match self.checked_dialog(&submit, request_id, kind).await {
+        let checked = if kind == ALWAYS_DIALOG {
+            self.always_dialog_submitted(&submit, request_id).await
+        } else {
+            self.checked_dialog(&submit, request_id, kind).await
+        };
+        match checked {
             Ok(answer) => Ok(answer),
             Err(err) => {
                 tracing::warn!(request = request_id, "dialog failed: {err}");

@@ -152,6 +152,16 @@ impl Context {
         (!admins.is_empty()).then_some((admins, teams, remotes))
     }
 
+    /// The name of connection `remote_id` as the last reconcile read it ("org-b"; "its
+    /// connection" before any did).
+    pub fn connection_name(&self, remote_id: &str) -> String {
+        lock(&self.remotes)
+            .iter()
+            .find(|r| r.remote_id == remote_id)
+            .map(|r| r.name.clone())
+            .unwrap_or_else(|| "its connection".into())
+    }
+
     /// Remembers the connections a reconcile read.
     pub fn remember_remotes(&self, remotes: &[RemoteCluster]) {
         *lock(&self.remotes) = remotes.to_vec();

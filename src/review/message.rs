@@ -22,11 +22,17 @@ pub const REJECT: &str = "reject";
 pub const CHOOSE: &str = "choose";
 pub const REJECT_REASON: &str = "rejectreason";
 pub const RELOCATE: &str = "relocate";
+/// On a rejected request: a reject rule for exactly that name, or one whose pattern the admin
+/// edits in a dialog.
+pub const ALWAYS_REJECT: &str = "alwaysreject";
+pub const ALWAYS_REJECT_EDIT: &str = "alwaysrejectedit";
 
 /// The `kind` of a review button's sealed context (a sealed map is good only for its kind).
 pub const REVIEW_BUTTON: &str = "review_button";
 /// The `kind` of the team dialog's sealed state.
 pub const REVIEW_DIALOG: &str = "review_dialog";
+/// The `kind` of the Always reject dialog's sealed state.
+pub const ALWAYS_DIALOG: &str = "always_reject_dialog";
 /// The `kind` of the reject dialog's sealed state.
 pub const REVIEW_REJECT_DIALOG: &str = "review_reject_dialog";
 
@@ -250,6 +256,15 @@ impl Context {
                 None => String::new(),
             };
             let moved_at = request.moved_at.map(timestamp).unwrap_or_default();
+            // A refusal an admin made: it may become a rule, unless one already refuses the name.
+            let always = if request.state == RequestState::Rejected
+                && request.rule.is_none()
+                && request.how() != Some(How::Expiry)
+            {
+                self.rule_rejecting(request).await?
+            } else {
+                None
+            };
             let first_team = request
                 .accepted_team_id
                 .as_deref()
@@ -269,6 +284,8 @@ impl Context {
                 "at": at,
                 "note": request.note.clone().unwrap_or_default(),
                 "told": request.did("told"),
+                "rule": request.rule.clone().unwrap_or_default(),
+                "always": always.as_ref().map(|r| r.1.clone()).unwrap_or_default(),
             });
             let text = if outcome == "auto_accepted_fresh" {
                 render(self, "auto_accept_notice.md.j2", request, context)?
@@ -281,6 +298,24 @@ impl Context {
                 _ => NEUTRAL_COLOR,
             };
             let mut actions = Vec::new();
+            if request.state == RequestState::Rejected
+                && request.rule.is_none()
+                && request.how() != Some(How::Expiry)
+                && always.is_none()
+            {
+                let name = format!(
+                    "Always reject {} from {}",
+                    request.channel_name, request.org_name
+                );
+                actions.push(self.button(request, ALWAYS_REJECT, &name, "danger", recipient));
+                actions.push(self.button(
+                    request,
+                    ALWAYS_REJECT_EDIT,
+                    "Always reject…",
+                    "default",
+                    recipient,
+                ));
+            }
             if request.state == RequestState::Accepted {
                 let elsewhere: Vec<Team> = teams
                     .iter()
@@ -314,6 +349,28 @@ impl Context {
             },
             ..Post::default()
         })
+    }
+}
+
+impl Context {
+    /// The first reject rule of the request's connection that matches its channel exactly as
+    /// it arrived, with its name ("rule 3 of org-a: `budget`"), if any.
+    pub(super) async fn rule_rejecting(
+        &self,
+        request: &ReviewRequest,
+    ) -> Result<Option<(crate::store::StoredRule, String)>, ReviewError> {
+        let rules = self.store.rules(&request.remote_id).await?;
+        let facts = super::rules::Facts {
+            name: &request.channel_name,
+            display_name: &request.channel_display_name,
+            channel_type: &request.channel_type,
+        };
+        Ok(super::rules::first_match(&rules, facts)
+            .filter(|r| matches!(r.rule.action, crate::store::RuleAction::Reject { .. }))
+            .map(|r| {
+                let connection = self.connection_name(&request.remote_id);
+                (r.clone(), super::rules::describe(r, &connection))
+            }))
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`reject`]: a reject with its reason, for clicks, dialogs and rules.
 //! - [`message`]: the posts; [`signing`]: the HMAC over every action's context.
 
+mod always;
 mod apply;
 mod arrival;
 mod callbacks;
@@ -18,6 +19,7 @@ mod message;
 mod reconcile;
 mod reject;
 mod resign;
+mod rules;
 mod signing;
 mod team_admins;
 
@@ -32,6 +34,10 @@ pub use context::{Context, Places, ADMIN_CHECK_TTL};
 pub use declines::{subject as decline_subject, DECLINED};
 pub use message::{ago, timestamp, ACCEPT, CHOOSE, REJECT, REJECT_REASON, RELOCATE, TEAM_MENU};
 pub use reject::REASON_MAX;
+pub use rules::{
+    action_phrase, describe as describe_rule, route, summary as rule_summary, Facts, Pattern,
+    Routed, RuleChange, PATTERN_MAX,
+};
 pub use signing::{Opened, Signer, Unsealed};
 
 pub(crate) use callbacks::refusal;

@@ -15,7 +15,9 @@ use crate::mattermost::models::{
 };
 use crate::metrics::Metrics;
 use crate::notify::Target;
-use crate::store::{Claim, Decider, How, NewRequest, Policy, RequestState, ReviewRequest, Verdict};
+use crate::store::{
+    Claim, ConnectionPolicy, Decider, How, NewRequest, Policy, RequestState, ReviewRequest, Verdict,
+};
 
 use super::message::render;
 use super::{apply, Review, ReviewError, BOT_ACTOR};
@@ -49,7 +51,13 @@ impl Review {
 
         // Decisions a restart cut short are finished first (they hold their request's lock).
         for request in ctx.store.decisions_in_progress().await? {
-            if !self.is_applying(&request.id) {
+            if self.is_applying(&request.id) {
+                continue;
+            }
+            if request.rule.is_some() {
+                // Its announcement may not have gone out before the restart.
+                self.announce_and_apply(&request, &teams).await;
+            } else {
                 self.spawn_apply(request.id.clone());
             }
         }
@@ -73,6 +81,7 @@ impl Review {
             .list_remote_clusters(&RemoteClusterFilter::default())
             .await?;
         ctx.remember_remotes(&remotes);
+        self.keep_rules_in_the_inbox(&remotes).await;
         let mut live_links: HashSet<(String, String)> = HashSet::new();
         let mut listed: HashSet<String> = HashSet::new();
         // Channels read (alive) during this pass need no second look below.
@@ -89,6 +98,10 @@ impl Review {
                     tracing::warn!(remote = %remote.name, "cannot read the connection's channels: {err}")
                 }
             }
+        }
+        // Channels pending from before a rule written `--apply-pending`, routed by it now.
+        if let Err(err) = self.apply_rules_to_pending(&remotes, &teams).await {
+            tracing::warn!("cannot route the pending channels by the rules added since (tried at the next pass): {err}");
         }
         // A deleted connection's channels are no longer shared with us.
         for remote in remotes.iter().filter(|r| r.delete_at != 0) {
@@ -222,25 +235,34 @@ impl Review {
             if channel.is_shared() {
                 read_now.insert(channel.id.clone());
             }
-            self.take_in(remote, policy.policy, &channel, teams).await?;
+            self.take_in(remote, &policy, &channel, teams).await?;
         }
         Ok(())
     }
 
-    /// Records a received channel by its connection's policy: a request for review when it
-    /// landed in the inbox team, an auto-accepted one (with its notice in the admin channel),
-    /// nothing when it was placed elsewhere. Returns the request waiting for review, if any.
+    /// Records a received channel by its connection's rules and policy: when it landed in the
+    /// inbox team, the first matching rule (else an auto-accept policy) decides it, or it
+    /// waits for review; when it landed elsewhere, an auto-accepted one (with its notice in
+    /// the admin channel), else nothing (it was placed already). Returns the request waiting
+    /// for review, if any.
     pub(super) async fn take_in(
         &self,
         remote: &RemoteCluster,
-        policy: Policy,
+        policy: &ConnectionPolicy,
         channel: &Channel,
         teams: &[Team],
     ) -> Result<Option<ReviewRequest>, ReviewError> {
         let ctx = &*self.ctx;
-        let new = self.new_request(remote, channel).await?;
-        match policy {
-            Policy::Review if channel.team_id == ctx.places.inbox_team.id => {
+        let mut new = self.new_request(remote, channel).await?;
+        let in_inbox = channel.team_id == ctx.places.inbox_team.id;
+        if in_inbox {
+            match self.take_in_by_rules(remote, policy, new, teams).await? {
+                Some(review) => new = review,
+                None => return Ok(None),
+            }
+        }
+        match policy.policy {
+            Policy::Review | Policy::AutoAccept if in_inbox => {
                 let (request, created) = ctx.store.open_request(&new).await?;
                 if created {
                     ctx.store

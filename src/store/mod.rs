@@ -10,6 +10,7 @@ mod leader;
 mod notifications;
 mod policies;
 mod requests;
+mod rules;
 mod stats;
 
 use std::str::FromStr;
@@ -27,6 +28,7 @@ pub use leader::Leadership;
 pub use notifications::NotificationPost;
 pub use policies::{ConnectionPolicy, Policy};
 pub use requests::{Decision, NewRequest, PendingPages, RequestState, ReviewRequest};
+pub use rules::{NewRule, RuleAction, RuleAudit, StoredRule, RULE_AUDIT};
 pub use stats::RequestCount;
 
 use crate::config::{DatabaseConfig, Dialect};

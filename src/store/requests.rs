@@ -81,6 +81,8 @@ pub struct ReviewRequest {
     /// A relocation recorded and not yet done or rolled back: the team and who asked.
     pub relocating_to: Option<String>,
     pub relocating_by: Option<String>,
+    /// The routing rule that decided it, as it read then ("rule 2 of org-b: `eng-*`").
+    pub rule: Option<String>,
 }
 
 impl ReviewRequest {
@@ -96,13 +98,13 @@ impl ReviewRequest {
     }
 
     /// How the request was (or is being) decided, as far as the database tells: a withdrawal,
-    /// the auto-accept rule, or sharebot declining it on expiry; `None` while pending and for
+    /// the auto-accept policy or a routing rule, or sharebot declining it on expiry; `None` while pending and for
     /// an admin's decision (a click and the dialog are stored alike).
     pub fn how(&self) -> Option<How> {
         if self.state == RequestState::Withdrawn {
             return Some(How::Withdrawal);
         }
-        if self.auto_accepted {
+        if self.auto_accepted || self.rule.is_some() {
             return Some(How::Rule);
         }
         match (&self.decided_by, self.verdict()) {
@@ -159,7 +161,7 @@ pub enum Decision {
 const COLUMNS: &str = "id, remote_id, channel_id, channel_name, channel_display_name, channel_type, channel_purpose, \
      state, team_id, decided_by, decided_at, note, reminded_at, created_at, updated_at, \
      org_name, channel_header, suggested_team_id, auto_accepted, deciding, progress, \
-     accepted_team_id, moved_by, moved_at, relocating_to, relocating_by";
+     accepted_team_id, moved_by, moved_at, relocating_to, relocating_by, decided_by_rule";
 
 fn request(row: &sqlx::any::AnyRow) -> Result<ReviewRequest, StoreError> {
     use sqlx::Row;
@@ -194,6 +196,7 @@ fn request(row: &sqlx::any::AnyRow) -> Result<ReviewRequest, StoreError> {
         moved_at: row.try_get("moved_at")?,
         relocating_to: row.try_get("relocating_to")?,
         relocating_by: row.try_get("relocating_by")?,
+        rule: row.try_get("decided_by_rule")?,
     })
 }
 
@@ -469,6 +472,80 @@ impl Store {
         })
     }
 
+    /// Records a discovered channel with a routing rule's decision already claimed (sharebot
+    /// deciding, `rule` saying which rule), in one insert: no pass ever sees it pending and
+    /// undecided, so no admin is asked about it. When the channel has a request already,
+    /// nothing is written: returns the channel's request and whether this call made it.
+    pub async fn open_request_by_rule(
+        &self,
+        new: &NewRequest,
+        claim: &Claim<'_>,
+        rule: &str,
+    ) -> Result<(ReviewRequest, bool), StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "INSERT INTO review_requests (id, remote_id, channel_id, channel_name, channel_display_name, channel_type,
+                 channel_purpose, state, created_at, updated_at, org_name, channel_header, suggested_team_id,
+                 deciding, team_id, decided_by, decided_at, note, progress, decided_by_rule)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $9, $10, $11, $12, $13, $14, $8, $15, '', $16)
+             ON CONFLICT (channel_id) WHERE state <> 'withdrawn' DO NOTHING",
+        )
+        .bind(new_id())
+        .bind(&new.remote_id)
+        .bind(&new.channel_id)
+        .bind(&new.channel_name)
+        .bind(&new.channel_display_name)
+        .bind(&new.channel_type)
+        .bind(&new.channel_purpose)
+        .bind(now)
+        .bind(&new.org_name)
+        .bind(&new.channel_header)
+        .bind(new.suggested_team_id.as_deref())
+        .bind(claim.verdict.as_str())
+        .bind(claim.team_id)
+        .bind(claim.by.as_str())
+        .bind(claim.note)
+        .bind(rule)
+        .execute(&self.pool)
+        .await?;
+        let current = self
+            .live_request_for_channel(&new.channel_id)
+            .await?
+            .ok_or(StoreError::Query(sqlx::Error::RowNotFound))?;
+        Ok((current, done.rows_affected() == 1))
+    }
+
+    /// [`Store::begin_decision`] by a routing rule (`rule` saying which), for a request that
+    /// was pending before the rule was written (`rule add … --apply-pending`).
+    pub async fn begin_decision_by_rule(
+        &self,
+        id: &str,
+        claim: &Claim<'_>,
+        rule: &str,
+    ) -> Result<Decision, StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE review_requests SET deciding = $1, team_id = $2, decided_by = $3, decided_at = $4, note = $5,
+                 progress = '', decided_by_rule = $6, updated_at = $4
+             WHERE id = $7 AND state = 'pending' AND deciding IS NULL",
+        )
+        .bind(claim.verdict.as_str())
+        .bind(claim.team_id)
+        .bind(claim.by.as_str())
+        .bind(now)
+        .bind(claim.note)
+        .bind(rule)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        let current = self.request(id).await?;
+        Ok(match (done.rows_affected(), current) {
+            (_, None) => Decision::NotFound,
+            (1, Some(r)) => Decision::Made(r),
+            (_, Some(r)) => Decision::AlreadyDecided(r),
+        })
+    }
+
     /// Records that a step of the decision being applied is done.
     pub async fn add_progress(&self, id: &str, step: &str) -> Result<(), StoreError> {
         sqlx::query(
@@ -506,7 +583,7 @@ impl Store {
     pub async fn abandon_decision(&self, id: &str) -> Result<Option<ReviewRequest>, StoreError> {
         sqlx::query(
             "UPDATE review_requests SET deciding = NULL, team_id = NULL, decided_by = NULL, decided_at = NULL,
-                 note = NULL, progress = '', updated_at = $1
+                 note = NULL, progress = '', decided_by_rule = NULL, updated_at = $1
              WHERE id = $2 AND state = 'pending' AND deciding IS NOT NULL",
         )
         .bind(now_ms())
