@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::bot::{self, BotError, RunningBot, Tuning};
+use crate::clock::Clock;
 use crate::commands::Commands;
 use crate::config::Config;
 use crate::http::{CallbackRefusal, Callbacks, DynCallbacks};
@@ -19,6 +20,7 @@ use crate::mattermost::models::{
 use crate::mattermost::Event;
 use crate::notify::Templates;
 use crate::review::{self, Review};
+use crate::watch::Watch;
 
 /// Starts the bot with the review workflow and the chat commands: templates, database,
 /// Mattermost checks, HTTP server (callbacks included), WebSocket listener, reconcile loop.
@@ -56,22 +58,37 @@ pub async fn start(
             &setup.config.server.public_url,
             setup.tuning.notice_sync_wait,
         );
-        Arc::new(Sharebot::new(Review::new(context.with_metrics(metrics))))
+        let clock = setup.tuning.clock.clone();
+        Arc::new(Sharebot::with_clock(
+            Review::new(context.with_metrics(metrics)),
+            clock,
+        ))
     })
     .await
 }
 
-/// Review + commands.
+/// Review + commands + the connection watch.
 #[derive(Clone)]
 pub struct Sharebot {
     pub review: Review,
     pub commands: Commands,
+    pub watch: Watch,
 }
 
 impl Sharebot {
     pub fn new(review: Review) -> Sharebot {
+        Sharebot::with_clock(review, Clock::default())
+    }
+
+    /// With `clock` as the watch's notion of now.
+    pub fn with_clock(review: Review, clock: Clock) -> Sharebot {
         let commands = Commands::new(review.clone());
-        Sharebot { review, commands }
+        let watch = Watch::new(review.context().clone(), clock);
+        Sharebot {
+            review,
+            commands,
+            watch,
+        }
     }
 }
 
@@ -91,11 +108,12 @@ impl crate::bot::Domain for Sharebot {
     }
 
     fn background(self: Arc<Self>, stop: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
-        // One task for both loops, so aborting it (a kill) stops both.
+        // One task for every loop, so aborting it (a kill) stops them all.
         let review = self.review.clone().run(stop.clone());
-        let commands = self.commands.clone().run_background(stop);
+        let commands = self.commands.clone().run_background(stop.clone());
+        let watch = self.watch.clone().run(stop);
         Some(tokio::spawn(async move {
-            tokio::join!(review, commands);
+            tokio::join!(review, commands, watch);
         }))
     }
 }

@@ -35,6 +35,8 @@ pub struct Tuning {
     /// How long a reject waits for its notice to reach the other organization before it
     /// stops the channel syncing anyway.
     pub notice_sync_wait: Duration,
+    /// What the time-driven loops read as now (tests move it).
+    pub clock: crate::clock::Clock,
 }
 
 impl Default for Tuning {
@@ -44,6 +46,7 @@ impl Default for Tuning {
             websocket: WsOptions::default(),
             resume_flush: Duration::from_millis(500),
             notice_sync_wait: Duration::from_secs(15),
+            clock: crate::clock::Clock::default(),
         }
     }
 }

@@ -66,6 +66,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         "share_declined.md.j2",
         include_str!("../../templates/share_declined.md.j2"),
     ),
+    (
+        "connection_watch.md.j2",
+        include_str!("../../templates/connection_watch.md.j2"),
+    ),
 ];
 
 /// Every answer `command_reply.md.j2` has a branch for.
@@ -265,6 +269,15 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
         }
         "reject_notice.md.j2" | "reminder.md.j2" => out.push(request),
         "share_declined.md.j2" => out.push(json!({"org": "Org B", "channel": "launch-plan"})),
+        "connection_watch.md.j2" => {
+            for kind in ["offline", "online", "invite_expiring", "invite_expired"] {
+                for (since, counts) in [("2026-01-01 10:00 UTC", json!(2)), ("", json!(null))] {
+                    out.push(json!({"kind": kind, "org": "Org B", "name": "org-b",
+                        "since": since, "away": "12 min", "expires_at": "2026-01-03 10:00 UTC",
+                        "outgoing": counts, "incoming": counts, "mention": "@sharebot "}));
+                }
+            }
+        }
         "auto_accept_notice.md.j2" => {
             let mut c = request;
             c["team"] = json!("Marketing");

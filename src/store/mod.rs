@@ -10,6 +10,7 @@ mod notifications;
 mod policies;
 mod requests;
 mod stats;
+mod watch;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -26,6 +27,7 @@ pub use notifications::NotificationPost;
 pub use policies::{ConnectionPolicy, Policy};
 pub use requests::{Decision, NewRequest, PendingPages, RequestState, ReviewRequest};
 pub use stats::RequestCount;
+pub use watch::Health;
 
 use crate::config::{DatabaseConfig, Dialect};
 

@@ -30,7 +30,8 @@ pub(crate) async fn accept(
         remote_token: remote_token.clone(),
         ..draft
     };
-    rc.pre_save();
+    let now = state.db().now();
+    rc.pre_save(now);
     rc.validate()?;
     {
         let mut db = state.db();
