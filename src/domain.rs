@@ -12,7 +12,8 @@ use crate::bot::{self, BotError, RunningBot, Tuning};
 use crate::clock::Clock;
 use crate::commands::Commands;
 use crate::config::Config;
-use crate::http::{CallbackRefusal, Callbacks, DynCallbacks};
+use crate::commands::CommandError;
+use crate::http::{AuditFuture, AuditRefusal, AuditSource, CallbackRefusal, Callbacks, DynCallbacks};
 use crate::mattermost::models::{
     PostActionIntegrationRequest, PostActionIntegrationResponse, SubmitDialogRequest,
     SubmitDialogResponse,
@@ -107,6 +108,10 @@ impl crate::bot::Domain for Sharebot {
         Some(self)
     }
 
+    fn audit(self: Arc<Self>) -> Option<Arc<dyn AuditSource>> {
+        Some(self)
+    }
+
     fn background(self: Arc<Self>, stop: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
         // One task for every loop, so aborting it (a kill) stops them all.
         let review = self.review.clone().run(stop.clone());
@@ -115,6 +120,21 @@ impl crate::bot::Domain for Sharebot {
         Some(tokio::spawn(async move {
             tokio::join!(review, commands, watch);
         }))
+    }
+}
+
+impl AuditSource for Sharebot {
+    fn search<'a>(&'a self, query: &'a [(String, String)]) -> AuditFuture<'a> {
+        Box::pin(async move {
+            self.commands
+                .audit_lines(query)
+                .await
+                .map_err(|err| match err {
+                    CommandError::Usage(e) => AuditRefusal::BadQuery(e.message),
+                    CommandError::NotFound(why) => AuditRefusal::NotFound(why),
+                    other => AuditRefusal::Unavailable(other.user_message()),
+                })
+        })
     }
 }
 

@@ -154,6 +154,12 @@ pub async fn start_with<D: Domain>(
         mattermost: link.clone(),
         metrics: metrics.clone(),
         callbacks: domain.clone().callbacks(),
+        audit: config
+            .server
+            .audit_token
+            .clone()
+            .zip(domain.clone().audit())
+            .map(|(token, source)| http::AuditRoute { token, source }),
     });
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(http::serve(listener, router, async move {

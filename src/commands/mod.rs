@@ -3,9 +3,10 @@
 //! context, and answered in the command's thread.
 //!
 //! - [`parse`]: the typed command and its grammar; [`lookup`]: finding what a command names.
-//! - [`connections`], [`sharing`], [`requests`]: the handlers.
+//! - [`connections`], [`sharing`], [`requests`], [`audit`]: the handlers.
 //! - [`buttons`]: the signed buttons and the dialog commands answer with.
 
+mod audit;
 mod buttons;
 mod connections;
 mod lookup;
@@ -443,7 +444,9 @@ impl Commands {
             }
             Command::Whois { user } => self.whois(asked, &user).await.map(Some),
             Command::Info { channel } => self.info(asked, &channel).await.map(Some),
-            Command::Audit { count } => self.audit(asked, count).await.map(Some),
+            Command::Audit { count, filter } => {
+                self.audit(asked, count, &filter).await.map(Some)
+            }
         }
     }
 

@@ -72,8 +72,24 @@ pub enum Command {
     Whois { user: String },
     /// `info ~channel`.
     Info { channel: ChannelRef },
-    /// `audit [count]`: 1..=100, default 10.
-    Audit { count: usize },
+    /// `audit [count] [--connection <name>] [--action <word>] [--by @user] [--since 7d]
+    /// [--page N]`: count 1..=100, default 10.
+    Audit { count: usize, filter: AuditFilter },
+}
+
+/// What `audit` (and `GET /audit`) narrows the entries to; all of it optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// A connection name, lower-cased.
+    pub connection: Option<String>,
+    /// One of [`crate::store::AUDIT_ACTIONS`].
+    pub action: Option<&'static str>,
+    /// A username without `@`, lower-cased.
+    pub by: Option<String>,
+    /// Only entries this recent (seconds).
+    pub since_secs: Option<u64>,
+    /// 1-based page of `count` entries, newest first.
+    pub page: usize,
 }
 
 /// Why a message could not be parsed.
@@ -135,6 +151,8 @@ const ALIASES: &[(&str, &str)] = &[
 const DEFAULT_AUDIT_COUNT: usize = 10;
 /// The most audit entries one `audit` shows.
 const MAX_AUDIT_COUNT: usize = 100;
+/// The furthest page `audit --page` goes to.
+const MAX_AUDIT_PAGE: usize = 10_000;
 /// The longest connection name.
 const MAX_NAME_LEN: usize = 64;
 /// How far (Levenshtein) an unknown word may be from a command to be suggested.
@@ -170,7 +188,7 @@ pub fn usage(command: &str) -> Option<&'static str> {
         "move" => "move ~channel to <team>",
         "whois" => "whois @user",
         "info" => "info ~channel",
-        "audit" => "audit [count]",
+        "audit" => "audit [count] [--connection <name>] [--action accepted|rejected|expired|withdrawn|shared|unshared|rule|policy|requested|approved|denied] [--by @user] [--since 7d] [--page N]",
         _ => return None,
     })
 }
@@ -246,8 +264,12 @@ pub fn describe(command: &str) -> Option<(&'static str, &'static [&'static str])
             &["info ~launch-plan", "info \"Launch plan\""],
         ),
         "audit" => (
-            "Show the latest admin actions (10 unless you say how many, at most 100).",
-            &["audit", "audit 20"],
+            "Search the audit, newest first (10 entries unless you say how many, at most 100): \
+             by connection, action, who, how recent, page by page.",
+            &[
+                "audit 20 --connection org-b --action accepted --since 7d",
+                "audit --by @alice --page 2",
+            ],
         ),
         _ => return None,
     })
@@ -873,28 +895,144 @@ fn parse_whois(args: &[Tok]) -> Result<Command, ParseError> {
 }
 
 fn parse_audit(args: &[Tok]) -> Result<Command, ParseError> {
-    const AUDIT: &str = "audit";
-    let Some(tok) = at_most_one(AUDIT, args)? else {
-        return Ok(Command::Audit {
-            count: DEFAULT_AUDIT_COUNT,
-        });
-    };
-    let text = tok.text.trim();
-    let count = if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) {
-        text.parse::<usize>().ok()
-    } else {
-        None
-    };
-    match count {
-        Some(count) if (1..=MAX_AUDIT_COUNT).contains(&count) => Ok(Command::Audit { count }),
-        _ => Err(err(
-            AUDIT,
-            format!(
-                "`audit` takes a number from 1 to {MAX_AUDIT_COUNT}, not \"{}\".",
-                shown(text)
-            ),
-        )),
+    let mut count = None;
+    let mut pairs = Vec::new();
+    let mut rest = args.iter().peekable();
+    while let Some(tok) = rest.next() {
+        match flag_of(tok) {
+            Some(flag) => {
+                let value = match flag.value {
+                    Some(v) => v,
+                    None => rest
+                        .next_if(|t| flag_of(t).is_none())
+                        .map(|t| t.text.clone())
+                        .unwrap_or_default(),
+                };
+                pairs.push((flag.name, value));
+            }
+            None if count.is_none() => count = Some(tok.text.clone()),
+            None => return Err(too_many(AUDIT, tok, false)),
+        }
     }
+    let (count, filter) = audit_query(count.as_deref(), &pairs)?;
+    Ok(Command::Audit { count, filter })
+}
+
+const AUDIT: &str = "audit";
+
+/// The audit query from a count and `(option, value)` pairs (option names without dashes):
+/// what `audit` parses from the message and `GET /audit` from its query string.
+pub fn audit_query(
+    count: Option<&str>,
+    pairs: &[(String, String)],
+) -> Result<(usize, AuditFilter), ParseError> {
+    let count = match count.map(str::trim) {
+        None => DEFAULT_AUDIT_COUNT,
+        Some(text) => number(text)
+            .filter(|n| (1..=MAX_AUDIT_COUNT).contains(n))
+            .ok_or_else(|| {
+                err(
+                    AUDIT,
+                    format!(
+                        "`audit` takes a number from 1 to {MAX_AUDIT_COUNT}, not \"{}\".",
+                        shown(text)
+                    ),
+                )
+            })?,
+    };
+    let mut filter = AuditFilter {
+        page: 1,
+        ..AuditFilter::default()
+    };
+    let mut seen = Vec::new();
+    for (name, value) in pairs {
+        let value = value.trim();
+        if seen.contains(name) {
+            return Err(err(AUDIT, format!("`--{name}` is given twice: give it once.")));
+        }
+        seen.push(name.clone());
+        let needs = |example: &str| err(AUDIT, format!("`--{name}` needs a value, like `--{name} {example}`."));
+        match name.as_str() {
+            "connection" => {
+                if value.is_empty() {
+                    return Err(needs("org-b"));
+                }
+                let tok = Tok { text: value.to_string(), quoted: false, leading_quote: false };
+                filter.connection = Some(connection_name(AUDIT, &tok)?);
+            }
+            "action" => {
+                let word = value.to_lowercase();
+                filter.action = Some(
+                    crate::store::AUDIT_ACTIONS
+                        .iter()
+                        .copied()
+                        .find(|a| *a == word)
+                        .ok_or_else(|| {
+                            err(AUDIT, format!("`--action` is one of {}, not \"{}\".",
+                                crate::store::AUDIT_ACTIONS.join(", "), shown(value)))
+                        })?,
+                );
+            }
+            "by" => {
+                let user = value.strip_prefix('@').unwrap_or(value).to_lowercase();
+                if user.is_empty() {
+                    return Err(needs("@alice"));
+                }
+                if user.contains(|c: char| c.is_whitespace() || c == '@') {
+                    return Err(err(AUDIT, format!("\"{}\" is not a username: type it like `@alice`.", shown(value))));
+                }
+                filter.by = Some(user);
+            }
+            "since" => {
+                if value.is_empty() {
+                    return Err(needs("7d"));
+                }
+                filter.since_secs = Some(age(value).ok_or_else(|| {
+                    err(AUDIT, format!("`--since` takes an age like `7d`, `12h` or `30m`, not \"{}\".", shown(value)))
+                })?);
+            }
+            "page" => {
+                if value.is_empty() {
+                    return Err(needs("2"));
+                }
+                filter.page = number(value)
+                    .filter(|n| (1..=MAX_AUDIT_PAGE).contains(n))
+                    .ok_or_else(|| {
+                        err(AUDIT, format!("`--page` takes a number from 1 to {MAX_AUDIT_PAGE}, not \"{}\".", shown(value)))
+                    })?;
+            }
+            other => {
+                return Err(err(
+                    AUDIT,
+                    format!("unknown option --{}: use --connection, --action, --by, --since or --page.", shown(other)),
+                ))
+            }
+        }
+    }
+    Ok((count, filter))
+}
+
+/// Digits only, as a number.
+fn number(text: &str) -> Option<usize> {
+    if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// `30m`, `12h`, `7d`, `2w` in seconds (at most ten years).
+fn age(text: &str) -> Option<u64> {
+    let text = text.to_lowercase();
+    let unit = match text.chars().last()? {
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 604_800,
+        _ => return None,
+    };
+    let n = number(&text[..text.len() - 1])? as u64;
+    let secs = n.checked_mul(unit)?;
+    (n > 0 && secs <= 3650 * 86_400).then_some(secs)
 }
 
 /// The value of `--team`: inline (`--team=x`) or the next token that is not a flag.
@@ -1133,6 +1271,17 @@ mod tests {
     }
 
     /// Asserts the error's message and command.
+    /// `audit [count]` with no filter.
+    fn plain_audit(count: usize) -> Command {
+        Command::Audit {
+            count,
+            filter: AuditFilter {
+                page: 1,
+                ..AuditFilter::default()
+            },
+        }
+    }
+
     fn error_is(text: &str, message: &str, command: Option<&str>) {
         let e = fails(text);
         assert_eq!(e.message, message, "message for {text:?}");
@@ -1729,13 +1878,77 @@ mod tests {
     }
 
     #[test]
+    fn audit_filters() {
+        let filtered = |count, filter| Command::Audit { count, filter };
+        assert_eq!(
+            ok("audit 20 --connection Org-B --action Accepted --by @Alice --since 7d --page 2"),
+            filtered(
+                20,
+                AuditFilter {
+                    connection: Some("org-b".into()),
+                    action: Some("accepted"),
+                    by: Some("alice".into()),
+                    since_secs: Some(7 * 86_400),
+                    page: 2,
+                }
+            )
+        );
+        assert_eq!(
+            ok("audit --since=12h --by alice 5"),
+            filtered(
+                5,
+                AuditFilter {
+                    by: Some("alice".into()),
+                    since_secs: Some(12 * 3600),
+                    page: 1,
+                    ..AuditFilter::default()
+                }
+            )
+        );
+        for word in crate::store::AUDIT_ACTIONS {
+            match ok(&format!("audit --action {word}")) {
+                Command::Audit { filter, .. } => assert_eq!(filter.action, Some(*word)),
+                other => panic!("{other:?}"),
+            }
+        }
+        let a = Some("audit");
+        error_is(
+            "audit --action frobbed",
+            "`--action` is one of accepted, rejected, expired, withdrawn, shared, unshared, rule, policy, requested, approved, denied, not \"frobbed\".",
+            a,
+        );
+        error_is("audit --since", "`--since` needs a value, like `--since 7d`.", a);
+        for bad in ["7", "d", "0d", "7y", "-1d", "99999w"] {
+            error_is(
+                &format!("audit --since {bad}"),
+                &format!("`--since` takes an age like `7d`, `12h` or `30m`, not \"{bad}\"."),
+                a,
+            );
+        }
+        error_is("audit --page 0", "`--page` takes a number from 1 to 10000, not \"0\".", a);
+        error_is("audit --by", "`--by` needs a value, like `--by @alice`.", a);
+        error_is("audit --by a@b", "\"a@b\" is not a username: type it like `@alice`.", a);
+        error_is("audit --page 1 --page 2", "`--page` is given twice: give it once.", a);
+        error_is(
+            "audit --who me",
+            "unknown option --who: use --connection, --action, --by, --since or --page.",
+            a,
+        );
+        error_is(
+            "audit --connection \"Org B\"",
+            "\"Org B\" is not a valid connection name: use 1–64 letters, digits, dots, dashes or underscores.",
+            a,
+        );
+    }
+
+    #[test]
     fn audit_bounds() {
-        assert_eq!(ok("audit"), Command::Audit { count: 10 });
-        assert_eq!(ok("log"), Command::Audit { count: 10 });
-        assert_eq!(ok("audit 1"), Command::Audit { count: 1 });
-        assert_eq!(ok("audit 20"), Command::Audit { count: 20 });
-        assert_eq!(ok("audit 100"), Command::Audit { count: 100 });
-        assert_eq!(ok("audit 007"), Command::Audit { count: 7 });
+        assert_eq!(ok("audit"), plain_audit(10));
+        assert_eq!(ok("log"), plain_audit(10));
+        assert_eq!(ok("audit 1"), plain_audit(1));
+        assert_eq!(ok("audit 20"), plain_audit(20));
+        assert_eq!(ok("audit 100"), plain_audit(100));
+        assert_eq!(ok("audit 007"), plain_audit(7));
         let a = Some("audit");
         for bad in [
             "0",
@@ -2118,7 +2331,7 @@ mod tests {
             (channel_ref(), team()).prop_map(|(channel, team)| Command::Move { channel, team }),
             "[a-z][a-z0-9._-]{0,10}".prop_map(|user| Command::Whois { user }),
             channel_ref().prop_map(|channel| Command::Info { channel }),
-            (1..=100usize).prop_map(|count| Command::Audit { count }),
+            (1..=100usize).prop_map(plain_audit),
         ]
     }
 
@@ -2220,7 +2433,7 @@ mod tests {
             Command::Whois { user } if bare => format!("whois {user}"),
             Command::Whois { user } => format!("whois @{user}"),
             Command::Info { channel } => format!("info {}", render_channel(channel, bare)),
-            Command::Audit { count } => format!("audit {count}"),
+            Command::Audit { count, .. } => format!("audit {count}"),
         }
     }
 

@@ -368,11 +368,17 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
             ]}));
         }
         "command_audit.md.j2" => {
-            out.push(json!({"entries": []}));
-            out.push(
-                json!({"entries": [{"at": "2026-01-01 10:00 UTC", "who": "alice",
-                "action": "connection.created", "about": "Org B"}]}),
-            );
+            for filtered in [false, true] {
+                out.push(json!({"entries": [], "total": 0, "first": 1, "last": 1, "page": 1,
+                    "next": "", "filtered": filtered}));
+            }
+            for next in ["", "@sharebot audit 10 --page 3"] {
+                out.push(
+                    json!({"entries": [{"at": "2026-01-01 10:00 UTC", "who": "alice",
+                    "action": "connection.created", "about": "Org B"}], "total": 25, "first": 11,
+                    "last": 20, "page": 2, "next": next, "filtered": true}),
+                );
+            }
         }
         "command_reply.md.j2" => {
             for reply in COMMAND_REPLIES {

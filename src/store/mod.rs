@@ -19,7 +19,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, Connection};
 use sqlx::{AnyPool, Executor};
 
-pub use audit::AuditEntry;
+pub use audit::{AuditConnection, AuditEntry, AuditQuery, AUDIT_ACTIONS};
 pub use buttons::ButtonPost;
 pub use commands::{CommandClaim, WaitingShare};
 pub use decisions::{Claim, Decider, How, Verdict, SHAREBOT};
