@@ -606,6 +606,15 @@ mod tests {
             ..typed.clone()
         };
         assert!(!typed_by_a_person(&system));
+        // The post the server writes in a channel that stops being shared with us
+        // (`sharedchannel/channelunshare.go`: `system_generic`, in the connection creator's
+        // name, who may be the bot's admin), even were it to mention the bot.
+        let unshared = Post {
+            post_type: "system_generic".into(),
+            message: "This channel is no longer shared. @sharebot disconnect org-b".into(),
+            ..Post::default()
+        };
+        assert!(!typed_by_a_person(&unshared));
     }
 
     /// The README's command table is the parser's usage lines, so the two cannot drift apart.
