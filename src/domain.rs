@@ -10,10 +10,12 @@ use tokio::task::JoinHandle;
 
 use crate::bot::{self, BotError, RunningBot, Tuning};
 use crate::clock::Clock;
+use crate::commands::CommandError;
 use crate::commands::Commands;
 use crate::config::Config;
-use crate::commands::CommandError;
-use crate::http::{AuditFuture, AuditRefusal, AuditSource, CallbackRefusal, Callbacks, DynCallbacks};
+use crate::http::{
+    AuditFuture, AuditRefusal, AuditSource, CallbackRefusal, Callbacks, DynCallbacks,
+};
 use crate::mattermost::models::{
     PostActionIntegrationRequest, PostActionIntegrationResponse, SubmitDialogRequest,
     SubmitDialogResponse,

@@ -46,11 +46,21 @@ async fn with_history(extra: &[(&str, &str)]) -> (World, sharebot::bot::RunningB
     let bot = world.start_bot().await;
     let admin = world.admin("sysadmin").await;
     wait("Org A discovered", || async {
-        let found = bot.store.audit_of("connection.discovered", "").await.unwrap();
+        let found = bot
+            .store
+            .audit_of("connection.discovered", "")
+            .await
+            .unwrap();
         (!found.is_empty()).then_some(())
     })
     .await;
-    says(&world, &admin, "@sharebot connect org-c \"Org C\" --review", &["org-c"]).await;
+    says(
+        &world,
+        &admin,
+        "@sharebot connect org-c \"Org C\" --review",
+        &["org-c"],
+    )
+    .await;
     says(
         &world,
         &admin,
@@ -64,52 +74,129 @@ async fn with_history(extra: &[(&str, &str)]) -> (World, sharebot::bot::RunningB
 #[tokio::test]
 async fn audit_filters_by_connection_action_person_and_age_page_by_page() {
     let (world, bot, admin) = with_history(&[]).await;
-    let answer = says(&world, &admin, "@sharebot audit --connection org-a", &["connection.policy", "connection.discovered"]).await;
+    let answer = says(
+        &world,
+        &admin,
+        "@sharebot audit --connection org-a",
+        &["connection.policy", "connection.discovered"],
+    )
+    .await;
     assert!(!answer.contains("connection.created"), "{answer}");
-    let answer = says(&world, &admin, "@sharebot audit --action policy --since 7d", &["connection.policy", "1–1 of 1"]).await;
+    let answer = says(
+        &world,
+        &admin,
+        "@sharebot audit --action policy --since 7d",
+        &["connection.policy", "1–1 of 1"],
+    )
+    .await;
     assert!(!answer.contains("connection.discovered"), "{answer}");
-    let answer = says(&world, &admin, "@sharebot audit --by @sysadmin", &["connection.created", "connection.policy"]).await;
+    let answer = says(
+        &world,
+        &admin,
+        "@sharebot audit --by @sysadmin",
+        &["connection.created", "connection.policy"],
+    )
+    .await;
     assert!(!answer.contains("connection.discovered"), "{answer}");
-    let answer = says(&world, &admin, "@sharebot audit --by @sharebot", &["connection.discovered"]).await;
+    let answer = says(
+        &world,
+        &admin,
+        "@sharebot audit --by @sharebot",
+        &["connection.discovered"],
+    )
+    .await;
     assert!(!answer.contains("connection.created"), "{answer}");
     // Newest first, one a page, and the command for the next page.
     let first = says(
         &world,
         &admin,
         "@sharebot audit 1",
-        &["connection.policy", "1–1 of 3", "Next page: `@sharebot audit 1 --page 2`"],
+        &[
+            "connection.policy",
+            "1–1 of 3",
+            "Next page: `@sharebot audit 1 --page 2`",
+        ],
     )
     .await;
     assert!(!first.contains("connection.created"), "{first}");
-    says(&world, &admin, "@sharebot audit 1 --page 2", &["connection.created", "2–2 of 3"]).await;
-    let last = says(&world, &admin, "@sharebot audit 1 --page 3", &["connection.discovered", "3–3 of 3"]).await;
+    says(
+        &world,
+        &admin,
+        "@sharebot audit 1 --page 2",
+        &["connection.created", "2–2 of 3"],
+    )
+    .await;
+    let last = says(
+        &world,
+        &admin,
+        "@sharebot audit 1 --page 3",
+        &["connection.discovered", "3–3 of 3"],
+    )
+    .await;
     assert!(!last.contains("Next page"), "{last}");
-    says(&world, &admin, "@sharebot audit --page 9", &["Page 9 is past the end", "3 entries"]).await;
-    says(&world, &admin, "@sharebot audit --action denied", &["No audit entry matches."]).await;
+    says(
+        &world,
+        &admin,
+        "@sharebot audit --page 9",
+        &["Page 9 is past the end", "3 entries"],
+    )
+    .await;
+    says(
+        &world,
+        &admin,
+        "@sharebot audit --action denied",
+        &["No audit entry matches."],
+    )
+    .await;
     // Bad input: one clear line.
-    says(&world, &admin, "@sharebot audit --connection nowhere", &["There is no connection named \"nowhere\"."]).await;
-    says(&world, &admin, "@sharebot audit --by @nobody-here", &["There is no user @nobody-here."]).await;
-    says(&world, &admin, "@sharebot audit --since 7y", &["`--since` takes an age like `7d`"]).await;
+    says(
+        &world,
+        &admin,
+        "@sharebot audit --connection nowhere",
+        &["There is no connection named \"nowhere\"."],
+    )
+    .await;
+    says(
+        &world,
+        &admin,
+        "@sharebot audit --by @nobody-here",
+        &["There is no user @nobody-here."],
+    )
+    .await;
+    says(
+        &world,
+        &admin,
+        "@sharebot audit --since 7y",
+        &["`--since` takes an age like `7d`"],
+    )
+    .await;
     bot.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn the_audit_route_answers_the_right_token_only() {
-    let (_world, bot, _admin) =
-        with_history(&[("SHAREBOT_SERVER__AUDIT_TOKEN", TOKEN)]).await;
+    let (_world, bot, _admin) = with_history(&[("SHAREBOT_SERVER__AUDIT_TOKEN", TOKEN)]).await;
     let (status, total, body) = get_audit(&bot, "", Some(TOKEN)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(total.as_deref(), Some("3"));
     assert_eq!(
         actions(&body),
-        ["connection.policy", "connection.created", "connection.discovered"]
+        [
+            "connection.policy",
+            "connection.created",
+            "connection.discovered"
+        ]
     );
     let first: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
     assert_eq!(first["by"], "sysadmin");
     assert!(first["time"].as_str().unwrap().ends_with('Z'), "{first}");
     // The command's filters, as query-string parameters.
-    let (status, total, body) =
-        get_audit(&bot, "connection=org-a&action=policy&by=%40sysadmin&since=1d", Some(TOKEN)).await;
+    let (status, total, body) = get_audit(
+        &bot,
+        "connection=org-a&action=policy&by=%40sysadmin&since=1d",
+        Some(TOKEN),
+    )
+    .await;
     assert_eq!((status, total.as_deref()), (200, Some("1")), "{body}");
     assert_eq!(actions(&body), ["connection.policy"]);
     let (status, total, body) = get_audit(&bot, "count=1&page=3", Some(TOKEN)).await;

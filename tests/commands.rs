@@ -92,7 +92,10 @@ async fn help_errors_and_who_may_run_what() {
         &world,
         &one,
         "@sharebot help",
-        &["| `connect <name>", "| `audit [count] [--connection <name>]"],
+        &[
+            "| `connect <name>",
+            "| `audit [count] [--connection <name>]",
+        ],
     )
     .await;
     says(

@@ -95,7 +95,11 @@ async fn a_connection_whose_pings_stop_is_announced_once_offline_and_once_back()
     // Several passes (one a second) see it online: nothing is said.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let posts = bot_posts(&world, &admin).await;
-    assert_eq!(count(&posts, OFFLINE) + count(&posts, BACK), 0, "{posts:#?}");
+    assert_eq!(
+        count(&posts, OFFLINE) + count(&posts, BACK),
+        0,
+        "{posts:#?}"
+    );
 
     pings_stop(&world, &clock);
     let offline = wait("the offline post", || {
@@ -158,7 +162,11 @@ async fn a_connection_already_offline_at_start_up_is_only_recorded() {
     let admin = world.admin("sysadmin").await;
     tokio::time::sleep(Duration::from_millis(3000)).await;
     let posts = bot_posts(&world, &admin).await;
-    assert_eq!(count(&posts, OFFLINE) + count(&posts, BACK), 0, "{posts:#?}");
+    assert_eq!(
+        count(&posts, OFFLINE) + count(&posts, BACK),
+        0,
+        "{posts:#?}"
+    );
     bot.shutdown().await.unwrap();
 }
 
@@ -216,12 +224,19 @@ async fn an_invitation_warns_six_hours_before_it_expires_and_says_once_that_it_h
         }
     })
     .await;
-    assert!(expired.contains("`@sharebot disconnect org-c`"), "{expired}");
+    assert!(
+        expired.contains("`@sharebot disconnect org-c`"),
+        "{expired}"
+    );
     bot.shutdown().await.unwrap();
     let bot = start(&world, &clock).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let posts = bot_posts(&world, &admin).await;
-    assert_eq!((count(&posts, WARNING), count(&posts, EXPIRED)), (1, 1), "{posts:#?}");
+    assert_eq!(
+        (count(&posts, WARNING), count(&posts, EXPIRED)),
+        (1, 1),
+        "{posts:#?}"
+    );
     bot.shutdown().await.unwrap();
 }
 

@@ -826,21 +826,74 @@ async fn requests_are_counted_by_state_and_connection(store: Store) {
 async fn the_audit_is_searched_by_connection_action_actor_and_age(store: Store) {
     use sharebot::store::{AuditConnection, AuditQuery};
     let rid = "remote0000000000000000000a";
-    let request = store.open_request(&sample("chan00000000000000000000aa")).await.unwrap();
+    let request = store
+        .open_request(&sample("chan00000000000000000000aa"))
+        .await
+        .unwrap();
     let request_id = request.0.id.clone();
     let rows = [
-        ("alice", "connection.created", rid, r#"{"org":"Org_B 100%","name":"org-b"}"#),
-        ("sharebot", "request.opened", request_id.as_str(), "channel Incident Room from Org_B 100%"),
-        ("bob", "request.accepted", request_id.as_str(), r#"{"team":"Engineering"}"#),
-        ("sharebot", "request.auto_accepted", "req-other", r#"{"org":"Org C"}"#),
-        ("alice", "channel.shared", "chan-1", r#"{"channel":"launch","org":"Org_B 100%"}"#),
-        ("alice", "channel.unshared", "chan-1", r#"{"channel":"launch","org":"Org_B 100%"}"#),
-        ("bob", "connection.accepted", "remote-c", r#"{"org":"Org C"}"#),
-        ("sharebot", "connection.invite_expired", "remote-d", r#"{"org":"Org D"}"#),
-        ("carol", "rule.added", "remote-c", r#"{"remote_id":"remote0000000000000000000a"}"#),
+        (
+            "alice",
+            "connection.created",
+            rid,
+            r#"{"org":"Org_B 100%","name":"org-b"}"#,
+        ),
+        (
+            "sharebot",
+            "request.opened",
+            request_id.as_str(),
+            "channel Incident Room from Org_B 100%",
+        ),
+        (
+            "bob",
+            "request.accepted",
+            request_id.as_str(),
+            r#"{"team":"Engineering"}"#,
+        ),
+        (
+            "sharebot",
+            "request.auto_accepted",
+            "req-other",
+            r#"{"org":"Org C"}"#,
+        ),
+        (
+            "alice",
+            "channel.shared",
+            "chan-1",
+            r#"{"channel":"launch","org":"Org_B 100%"}"#,
+        ),
+        (
+            "alice",
+            "channel.unshared",
+            "chan-1",
+            r#"{"channel":"launch","org":"Org_B 100%"}"#,
+        ),
+        (
+            "bob",
+            "connection.accepted",
+            "remote-c",
+            r#"{"org":"Org C"}"#,
+        ),
+        (
+            "sharebot",
+            "connection.invite_expired",
+            "remote-d",
+            r#"{"org":"Org D"}"#,
+        ),
+        (
+            "carol",
+            "rule.added",
+            "remote-c",
+            r#"{"remote_id":"remote0000000000000000000a"}"#,
+        ),
         ("alice", "connection.policy", rid, r#"{"org":"Org_B 100%"}"#),
         // Same display name but for the LIKE wildcards: must not match.
-        ("alice", "channel.shared", "chan-2", r#"{"org":"OrgXB 1000"}"#),
+        (
+            "alice",
+            "channel.shared",
+            "chan-2",
+            r#"{"org":"OrgXB 1000"}"#,
+        ),
     ];
     for (actor, action, subject, detail) in rows {
         store.audit(actor, action, subject, detail).await.unwrap();
@@ -849,13 +902,23 @@ async fn the_audit_is_searched_by_connection_action_actor_and_age(store: Store) 
         let store = store.clone();
         async move {
             let (entries, total) = store.audit_search(&q).await.unwrap();
-            (entries.into_iter().map(|e| e.action).collect::<Vec<_>>(), total)
+            (
+                entries.into_iter().map(|e| e.action).collect::<Vec<_>>(),
+                total,
+            )
         }
     };
     let all = |q: AuditQuery| AuditQuery { limit: 100, ..q };
-    let org_b = Some(AuditConnection { remote_id: rid.into(), org: "Org_B 100%".into() });
+    let org_b = Some(AuditConnection {
+        remote_id: rid.into(),
+        org: "Org_B 100%".into(),
+    });
     // By connection: its own entries, its requests', those naming it; newest first.
-    let (actions, total) = search(all(AuditQuery { connection: org_b.clone(), ..AuditQuery::default() })).await;
+    let (actions, total) = search(all(AuditQuery {
+        connection: org_b.clone(),
+        ..AuditQuery::default()
+    }))
+    .await;
     assert_eq!(
         actions,
         [
@@ -870,14 +933,29 @@ async fn the_audit_is_searched_by_connection_action_actor_and_age(store: Store) 
     );
     assert_eq!(total, 7);
     // By action word: a dotted part, or the end of the last part.
-    let action = |w: &str| all(AuditQuery { action: Some(w.into()), ..AuditQuery::default() });
+    let action = |w: &str| {
+        all(AuditQuery {
+            action: Some(w.into()),
+            ..AuditQuery::default()
+        })
+    };
     assert_eq!(
         search(action("accepted")).await.0,
-        ["connection.accepted", "request.auto_accepted", "request.accepted"]
+        [
+            "connection.accepted",
+            "request.auto_accepted",
+            "request.accepted"
+        ]
     );
-    assert_eq!(search(action("shared")).await.0, ["channel.shared", "channel.shared"]);
+    assert_eq!(
+        search(action("shared")).await.0,
+        ["channel.shared", "channel.shared"]
+    );
     assert_eq!(search(action("unshared")).await.0, ["channel.unshared"]);
-    assert_eq!(search(action("expired")).await.0, ["connection.invite_expired"]);
+    assert_eq!(
+        search(action("expired")).await.0,
+        ["connection.invite_expired"]
+    );
     assert_eq!(search(action("rule")).await.0, ["rule.added"]);
     assert_eq!(search(action("policy")).await.0, ["connection.policy"]);
     assert_eq!(search(action("denied")).await.1, 0);
@@ -890,17 +968,46 @@ async fn the_audit_is_searched_by_connection_action_actor_and_age(store: Store) 
     }))
     .await;
     assert_eq!(actions, ["channel.shared"]);
-    let (actions, _) = search(all(AuditQuery { actors: vec!["sharebot".into(), "carol".into()], ..AuditQuery::default() })).await;
+    let (actions, _) = search(all(AuditQuery {
+        actors: vec!["sharebot".into(), "carol".into()],
+        ..AuditQuery::default()
+    }))
+    .await;
     assert_eq!(
         actions,
-        ["rule.added", "connection.invite_expired", "request.auto_accepted", "request.opened"]
+        [
+            "rule.added",
+            "connection.invite_expired",
+            "request.auto_accepted",
+            "request.opened"
+        ]
     );
     // By age: everything is recent; nothing is from the future.
     let now = sharebot::ids::now_ms();
-    assert_eq!(search(all(AuditQuery { since: Some(now - 60_000), ..AuditQuery::default() })).await.1, 11);
-    assert_eq!(search(all(AuditQuery { since: Some(now + 60_000), ..AuditQuery::default() })).await.1, 0);
+    assert_eq!(
+        search(all(AuditQuery {
+            since: Some(now - 60_000),
+            ..AuditQuery::default()
+        }))
+        .await
+        .1,
+        11
+    );
+    assert_eq!(
+        search(all(AuditQuery {
+            since: Some(now + 60_000),
+            ..AuditQuery::default()
+        }))
+        .await
+        .1,
+        0
+    );
     // Pages: newest first, each entry once, the total on every page.
-    let page = |offset| AuditQuery { limit: 4, offset, ..AuditQuery::default() };
+    let page = |offset| AuditQuery {
+        limit: 4,
+        offset,
+        ..AuditQuery::default()
+    };
     let mut seen = Vec::new();
     for offset in [0, 4, 8] {
         let (entries, total) = store.audit_search(&page(offset)).await.unwrap();
@@ -914,13 +1021,22 @@ async fn the_audit_is_searched_by_connection_action_actor_and_age(store: Store) 
 async fn a_change_of_health_is_claimed_once_and_can_be_given_back(store: Store) {
     use sharebot::store::Health;
     let rid = "remote0000000000000000000a";
-    assert_eq!(store.record_health(rid, true, 100).await.unwrap(), Health::First);
-    assert_eq!(store.record_health(rid, true, 200).await.unwrap(), Health::Unchanged);
+    assert_eq!(
+        store.record_health(rid, true, 100).await.unwrap(),
+        Health::First
+    );
+    assert_eq!(
+        store.record_health(rid, true, 200).await.unwrap(),
+        Health::Unchanged
+    );
     assert_eq!(
         store.record_health(rid, false, 300).await.unwrap(),
         Health::Changed { since: 100 }
     );
-    assert_eq!(store.record_health(rid, false, 300).await.unwrap(), Health::Unchanged);
+    assert_eq!(
+        store.record_health(rid, false, 300).await.unwrap(),
+        Health::Unchanged
+    );
     // Two replicas seeing it back at once: one announces.
     let (a, b) = tokio::join!(
         store.record_health(rid, true, 400),

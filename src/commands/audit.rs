@@ -63,7 +63,11 @@ impl Commands {
         let last = first + entries.len().saturating_sub(1);
         let more = (last as i64) < total;
         let next = if more && !entries.is_empty() {
-            format!("{}{}", self.mention(asked), command_for(count, filter, filter.page + 1))
+            format!(
+                "{}{}",
+                self.mention(asked),
+                command_for(count, filter, filter.page + 1)
+            )
         } else {
             String::new()
         };
@@ -84,7 +88,11 @@ impl Commands {
             .iter()
             .find(|(k, _)| k == "count")
             .map(|(_, v)| v.as_str());
-        let rest: Vec<(String, String)> = pairs.iter().filter(|(k, _)| k != "count").cloned().collect();
+        let rest: Vec<(String, String)> = pairs
+            .iter()
+            .filter(|(k, _)| k != "count")
+            .cloned()
+            .collect();
         let (count, filter) = audit_query(count, &rest)?;
         let (entries, total) = self.search_audit(count, &filter).await?;
         let mut lines = Vec::new();
@@ -102,8 +110,10 @@ impl Commands {
                 std::time::UNIX_EPOCH + std::time::Duration::from_millis(at.max(0) as u64),
             )
             .to_string();
-            lines.push(json!({"id": id, "at": at, "time": time, "actor": actor, "by": by,
-                              "action": action, "subject": subject, "detail": detail}));
+            lines.push(
+                json!({"id": id, "at": at, "time": time, "actor": actor, "by": by,
+                              "action": action, "subject": subject, "detail": detail}),
+            );
         }
         Ok((lines, total))
     }

@@ -444,9 +444,7 @@ impl Commands {
             }
             Command::Whois { user } => self.whois(asked, &user).await.map(Some),
             Command::Info { channel } => self.info(asked, &channel).await.map(Some),
-            Command::Audit { count, filter } => {
-                self.audit(asked, count, &filter).await.map(Some)
-            }
+            Command::Audit { count, filter } => self.audit(asked, count, &filter).await.map(Some),
         }
     }
 

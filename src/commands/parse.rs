@@ -948,16 +948,28 @@ pub fn audit_query(
     for (name, value) in pairs {
         let value = value.trim();
         if seen.contains(name) {
-            return Err(err(AUDIT, format!("`--{name}` is given twice: give it once.")));
+            return Err(err(
+                AUDIT,
+                format!("`--{name}` is given twice: give it once."),
+            ));
         }
         seen.push(name.clone());
-        let needs = |example: &str| err(AUDIT, format!("`--{name}` needs a value, like `--{name} {example}`."));
+        let needs = |example: &str| {
+            err(
+                AUDIT,
+                format!("`--{name}` needs a value, like `--{name} {example}`."),
+            )
+        };
         match name.as_str() {
             "connection" => {
                 if value.is_empty() {
                     return Err(needs("org-b"));
                 }
-                let tok = Tok { text: value.to_string(), quoted: false, leading_quote: false };
+                let tok = Tok {
+                    text: value.to_string(),
+                    quoted: false,
+                    leading_quote: false,
+                };
                 filter.connection = Some(connection_name(AUDIT, &tok)?);
             }
             "action" => {
@@ -968,8 +980,14 @@ pub fn audit_query(
                         .copied()
                         .find(|a| *a == word)
                         .ok_or_else(|| {
-                            err(AUDIT, format!("`--action` is one of {}, not \"{}\".",
-                                crate::store::AUDIT_ACTIONS.join(", "), shown(value)))
+                            err(
+                                AUDIT,
+                                format!(
+                                    "`--action` is one of {}, not \"{}\".",
+                                    crate::store::AUDIT_ACTIONS.join(", "),
+                                    shown(value)
+                                ),
+                            )
                         })?,
                 );
             }
@@ -979,7 +997,13 @@ pub fn audit_query(
                     return Err(needs("@alice"));
                 }
                 if user.contains(|c: char| c.is_whitespace() || c == '@') {
-                    return Err(err(AUDIT, format!("\"{}\" is not a username: type it like `@alice`.", shown(value))));
+                    return Err(err(
+                        AUDIT,
+                        format!(
+                            "\"{}\" is not a username: type it like `@alice`.",
+                            shown(value)
+                        ),
+                    ));
                 }
                 filter.by = Some(user);
             }
@@ -988,7 +1012,13 @@ pub fn audit_query(
                     return Err(needs("7d"));
                 }
                 filter.since_secs = Some(age(value).ok_or_else(|| {
-                    err(AUDIT, format!("`--since` takes an age like `7d`, `12h` or `30m`, not \"{}\".", shown(value)))
+                    err(
+                        AUDIT,
+                        format!(
+                            "`--since` takes an age like `7d`, `12h` or `30m`, not \"{}\".",
+                            shown(value)
+                        ),
+                    )
                 })?);
             }
             "page" => {
@@ -998,13 +1028,22 @@ pub fn audit_query(
                 filter.page = number(value)
                     .filter(|n| (1..=MAX_AUDIT_PAGE).contains(n))
                     .ok_or_else(|| {
-                        err(AUDIT, format!("`--page` takes a number from 1 to {MAX_AUDIT_PAGE}, not \"{}\".", shown(value)))
+                        err(
+                            AUDIT,
+                            format!(
+                                "`--page` takes a number from 1 to {MAX_AUDIT_PAGE}, not \"{}\".",
+                                shown(value)
+                            ),
+                        )
                     })?;
             }
             other => {
                 return Err(err(
                     AUDIT,
-                    format!("unknown option --{}: use --connection, --action, --by, --since or --page.", shown(other)),
+                    format!(
+                        "unknown option --{}: use --connection, --action, --by, --since or --page.",
+                        shown(other)
+                    ),
                 ))
             }
         }
@@ -1917,7 +1956,11 @@ mod tests {
             "`--action` is one of accepted, rejected, expired, withdrawn, shared, unshared, rule, policy, requested, approved, denied, not \"frobbed\".",
             a,
         );
-        error_is("audit --since", "`--since` needs a value, like `--since 7d`.", a);
+        error_is(
+            "audit --since",
+            "`--since` needs a value, like `--since 7d`.",
+            a,
+        );
         for bad in ["7", "d", "0d", "7y", "-1d", "99999w"] {
             error_is(
                 &format!("audit --since {bad}"),
@@ -1925,10 +1968,22 @@ mod tests {
                 a,
             );
         }
-        error_is("audit --page 0", "`--page` takes a number from 1 to 10000, not \"0\".", a);
+        error_is(
+            "audit --page 0",
+            "`--page` takes a number from 1 to 10000, not \"0\".",
+            a,
+        );
         error_is("audit --by", "`--by` needs a value, like `--by @alice`.", a);
-        error_is("audit --by a@b", "\"a@b\" is not a username: type it like `@alice`.", a);
-        error_is("audit --page 1 --page 2", "`--page` is given twice: give it once.", a);
+        error_is(
+            "audit --by a@b",
+            "\"a@b\" is not a username: type it like `@alice`.",
+            a,
+        );
+        error_is(
+            "audit --page 1 --page 2",
+            "`--page` is given twice: give it once.",
+            a,
+        );
         error_is(
             "audit --who me",
             "unknown option --who: use --connection, --action, --by, --since or --page.",

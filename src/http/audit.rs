@@ -44,7 +44,10 @@ pub struct AuditRoute {
 /// Whether `given` is `expected`, in time that does not depend on where they differ (nor on
 /// their lengths: both are hashed first).
 fn same_token(given: &str, expected: &str) -> bool {
-    let (a, b) = (Sha256::digest(given.as_bytes()), Sha256::digest(expected.as_bytes()));
+    let (a, b) = (
+        Sha256::digest(given.as_bytes()),
+        Sha256::digest(expected.as_bytes()),
+    );
     let diff = a
         .iter()
         .zip(b.iter())
@@ -73,7 +76,10 @@ pub(super) async fn serve(
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     if !given.is_some_and(|t| same_token(t, route.token.expose())) {
         let mut refused = plain(
@@ -81,7 +87,9 @@ pub(super) async fn serve(
             "a valid bearer token (server.audit_token) is required",
         );
         if let Ok(value) = "Bearer".parse() {
-            refused.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            refused
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
         }
         return refused;
     }
@@ -96,7 +104,10 @@ pub(super) async fn serve(
                 StatusCode::OK,
                 [
                     (header::CONTENT_TYPE, "application/x-ndjson".to_string()),
-                    (header::HeaderName::from_static("x-total-count"), total.to_string()),
+                    (
+                        header::HeaderName::from_static("x-total-count"),
+                        total.to_string(),
+                    ),
                 ],
                 body,
             )
@@ -114,9 +125,18 @@ mod tests {
 
     #[test]
     fn tokens_compare_whole() {
-        assert!(same_token("a-long-audit-token-1234", "a-long-audit-token-1234"));
-        assert!(!same_token("a-long-audit-token-1235", "a-long-audit-token-1234"));
-        assert!(!same_token("a-long-audit-token-123", "a-long-audit-token-1234"));
+        assert!(same_token(
+            "a-long-audit-token-1234",
+            "a-long-audit-token-1234"
+        ));
+        assert!(!same_token(
+            "a-long-audit-token-1235",
+            "a-long-audit-token-1234"
+        ));
+        assert!(!same_token(
+            "a-long-audit-token-123",
+            "a-long-audit-token-1234"
+        ));
         assert!(!same_token("", "a-long-audit-token-1234"));
     }
 }

@@ -369,8 +369,10 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
         }
         "command_audit.md.j2" => {
             for filtered in [false, true] {
-                out.push(json!({"entries": [], "total": 0, "first": 1, "last": 1, "page": 1,
-                    "next": "", "filtered": filtered}));
+                out.push(
+                    json!({"entries": [], "total": 0, "first": 1, "last": 1, "page": 1,
+                    "next": "", "filtered": filtered}),
+                );
             }
             for next in ["", "@sharebot audit 10 --page 3"] {
                 out.push(

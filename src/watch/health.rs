@@ -17,7 +17,8 @@ pub(super) async fn check(watch: &Watch, rc: &RemoteCluster, now: i64) -> Result
     // Offline since the last ping that answered; online again since now.
     let since = if online { now } else { rc.last_ping_at };
     let store = &watch.ctx.store;
-    let Health::Changed { since: before } = store.record_health(&rc.remote_id, online, since).await?
+    let Health::Changed { since: before } =
+        store.record_health(&rc.remote_id, online, since).await?
     else {
         return Ok(());
     };
@@ -56,7 +57,9 @@ async fn shared_counts(watch: &Watch, remote_id: &str) -> (Option<usize>, Option
         include_unconfirmed: true,
         ..SharedChannelRemoteFilter::default()
     };
-    let outgoing = client.shared_channel_remotes(remote_id, &count(false)).await;
+    let outgoing = client
+        .shared_channel_remotes(remote_id, &count(false))
+        .await;
     let incoming = client.shared_channel_remotes(remote_id, &count(true)).await;
     (
         outgoing.ok().map(|l| l.len()),

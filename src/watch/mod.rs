@@ -9,7 +9,7 @@ mod invites;
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::mattermost::models::{Post, RemoteClusterFilter};
@@ -20,21 +20,14 @@ use crate::review::{Context, ReviewError, BOT_ACTOR};
 pub struct Watch {
     ctx: Arc<Context>,
     clock: Clock,
-    /// Wakes the loop early (an event said a connection changed).
-    wake: Arc<Notify>,
 }
 
 impl Watch {
     pub fn new(ctx: Arc<Context>, clock: Clock) -> Watch {
-        Watch {
-            ctx,
-            clock,
-            wake: Arc::default(),
-        }
+        Watch { ctx, clock }
     }
 
-    /// Looks at every connection at once, then every `review.reconcile_every` and whenever
-    /// woken, until `stop`.
+    /// Looks at every connection at once, then every `review.reconcile_every`, until `stop`.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         loop {
             if let Err(err) = self.pass().await {
@@ -46,15 +39,9 @@ impl Watch {
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.ctx.config.reconcile_every) => {}
-                _ = self.wake.notified() => {}
                 _ = stop.wait_for(|s| *s) => break,
             }
         }
-    }
-
-    /// Asks the loop for a pass now.
-    pub fn wake(&self) {
-        self.wake.notify_one();
     }
 
     /// One look at every connection: health for the confirmed ones, invite expiry for the
