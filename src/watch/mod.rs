@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
-use crate::mattermost::models::{Post, RemoteClusterFilter};
+use crate::mattermost::models::Post;
 use crate::review::{Context, ReviewError, BOT_ACTOR};
 
 /// The connection watch; cheap to clone.
@@ -44,14 +44,14 @@ impl Watch {
         }
     }
 
-    /// One look at every connection: health for the confirmed ones, invite expiry for the
-    /// ones the bot created that are still waiting to be accepted.
+    /// One look at every connection, as the review's last reconcile pass read them (so at
+    /// rest the watch asks Mattermost nothing more): health for the confirmed ones, invite
+    /// expiry for the ones the bot created that are still waiting to be accepted. Before the
+    /// first reconcile pass there is nothing to look at yet.
     pub async fn pass(&self) -> Result<(), ReviewError> {
-        let all = self
-            .ctx
-            .client
-            .list_remote_clusters(&RemoteClusterFilter::default())
-            .await?;
+        let Some((_, _, all)) = self.ctx.last_read() else {
+            return Ok(());
+        };
         let now = self.clock.now_ms();
         for rc in all.iter().filter(|rc| rc.delete_at == 0) {
             if rc.is_confirmed() {
