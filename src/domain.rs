@@ -9,9 +9,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::bot::{self, BotError, RunningBot, Tuning};
+use crate::clock::Clock;
+use crate::commands::CommandError;
 use crate::commands::Commands;
 use crate::config::Config;
-use crate::http::{CallbackRefusal, Callbacks, DynCallbacks};
+use crate::http::{
+    AuditFuture, AuditRefusal, AuditSource, CallbackRefusal, Callbacks, DynCallbacks,
+};
 use crate::mattermost::models::{
     PostActionIntegrationRequest, PostActionIntegrationResponse, SubmitDialogRequest,
     SubmitDialogResponse,
@@ -19,6 +23,7 @@ use crate::mattermost::models::{
 use crate::mattermost::Event;
 use crate::notify::Templates;
 use crate::review::{self, Review};
+use crate::watch::Watch;
 
 /// Starts the bot with the review workflow and the chat commands: templates, database,
 /// Mattermost checks, HTTP server (callbacks included), WebSocket listener, reconcile loop.
@@ -56,22 +61,37 @@ pub async fn start(
             &setup.config.server.public_url,
             setup.tuning.notice_sync_wait,
         );
-        Arc::new(Sharebot::new(Review::new(context.with_metrics(metrics))))
+        let clock = setup.tuning.clock.clone();
+        Arc::new(Sharebot::with_clock(
+            Review::new(context.with_metrics(metrics)),
+            clock,
+        ))
     })
     .await
 }
 
-/// Review + commands.
+/// Review + commands + the connection watch.
 #[derive(Clone)]
 pub struct Sharebot {
     pub review: Review,
     pub commands: Commands,
+    pub watch: Watch,
 }
 
 impl Sharebot {
     pub fn new(review: Review) -> Sharebot {
+        Sharebot::with_clock(review, Clock::default())
+    }
+
+    /// With `clock` as the watch's notion of now.
+    pub fn with_clock(review: Review, clock: Clock) -> Sharebot {
         let commands = Commands::new(review.clone());
-        Sharebot { review, commands }
+        let watch = Watch::new(review.context().clone(), clock);
+        Sharebot {
+            review,
+            commands,
+            watch,
+        }
     }
 }
 
@@ -90,19 +110,44 @@ impl crate::bot::Domain for Sharebot {
         Some(self)
     }
 
+    fn audit(self: Arc<Self>) -> Option<Arc<dyn AuditSource>> {
+        Some(self)
+    }
+
     fn background(self: Arc<Self>, stop: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
-        // One task for both loops, so aborting it (a kill) stops both.
+        // One task for every loop, so aborting it (a kill) stops them all.
         let review = self.review.clone().run(stop.clone());
-        let commands = self.commands.clone().run_background(stop);
+        let commands = self.commands.clone().run_background(stop.clone());
+        let watch = self.watch.clone().run(stop);
         Some(tokio::spawn(async move {
-            tokio::join!(review, commands);
+            tokio::join!(review, commands, watch);
         }))
     }
 
     fn for_leader(self: Arc<Self>, store: crate::store::Store) -> Arc<Self> {
         let review = self.review.with_store(store);
         let commands = self.commands.with_review(review.clone());
-        Arc::new(Sharebot { review, commands })
+        let watch = self.watch.with_context(review.context().clone());
+        Arc::new(Sharebot {
+            review,
+            commands,
+            watch,
+        })
+    }
+}
+
+impl AuditSource for Sharebot {
+    fn search<'a>(&'a self, query: &'a [(String, String)]) -> AuditFuture<'a> {
+        Box::pin(async move {
+            self.commands
+                .audit_lines(query)
+                .await
+                .map_err(|err| match err {
+                    CommandError::Usage(e) => AuditRefusal::BadQuery(e.message),
+                    CommandError::NotFound(why) => AuditRefusal::NotFound(why),
+                    other => AuditRefusal::Unavailable(other.user_message()),
+                })
+        })
     }
 }
 

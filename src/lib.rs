@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod bot;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod demo;
@@ -22,3 +23,4 @@ pub mod review;
 pub mod sandbox;
 pub mod signals;
 pub mod store;
+pub mod watch;

@@ -92,7 +92,10 @@ async fn help_errors_and_who_may_run_what() {
         &world,
         &one,
         "@sharebot help",
-        &["| `connect <name>", "| `audit [count]`"],
+        &[
+            "| `connect <name>",
+            "| `audit [count] [--connection <name>]",
+        ],
     )
     .await;
     says(
@@ -157,7 +160,7 @@ async fn help_errors_and_who_may_run_what() {
         &world,
         &one,
         "@sharebot audit 500",
-        &["Usage: `@sharebot audit [count]`"],
+        &["Usage: `@sharebot audit [count] [--connection <name>]"],
     )
     .await;
 

@@ -70,6 +70,9 @@ on_both!(
     requests_are_counted_by_state_and_connection,
     rules_keep_their_order_through_moves_and_removals,
     a_rule_decision_is_claimed_with_the_request,
+    the_audit_is_searched_by_connection_action_actor_and_age,
+    a_change_of_health_is_claimed_once_and_can_be_given_back,
+    invite_notes_are_claimed_once,
 );
 
 fn sample(channel: &str) -> NewRequest {
@@ -87,7 +90,7 @@ fn sample(channel: &str) -> NewRequest {
 async fn migrations_are_applied_once(store: Store) {
     assert_eq!(
         store.applied_migrations().await.unwrap(),
-        vec![1, 2, 3, 4, 5, 6, 7, 8, 12]
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 11, 12]
     );
     store
         .migrate()
@@ -95,7 +98,7 @@ async fn migrations_are_applied_once(store: Store) {
         .expect("running migrations again is a no-op");
     assert_eq!(
         store.applied_migrations().await.unwrap(),
-        vec![1, 2, 3, 4, 5, 6, 7, 8, 12]
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 11, 12]
     );
     store.ping().await.unwrap();
 }
@@ -987,4 +990,251 @@ async fn a_rule_decision_is_claimed_with_the_request(store: Store) {
         .await
         .unwrap();
     assert!(matches!(second, Decision::AlreadyDecided(_)));
+}
+
+async fn the_audit_is_searched_by_connection_action_actor_and_age(store: Store) {
+    use sharebot::store::{AuditConnection, AuditQuery};
+    let rid = "remote0000000000000000000a";
+    let request = store
+        .open_request(&sample("chan00000000000000000000aa"))
+        .await
+        .unwrap();
+    let request_id = request.0.id.clone();
+    let rows = [
+        (
+            "alice",
+            "connection.created",
+            rid,
+            r#"{"org":"Org_B 100%","name":"org-b"}"#,
+        ),
+        (
+            "sharebot",
+            "request.opened",
+            request_id.as_str(),
+            "channel Incident Room from Org_B 100%",
+        ),
+        (
+            "bob",
+            "request.accepted",
+            request_id.as_str(),
+            r#"{"team":"Engineering"}"#,
+        ),
+        (
+            "sharebot",
+            "request.auto_accepted",
+            "req-other",
+            r#"{"org":"Org C"}"#,
+        ),
+        (
+            "alice",
+            "channel.shared",
+            "chan-1",
+            r#"{"channel":"launch","org":"Org_B 100%"}"#,
+        ),
+        (
+            "alice",
+            "channel.unshared",
+            "chan-1",
+            r#"{"channel":"launch","org":"Org_B 100%"}"#,
+        ),
+        (
+            "bob",
+            "connection.accepted",
+            "remote-c",
+            r#"{"org":"Org C"}"#,
+        ),
+        (
+            "sharebot",
+            "connection.invite_expired",
+            "remote-d",
+            r#"{"org":"Org D"}"#,
+        ),
+        (
+            "carol",
+            "rule.added",
+            "remote-c",
+            r#"{"remote_id":"remote0000000000000000000a"}"#,
+        ),
+        ("alice", "connection.policy", rid, r#"{"org":"Org_B 100%"}"#),
+        // Same display name but for the LIKE wildcards: must not match.
+        (
+            "alice",
+            "channel.shared",
+            "chan-2",
+            r#"{"org":"OrgXB 1000"}"#,
+        ),
+    ];
+    for (actor, action, subject, detail) in rows {
+        store.audit(actor, action, subject, detail).await.unwrap();
+    }
+    let search = |q: AuditQuery| {
+        let store = store.clone();
+        async move {
+            let (entries, total) = store.audit_search(&q).await.unwrap();
+            (
+                entries.into_iter().map(|e| e.action).collect::<Vec<_>>(),
+                total,
+            )
+        }
+    };
+    let all = |q: AuditQuery| AuditQuery { limit: 100, ..q };
+    let org_b = Some(AuditConnection {
+        remote_id: rid.into(),
+        org: "Org_B 100%".into(),
+    });
+    // By connection: its own entries, its requests', those naming it; newest first.
+    let (actions, total) = search(all(AuditQuery {
+        connection: org_b.clone(),
+        ..AuditQuery::default()
+    }))
+    .await;
+    assert_eq!(
+        actions,
+        [
+            "connection.policy",
+            "rule.added",
+            "channel.unshared",
+            "channel.shared",
+            "request.accepted",
+            "request.opened",
+            "connection.created",
+        ]
+    );
+    assert_eq!(total, 7);
+    // By action word: a dotted part, or the end of the last part.
+    let action = |w: &str| {
+        all(AuditQuery {
+            action: Some(w.into()),
+            ..AuditQuery::default()
+        })
+    };
+    assert_eq!(
+        search(action("accepted")).await.0,
+        [
+            "connection.accepted",
+            "request.auto_accepted",
+            "request.accepted"
+        ]
+    );
+    assert_eq!(
+        search(action("shared")).await.0,
+        ["channel.shared", "channel.shared"]
+    );
+    assert_eq!(search(action("unshared")).await.0, ["channel.unshared"]);
+    assert_eq!(
+        search(action("expired")).await.0,
+        ["connection.invite_expired"]
+    );
+    assert_eq!(search(action("rule")).await.0, ["rule.added"]);
+    assert_eq!(search(action("policy")).await.0, ["connection.policy"]);
+    assert_eq!(search(action("denied")).await.1, 0);
+    // By actor, combined with a connection and an action.
+    let (actions, _) = search(all(AuditQuery {
+        connection: org_b.clone(),
+        action: Some("shared".into()),
+        actors: vec!["alice".into()],
+        ..AuditQuery::default()
+    }))
+    .await;
+    assert_eq!(actions, ["channel.shared"]);
+    let (actions, _) = search(all(AuditQuery {
+        actors: vec!["sharebot".into(), "carol".into()],
+        ..AuditQuery::default()
+    }))
+    .await;
+    assert_eq!(
+        actions,
+        [
+            "rule.added",
+            "connection.invite_expired",
+            "request.auto_accepted",
+            "request.opened"
+        ]
+    );
+    // By age: everything is recent; nothing is from the future.
+    let now = sharebot::ids::now_ms();
+    assert_eq!(
+        search(all(AuditQuery {
+            since: Some(now - 60_000),
+            ..AuditQuery::default()
+        }))
+        .await
+        .1,
+        11
+    );
+    assert_eq!(
+        search(all(AuditQuery {
+            since: Some(now + 60_000),
+            ..AuditQuery::default()
+        }))
+        .await
+        .1,
+        0
+    );
+    // Pages: newest first, each entry once, the total on every page.
+    let page = |offset| AuditQuery {
+        limit: 4,
+        offset,
+        ..AuditQuery::default()
+    };
+    let mut seen = Vec::new();
+    for offset in [0, 4, 8] {
+        let (entries, total) = store.audit_search(&page(offset)).await.unwrap();
+        assert_eq!(total, 11);
+        seen.extend(entries.into_iter().map(|e| e.id));
+    }
+    assert_eq!(seen.len(), 11);
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "{seen:?}");
+}
+
+async fn a_change_of_health_is_claimed_once_and_can_be_given_back(store: Store) {
+    use sharebot::store::Health;
+    let rid = "remote0000000000000000000a";
+    assert_eq!(
+        store.record_health(rid, true, 100).await.unwrap(),
+        Health::First
+    );
+    assert_eq!(
+        store.record_health(rid, true, 200).await.unwrap(),
+        Health::Unchanged
+    );
+    assert_eq!(
+        store.record_health(rid, false, 300).await.unwrap(),
+        Health::Changed { since: 100 }
+    );
+    assert_eq!(
+        store.record_health(rid, false, 300).await.unwrap(),
+        Health::Unchanged
+    );
+    // Two replicas seeing it back at once: one announces.
+    let (a, b) = tokio::join!(
+        store.record_health(rid, true, 400),
+        store.record_health(rid, true, 400)
+    );
+    let changed = [a.unwrap(), b.unwrap()]
+        .iter()
+        .filter(|h| matches!(h, Health::Changed { .. }))
+        .count();
+    assert_eq!(changed, 1);
+    // A post that could not be made gives the change back for the next pass.
+    store.undo_health(rid, true, 300).await.unwrap();
+    assert_eq!(
+        store.record_health(rid, true, 500).await.unwrap(),
+        Health::Changed { since: 300 }
+    );
+}
+
+async fn invite_notes_are_claimed_once(store: Store) {
+    let rid = "remote0000000000000000000b";
+    assert!(store.claim_invite_warning(rid).await.unwrap());
+    assert!(!store.claim_invite_warning(rid).await.unwrap());
+    assert!(store.claim_invite_expired(rid).await.unwrap());
+    assert!(!store.claim_invite_expired(rid).await.unwrap());
+    store.release_invite_note(rid, true).await.unwrap();
+    assert!(store.claim_invite_expired(rid).await.unwrap());
+    // A connection first seen pending, then confirmed: its health starts from there.
+    assert_eq!(
+        store.record_health(rid, true, 1).await.unwrap(),
+        sharebot::store::Health::First
+    );
 }

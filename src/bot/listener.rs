@@ -27,6 +27,10 @@ pub trait Domain: Send + Sync + 'static {
     fn callbacks(self: Arc<Self>) -> Option<Arc<dyn crate::http::DynCallbacks>> {
         None
     }
+    /// What answers `GET /audit`, if the domain can search an audit.
+    fn audit(self: Arc<Self>) -> Option<Arc<dyn crate::http::AuditSource>> {
+        None
+    }
     /// Work the domain runs beside the listener until `stop` (e.g. a reconcile loop).
     fn background(self: Arc<Self>, stop: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
         let _ = stop;

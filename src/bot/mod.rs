@@ -38,6 +38,8 @@ pub struct Tuning {
     /// How long a reject waits for its notice to reach the other organization before it
     /// stops the channel syncing anyway.
     pub notice_sync_wait: Duration,
+    /// What the time-driven loops read as now (tests move it).
+    pub clock: crate::clock::Clock,
 }
 
 impl Default for Tuning {
@@ -47,6 +49,7 @@ impl Default for Tuning {
             websocket: WsOptions::default(),
             resume_flush: Duration::from_millis(500),
             notice_sync_wait: Duration::from_secs(15),
+            clock: crate::clock::Clock::default(),
         }
     }
 }
@@ -170,6 +173,12 @@ pub async fn start_with<D: Domain>(
         leading: leading.clone(),
         replica: Arc::from(replica.as_str()),
         callbacks: domain.clone().callbacks(),
+        audit: config
+            .server
+            .audit_token
+            .clone()
+            .zip(domain.clone().audit())
+            .map(|(token, source)| http::AuditRoute { token, source }),
     });
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(http::serve(listener, router, async move {

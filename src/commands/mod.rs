@@ -3,9 +3,10 @@
 //! context, and answered in the command's thread.
 //!
 //! - [`parse`]: the typed command and its grammar; [`lookup`]: finding what a command names.
-//! - [`connections`], [`sharing`], [`requests`]: the handlers.
+//! - [`connections`], [`sharing`], [`requests`], [`audit`]: the handlers.
 //! - [`buttons`]: the signed buttons and the dialog commands answer with.
 
+mod audit;
 mod buttons;
 mod connections;
 mod lookup;
@@ -465,7 +466,7 @@ impl Commands {
             }
             Command::Whois { user } => self.whois(asked, &user).await.map(Some),
             Command::Info { channel } => self.info(asked, &channel).await.map(Some),
-            Command::Audit { count } => self.audit(asked, count).await.map(Some),
+            Command::Audit { count, filter } => self.audit(asked, count, &filter).await.map(Some),
             Command::Rules { name } => self.list_rules(asked, &name).await.map(Some),
             Command::RuleAdd(spec) => self.add_rule(asked, &spec).await.map(Some),
             Command::RuleRemove { name, n } => {
@@ -642,6 +643,15 @@ mod tests {
             ..typed.clone()
         };
         assert!(!typed_by_a_person(&system));
+        // The post the server writes in a channel that stops being shared with us
+        // (`sharedchannel/channelunshare.go`: `system_generic`, in the connection creator's
+        // name, who may be the bot's admin), even were it to mention the bot.
+        let unshared = Post {
+            post_type: "system_generic".into(),
+            message: "This channel is no longer shared. @sharebot disconnect org-b".into(),
+            ..Post::default()
+        };
+        assert!(!typed_by_a_person(&unshared));
     }
 
     /// The README's command table is the parser's usage lines, so the two cannot drift apart.

@@ -112,9 +112,10 @@ pub enum Command {
     Info {
         channel: ChannelRef,
     },
-    /// 1..=100, default 10.
+    /// The count is 1..=100, default 10.
     Audit {
         count: usize,
+        filter: AuditFilter,
     },
     Rules {
         name: String,
@@ -135,6 +136,21 @@ pub enum Command {
         channel: String,
         private: bool,
     },
+}
+
+/// What `audit` (and `GET /audit`) narrows the entries to; all of it optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// A connection name, lower-cased.
+    pub connection: Option<String>,
+    /// One of [`crate::store::AUDIT_ACTIONS`].
+    pub action: Option<&'static str>,
+    /// A username without `@`, lower-cased.
+    pub by: Option<String>,
+    /// Only entries this recent (seconds).
+    pub since_secs: Option<u64>,
+    /// 1-based page of `count` entries, newest first.
+    pub page: usize,
 }
 
 impl Command {
@@ -211,7 +227,7 @@ pub struct Spec {
 }
 
 use Arg::{Choice, Keyword, Lead, Many, Switch, Value, Word, Words};
-use Kind::{Channel, Conn, Count, Team, Text, Topic, User};
+use Kind::{Action, Age, Channel, Conn, Count, Page, Team, Text, Topic, User};
 
 const TEAM_FLAG: &str = "`--team` needs a team name, like `--team marketing`.";
 
@@ -330,11 +346,19 @@ pub const SPECS: &[Spec] = &[
         examples: &["info ~launch-plan", "info \"Launch plan\""],
         args: &[Word(Channel, Some("`info` needs a channel."))],
         build: |mut v| Ok(Command::Info { channel: v.channel() }) },
-    Spec { name: "audit", aliases: &["log"], open: false, usage: "audit [count]",
-        summary: "Show the latest admin actions (10 unless you say how many, at most 100).",
-        examples: &["audit", "audit 20"],
-        args: &[Word(Count(100), None)],
-        build: |mut v| Ok(Command::Audit { count: v.count().unwrap_or(10) }) },
+    Spec { name: "audit", aliases: &["log"], open: false,
+        usage: "audit [count] [--connection <name>] [--action accepted|rejected|expired|withdrawn|shared|unshared|rule|policy|requested|approved|denied] [--by @user] [--since 7d] [--page N]",
+        summary: "Search the audit, newest first (10 entries unless you say how many, at most 100): \
+                  by connection, action, who, how recent, page by page.",
+        examples: &["audit 20 --connection org-b --action accepted --since 7d",
+                    "audit --by @alice --page 2"],
+        args: &[Word(Count(100), None),
+                Value("connection", Conn, "`--connection` needs a value, like `--connection org-b`."),
+                Value("action", Action, "`--action` needs a value, like `--action accepted`."),
+                Value("by", User, "`--by` needs a value, like `--by @alice`."),
+                Value("since", Age, "`--since` needs a value, like `--since 7d`."),
+                Value("page", Page, "`--page` needs a value, like `--page 2`.")],
+        build: build_audit },
 ];
 
 /// Every canonical command name, in help order.
@@ -410,6 +434,72 @@ fn build_policy(mut v: Values) -> Result<Command, ParseError> {
         }
     };
     Ok(Command::Policy { name, policy })
+}
+
+/// `audit`: the count and the filter.
+fn build_audit(mut v: Values) -> Result<Command, ParseError> {
+    let count = v.count().unwrap_or(DEFAULT_AUDIT_COUNT);
+    let (connection, action, by) = (v.text(), v.text(), v.text());
+    let (since_secs, page) = (v.count(), v.count());
+    let action = action.and_then(|a| {
+        crate::store::AUDIT_ACTIONS
+            .iter()
+            .copied()
+            .find(|w| *w == a)
+    });
+    let filter = AuditFilter {
+        connection,
+        action,
+        by,
+        since_secs: since_secs.map(|s| s as u64),
+        page: page.unwrap_or(1),
+    };
+    Ok(Command::Audit { count, filter })
+}
+
+/// Audit entries shown when `audit` is given no count.
+const DEFAULT_AUDIT_COUNT: usize = 10;
+/// The furthest page `audit --page` goes to.
+const MAX_AUDIT_PAGE: usize = 10_000;
+/// The oldest `--since` (ten years), in seconds.
+const MAX_AUDIT_AGE: u64 = 3650 * 86_400;
+
+/// The audit search from a count and `(option, value)` pairs (option names without dashes),
+/// read by the same declaration as the `audit` command: what `GET /audit` takes from its
+/// query string, with the command's messages.
+pub fn audit_query(
+    count: Option<&str>,
+    pairs: &[(String, String)],
+) -> Result<(usize, AuditFilter), ParseError> {
+    let mut toks: Vec<Tok> = count
+        .map(|c| Tok::plain(c.to_string()))
+        .into_iter()
+        .collect();
+    toks.extend(pairs.iter().map(|(k, v)| Tok::plain(format!("--{k}={v}"))));
+    let audit = spec("audit").ok_or_else(|| unknown_command("audit"))?;
+    match matched(audit, &toks)? {
+        Command::Audit { count, filter } => Ok((count, filter)),
+        _ => Err(unknown_command("audit")),
+    }
+}
+
+/// `30m`, `12h`, `7d`, `2w` in seconds (at most [`MAX_AUDIT_AGE`]).
+fn age(text: &str) -> Option<u64> {
+    let text = text.to_lowercase();
+    let unit = match text.chars().last()? {
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 604_800,
+        _ => return None,
+    };
+    let digits = &text[..text.len() - 1];
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    let secs = n.checked_mul(unit)?;
+    (n > 0 && secs <= MAX_AUDIT_AGE).then_some(secs)
 }
 
 /// The declaration of a command word or alias (any case).
@@ -513,6 +603,12 @@ enum Kind {
     Topic,
     /// Any word as typed, trimmed; empty is missing.
     Text,
+    /// One of [`crate::store::AUDIT_ACTIONS`], lower-cased.
+    Action,
+    /// An age such as `7d` ([`age`]), in seconds.
+    Age,
+    /// A page number from 1 to [`MAX_AUDIT_PAGE`].
+    Page,
 }
 
 /// The value of one argument.
@@ -698,6 +794,42 @@ fn convert(cmd: &'static str, kind: Kind, tok: &Tok, missing: &str) -> Result<Va
             }
             Val::Text(user)
         }
+        Action => {
+            let word = text.to_lowercase();
+            match crate::store::AUDIT_ACTIONS.iter().find(|a| **a == word) {
+                Some(a) => Val::Text(a.to_string()),
+                None => {
+                    let words = crate::store::AUDIT_ACTIONS.join(", ");
+                    let why = format!("is one of {words}, not \"{}\".", shown(text));
+                    return Err(err(cmd, format!("`--action` {why}")));
+                }
+            }
+        }
+        Age => match age(text) {
+            Some(secs) => Val::Count(secs as usize),
+            None => {
+                let why = format!(
+                    "takes an age like `7d`, `12h` or `30m`, not \"{}\".",
+                    shown(text)
+                );
+                return Err(err(cmd, format!("`--since` {why}")));
+            }
+        },
+        Page => match text.parse::<usize>() {
+            Ok(n)
+                if text.chars().all(|c| c.is_ascii_digit())
+                    && (1..=MAX_AUDIT_PAGE).contains(&n) =>
+            {
+                Val::Count(n)
+            }
+            _ => {
+                let why = format!(
+                    "takes a number from 1 to {MAX_AUDIT_PAGE}, not \"{}\".",
+                    shown(text)
+                );
+                return Err(err(cmd, format!("`--page` {why}")));
+            }
+        },
         Count(max) => match text.parse::<usize>() {
             Ok(n) if text.chars().all(|c| c.is_ascii_digit()) && (1..=max).contains(&n) => {
                 Val::Count(n)
@@ -1269,6 +1401,17 @@ mod tests {
     }
 
     /// Asserts the error's message and command.
+    /// `audit [count]` with no filter.
+    fn plain_audit(count: usize) -> Command {
+        Command::Audit {
+            count,
+            filter: AuditFilter {
+                page: 1,
+                ..AuditFilter::default()
+            },
+        }
+    }
+
     fn error_is(text: &str, message: &str, command: Option<&str>) {
         let e = fails(text);
         assert_eq!(e.message, message, "message for {text:?}");
@@ -1865,13 +2008,129 @@ mod tests {
     }
 
     #[test]
+    fn audit_filters() {
+        let filtered = |count, filter| Command::Audit { count, filter };
+        assert_eq!(
+            ok("audit 20 --connection Org-B --action Accepted --by @Alice --since 7d --page 2"),
+            filtered(
+                20,
+                AuditFilter {
+                    connection: Some("org-b".into()),
+                    action: Some("accepted"),
+                    by: Some("alice".into()),
+                    since_secs: Some(7 * 86_400),
+                    page: 2,
+                }
+            )
+        );
+        assert_eq!(
+            ok("audit --since=12h --by alice 5"),
+            filtered(
+                5,
+                AuditFilter {
+                    by: Some("alice".into()),
+                    since_secs: Some(12 * 3600),
+                    page: 1,
+                    ..AuditFilter::default()
+                }
+            )
+        );
+        for word in crate::store::AUDIT_ACTIONS {
+            match ok(&format!("audit --action {word}")) {
+                Command::Audit { filter, .. } => assert_eq!(filter.action, Some(*word)),
+                other => panic!("{other:?}"),
+            }
+        }
+        let a = Some("audit");
+        error_is(
+            "audit --action frobbed",
+            "`--action` is one of accepted, rejected, expired, withdrawn, shared, unshared, rule, policy, requested, approved, denied, not \"frobbed\".",
+            a,
+        );
+        error_is(
+            "audit --since",
+            "`--since` needs a value, like `--since 7d`.",
+            a,
+        );
+        for bad in ["7", "d", "0d", "7y", "-1d", "99999w"] {
+            error_is(
+                &format!("audit --since {bad}"),
+                &format!("`--since` takes an age like `7d`, `12h` or `30m`, not \"{bad}\"."),
+                a,
+            );
+        }
+        error_is(
+            "audit --page 0",
+            "`--page` takes a number from 1 to 10000, not \"0\".",
+            a,
+        );
+        error_is("audit --by", "`--by` needs a value, like `--by @alice`.", a);
+        error_is(
+            "audit --by a@b",
+            "\"a@b\" is not a username: type it like `@alice`.",
+            a,
+        );
+        error_is(
+            "audit --page 1 --page 2",
+            "`--page` is given twice: give one page.",
+            a,
+        );
+        error_is("audit --who me", "unknown option --who", a);
+        error_is(
+            "audit --connection \"Org B\"",
+            "\"Org B\" is not a valid connection name: use 1–64 letters, digits, dots, dashes or underscores.",
+            a,
+        );
+        // The query string of `GET /audit` reads the same way, with the same messages.
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            audit_query(
+                Some("5"),
+                &pairs(&[("by", "@alice"), ("action", "denied"), ("page", "3")])
+            ),
+            Ok((
+                5,
+                AuditFilter {
+                    by: Some("alice".into()),
+                    action: Some("denied"),
+                    page: 3,
+                    ..AuditFilter::default()
+                }
+            ))
+        );
+        assert_eq!(
+            audit_query(None, &[]),
+            Ok((
+                10,
+                AuditFilter {
+                    page: 1,
+                    ..AuditFilter::default()
+                }
+            ))
+        );
+        let e = audit_query(Some("500"), &[]).unwrap_err();
+        assert_eq!(
+            e.message,
+            "`audit` takes a number from 1 to 100, not \"500\"."
+        );
+        let e = audit_query(None, &pairs(&[("since", "")])).unwrap_err();
+        assert!(e.message.starts_with("`--since` takes an age"), "{e:?}");
+        let e = audit_query(None, &pairs(&[("sort", "asc")])).unwrap_err();
+        assert_eq!(e.message, "unknown option --sort");
+    }
+
+    #[test]
     fn audit_bounds() {
-        assert_eq!(ok("audit"), Command::Audit { count: 10 });
-        assert_eq!(ok("log"), Command::Audit { count: 10 });
-        assert_eq!(ok("audit 1"), Command::Audit { count: 1 });
-        assert_eq!(ok("audit 20"), Command::Audit { count: 20 });
-        assert_eq!(ok("audit 100"), Command::Audit { count: 100 });
-        assert_eq!(ok("audit 007"), Command::Audit { count: 7 });
+        assert_eq!(ok("audit"), plain_audit(10));
+        assert_eq!(ok("log"), plain_audit(10));
+        assert_eq!(ok("audit 1"), plain_audit(1));
+        assert_eq!(ok("audit 20"), plain_audit(20));
+        assert_eq!(ok("audit 100"), plain_audit(100));
+        assert_eq!(ok("audit 007"), plain_audit(7));
         let a = Some("audit");
         for bad in [
             "0",
@@ -2269,7 +2528,7 @@ mod tests {
             (channel_ref(), team()).prop_map(|(channel, team)| Command::Move { channel, team }),
             "[a-z][a-z0-9._-]{0,10}".prop_map(|user| Command::Whois { user }),
             channel_ref().prop_map(|channel| Command::Info { channel }),
-            (1..=100usize).prop_map(|count| Command::Audit { count }),
+            (1..=100usize).prop_map(plain_audit),
             conn_name().prop_map(|name| Command::Rules { name }),
             rule_spec().prop_map(Command::RuleAdd),
             (conn_name(), 1..50usize).prop_map(|(name, n)| Command::RuleRemove { name, n }),
@@ -2417,7 +2676,7 @@ mod tests {
             Command::Whois { user } if bare => format!("whois {user}"),
             Command::Whois { user } => format!("whois @{user}"),
             Command::Info { channel } => format!("info {}", render_channel(channel, bare)),
-            Command::Audit { count } => format!("audit {count}"),
+            Command::Audit { count, .. } => format!("audit {count}"),
             Command::Rules { name } => format!("rules {name}"),
             Command::RuleAdd(spec) => {
                 let mut out = format!("rule add {} {}", spec.name, q(&spec.pattern));

@@ -1,10 +1,9 @@
 //! Commands about received channels and the record: `pending` (each request with the DM's
-//! menu and buttons), `move`, `audit`.
+//! menu and buttons), `move`; how `audit` shows an entry's details.
 
 use serde_json::{json, Map, Value};
 
 use crate::notify::Target;
-use crate::review::timestamp;
 use crate::store::RequestState;
 
 use super::lookup;
@@ -15,7 +14,7 @@ use super::{Asked, CommandError, Commands, Reply};
 const PENDING_CARDS: usize = 20;
 
 /// A short "what it was about" from an audit entry's detail (JSON written by sharebot).
-fn about(subject: &str, detail: &str) -> String {
+pub(super) fn about(subject: &str, detail: &str) -> String {
     let Ok(Value::Object(map)) = serde_json::from_str::<Value>(detail) else {
         return if detail.is_empty() {
             subject.to_string()
@@ -132,24 +131,6 @@ impl Commands {
             return self.say(asked, "move_busy", facts(""));
         }
         self.say(asked, "moving", facts(&team.display_name))
-    }
-
-    /// `audit [n]`: the latest entries, newest first.
-    pub(super) async fn audit(&self, _asked: &Asked, count: usize) -> Result<String, CommandError> {
-        let entries = self.ctx.store.audit_recent(count as i64).await?;
-        let mut rows = Vec::new();
-        for e in entries {
-            rows.push(json!({
-                "at": timestamp(e.at),
-                "who": self.ctx.username(&e.actor).await,
-                "action": e.action,
-                "about": about(&e.subject, &e.detail),
-            }));
-        }
-        Ok(self
-            .ctx
-            .templates
-            .render("command_audit.md.j2", &json!({ "entries": rows }))?)
     }
 }
 

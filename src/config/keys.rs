@@ -102,6 +102,7 @@ pub const KEYS: &[KeySpec] = &[
     key("server", "listen", Some("127.0.0.1:8080"), "address the HTTP server (callbacks, health) listens on"),
     key("server", "public_url", None, "base URL at which Mattermost reaches this bot's HTTP server"),
     secret("server", "secret", true, "key that signs callback contexts; at least 32 characters"),
+    secret("server", "audit_token", false, "bearer token a log collector sends to read GET /audit; the route does not exist while unset"),
     secret("server", "previous_secret", false, "the key server.secret replaced: still accepted to verify, never to sign, while set"),
     key("database", "url", Some("sqlite://sharebot.db"), "sqlite://PATH (created if missing) or postgres://USER@HOST:PORT/DB"),
     secret("database", "password", false, "PostgreSQL password, added to database.url"),

@@ -85,6 +85,8 @@ pub struct ServerConfig {
     pub secret: Secret,
     /// The key `secret` replaced: accepted to verify what it signed, never used to sign.
     pub previous_secret: Option<Secret>,
+    /// The bearer token of `GET /audit`; without it that route does not exist.
+    pub audit_token: Option<Secret>,
 }
 
 /// Which database engine a URL names.
@@ -343,6 +345,13 @@ impl Parser<'_> {
                 Ok(())
             }
         });
+        let audit_token = self.secret("server.audit_token", |v| {
+            if v.trim().chars().count() < 16 {
+                Err("is too short: use at least 16 random characters (e.g. the output of `openssl rand -hex 32`)".into())
+            } else {
+                Ok(())
+            }
+        });
         let database = self.database_config();
         let inbox_team = self.parse("review.inbox_team", |v| {
             parse_team_name(v).map(str::to_string)
@@ -407,6 +416,7 @@ impl Parser<'_> {
                     public_url,
                     secret,
                     previous_secret,
+                    audit_token,
                 },
                 database,
                 review: ReviewConfig {

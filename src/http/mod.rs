@@ -1,6 +1,7 @@
 //! The bot's HTTP server (axum): health, readiness, metrics, and the interactive callbacks
 //! Mattermost sends to `server.public_url`.
 
+mod audit;
 mod callbacks;
 mod health;
 
@@ -11,6 +12,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use audit::{AuditFuture, AuditRefusal, AuditRoute, AuditSource};
 pub use callbacks::{ephemeral, field, CallbackRefusal, Callbacks, DynCallbacks};
 pub use health::MattermostLink;
 
@@ -30,11 +32,19 @@ pub struct AppState {
     pub replica: std::sync::Arc<str>,
     /// The domain that answers clicks and dialogs (`None`: the callback routes answer 404).
     pub callbacks: Option<std::sync::Arc<dyn DynCallbacks>>,
+    /// `GET /audit`'s token and source (`None`: the route does not exist).
+    pub audit: Option<AuditRoute>,
 }
 
 /// The router with every route the bot serves.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new();
+    let router = if state.audit.is_some() {
+        router.route("/audit", get(audit::serve))
+    } else {
+        router
+    };
+    router
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics))

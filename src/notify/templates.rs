@@ -70,6 +70,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         "share_declined.md.j2",
         include_str!("../../templates/share_declined.md.j2"),
     ),
+    (
+        "connection_watch.md.j2",
+        include_str!("../../templates/connection_watch.md.j2"),
+    ),
 ];
 
 /// Every answer `command_reply.md.j2` has a branch for.
@@ -285,6 +289,15 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
         }
         "reminder.md.j2" => out.push(request),
         "share_declined.md.j2" => out.push(json!({"org": "Org B", "channel": "launch-plan"})),
+        "connection_watch.md.j2" => {
+            for kind in ["offline", "online", "invite_expiring", "invite_expired"] {
+                for (since, counts) in [("2026-01-01 10:00 UTC", json!(2)), ("", json!(null))] {
+                    out.push(json!({"kind": kind, "org": "Org B", "name": "org-b",
+                        "since": since, "away": "12 min", "expires_at": "2026-01-03 10:00 UTC",
+                        "outgoing": counts, "incoming": counts, "mention": "@sharebot "}));
+                }
+            }
+        }
         "auto_accept_notice.md.j2" => {
             let mut c = request;
             c["team"] = json!("Marketing");
@@ -401,11 +414,19 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
             ]}));
         }
         "command_audit.md.j2" => {
-            out.push(json!({"entries": []}));
-            out.push(
-                json!({"entries": [{"at": "2026-01-01 10:00 UTC", "who": "alice",
-                "action": "connection.created", "about": "Org B"}]}),
-            );
+            for filtered in [false, true] {
+                out.push(
+                    json!({"entries": [], "total": 0, "first": 1, "last": 1, "page": 1,
+                    "next": "", "filtered": filtered}),
+                );
+            }
+            for next in ["", "@sharebot audit 10 --page 3"] {
+                out.push(
+                    json!({"entries": [{"at": "2026-01-01 10:00 UTC", "who": "alice",
+                    "action": "connection.created", "about": "Org B"}], "total": 25, "first": 11,
+                    "last": 20, "page": 2, "next": next, "filtered": true}),
+                );
+            }
         }
         "command_reply.md.j2" => {
             for reply in COMMAND_REPLIES {

@@ -366,6 +366,15 @@ impl RunningSandbox {
         self.with_db(|db| db.posts.get(post_id).cloned())
     }
 
+    /// Moves this server's clock forward by `by` (a test's way to let hours pass): what the
+    /// server stamps from now on (posts, pings, new connections) and the ages it checks
+    /// (an invite's 48 hours, a connection's five minutes without a ping) read the moved clock.
+    pub fn advance_clock(&self, by: Duration) {
+        let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        let mut db = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        db.clock_offset_ms += by;
+    }
+
     /// Stops as a server process would: every WebSocket is closed and forgotten (nothing can
     /// be resumed), the listener closes, and in-flight requests finish.
     pub async fn shutdown(self) {

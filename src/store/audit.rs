@@ -93,3 +93,162 @@ impl Store {
         Ok(rows.into_iter().map(entry).collect())
     }
 }
+
+/// The words `audit --action` takes. A word matches an action one of whose dotted parts is
+/// that word (`accepted`: `request.accepted`, `connection.accepted`), or whose last part ends
+/// in `_<word>` (`request.auto_accepted`, `connection.invite_expired`).
+pub const AUDIT_ACTIONS: &[&str] = &[
+    "accepted",
+    "rejected",
+    "expired",
+    "withdrawn",
+    "shared",
+    "unshared",
+    "rule",
+    "policy",
+    "requested",
+    "approved",
+    "denied",
+];
+
+/// A connection as the audit may name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditConnection {
+    pub remote_id: String,
+    /// The display name entries' details carry as `org`.
+    pub org: String,
+}
+
+/// A search of the audit; every part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Entries about this connection: with its id as the subject, about a request that came
+    /// from it, or whose details name it (`"org"` or `"remote_id"`).
+    pub connection: Option<AuditConnection>,
+    /// One of [`AUDIT_ACTIONS`].
+    pub action: Option<String>,
+    /// Entries by any of these actors (user ids, or `sharebot`); empty: by anyone.
+    pub actors: Vec<String>,
+    /// Entries at or after this time (ms).
+    pub since: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// `text` inside a LIKE pattern, literally (with `ESCAPE '\'`).
+fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl AuditQuery {
+    /// The WHERE clause and its values, numbered from `$1`.
+    fn condition(&self) -> (String, Vec<SqlValue>) {
+        let mut parts: Vec<String> = Vec::new();
+        let mut values: Vec<SqlValue> = Vec::new();
+        let param = |values: &mut Vec<SqlValue>, v: SqlValue| {
+            values.push(v);
+            format!("${}", values.len())
+        };
+        if let Some(c) = &self.connection {
+            let id = param(&mut values, SqlValue::Text(c.remote_id.clone()));
+            let json_org = serde_json::Value::String(c.org.clone()).to_string();
+            let org = param(
+                &mut values,
+                SqlValue::Text(format!("%\"org\":{}%", like_literal(&json_org))),
+            );
+            let json_id = serde_json::Value::String(c.remote_id.clone()).to_string();
+            let rid = param(
+                &mut values,
+                SqlValue::Text(format!("%\"remote_id\":{}%", like_literal(&json_id))),
+            );
+            parts.push(format!(
+                "(subject = {id} OR subject IN (SELECT id FROM review_requests WHERE remote_id = {id})
+                  OR detail LIKE {org} ESCAPE '\\' OR detail LIKE {rid} ESCAPE '\\')"
+            ));
+        }
+        if let Some(word) = &self.action {
+            let word = like_literal(word);
+            let exact = param(&mut values, SqlValue::Text(word.clone()));
+            let first = param(&mut values, SqlValue::Text(format!("{word}.%")));
+            let last = param(&mut values, SqlValue::Text(format!("%.{word}")));
+            let middle = param(&mut values, SqlValue::Text(format!("%.{word}.%")));
+            let suffix = param(&mut values, SqlValue::Text(format!("%.%\\_{word}")));
+            parts.push(format!(
+                "(action = {exact} OR action LIKE {first} ESCAPE '\\' OR action LIKE {last} ESCAPE '\\'
+                  OR action LIKE {middle} ESCAPE '\\' OR action LIKE {suffix} ESCAPE '\\')"
+            ));
+        }
+        if !self.actors.is_empty() {
+            let list: Vec<String> = self
+                .actors
+                .iter()
+                .map(|a| param(&mut values, SqlValue::Text(a.clone())))
+                .collect();
+            parts.push(format!("actor IN ({})", list.join(", ")));
+        }
+        if let Some(since) = self.since {
+            let at = param(&mut values, SqlValue::Int(since));
+            parts.push(format!("at >= {at}"));
+        }
+        let clause = if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", parts.join(" AND "))
+        };
+        (clause, values)
+    }
+}
+
+/// A value bound to a search's SQL.
+#[derive(Debug, Clone)]
+enum SqlValue {
+    Text(String),
+    Int(i64),
+}
+
+type AnyQueryAs<'q, T> = sqlx::query::QueryAs<'q, sqlx::Any, T, sqlx::any::AnyArguments<'q>>;
+
+fn bind_all<'q, T>(mut query: AnyQueryAs<'q, T>, values: &[SqlValue]) -> AnyQueryAs<'q, T> {
+    for v in values {
+        query = match v {
+            SqlValue::Text(t) => query.bind(t.clone()),
+            SqlValue::Int(i) => query.bind(*i),
+        };
+    }
+    query
+}
+
+impl Store {
+    /// The entries `query` selects, newest first, `limit` from `offset`, and how many it
+    /// selects in all.
+    pub async fn audit_search(
+        &self,
+        query: &AuditQuery,
+    ) -> Result<(Vec<AuditEntry>, i64), StoreError> {
+        let (clause, values) = query.condition();
+        let n = values.len();
+        let select = format!(
+            "SELECT id, at, actor, action, subject, detail FROM audit_log{clause}
+             ORDER BY id DESC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        let rows: Vec<Row> = bind_all(sqlx::query_as(&select), &values)
+            .bind(query.limit)
+            .bind(query.offset)
+            .fetch_all(&self.pool)
+            .await?;
+        let count = format!("SELECT COUNT(*) FROM audit_log{clause}");
+        let (total,): (i64,) = bind_all(sqlx::query_as(&count), &values)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rows.into_iter().map(entry).collect(), total))
+    }
+}

@@ -12,6 +12,7 @@ mod policies;
 mod requests;
 mod rules;
 mod stats;
+mod watch;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,7 +21,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, Connection};
 use sqlx::{AnyPool, Executor};
 
-pub use audit::AuditEntry;
+pub use audit::{AuditConnection, AuditEntry, AuditQuery, AUDIT_ACTIONS};
 pub use buttons::ButtonPost;
 pub use commands::{CommandClaim, WaitingShare};
 pub use decisions::{Claim, Decider, How, Verdict, SHAREBOT};
@@ -30,6 +31,7 @@ pub use policies::{ConnectionPolicy, Policy};
 pub use requests::{Decision, NewRequest, PendingPages, RequestState, ReviewRequest};
 pub use rules::{NewRule, RuleAction, RuleAudit, StoredRule, RULE_AUDIT};
 pub use stats::RequestCount;
+pub use watch::Health;
 
 use crate::config::{DatabaseConfig, Dialect};
 

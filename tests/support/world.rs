@@ -153,6 +153,11 @@ impl World {
     }
 
     pub async fn start_bot(&self) -> RunningBot {
+        self.start_bot_with(fast()).await
+    }
+
+    /// Like [`World::start_bot`], with `tuning` (e.g. a clock the test moves).
+    pub async fn start_bot_with(&self, tuning: Tuning) -> RunningBot {
         let previous = *self.callback.lock().unwrap();
         let listener = match previous {
             Some(addr) => {
@@ -192,7 +197,7 @@ impl World {
             env.insert(k.clone(), v.clone());
         }
         let config = Config::load_from(None, &env).expect("valid test configuration");
-        let bot = sharebot::domain::start(&config, fast(), Some(listener))
+        let bot = sharebot::domain::start(&config, tuning, Some(listener))
             .await
             .expect("bot starts");
         // Posts made before the WebSocket is up reach the bot only through its catch-up;

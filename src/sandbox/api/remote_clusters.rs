@@ -88,8 +88,8 @@ pub(crate) async fn list(
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<Vec<RemoteCluster>>> {
     caller.require_admin(PERMISSION)?;
-    let now = now_ms();
     let db = state.db();
+    let now = db.now();
     let linked = |remote_id: &str, channel_id: &str| {
         db.shared_channel_remotes
             .values()
@@ -163,7 +163,8 @@ pub(crate) async fn create(
         creator_id: caller.user.id.clone(),
         ..RemoteCluster::default()
     };
-    rc.pre_save();
+    let now = state.db().now();
+    rc.pre_save(now);
     // AddRemoteCluster wraps every store error, validation included, in a 500.
     rc.validate().map_err(|err| {
         AppError::new(

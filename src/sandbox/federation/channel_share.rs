@@ -22,7 +22,7 @@ pub(crate) fn invite(
     rc: &RemoteCluster,
     user_id: &str,
 ) -> ApiResult<()> {
-    let online = rc.is_online(now_ms());
+    let online = rc.is_online(state.db().now());
     let changed = {
         let mut db = state.db();
         if db.channel_remote(&channel.id, &rc.remote_id).is_some() {

@@ -132,7 +132,8 @@ pub(crate) async fn confirm_invite(
 ) -> ApiResult<Json<Value>> {
     let caller = authenticate(&state, &headers)?;
     let frame = frame(&body, &caller)?;
-    let age = now_ms() - caller.create_at;
+    // The age is read on this (the inviting) server's clock, as `time.Since(CreateAt)`.
+    let age = state.db().now() - caller.create_at;
     let ttl = i64::try_from(state.federation.options.invite_expires_after.as_millis())
         .unwrap_or(i64::MAX);
     if age > ttl {

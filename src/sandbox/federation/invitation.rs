@@ -9,7 +9,7 @@ use super::super::model::records::RemoteCluster;
 use super::outbound::{self, Target, SEND_TIMEOUT};
 use super::pinger;
 use super::protocol::{Response, CONFIRM_INVITE_PATH, TOPIC_INVITATION};
-use crate::ids::{new_id, now_ms};
+use crate::ids::new_id;
 
 /// Accepts an opened invite as `draft` (name, display name, default team, creator) describes
 /// it; returns the saved connection.
@@ -30,7 +30,8 @@ pub(crate) async fn accept(
         remote_token: remote_token.clone(),
         ..draft
     };
-    rc.pre_save();
+    let now = state.db().now();
+    rc.pre_save(now);
     rc.validate()?;
     {
         let mut db = state.db();
@@ -72,9 +73,12 @@ pub(crate) async fn accept(
         Err(err) => Some(err.to_string()),
     };
     if let Some(reason) = failure {
-        if let Some(saved) = state.db().remote_clusters.get_mut(&rc.remote_id) {
-            saved.delete_at = now_ms();
+        let mut db = state.db();
+        let now = db.now();
+        if let Some(saved) = db.remote_clusters.get_mut(&rc.remote_id) {
+            saved.delete_at = now;
         }
+        drop(db);
         return Err(AppError::accept_invitation(reason));
     }
     pinger::ping_soon(state, &rc.remote_id);

@@ -45,7 +45,7 @@ pub(crate) async fn ping_now(state: &Shared, remote_id: &str) -> bool {
                 (
                     rc.site_url.clone(),
                     rc.remote_token.clone(),
-                    rc.is_online(now_ms()),
+                    rc.is_online(db.now()),
                 )
             })
     }) else {
@@ -59,9 +59,13 @@ pub(crate) async fn ping_now(state: &Shared, remote_id: &str) -> bool {
     let msg = outbound::message(TOPIC_PING, json!({"sent_at": now_ms(), "recv_at": 0}));
     match outbound::send::<Ping>(&state.http, &target, PING_PATH, msg, PING_TIMEOUT).await {
         Ok(_) => {
-            if let Some(rc) = state.db().remote_clusters.get_mut(remote_id) {
-                rc.last_ping_at = now_ms();
+            // `SetLastPingAt` stamps the time on this server's clock.
+            let mut db = state.db();
+            let now = db.now();
+            if let Some(rc) = db.remote_clusters.get_mut(remote_id) {
+                rc.last_ping_at = now;
             }
+            drop(db);
             if !was_online {
                 super::channel_share::send_pending_invites(state, remote_id);
                 let channels: Vec<String> = {

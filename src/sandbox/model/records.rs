@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::error::{ApiResult, AppError};
 use super::Channel;
-use crate::ids::{is_valid_id, now_ms};
+use crate::ids::is_valid_id;
 
 /// An invite not yet accepted has a site URL with this prefix (`model.SiteURLPending`).
 pub const SITE_URL_PENDING: &str = "pending_";
@@ -57,14 +57,15 @@ impl RemoteCluster {
         self.last_ping_at > now - REMOTE_OFFLINE_AFTER_MS
     }
 
-    /// `PreSave`: the display name defaults to the name, the name is lower-cased.
-    pub fn pre_save(&mut self) {
+    /// `PreSave`: the display name defaults to the name, the name is lower-cased; the
+    /// creation time is `now` on this server's clock.
+    pub fn pre_save(&mut self, now: i64) {
         if self.display_name.is_empty() {
             self.display_name = self.name.clone();
         }
         self.name = self.name.to_lowercase();
         if self.create_at == 0 {
-            self.create_at = now_ms();
+            self.create_at = now;
         }
     }
 
