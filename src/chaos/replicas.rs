@@ -47,6 +47,8 @@ pub struct Replicas {
     exe: PathBuf,
     env: Arc<HashMap<String, String>>,
     logs: PathBuf,
+    /// This build has `ha.name`: each replica is named `replica-<n>` in its log and `/readyz`.
+    named: bool,
 }
 
 struct Inner {
@@ -108,6 +110,9 @@ impl Replicas {
             exe,
             env: Arc::new(env),
             logs: logs.to_path_buf(),
+            named: crate::config::KEYS
+                .iter()
+                .any(|k| k.section == "ha" && k.key == "name"),
         })
     }
 

@@ -155,7 +155,12 @@ pub async fn click(
             .flat_map(|(i, list)| list.iter().map(move |d| (i, d)))
             .filter(|(_, d)| d.has("relocate"))
             .collect();
-        if !pending.is_empty() && (accepted.is_empty() || rng.gen_bool(0.85)) {
+        // Mostly decisions; now and then (or, with nothing pending, one round in three) a move.
+        let decide = !pending.is_empty() && (accepted.is_empty() || rng.gen_bool(0.85));
+        if !decide && (accepted.is_empty() || (pending.is_empty() && !rng.gen_bool(0.3))) {
+            continue;
+        }
+        if decide {
             let Some(target) = pending.choose(&mut rng).map(|d| d.request.clone()) else {
                 continue;
             };
