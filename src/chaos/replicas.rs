@@ -157,6 +157,10 @@ impl Replicas {
                 "SHAREBOT_SERVER__LISTEN",
                 format!("127.0.0.1:{}", replica.port),
             )
+            .envs(
+                self.named
+                    .then(|| ("SHAREBOT_HA__NAME", format!("replica-{}", i + 1))),
+            )
             .env_remove("SHAREBOT_CONFIG")
             .stdin(Stdio::null())
             .stdout(Stdio::from(file))
