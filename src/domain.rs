@@ -98,6 +98,12 @@ impl crate::bot::Domain for Sharebot {
             tokio::join!(review, commands);
         }))
     }
+
+    fn for_leader(self: Arc<Self>, store: crate::store::Store) -> Arc<Self> {
+        let review = self.review.with_store(store);
+        let commands = self.commands.with_review(review.clone());
+        Arc::new(Sharebot { review, commands })
+    }
 }
 
 impl Callbacks for Sharebot {

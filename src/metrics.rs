@@ -137,6 +137,8 @@ struct Inner {
     ws_events: Family<WsEvent, Counter>,
     ws_disconnects: Counter,
     ws_resyncs: Counter,
+    leader: Gauge,
+    leader_changes: Counter,
     callbacks: Family<CallbackOutcome, Counter>,
     callback_duration: Histograms<CallbackKind>,
     requests: Family<RequestSeries, Gauge>,
@@ -180,6 +182,8 @@ impl Metrics {
             ws_events: Family::default(),
             ws_disconnects: Counter::default(),
             ws_resyncs: Counter::default(),
+            leader: Gauge::default(),
+            leader_changes: Counter::default(),
             callbacks: Family::default(),
             callback_duration: Family::new_with_constructor(latency),
             requests: Family::default(),
@@ -218,6 +222,16 @@ impl Metrics {
             "sharebot_websocket_resyncs",
             "Times WebSocket events were lost and the bot reconciled over REST",
             inner.ws_resyncs.clone(),
+        );
+        registry.register(
+            "sharebot_leader",
+            "1 while this replica leads (runs the WebSocket listener and the loops), else 0",
+            inner.leader.clone(),
+        );
+        registry.register(
+            "sharebot_leader_changes",
+            "Times this replica became the leader",
+            inner.leader_changes.clone(),
         );
         registry.register(
             "sharebot_callbacks",
@@ -361,6 +375,14 @@ impl Metrics {
     /// WebSocket events may have been lost: the bot reconciles over REST.
     pub fn ws_resync(&self) {
         self.inner.ws_resyncs.inc();
+    }
+
+    /// This replica became the leader (`true`) or stopped being it.
+    pub fn leader(&self, leading: bool) {
+        self.inner.leader.set(i64::from(leading));
+        if leading {
+            self.inner.leader_changes.inc();
+        }
     }
 
     /// An interactive callback (button, menu, dialog) handled, with its outcome.

@@ -4,7 +4,11 @@
 //! connection ends (process killed, connection terminated, database restarted): no table of
 //! heartbeats to keep and no stale leader to expire by hand. The holder pings its connection
 //! several times per takeover period and steps down at the first failed or late answer.
+//! The lock session ends itself when it idles longer than a takeover period (a paused
+//! process), and each winner raises the epoch that fences the old leader's writes.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{Connection, PgConnection};
@@ -37,10 +41,22 @@ impl Role {
 pub struct Election {
     /// The current role; every change is one leadership change.
     pub role: watch::Receiver<Role>,
+    epoch: Arc<AtomicI64>,
     task: JoinHandle<()>,
 }
 
 impl Election {
+    /// The epoch this replica raised when it last became the leader (set before the role
+    /// turns to leader); 0 before that.
+    pub fn epoch(&self) -> i64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Reads [`Election::epoch`] from elsewhere (the task that starts the leader's loops).
+    pub fn epochs(&self) -> Epochs {
+        Epochs(self.epoch.clone())
+    }
+
     /// Ends the election: the lock connection is closed, so the lock is released.
     pub async fn stop(self) {
         self.task.abort();
@@ -48,16 +64,28 @@ impl Election {
     }
 }
 
-/// Starts trying for the lock on `url` (a `postgres://` URL) until `stop`. A follower tries
-/// every fifth of `takeover_after`, and a leader checks its connection as often, each answer
-/// within that time, so a lost lock is noticed, and a free one taken, within `takeover_after`.
-pub fn elect(url: String, takeover_after: Duration, mut stop: watch::Receiver<bool>) -> Election {
+/// Starts trying for the lock on `url` (a `postgres://` URL) until `stop`, as the replica
+/// named `replica`. A follower tries every fifth of `takeover_after`, and a leader checks its
+/// connection as often, each answer within that time, so a lost lock is noticed, and a free
+/// one taken, within `takeover_after`.
+pub fn elect(
+    url: String,
+    takeover_after: Duration,
+    replica: String,
+    mut stop: watch::Receiver<bool>,
+) -> Election {
     let (role_tx, role) = watch::channel(Role::Follower);
     let tick = (takeover_after / 5).max(Duration::from_millis(10));
+    let epoch = Arc::new(AtomicI64::new(0));
+    let won = Won {
+        replica,
+        epoch: epoch.clone(),
+        takeover_after,
+    };
     let task = tokio::spawn(async move {
         let mut last_failure: Option<String> = None;
         loop {
-            let why = hold(&url, tick, &role_tx).await;
+            let why = hold(&url, tick, &role_tx, &won).await;
             // A replica that just lost the lock waits a whole takeover period before trying
             // again, so a follower takes over rather than a flapping connection taking it back.
             let mut pause = tick;
@@ -77,13 +105,36 @@ pub fn elect(url: String, takeover_after: Duration, mut stop: watch::Receiver<bo
             tracing::info!("stopped being the leader: shutting down");
         }
     });
-    Election { role, task }
+    Election { role, epoch, task }
+}
+
+/// The epoch of an election, readable by another task.
+#[derive(Clone, Debug, Default)]
+pub struct Epochs(Arc<AtomicI64>);
+
+impl Epochs {
+    /// A fixed epoch (SQLite: the one process leads, from start-up).
+    pub fn fixed(epoch: i64) -> Epochs {
+        Epochs(Arc::new(AtomicI64::new(epoch)))
+    }
+
+    /// The epoch raised when this replica last became the leader.
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What a replica does when it wins the lock: raise the epoch, as `replica`.
+struct Won {
+    replica: String,
+    epoch: Arc<AtomicI64>,
+    takeover_after: Duration,
 }
 
 /// One lock connection: tries for the lock every `tick` while a follower, pings it every
 /// `tick` while the leader; returns why (the connection dropped) at the first failure.
-async fn hold(url: &str, tick: Duration, role: &watch::Sender<Role>) -> String {
-    match hold_until_failure(url, tick, role).await {
+async fn hold(url: &str, tick: Duration, role: &watch::Sender<Role>, won: &Won) -> String {
+    match hold_until_failure(url, tick, role, won).await {
         Err(why) => why,
     }
 }
@@ -92,17 +143,29 @@ async fn hold_until_failure(
     url: &str,
     tick: Duration,
     role: &watch::Sender<Role>,
+    won: &Won,
 ) -> Result<std::convert::Infallible, String> {
     let mut conn = within(tick * 5, PgConnection::connect(url))
         .await
         .map_err(|e| format!("connect: {e}"))?;
+    // A paused process (SIGSTOP, a frozen VM) pings no more: the server ends its session after
+    // a takeover period of silence, which releases the lock for a follower. (PostgreSQL 14 and
+    // later; on older servers only a dropped connection releases it.)
+    let idle = format!("{}ms", won.takeover_after.as_millis().max(1));
+    if let Err(e) = sqlx::query("SELECT set_config('idle_session_timeout', $1, false)")
+        .bind(&idle)
+        .execute(&mut conn)
+        .await
+    {
+        tracing::debug!("idle_session_timeout is not available ({e}): a paused leader keeps the lock until its connection drops");
+    }
     loop {
         if *role.borrow() == Role::Leader {
             within(tick, sqlx::query("SELECT 1").execute(&mut conn))
                 .await
                 .map_err(|e| format!("the lock connection did not answer: {e}"))?;
         } else {
-            let won: bool = within(
+            let got: bool = within(
                 tick,
                 sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                     .bind(LOCK_KEY)
@@ -110,13 +173,33 @@ async fn hold_until_failure(
             )
             .await
             .map_err(|e| format!("pg_try_advisory_lock: {e}"))?;
-            if won {
+            if got {
+                // The new epoch waits for the old leader's fenced writes in flight, then
+                // refuses the rest of them.
+                let epoch: i64 = within(
+                    won_limit(won),
+                    sqlx::query_scalar(
+                        "UPDATE leader_epoch SET epoch = epoch + 1, replica = $1, since = $2 WHERE id = 1 RETURNING epoch",
+                    )
+                    .bind(&won.replica)
+                    .bind(crate::ids::now_ms())
+                    .fetch_one(&mut conn),
+                )
+                .await
+                .map_err(|e| format!("won the lock but cannot raise the leader epoch: {e}"))?;
+                won.epoch.store(epoch, Ordering::SeqCst);
                 role.send_replace(Role::Leader);
-                tracing::info!("became the leader: won PostgreSQL's advisory lock");
+                tracing::info!(epoch, replica = %won.replica, "became the leader: won PostgreSQL's advisory lock");
             }
         }
         tokio::time::sleep(tick).await;
     }
+}
+
+/// How long raising the epoch may wait for the old leader's writes in flight (a paused one's
+/// transaction is ended by the server after a takeover period).
+fn won_limit(won: &Won) -> Duration {
+    won.takeover_after * 2
 }
 
 /// `future`'s answer, or an error when it takes longer than `limit`.

@@ -32,6 +32,12 @@ pub trait Domain: Send + Sync + 'static {
         let _ = stop;
         None
     }
+    /// The domain the leader's listener and loops use: the same one writing through `store`,
+    /// whose writes the database refuses once another replica leads (this one by default).
+    fn for_leader(self: Arc<Self>, store: Store) -> Arc<Self> {
+        let _ = store;
+        self
+    }
 }
 
 /// Reads the resume point a previous run stored, if it is readable.

@@ -357,9 +357,16 @@ impl Commands {
                 "shared_out": shared_out, "shared_in": shared_in,
             }));
         }
+        // Who leads, as the database records it (none before the first leader).
+        let leader = match self.ctx.store.leadership().await {
+            Ok(l) if !l.replica.is_empty() => {
+                json!({"replica": l.replica, "since": format!("{} ({})", timestamp(l.since), ago(l.since))})
+            }
+            _ => Value::Null,
+        };
         Ok(self.ctx.templates.render(
             "command_connections.md.j2",
-            &json!({"rows": rows, "mention": self.mention(asked)}),
+            &json!({"rows": rows, "mention": self.mention(asked), "leader": leader}),
         )?)
     }
 

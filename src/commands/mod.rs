@@ -137,6 +137,16 @@ impl Commands {
         }
     }
 
+    /// The same commands on `review` (the leader's, writing through its fenced store),
+    /// sharing the marks of the posts being handled.
+    pub fn with_review(&self, review: Review) -> Commands {
+        Commands {
+            ctx: review.context().clone(),
+            review,
+            handling: self.handling.clone(),
+        }
+    }
+
     /// Marks `post_id` as being handled here; false when it already is.
     fn start_handling(&self, post_id: &str) -> bool {
         self.handling
@@ -324,6 +334,11 @@ impl Commands {
     async fn handle(&self, post: &Post, asked: Asked) {
         let claim = match self.ctx.store.claim_command(&post.id, &post.user_id).await {
             Ok(claim) => claim,
+            // Another replica leads now: the command is its to answer.
+            Err(err) if err.is_fenced() => {
+                tracing::info!(post = %post.id, "not answering a command: {err}");
+                return;
+            }
             Err(err) => {
                 tracing::error!("cannot record a command: {err}");
                 CommandClaim::New
@@ -338,6 +353,12 @@ impl Commands {
             Ok(text) => Reply::text(text),
             Err(err) => Reply::text(self.failure(&asked, &err)),
         };
+        // A leader paused since its claim leaves the answer to the next leader, which says
+        // the command was interrupted: never two answers.
+        if let Err(err) = self.ctx.store.check_fence().await {
+            tracing::info!(post = %post.id, "not answering a command: {err}");
+            return;
+        }
         self.post_reply(&asked, reply).await;
         if let Err(err) = self.ctx.store.finish_command(&post.id).await {
             tracing::warn!("cannot mark a command handled: {err}");

@@ -110,6 +110,8 @@ pub const KEYS: &[KeySpec] = &[
     key("review", "reminder_after", Some("24h"), "remind admins of a request still pending after this long"),
     key("review", "reconcile_every", Some("30s"), "how often to poll Mattermost for arrived shared channels"),
     key("review", "expire_after", Some("off"), "decline a request still pending after this long (e.g. 14d), or off"),
+    key("ha", "takeover_after", Some("5s"), "replicas on PostgreSQL: how soon a follower leads after the leader is gone (at least 500ms)"),
+    key("ha", "name", Some(""), "this replica's name in the log, /readyz and `connections`; empty: host name and process id"),
     key("templates", "dir", Some(""), "folder of message template overrides, named as in templates/; empty: the built-in templates"),
     key("log", "level", Some("info"), "log filter (error, warn, info, debug, trace or a tracing directive); RUST_LOG overrides it"),
     key("log", "format", Some("pretty"), "log format: pretty or json"),

@@ -113,6 +113,35 @@ pub struct ReviewConfig {
     pub expire_after: Option<Duration>,
 }
 
+/// Replicas on PostgreSQL: the leader election.
+#[derive(Debug, Clone)]
+pub struct HaConfig {
+    /// How soon a follower leads after the leader is gone (lock lost, process paused).
+    pub takeover_after: Duration,
+    /// This replica's name; never empty (host name and process id when not set).
+    pub name: String,
+}
+
+impl Default for HaConfig {
+    fn default() -> HaConfig {
+        HaConfig {
+            takeover_after: Duration::from_secs(5),
+            name: default_replica_name(),
+        }
+    }
+}
+
+/// `<host name>-<process id>`: unique among replicas on several hosts and on one.
+pub fn default_replica_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "sharebot".into());
+    format!("{host}-{}", std::process::id())
+}
+
 /// Where message templates come from.
 #[derive(Debug, Clone, Default)]
 pub struct TemplatesConfig {
@@ -166,6 +195,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub review: ReviewConfig,
+    pub ha: HaConfig,
     pub templates: TemplatesConfig,
     pub log: LogConfig,
     /// Each key's shown value (secrets masked) and origin, in [`KEYS`] order.
@@ -287,6 +317,7 @@ impl Parser<'_> {
             "off" | "" => Ok(None),
             v => parse_duration(v, Duration::from_secs(1)).map(Some),
         });
+        let ha = self.ha_config();
         let templates_dir = self.parse("templates.dir", |v| {
             Ok::<_, String>((!v.is_empty()).then(|| std::path::PathBuf::from(v)))
         });
@@ -340,6 +371,7 @@ impl Parser<'_> {
                     reconcile_every,
                     expire_after,
                 },
+                ha: ha.unwrap_or_default(),
                 templates: TemplatesConfig { dir: templates_dir },
                 log,
                 effective,
@@ -373,6 +405,27 @@ impl Parser<'_> {
             url,
             display_url,
             max_connections: max_connections?,
+        })
+    }
+
+    /// `ha.takeover_after` and `ha.name`; `None` when either is invalid (the error is kept).
+    fn ha_config(&mut self) -> Option<HaConfig> {
+        let takeover_after = self.parse("ha.takeover_after", |v| {
+            parse_duration(v, Duration::from_millis(500))
+        });
+        let name = self.parse("ha.name", |v| {
+            let v = v.trim();
+            if v.chars().count() > 64 || v.chars().any(char::is_control) {
+                Err(format!("`{v}` is not a replica name: at most 64 characters, no control characters"))
+            } else if v.is_empty() {
+                Ok(default_replica_name())
+            } else {
+                Ok(v.to_string())
+            }
+        });
+        Some(HaConfig {
+            takeover_after: takeover_after?,
+            name: name?,
         })
     }
 

@@ -24,6 +24,10 @@ pub struct AppState {
     /// The state of the bot's connection to Mattermost, for `/readyz`.
     pub mattermost: watch::Receiver<MattermostLink>,
     pub metrics: Metrics,
+    /// True while this replica leads (always on SQLite); followers answer callbacks only.
+    pub leading: watch::Receiver<bool>,
+    /// This replica's name (`ha.name`).
+    pub replica: std::sync::Arc<str>,
     /// The domain that answers clicks and dialogs (`None`: the callback routes answer 404).
     pub callbacks: Option<std::sync::Arc<dyn DynCallbacks>>,
 }

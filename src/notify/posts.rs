@@ -106,6 +106,14 @@ impl Poster {
         }
     }
 
+    /// The same poster writing through `store`, sharing the post locks and known DM channels.
+    pub fn with_store(&self, store: Store) -> Poster {
+        Poster {
+            store,
+            ..self.clone()
+        }
+    }
+
     /// Opens the DM channels of `users` not opened yet (the client bounds how many calls are
     /// in flight); a failure is left for the send to retry.
     pub async fn open_dms<'a>(&self, users: impl Iterator<Item = &'a str>) {
@@ -236,6 +244,8 @@ impl Poster {
         post.props
             .other
             .insert(REQUEST_MARKER.into(), json!(request_id));
+        // A leader paused since its claim must not send what the next leader has sent.
+        self.store.check_fence().await?;
         let sent = self.client.create_post(&post).await?;
         self.store
             .complete_notification(

@@ -322,12 +322,14 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
             }
         }
         "command_connections.md.j2" => {
-            out.push(json!({"rows": [], "mention": "@sharebot "}));
+            out.push(json!({"rows": [], "mention": "@sharebot ", "leader": null}));
             out.push(
                 json!({"rows": [{"org": "Org B", "name": "org-b", "status": "🟢 Connected",
                 "last_seen": "1 min ago", "receives": "review → Shared Inbox", "shared_out": "2",
-                "shared_in": "5 (1 pending)"}], "mention": ""}),
+                "shared_in": "5 (1 pending)"}], "mention": "", "leader": null}),
             );
+            out.push(json!({"rows": [], "mention": "",
+                "leader": {"replica": "host-1234", "since": "5 min ago"}}));
         }
         "command_invite.md.j2" => {
             for (reinvite, waiting) in [(false, ""), (true, "~launch-plan")] {

@@ -51,19 +51,19 @@ pub struct Context {
     /// Where decisions, DMs and reconcile passes are counted (see [`Context::with_metrics`]).
     pub metrics: Metrics,
     /// The active, human system admins at the last refresh.
-    admins: Mutex<Vec<User>>,
+    admins: Arc<Mutex<Vec<User>>>,
     /// user id → (is an active system admin, checked at).
     admin_checks: Arc<Mutex<HashMap<String, (bool, Instant)>>>,
     /// Users whose admin check is being refreshed in the background (one lookup each).
     admin_refreshing: Arc<Mutex<HashSet<String>>>,
     /// user id → username, for "decided by @who".
-    usernames: Mutex<HashMap<String, String>>,
+    usernames: Arc<Mutex<HashMap<String, String>>>,
     /// The destination teams at the last reconcile, so a click is answered without a call.
-    teams: Mutex<Vec<Team>>,
+    teams: Arc<Mutex<Vec<Team>>>,
     /// When the team list was last read by a reconcile.
-    lists_read_at: Mutex<Option<Instant>>,
+    lists_read_at: Arc<Mutex<Option<Instant>>>,
     /// The secure connections at the last reconcile, so an arriving channel is served at once.
-    remotes: Mutex<Vec<RemoteCluster>>,
+    remotes: Arc<Mutex<Vec<RemoteCluster>>>,
 }
 
 impl Context {
@@ -97,13 +97,39 @@ impl Context {
             dialogs_url: format!("{base}/mattermost/dialogs"),
             notice_sync_wait,
             metrics: Metrics::new(),
-            admins: Mutex::default(),
+            admins: Arc::default(),
             admin_checks: Arc::default(),
             admin_refreshing: Arc::default(),
-            usernames: Mutex::default(),
-            teams: Mutex::default(),
-            lists_read_at: Mutex::default(),
-            remotes: Mutex::default(),
+            usernames: Arc::default(),
+            teams: Arc::default(),
+            lists_read_at: Arc::default(),
+            remotes: Arc::default(),
+        }
+    }
+
+    /// The same context writing through `store` (the leader's fenced store), sharing every
+    /// cache and the post locks with this one: the leader's loops and the callbacks of one
+    /// process see the same lists and never send one post twice.
+    pub fn with_store(&self, store: Store) -> Context {
+        Context {
+            client: self.client.clone(),
+            store: store.clone(),
+            places: self.places.clone(),
+            config: self.config.clone(),
+            templates: self.templates.clone(),
+            signer: self.signer.clone(),
+            poster: self.poster.with_store(store),
+            actions_url: self.actions_url.clone(),
+            dialogs_url: self.dialogs_url.clone(),
+            notice_sync_wait: self.notice_sync_wait,
+            metrics: self.metrics.clone(),
+            admins: self.admins.clone(),
+            admin_checks: self.admin_checks.clone(),
+            admin_refreshing: self.admin_refreshing.clone(),
+            usernames: self.usernames.clone(),
+            teams: self.teams.clone(),
+            lists_read_at: self.lists_read_at.clone(),
+            remotes: self.remotes.clone(),
         }
     }
 

@@ -112,6 +112,15 @@ impl Review {
         }
     }
 
+    /// The same workflow writing through `store` (the leader's fenced store): every
+    /// in-process mark, lock and wake-up is shared with this one.
+    pub fn with_store(&self, store: crate::store::Store) -> Review {
+        Review {
+            ctx: Arc::new(self.ctx.with_store(store)),
+            ..self.clone()
+        }
+    }
+
     fn is_applying(&self, request_id: &str) -> bool {
         self.applying
             .lock()
@@ -278,6 +287,10 @@ impl crate::bot::Domain for Review {
         stop: watch::Receiver<bool>,
     ) -> Option<tokio::task::JoinHandle<()>> {
         Some(tokio::spawn(Review::clone(&self).run(stop)))
+    }
+
+    fn for_leader(self: Arc<Self>, store: crate::store::Store) -> Arc<Self> {
+        Arc::new(self.with_store(store))
     }
 }
 

@@ -6,6 +6,7 @@ mod buttons;
 mod commands;
 mod decisions;
 mod kv;
+mod leader;
 mod notifications;
 mod policies;
 mod requests;
@@ -22,6 +23,7 @@ pub use audit::AuditEntry;
 pub use buttons::ButtonPost;
 pub use commands::{CommandClaim, WaitingShare};
 pub use decisions::{Claim, Decider, How, Verdict, SHAREBOT};
+pub use leader::Leadership;
 pub use notifications::NotificationPost;
 pub use policies::{ConnectionPolicy, Policy};
 pub use requests::{Decision, NewRequest, PendingPages, RequestState, ReviewRequest};
@@ -40,12 +42,40 @@ pub enum StoreError {
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
-    Query(#[from] sqlx::Error),
+    Query(sqlx::Error),
+    /// A write for the leader's loops after another replica took over (see `leader_epoch`).
+    #[error("refused: leader epoch {0} is over, another replica leads now")]
+    Fenced(i64),
     #[error("unexpected value in column {column}: {value}")]
     Corrupt { column: &'static str, value: String },
 }
 
+/// SQLSTATE of the fence trigger's refusal (migration 0012).
+const FENCED: &str = "SBF01";
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> StoreError {
+        if let sqlx::Error::Database(db) = &err {
+            if db.code().as_deref() == Some(FENCED) {
+                // The message names the epoch; the number is for the log only.
+                let epoch = db
+                    .message()
+                    .split_whitespace()
+                    .find_map(|w| w.parse().ok())
+                    .unwrap_or(0);
+                return StoreError::Fenced(epoch);
+            }
+        }
+        StoreError::Query(err)
+    }
+}
+
 impl StoreError {
+    /// True when a leader's write was refused because another replica leads now.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, StoreError::Fenced(_))
+    }
+
     /// Text for a chat user: no SQL, no connection string.
     pub fn user_message(&self) -> &'static str {
         "sharebot's database is not answering right now; nothing was changed. Try again in a minute."
@@ -128,6 +158,9 @@ impl Unreachable {
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    /// The leader epoch this store's writes are fenced with (PostgreSQL replicas' loops);
+    /// `None`: unfenced (callbacks, SQLite, tools).
+    fence: Option<i64>,
 }
 
 impl Store {
@@ -146,6 +179,33 @@ impl Store {
         url: &str,
         display: &str,
         max_connections: u32,
+    ) -> Result<Store, StoreError> {
+        Store::connect_with(url, display, max_connections, None).await
+    }
+
+    /// Connects to `url` (PostgreSQL) with every connection's writes fenced with leader
+    /// `epoch`: the database refuses them once another replica has raised the epoch. A
+    /// connection left inside a transaction for longer than `idle` (a paused process) is ended
+    /// by the server, so it cannot hold up the next leader.
+    pub async fn connect_fenced(
+        config: &DatabaseConfig,
+        epoch: i64,
+        idle: Duration,
+    ) -> Result<Store, StoreError> {
+        Store::connect_with(
+            config.url.expose(),
+            &config.display_url,
+            config.max_connections,
+            Some((epoch, idle)),
+        )
+        .await
+    }
+
+    async fn connect_with(
+        url: &str,
+        display: &str,
+        max_connections: u32,
+        fence: Option<(i64, Duration)>,
     ) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let (dialect, url) = if let Some(rest) = url.strip_prefix("sqlite://") {
@@ -192,13 +252,28 @@ impl Store {
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 5000").await?;
                     }
+                    if let (Dialect::Postgres, Some((epoch, idle))) = (dialect, fence) {
+                        sqlx::query("SELECT set_config('sharebot.fence', $1, false)")
+                            .bind(epoch.to_string())
+                            .execute(&mut *conn)
+                            .await?;
+                        let idle = format!("{}ms", idle.as_millis().max(1));
+                        sqlx::query("SELECT set_config('idle_in_transaction_session_timeout', $1, false)")
+                            .bind(idle)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
                     Ok(())
                 })
             })
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Connect(display.to_string(), e))?;
-        Ok(Store { pool, dialect })
+        Ok(Store {
+            pool,
+            dialect,
+            fence: fence.filter(|_| dialect == Dialect::Postgres).map(|(e, _)| e),
+        })
     }
 
     /// Connects as configured and applies the pending migrations: what every command that
