@@ -22,6 +22,8 @@ use super::{apply, Review, ReviewError, BOT_ACTOR};
 
 /// Pending requests read at a time in a pass.
 const PAGE: i64 = 500;
+/// How long after its decision a request's missing review DMs are still sent (with its outcome).
+const OWED_DMS_WINDOW: Duration = Duration::from_secs(3600);
 
 impl Review {
     /// One pass. Errors of one connection or request are logged and the rest go on.
@@ -147,6 +149,18 @@ impl Review {
         }
 
         ctx.metrics.reconcile_requests(gone_through);
+        // A request decided before its fan-out finished (the sender stopped mid-way and a
+        // replica served a click meanwhile) still owes its outcome to the admins who got nothing.
+        let since = crate::ids::now_ms() - OWED_DMS_WINDOW.as_millis() as i64;
+        for request in ctx
+            .store
+            .decided_short_of_dms(since, admins.len() as i64)
+            .await?
+        {
+            if !self.is_applying(&request.id) {
+                self.notify_admins(&request, &admins, &teams).await;
+            }
+        }
         self.bring_posts_up_to_date(&teams).await?;
         self.remind_and_expire().await?;
         self.learn_declines(&remotes).await;
