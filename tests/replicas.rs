@@ -238,7 +238,10 @@ async fn a_write_of_the_old_epoch_in_flight_holds_the_takeover_until_it_commits(
     let store = db.store.clone();
     let takeover = tokio::spawn(async move { store.begin_epoch("new-leader").await });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!takeover.is_finished(), "the new epoch waits for the old write");
+    assert!(
+        !takeover.is_finished(),
+        "the new epoch waits for the old write"
+    );
     sqlx::query("COMMIT").execute(&mut old).await.unwrap();
     let new_epoch = tokio::time::timeout(Duration::from_secs(5), takeover)
         .await
@@ -338,7 +341,11 @@ async fn two_bot_replicas_listen_once_and_send_one_dm_per_admin() {
     let (one, _, two, _) = both_dms(&world, "Replicated").await;
     // Several reconcile passes of both replicas later: one socket, one DM each.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(world.b.hub().live_connections(), 1, "one WebSocket listener");
+    assert_eq!(
+        world.b.hub().live_connections(),
+        1,
+        "one WebSocket listener"
+    );
     let bot = bot_id(&world);
     for admin in [&one, &two] {
         let dms: Vec<_> = admin
@@ -349,21 +356,35 @@ async fn two_bot_replicas_listen_once_and_send_one_dm_per_admin() {
             .collect();
         assert_eq!(dms.len(), 1, "one review DM per admin");
     }
-    assert_eq!(db.store.requests_for_channel(&channel).await.unwrap().len(), 1);
+    assert_eq!(
+        db.store.requests_for_channel(&channel).await.unwrap().len(),
+        1
+    );
 
     // The roles, as a load balancer and a scraper see them.
     let (status, body) = readyz(&a).await;
-    assert_eq!((status, body["role"].as_str()), (200, Some("leader")), "{body}");
+    assert_eq!(
+        (status, body["role"].as_str()),
+        (200, Some("leader")),
+        "{body}"
+    );
     assert_eq!(body["replica"], "replica-a");
     let (status, body) = readyz(&b).await;
-    assert_eq!((status, body["role"].as_str()), (200, Some("follower")), "{body}");
+    assert_eq!(
+        (status, body["role"].as_str()),
+        (200, Some("follower")),
+        "{body}"
+    );
     assert_eq!(metric(&a, "sharebot_leader").await, "1");
     assert_eq!(metric(&b, "sharebot_leader").await, "0");
     assert_eq!(metric(&a, "sharebot_leader_changes_total").await, "1");
     assert_eq!(metric(&b, "sharebot_leader_changes_total").await, "0");
     // `connections` names the replica that leads.
     let answer = ask_admins(&world, &one, "@sharebot connections").await;
-    assert!(answer.contains("Leading replica") && answer.contains("`replica-a`"), "{answer}");
+    assert!(
+        answer.contains("Leading replica") && answer.contains("`replica-a`"),
+        "{answer}"
+    );
 
     b.shutdown().await.unwrap();
     a.shutdown().await.unwrap();
@@ -406,7 +427,11 @@ async fn a_killed_lock_connection_hands_the_loops_to_the_other_replica_within_th
     // The old leader does not try again at once: one leader, one listener.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(!*a.leading.borrow() && *b.leading.borrow());
-    assert_eq!(world.b.hub().live_connections(), 1, "one WebSocket listener");
+    assert_eq!(
+        world.b.hub().live_connections(),
+        1,
+        "one WebSocket listener"
+    );
     let (_, body) = readyz(&a).await;
     assert_eq!(body["role"], "follower");
 
@@ -475,7 +500,10 @@ async fn a_click_answered_by_a_follower_decides_once() {
                 .sum::<u64>()
         }
     };
-    assert!(answered(&follower).await >= 4, "the follower answered the clicks");
+    assert!(
+        answered(&follower).await >= 4,
+        "the follower answered the clicks"
+    );
     assert_eq!(answered(&leader).await, 0);
     follower.shutdown().await.unwrap();
     leader.shutdown().await.unwrap();

@@ -16,8 +16,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use error::BotError;
-pub use listener::{load_resume_point, Domain, RESUME_KEY};
 pub use leader::Role;
+pub use listener::{load_resume_point, Domain, RESUME_KEY};
 pub use startup::Identity;
 
 use crate::config::{Config, Dialect};
@@ -286,7 +286,10 @@ async fn supervise<D: Domain>(
                         term = Some(t);
                     }
                     Err(err) => {
-                        tracing::error!(epoch, "cannot start the leader's loops (tried again shortly): {err}");
+                        tracing::error!(
+                            epoch,
+                            "cannot start the leader's loops (tried again shortly): {err}"
+                        );
                         retry = true;
                     }
                 }
@@ -341,7 +344,9 @@ impl<D: Domain> Leading<D> {
         let (stop, stop_rx) = watch::channel(false);
         let resume_from = load_resume_point(&store).await;
         match &resume_from {
-            Some(point) => tracing::info!(epoch, connection_id = %point.connection_id, next_seq = point.next_seq, "leading: resuming the WebSocket from the stored resume point"),
+            Some(point) => {
+                tracing::info!(epoch, connection_id = %point.connection_id, next_seq = point.next_seq, "leading: resuming the WebSocket from the stored resume point")
+            }
             None => tracing::info!(epoch, "leading: no stored resume point, a fresh WebSocket"),
         }
         let slot = listener::ResumeSlot::default();
@@ -427,7 +432,11 @@ impl<D: Domain> Leading<D> {
             // In the background: work spawned by the loops may still hold a connection.
             drop(tokio::spawn(async move { store.close().await }));
         }
-        tracing::info!(epoch = term.epoch, reason = why, "stopped leading: the WebSocket listener and the loops stopped here");
+        tracing::info!(
+            epoch = term.epoch,
+            reason = why,
+            "stopped leading: the WebSocket listener and the loops stopped here"
+        );
     }
 }
 
@@ -446,7 +455,12 @@ struct Term {
 
 impl Term {
     fn abort(&self) {
-        let tasks = [&self.websocket, &self.consumer, &self.flusher, &self.background];
+        let tasks = [
+            &self.websocket,
+            &self.consumer,
+            &self.flusher,
+            &self.background,
+        ];
         for task in tasks.into_iter().flatten() {
             task.abort();
         }

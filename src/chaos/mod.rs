@@ -361,12 +361,32 @@ impl Injector<'_> {
             .push(task);
     }
 
+    /// The leader, waiting up to three takeover periods for one (a fault may fall in the
+    /// gap another one left).
+    async fn wait_for_leader(&self) -> Option<usize> {
+        let _ = wait_for(self.takeover * 3, || self.replicas.leader().is_some()).await;
+        self.replicas.leader()
+    }
+
+    /// `pg_terminate_backend` of the lock's session, waiting up to three takeover periods for
+    /// a session to hold it.
+    async fn terminate_lock_holder(&self) -> Result<Option<i32>, String> {
+        let started = Instant::now();
+        loop {
+            match self.db.terminate_lock_holder().await? {
+                Some(pid) => return Ok(Some(pid)),
+                None if started.elapsed() > self.takeover * 3 => return Ok(None),
+                None => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
     async fn inject(&self, fault: &Fault) {
         let kind = fault.kind();
         match fault {
             Fault::KillLeader { pause } | Fault::KillFollower { pause } => {
                 let target = if matches!(fault, Fault::KillLeader { .. }) {
-                    self.replicas.leader()
+                    self.wait_for_leader().await
                 } else {
                     let followers = self.replicas.followers();
                     followers.get(followers.len() / 2).copied()
@@ -424,7 +444,7 @@ impl Injector<'_> {
                     world.b.faults().set(storms.settings());
                 }));
             }
-            Fault::ResetLockConnection => match self.db.terminate_lock_holder().await {
+            Fault::ResetLockConnection => match self.terminate_lock_holder().await {
                 Ok(Some(_)) => self.log().injected(kind),
                 Ok(None) => self.log().skipped(kind, "no session held the lock"),
                 Err(err) => {
@@ -433,7 +453,7 @@ impl Injector<'_> {
                 }
             },
             Fault::StallLeader => {
-                let Some(i) = self.replicas.leader() else {
+                let Some(i) = self.wait_for_leader().await else {
                     self.log().skipped(kind, "no leader seen");
                     return;
                 };

@@ -416,7 +416,9 @@ impl Parser<'_> {
         let name = self.parse("ha.name", |v| {
             let v = v.trim();
             if v.chars().count() > 64 || v.chars().any(char::is_control) {
-                Err(format!("`{v}` is not a replica name: at most 64 characters, no control characters"))
+                Err(format!(
+                    "`{v}` is not a replica name: at most 64 characters, no control characters"
+                ))
             } else if v.is_empty() {
                 Ok(default_replica_name())
             } else {

@@ -258,10 +258,12 @@ impl Store {
                             .execute(&mut *conn)
                             .await?;
                         let idle = format!("{}ms", idle.as_millis().max(1));
-                        sqlx::query("SELECT set_config('idle_in_transaction_session_timeout', $1, false)")
-                            .bind(idle)
-                            .execute(&mut *conn)
-                            .await?;
+                        sqlx::query(
+                            "SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
+                        )
+                        .bind(idle)
+                        .execute(&mut *conn)
+                        .await?;
                     }
                     Ok(())
                 })
@@ -272,7 +274,9 @@ impl Store {
         Ok(Store {
             pool,
             dialect,
-            fence: fence.filter(|_| dialect == Dialect::Postgres).map(|(e, _)| e),
+            fence: fence
+                .filter(|_| dialect == Dialect::Postgres)
+                .map(|(e, _)| e),
         })
     }
 
