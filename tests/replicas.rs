@@ -401,6 +401,11 @@ async fn a_killed_lock_connection_hands_the_loops_to_the_other_replica_within_th
     assert!(a.wait_connected(Duration::from_secs(10)).await);
     let first = db.store.leadership().await.unwrap();
     assert_eq!(first.replica, "replica-a");
+    // The leader's resume point, stored for whoever leads next.
+    let before = wait("the leader's resume point", || async {
+        sharebot::bot::load_resume_point(&db.store).await
+    })
+    .await;
 
     let cut = std::time::Instant::now();
     assert_eq!(terminate_lock_holder(&db.url).await, 1);
@@ -449,6 +454,16 @@ async fn a_killed_lock_connection_hands_the_loops_to_the_other_replica_within_th
             .count();
         assert_eq!(dms, 1);
     }
+    // The new leader carried on the old leader's socket: the server resumed it (same
+    // connection id, events replayed from the stored sequence number), no resync needed.
+    let after = wait("the new leader's resume point", || async {
+        sharebot::bot::load_resume_point(&db.store)
+            .await
+            .filter(|p| p.next_seq > before.next_seq)
+    })
+    .await;
+    assert_eq!(after.connection_id, before.connection_id);
+    assert_eq!(metric(&b, "sharebot_websocket_resyncs_total").await, "0");
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
     db.finish().await;
@@ -507,5 +522,150 @@ async fn a_click_answered_by_a_follower_decides_once() {
     assert_eq!(answered(&leader).await, 0);
     follower.shutdown().await.unwrap();
     leader.shutdown().await.unwrap();
+    db.finish().await;
+}
+
+/// A `sharebot run` process: one replica on `db_url`, named `name`, on a free local port.
+struct Process {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Process {
+    fn spawn(world: &World, dir: &std::path::Path, db_url: &str, name: &str) -> Process {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sharebot"));
+        cmd.current_dir(dir).env_clear();
+        if let Ok(path) = std::env::var("PATH") {
+            cmd.env("PATH", path);
+        }
+        let child = cmd
+            .arg("run")
+            .env("SHAREBOT_MATTERMOST__URL", world.b.site_url())
+            .env("SHAREBOT_MATTERMOST__TOKEN", BOT_TOKEN)
+            .env("SHAREBOT_MATTERMOST__ADMIN_CHANNEL", "engineering/admins")
+            .env("SHAREBOT_SERVER__LISTEN", addr.to_string())
+            .env("SHAREBOT_SERVER__PUBLIC_URL", format!("http://{addr}"))
+            .env("SHAREBOT_SERVER__SECRET", SIGNING)
+            .env("SHAREBOT_REVIEW__RECONCILE_EVERY", "1s")
+            .env("SHAREBOT_DATABASE__URL", db_url)
+            .env("SHAREBOT_HA__TAKEOVER_AFTER", "1s")
+            .env("SHAREBOT_HA__NAME", name)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Process { child, addr }
+    }
+
+    /// The role `/readyz` says, once it answers 200.
+    async fn role(&self) -> Option<String> {
+        let answer = reqwest::get(format!("http://{}/readyz", self.addr))
+            .await
+            .ok()?;
+        if answer.status() != 200 {
+            return None;
+        }
+        let body: serde_json::Value = answer.json().await.ok()?;
+        body["role"].as_str().map(str::to_string)
+    }
+
+    async fn wait_role(&self, role: &str, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if self.role().await.as_deref() == Some(role) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    fn signal(&self, signal: &str) {
+        let done = std::process::Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(done.success(), "kill {signal}");
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_leader_process_stopped_with_sigstop_is_replaced_and_steps_down_when_it_wakes() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = Process::spawn(&world, dir.path(), &db.url, "proc-a");
+    assert!(
+        a.wait_role("leader", Duration::from_secs(30)).await,
+        "the first process leads"
+    );
+    let b = Process::spawn(&world, dir.path(), &db.url, "proc-b");
+    assert!(
+        b.wait_role("follower", Duration::from_secs(30)).await,
+        "the second follows"
+    );
+    world.share("before-stall", "Before stall").await;
+    both_dms(&world, "Before stall").await;
+
+    // The leader stalls: its lock session falls silent, PostgreSQL ends it after the takeover
+    // time, and the follower leads.
+    a.signal("-STOP");
+    let stalled = std::time::Instant::now();
+    assert!(
+        b.wait_role("leader", Duration::from_secs(10)).await,
+        "the follower takes over from a stalled leader"
+    );
+    let gap = stalled.elapsed();
+    // While the old leader is still stopped, a channel arrives; the new leader asks the admins.
+    world.share("during-stall", "During stall").await;
+    both_dms(&world, "During stall").await;
+
+    // The old leader wakes: it finds its lock gone and becomes a follower; its loops' writes
+    // are refused meanwhile, so nothing is sent twice.
+    a.signal("-CONT");
+    assert!(
+        a.wait_role("follower", Duration::from_secs(10)).await,
+        "the woken leader steps down"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(b.role().await.as_deref(), Some("leader"));
+    let leadership = db.store.leadership().await.unwrap();
+    assert_eq!(leadership.replica, "proc-b");
+    let bot = bot_id(&world);
+    for name in ["sysadmin", "sysadmin2"] {
+        let admin = world.admin(name).await;
+        for display in ["Before stall", "During stall"] {
+            let dms = admin
+                .dm_posts(&bot)
+                .await
+                .into_iter()
+                .filter(|p| p.root_id.is_empty() && attachment_text(p).contains(display))
+                .count();
+            assert_eq!(dms, 1, "{name}: one DM about {display}");
+        }
+    }
+    assert_eq!(
+        world.b.hub().live_connections(),
+        1,
+        "one WebSocket listener"
+    );
+    let log = std::fs::read_to_string(dir.path().join("proc-a.log")).unwrap();
+    assert!(log.contains("stopped being the leader"), "{log}");
+    eprintln!("takeover from a stalled leader after {gap:?}");
+    drop((a, b));
     db.finish().await;
 }
