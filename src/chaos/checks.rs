@@ -51,6 +51,16 @@ impl Findings {
     }
 }
 
+/// `id, channel_id, state, team_id, deciding, relocating_to` of a request.
+type RequestRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 struct Row {
     id: String,
     channel_id: String,
@@ -70,14 +80,7 @@ pub async fn check(
         shared: shared.len(),
         ..Findings::default()
     };
-    let rows: Vec<(
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> = sqlx::query_as(
+    let rows: Vec<RequestRow> = sqlx::query_as(
         "SELECT id, channel_id, state, team_id, deciding, relocating_to FROM review_requests
              WHERE state <> 'withdrawn'",
     )
