@@ -1,4 +1,4 @@
-//! Command-line interface: `run`, `check-config`, `migrate`, `sandbox`, `demo`, `bench`.
+//! Command-line interface: `run`, `check-config`, `migrate`, `sandbox`, `demo`, `bench`, `chaos`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +46,8 @@ pub enum Command {
     Demo(crate::demo::DemoArgs),
     /// Measure the bot against in-process sandboxes: each figure beside its floor.
     Bench(crate::bench::BenchArgs),
+    /// Three replicas on PostgreSQL under seeded faults, then checked: nothing lost or doubled.
+    Chaos(crate::chaos::ChaosArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -128,6 +130,7 @@ async fn dispatch(command: Command) -> ExitCode {
         Command::Sandbox(args) => crate::sandbox::cli::run(args).await,
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Bench(args) => crate::bench::run(args).await,
+        Command::Chaos(args) => crate::chaos::run(args).await,
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod bot;
+pub mod chaos;
 pub mod cli;
 pub mod clock;
 pub mod commands;

@@ -119,6 +119,15 @@ impl Reply {
 /// not deliver (the server did not keep the connection): older ones are left unanswered rather
 /// than run hours late.
 const CATCH_UP_WINDOW: Duration = Duration::from_secs(3600);
+/// The prop that marks an answer with its own id, so a retry never posts it twice.
+const REPLY_MARKER: &str = "sharebot_reply";
+/// The pauses before posting an answer again after the server refused it (a 5xx or a 429
+/// storm passes in seconds; a command must not go unanswered for one).
+const REPLY_PAUSES: [Duration; 3] = [
+    Duration::from_millis(500),
+    Duration::from_millis(1500),
+    Duration::from_secs(3),
+];
 
 /// The chat commands; cheap to clone.
 #[derive(Clone)]
@@ -502,9 +511,54 @@ impl Commands {
             },
             ..Post::default()
         };
-        if let Err(err) = self.send_with_buttons(post).await {
-            tracing::warn!(post = %asked.post_id, "cannot answer a command: {}", err.user_message());
+        // Marked, so a retry after an error can tell whether the server stored it all the same.
+        let reply_id = crate::ids::new_id();
+        let mut post = post;
+        post.props
+            .other
+            .insert(REPLY_MARKER.into(), json!(reply_id.as_str()));
+        for attempt in 0..=REPLY_PAUSES.len() {
+            if let Some(pause) = attempt.checked_sub(1).and_then(|i| REPLY_PAUSES.get(i)) {
+                tokio::time::sleep(*pause).await;
+                if self.ctx.store.check_fence().await.is_err() {
+                    return;
+                }
+                match self.reply_sent(&asked.channel_id, &reply_id).await {
+                    Ok(true) => return,
+                    Ok(false) => {}
+                    Err(err) => {
+                        tracing::warn!(post = %asked.post_id, "cannot check whether an answer was sent: {}", err.user_message());
+                        continue;
+                    }
+                }
+            }
+            match self.send_with_buttons(post.clone()).await {
+                Ok(_) => return,
+                Err(err) => {
+                    tracing::warn!(post = %asked.post_id, attempt = attempt + 1, "cannot answer a command: {}", err.user_message())
+                }
+            }
         }
+    }
+
+    /// Whether the answer marked `reply_id` is among the channel's latest posts.
+    async fn reply_sent(&self, channel_id: &str, reply_id: &str) -> Result<bool, CommandError> {
+        let list = self
+            .ctx
+            .client
+            .channel_posts(
+                channel_id,
+                &ChannelPostsQuery {
+                    page: Some(0),
+                    per_page: Some(200),
+                    ..ChannelPostsQuery::default()
+                },
+            )
+            .await?;
+        Ok(list.ordered().into_iter().any(|p| {
+            p.user_id == self.ctx.places.bot.id
+                && p.props.other.get(REPLY_MARKER) == Some(&json!(reply_id))
+        }))
     }
 
     /// `help` and `help <command>`.

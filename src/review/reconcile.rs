@@ -24,6 +24,11 @@ use super::{apply, Review, ReviewError, BOT_ACTOR};
 
 /// Pending requests read at a time in a pass.
 const PAGE: i64 = 500;
+/// How long a decision or relocation claimed on PostgreSQL is left to the replica that claimed
+/// it (each step it finishes renews its time) before the leader's pass takes it over.
+const IN_FLIGHT_GRACE: Duration = Duration::from_secs(15);
+/// How long after its decision a request's missing review DMs are still sent (with its outcome).
+const OWED_DMS_WINDOW: Duration = Duration::from_secs(3600);
 
 impl Review {
     /// One pass. Errors of one connection or request are logged and the rest go on.
@@ -50,8 +55,14 @@ impl Review {
             .await;
 
         // Decisions a restart cut short are finished first (they hold their request's lock).
+        // Among replicas, a decision claimed moments ago may be in the hands of the follower
+        // that served its click: only one left untouched for a while is taken over.
+        let in_flight = |request: &ReviewRequest| {
+            ctx.store.dialect() == crate::config::Dialect::Postgres
+                && crate::ids::now_ms() - request.updated_at < IN_FLIGHT_GRACE.as_millis() as i64
+        };
         for request in ctx.store.decisions_in_progress().await? {
-            if self.is_applying(&request.id) {
+            if self.is_applying(&request.id) || in_flight(&request) {
                 continue;
             }
             if request.rule.is_some() {
@@ -67,7 +78,7 @@ impl Review {
             if let (Some(to), Some(by)) =
                 (request.relocating_to.clone(), request.relocating_by.clone())
             {
-                if !self.is_applying(&request.id) {
+                if !self.is_applying(&request.id) && !in_flight(&request) {
                     self.spawn_relocate(request, to, by);
                 }
             }
@@ -160,6 +171,18 @@ impl Review {
         }
 
         ctx.metrics.reconcile_requests(gone_through);
+        // A request decided before its fan-out finished (the sender stopped mid-way and a
+        // replica served a click meanwhile) still owes its outcome to the admins who got nothing.
+        let since = crate::ids::now_ms() - OWED_DMS_WINDOW.as_millis() as i64;
+        for request in ctx
+            .store
+            .decided_short_of_dms(since, admins.len() as i64)
+            .await?
+        {
+            if !self.is_applying(&request.id) {
+                self.notify_admins(&request, &admins, &teams).await;
+            }
+        }
         self.bring_posts_up_to_date(&teams).await?;
         self.remind_and_expire().await?;
         self.learn_declines(&remotes).await;
@@ -375,10 +398,17 @@ impl Review {
         let ctx = &*self.ctx;
         // Admins whose DM is recorded as sent need nothing; a claim without a post (a restart
         // mid-send) goes through `send_once` again, which finds or re-sends it.
+        // Among replicas, a claim made moments ago may belong to a leader paused mid-send
+        // that will still send it: it is left alone for a while before it is sent again.
+        let now = crate::ids::now_ms();
+        let replicas = ctx.store.dialect() == crate::config::Dialect::Postgres;
         let sent: HashSet<String> = match ctx.store.notifications(&request.id).await {
             Ok(rows) => rows
                 .into_iter()
-                .filter(|n| n.post_id.is_some())
+                .filter(|n| {
+                    n.post_id.is_some()
+                        || (replicas && now - n.updated_at < IN_FLIGHT_GRACE.as_millis() as i64)
+                })
                 .map(|n| n.admin_user_id)
                 .collect(),
             Err(err) => {

@@ -356,6 +356,31 @@ impl RunningSandbox {
         })
     }
 
+    /// Every stored (not deleted) post satisfying `wanted`, oldest first.
+    pub fn posts(&self, wanted: impl Fn(&model::Post) -> bool) -> Vec<model::Post> {
+        self.with_db(|db| {
+            let mut found: Vec<model::Post> = db
+                .posts
+                .values()
+                .filter(|p| p.delete_at == 0 && wanted(p))
+                .cloned()
+                .collect();
+            found.sort_by(|a, b| a.create_at.cmp(&b.create_at).then(a.id.cmp(&b.id)));
+            found
+        })
+    }
+
+    /// Whether a channel of this server is shared with connection `remote_id` (the other
+    /// server confirmed the invite; a failed invite leaves no link).
+    pub fn shares_with(&self, channel_id: &str, remote_id: &str) -> bool {
+        self.with_db(|db| db.channel_remote(channel_id, remote_id).is_some())
+    }
+
+    /// A channel as the state keeps it (archived ones too), for assertions.
+    pub fn channel(&self, channel_id: &str) -> Option<model::Channel> {
+        self.with_db(|db| db.channels.get(channel_id).cloned())
+    }
+
     /// The team a channel is in now, if it exists.
     pub fn channel_team(&self, channel_id: &str) -> Option<String> {
         self.with_db(|db| db.channels.get(channel_id).map(|c| c.team_id.clone()))

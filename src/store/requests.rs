@@ -346,6 +346,31 @@ impl Store {
             .collect()
     }
 
+    /// Reviewed requests decided since `since` (ms) with fewer than `admins` review DMs sent:
+    /// decided before their fan-out finished (its sender stopped mid-way and another replica
+    /// served the click), so some admins still have no DM about them.
+    pub async fn decided_short_of_dms(
+        &self,
+        since: i64,
+        admins: i64,
+    ) -> Result<Vec<ReviewRequest>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM review_requests r
+             WHERE state IN ('accepted', 'rejected') AND auto_accepted = 0 AND decided_at >= $1
+               AND (SELECT COUNT(*) FROM notification_posts n
+                    WHERE n.request_id = r.id AND n.kind = 'dm' AND n.post_id IS NOT NULL) < $2
+             ORDER BY created_at, id"
+        );
+        sqlx::query(&sql)
+            .bind(since)
+            .bind(admins)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(request)
+            .collect()
+    }
+
     /// The pending requests, oldest first, `size` at a time (see [`PendingPages::next`]).
     pub fn pending_pages(&self, size: i64) -> PendingPages {
         PendingPages {
