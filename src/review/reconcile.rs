@@ -173,6 +173,7 @@ impl Review {
         ctx.metrics.reconcile_requests(gone_through);
         // A request decided before its fan-out finished (the sender stopped mid-way and a
         // replica served a click meanwhile) still owes its outcome to the admins who got nothing.
+        // A rule's decision owes no DM: it is announced in the admin channel instead.
         let since = crate::ids::now_ms() - OWED_DMS_WINDOW.as_millis() as i64;
         for request in ctx
             .store

@@ -356,7 +356,8 @@ impl Store {
     ) -> Result<Vec<ReviewRequest>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM review_requests r
-             WHERE state IN ('accepted', 'rejected') AND auto_accepted = 0 AND decided_at >= $1
+             WHERE state IN ('accepted', 'rejected') AND auto_accepted = 0 AND decided_by_rule IS NULL
+               AND decided_at >= $1
                AND (SELECT COUNT(*) FROM notification_posts n
                     WHERE n.request_id = r.id AND n.kind = 'dm' AND n.post_id IS NOT NULL) < $2
              ORDER BY created_at, id"
