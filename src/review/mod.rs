@@ -97,6 +97,9 @@ pub struct Review {
     recheck: Arc<AtomicBool>,
 }
 
+/// How long a move asked while its accept finishes waits for it.
+const DECISION_FINISH_WAIT: Duration = Duration::from_secs(30);
+
 /// How many arriving channels are served from their events at once.
 const ARRIVALS_AT_ONCE: usize = 4;
 
@@ -155,6 +158,32 @@ impl Review {
         tokio::spawn(async move {
             apply::relocation(&review.ctx, &request, &to, &by).await;
             review.done_applying(&request.id);
+        });
+    }
+
+    /// Moves an accepted channel to team `to` for admin `by` once the decision that accepted
+    /// it has finished its last steps in this process (a move asked while they finish); given
+    /// up, with a line in the log, when the decision is not finished as an accept by then.
+    fn spawn_relocate_after_decision(&self, request_id: String, to: String, by: String) {
+        let review = self.clone();
+        tokio::spawn(async move {
+            let deadline = std::time::Instant::now() + DECISION_FINISH_WAIT;
+            while review.is_applying(&request_id) && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            match review.ctx.store.request(&request_id).await {
+                Ok(Some(request)) if request.state == crate::store::RequestState::Accepted => {
+                    if !review.relocate(request, to, by) {
+                        tracing::warn!(request = %request_id, "not moved: another move or decision of it is under way");
+                    }
+                }
+                Ok(_) => {
+                    tracing::warn!(request = %request_id, "not moved: the accept was not finished in time")
+                }
+                Err(err) => {
+                    tracing::error!(request = %request_id, "cannot read the request to move it: {err}")
+                }
+            }
         });
     }
 
