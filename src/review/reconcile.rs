@@ -368,25 +368,30 @@ impl Review {
         if missing.is_empty() {
             return;
         }
-        let pending = ctx.store.pending_count().await.ok();
-        let mut posts = Vec::with_capacity(missing.len());
-        for admin in &missing {
-            match ctx
-                .request_post_counted(request, &admin.id, None, teams, pending)
-                .await
-            {
-                Ok(post) => posts.push((
-                    Target::Dm {
-                        admin_id: &admin.id,
-                    },
-                    post,
-                )),
-                Err(err) => {
-                    tracing::warn!(request = %request.id, "cannot render the review DM (retried at the next reconcile): {err}");
-                    return;
-                }
+        let waiting = match ctx.store.pending_count().await {
+            Ok(n) => n,
+            Err(err) => {
+                tracing::warn!(request = %request.id, "cannot count the pending requests (retried at the next reconcile): {err}");
+                return;
             }
-        }
+        };
+        let recipients: Vec<&str> = missing.iter().map(|a| a.id.as_str()).collect();
+        let posts = match ctx
+            .request_posts(request, &recipients, teams, waiting)
+            .await
+        {
+            Ok(posts) => missing
+                .iter()
+                .map(|admin| Target::Dm {
+                    admin_id: &admin.id,
+                })
+                .zip(posts)
+                .collect(),
+            Err(err) => {
+                tracing::warn!(request = %request.id, "cannot render the review DM (retried at the next reconcile): {err}");
+                return;
+            }
+        };
         let sent = match ctx
             .poster
             .send_many(&request.id, posts, &request.shown_key())
