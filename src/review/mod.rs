@@ -19,7 +19,7 @@ mod resign;
 mod signing;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -95,7 +95,15 @@ pub struct Review {
     /// archived, events lost): the next pass re-reads the pending channels and the team list.
     /// Set at start.
     recheck: Arc<AtomicBool>,
+    /// Passes made so far: the admin list and the links of the channels we share are read at
+    /// every [`ROSTER_EVERY_PASSES`]th one.
+    passes: Arc<AtomicU64>,
 }
+
+/// Every how many reconcile passes the admin list and the links of the channels we share (to
+/// notice the other side's declines) are read again: neither has an event that tells of its
+/// change, and neither needs one to be noticed within seconds (5 minutes at the default 30 s).
+pub const ROSTER_EVERY_PASSES: u64 = 10;
 
 /// How long a move asked while its accept finishes waits for it.
 const DECISION_FINISH_WAIT: Duration = Duration::from_secs(30);
@@ -112,6 +120,7 @@ impl Review {
             wake: Arc::default(),
             arrivals: Arc::new(tokio::sync::Semaphore::new(ARRIVALS_AT_ONCE)),
             recheck: Arc::new(AtomicBool::new(true)),
+            passes: Arc::default(),
         }
     }
 

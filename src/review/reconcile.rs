@@ -6,6 +6,7 @@
 //! the bot's socket says a channel arrived.
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::json;
@@ -26,9 +27,11 @@ const PAGE: i64 = 500;
 impl Review {
     /// One pass. Errors of one connection or request are logged and the rest go on.
     ///
-    /// A pass that finds nothing new costs the connections' list and each connection's link
-    /// lists, and the admin list: the pending channels are re-read only after an event says one
-    /// may have changed (or events were lost), the team list only then or at its own period.
+    /// A pass that finds nothing new costs the connections' list and each connection's list of
+    /// received links: the pending channels are re-read only after an event says one may have
+    /// changed (or events were lost), the team list only then or at its own period, the admin
+    /// list and the links of the channels we share only then or every
+    /// [`super::ROSTER_EVERY_PASSES`]th pass.
     pub async fn reconcile_once(&self) -> Result<(), ReviewError> {
         let _one_at_a_time = self.discovery.lock().await;
         let recheck = self.take_recheck();
@@ -41,7 +44,9 @@ impl Review {
 
     async fn pass(&self, recheck: bool) -> Result<(), ReviewError> {
         let ctx = &*self.ctx;
-        let (admins, teams) = ctx.admins_and_teams(recheck).await?;
+        let roster =
+            recheck || self.passes.fetch_add(1, Ordering::SeqCst) % super::ROSTER_EVERY_PASSES == 0;
+        let (admins, teams) = ctx.admins_and_teams(recheck, roster).await?;
         // Every admin's DM channel is opened ahead of need, so a review DM is one round trip.
         ctx.poster
             .open_dms(admins.iter().map(|a| a.id.as_str()))
@@ -149,7 +154,9 @@ impl Review {
         ctx.metrics.reconcile_requests(gone_through);
         self.bring_posts_up_to_date(&teams).await?;
         self.remind_and_expire().await?;
-        self.learn_declines(&remotes).await;
+        if roster {
+            self.learn_declines(&remotes).await;
+        }
         Ok(())
     }
 
