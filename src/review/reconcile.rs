@@ -44,8 +44,11 @@ impl Review {
 
     async fn pass(&self, recheck: bool) -> Result<(), ReviewError> {
         let ctx = &*self.ctx;
-        let roster =
-            recheck || self.passes.fetch_add(1, Ordering::SeqCst) % super::ROSTER_EVERY_PASSES == 0;
+        let roster = recheck
+            || self
+                .passes
+                .fetch_add(1, Ordering::SeqCst)
+                .is_multiple_of(super::ROSTER_EVERY_PASSES);
         let (admins, teams) = ctx.admins_and_teams(recheck, roster).await?;
         // Every admin's DM channel is opened ahead of need, so a review DM is one round trip.
         ctx.poster
