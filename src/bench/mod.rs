@@ -54,8 +54,9 @@ pub struct BenchArgs {
     /// The bot's reconcile period in the at-rest scenario, seconds (`review.reconcile_every`).
     #[arg(long, default_value_t = 30)]
     pub rest_period_s: u64,
-    /// Reconcile passes counted at rest.
-    #[arg(long, default_value_t = 3)]
+    /// Reconcile passes counted at rest (by default one period of the admin list and the
+    /// decline check, which are read at every 10th pass).
+    #[arg(long, default_value_t = crate::review::ROSTER_EVERY_PASSES as u32)]
     pub rest_passes: u32,
     /// Runs of each scenario: every figure is reported as its median and its range, and a
     /// target counts as met only when the worst run meets it.

@@ -4,6 +4,7 @@
 //! channel. Reject: a notice in the channel (it syncs to the sender), the remote uninvited,
 //! the channel archived. Each step is safe to repeat, so a restart finishes the work.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -13,6 +14,7 @@ use crate::mattermost::Client;
 use crate::store::{Decider, How, RequestState, ReviewRequest, Verdict};
 
 use super::context::{team_name, Context};
+use super::destination::Destination;
 use super::message::render;
 use super::ReviewError;
 
@@ -34,62 +36,39 @@ pub async fn decision(ctx: &Context, request_id: &str) {
     };
     let result = match verdict {
         Verdict::Accept => accept(ctx, &request).await,
-        Verdict::Reject => reject(ctx, &request).await,
+        Verdict::Reject => reject(ctx, &request).await.map(|()| Placed::default()),
         // Never claimed: a relocation has its own record and a withdrawal nothing to carry out.
         Verdict::Relocate | Verdict::Withdraw => return,
     };
     let teams = ctx.teams().await.unwrap_or_default();
     let decider = request.decided_by.clone().unwrap_or(Decider::Sharebot);
-    let actor = decider.as_str();
     match result {
-        Ok(()) => {
-            // The steps after the work are recorded too, so a restart finishes them once:
-            // the deciding admin joins, the audit row is written, then the decision is done.
+        Ok(placed) => {
+            // The steps done on the way (a reject's notice) are in the record.
             let request = match ctx.store.request(&request.id).await {
                 Ok(Some(now)) => now,
                 _ => request,
             };
-            if verdict == Verdict::Accept && !request.did("decider") {
-                add_member(ctx, &request, decider.admin(), &teams).await;
-                if let Err(err) = ctx.store.add_progress(&request.id, "decider").await {
-                    tracing::error!(request = %request.id, "cannot record a decision step (finished at the next reconcile): {err}");
-                    return;
-                }
-            }
-            // The database keeps no click from a dialog; both are audited alike.
-            let what = verdict.audit_action(request.how().unwrap_or(How::Click));
-            // A rule's decision names the rule, as it read then.
-            let decided = request.rule.as_ref().map(|rule| match verdict {
-                Verdict::Accept => format!(
-                    "accepted into {} by {rule}",
-                    team_name(&teams, request.team_id.as_deref())
-                ),
-                _ => format!("rejected by {rule}"),
-            });
-            let detail = json!({
-                "channel": request.channel_display_name, "org": request.org_name,
-                "team_id": request.team_id, "note": request.note, "decided": decided,
-            });
-            if let Err(err) = ctx
-                .store
-                .audit_step(&request.id, "audit", actor, what, &detail.to_string())
-                .await
-            {
-                tracing::error!(request = %request.id, "cannot write the audit log (finished at the next reconcile): {err}");
-                return;
-            }
-            let done = match ctx.store.finish_decision(&request.id).await {
-                Ok(Some(done)) => done,
-                Ok(None) => return,
-                Err(err) => {
-                    tracing::error!(request = %request.id, "cannot record a finished decision (finished at the next reconcile): {err}");
-                    return;
-                }
+            // The work is done in Mattermost and nothing after it can undo it: every copy
+            // shows the outcome now, beside the steps that follow (each recorded, and the
+            // decision recorded as done only after them, so a restart finishes them).
+            let outcome = ReviewRequest {
+                state: verdict.settles_as(),
+                deciding: None,
+                ..request.clone()
             };
-            tracing::info!(request = %done.id, channel = %done.channel_display_name, state = done.state.as_str(), "decision applied");
-            refresh_posts(ctx, &done, &teams).await;
+            let (done, ()) = tokio::join!(
+                after_the_work(ctx, &request, verdict, &decider, &placed, &teams),
+                refresh_posts(ctx, &outcome, &teams)
+            );
+            if let Some(done) = done {
+                if done.shown_key() != outcome.shown_key() {
+                    refresh_posts(ctx, &done, &teams).await;
+                }
+            }
         }
         Err(err) => {
+            let actor = decider.as_str();
             let action = verdict.as_str();
             tracing::warn!(request = %request.id, action, "decision failed, request pending again: {err}");
             let reason = err.user_message();
@@ -117,6 +96,83 @@ pub async fn decision(ctx: &Context, request_id: &str) {
                     Err(err) => tracing::error!("{err}"),
                 }
             }
+        }
+    }
+}
+
+/// The steps after a decision's work, each recorded so that a restart does it once: for an
+/// accept, the move's system post hidden beside the deciding admin's join; the audit row; then
+/// the decision done. Returns the request as recorded done (`None` when a step could not be
+/// recorded: the next reconcile finishes it).
+async fn after_the_work(
+    ctx: &Context,
+    request: &ReviewRequest,
+    verdict: Verdict,
+    decider: &Decider,
+    placed: &Placed,
+    teams: &[Team],
+) -> Option<ReviewRequest> {
+    if verdict == Verdict::Accept {
+        let join = async {
+            if request.did("decider") {
+                return Ok(());
+            }
+            add_member(
+                ctx,
+                request,
+                decider.admin(),
+                teams,
+                placed.members.as_ref(),
+            )
+            .await;
+            ctx.store.add_progress(&request.id, "decider").await
+        };
+        let ((), joined) = tokio::join!(
+            hide_move_posts(&ctx.client, &ctx.places.bot.id, &request.channel_id),
+            join
+        );
+        if let Err(err) = joined {
+            tracing::error!(request = %request.id, "cannot record a decision step (finished at the next reconcile): {err}");
+            return None;
+        }
+    }
+    // The database keeps no click from a dialog; both are audited alike.
+    let what = verdict.audit_action(request.how().unwrap_or(How::Click));
+    // A rule's decision names the rule, as it read then.
+    let decided = request.rule.as_ref().map(|rule| match verdict {
+        Verdict::Accept => format!(
+            "accepted into {} by {rule}",
+            team_name(teams, request.team_id.as_deref())
+        ),
+        _ => format!("rejected by {rule}"),
+    });
+    let detail = json!({
+        "channel": request.channel_display_name, "org": request.org_name,
+        "team_id": request.team_id, "note": request.note, "decided": decided,
+    });
+    if let Err(err) = ctx
+        .store
+        .audit_step(
+            &request.id,
+            "audit",
+            decider.as_str(),
+            what,
+            &detail.to_string(),
+        )
+        .await
+    {
+        tracing::error!(request = %request.id, "cannot write the audit log (finished at the next reconcile): {err}");
+        return None;
+    }
+    match ctx.store.finish_decision(&request.id).await {
+        Ok(Some(done)) => {
+            tracing::info!(request = %done.id, channel = %done.channel_display_name, state = done.state.as_str(), "decision applied");
+            Some(done)
+        }
+        Ok(None) => None,
+        Err(err) => {
+            tracing::error!(request = %request.id, "cannot record a finished decision (finished at the next reconcile): {err}");
+            None
         }
     }
 }
@@ -153,40 +209,53 @@ pub async fn refresh_posts(ctx: &Context, request: &ReviewRequest, teams: &[Team
     }
 }
 
+/// What placing a channel learned of its team on the way.
+#[derive(Debug, Default)]
+pub struct Placed {
+    /// The user ids of the team's active members once the channel is in it (as read before
+    /// the adds, with those added); `None` when the channel was in the team already and
+    /// nothing was read.
+    pub members: Option<HashSet<String>>,
+}
+
 /// Puts the channel into `team_id` under the membership rule: everyone in the channel joins
 /// the team first, then the channel moves without `force`; when people joined meanwhile the
-/// server refuses the move and the loop adds them and tries again.
+/// server refuses the move and the loop adds them and tries again. The move's system post is
+/// left to [`hide_move_posts`], which the caller runs beside the steps after the move.
 pub async fn place_channel(
     client: &Client,
-    bot_id: &str,
     channel_id: &str,
     team_id: &str,
-) -> Result<(), ReviewError> {
+) -> Result<Placed, ReviewError> {
     for attempt in 1..=MOVE_ATTEMPTS {
-        // One round trip for the channel and its active members, one for all the team adds.
-        let (channel, users) = tokio::join!(
+        // One round trip for the channel, its active members and the destination team's
+        // rules (the team, its members, `TeamSettings`): none of them waits on another.
+        let (channel, users, destination) = tokio::join!(
             client.get_channel(channel_id),
-            client.active_users_in_channel(channel_id)
+            client.active_users_in_channel(channel_id),
+            Destination::read(client, team_id)
         );
         if channel?.team_id == team_id {
-            hide_move_posts(client, bot_id, channel_id).await;
-            return Ok(());
+            return Ok(Placed::default());
         }
         let users = users?;
         // Every rule the server applies is checked before the first add, so a refused
         // destination leaves nothing half done.
-        let newcomers = super::destination::newcomers(client, team_id, &users).await?;
+        let destination = destination?;
+        let newcomers = destination.newcomers(&users)?;
         let adds = newcomers
             .iter()
             .map(|user| client.add_team_member(team_id, &user.id));
         for added in futures_util::future::join_all(adds).await {
             added?;
         }
+        let mut members = destination.members().clone();
+        members.extend(newcomers.iter().map(|u| u.id.clone()));
+        let placed = Placed {
+            members: Some(members),
+        };
         match client.move_channel(channel_id, team_id, false).await {
-            Ok(_) => {
-                hide_move_posts(client, bot_id, channel_id).await;
-                return Ok(());
-            }
+            Ok(_) => return Ok(placed),
             Err(e) if e.app_error_id() == Some(MEMBERS_DO_NOT_MATCH) && attempt < MOVE_ATTEMPTS => {
                 tracing::info!(
                     channel_id,
@@ -201,7 +270,7 @@ pub async fn place_channel(
                     .await
                     .is_ok_and(|c| c.team_id == team_id)
                 {
-                    return Ok(());
+                    return Ok(placed);
                 }
                 return Err(e.into());
             }
@@ -212,18 +281,12 @@ pub async fn place_channel(
     ))
 }
 
-async fn accept(ctx: &Context, request: &ReviewRequest) -> Result<(), ReviewError> {
+async fn accept(ctx: &Context, request: &ReviewRequest) -> Result<Placed, ReviewError> {
     let team_id = request
         .team_id
         .as_deref()
         .ok_or_else(|| ReviewError::Refused("no team was chosen".into()))?;
-    place_channel(
-        &ctx.client,
-        &ctx.places.bot.id,
-        &request.channel_id,
-        team_id,
-    )
-    .await
+    place_channel(&ctx.client, &request.channel_id, team_id).await
 }
 
 /// Deletes the bot's "This channel has been moved to this team from …" posts in the channel.
@@ -231,8 +294,9 @@ async fn accept(ctx: &Context, request: &ReviewRequest) -> Result<(), ReviewErro
 /// organization, so the move post would show it our team names (the inbox first of all); a
 /// user may delete their own system post and the deletion syncs too (`api4/post.go`
 /// `deletePost`; `sync_send_remote.go` sends deleted posts, `sync_recv.go` deletes them).
-/// Best effort: the channel is placed already.
-async fn hide_move_posts(client: &Client, bot_id: &str, channel_id: &str) {
+/// Best effort: the channel is placed already. Nothing waits on it but the decision's record,
+/// so a restart before the record runs it again.
+pub async fn hide_move_posts(client: &Client, bot_id: &str, channel_id: &str) {
     let hidden = async {
         let list = client
             .channel_posts(
@@ -260,18 +324,34 @@ async fn hide_move_posts(client: &Client, bot_id: &str, channel_id: &str) {
 }
 
 /// Adds `admin` (who accepted or moved the channel) to the channel in its team
-/// (`request.team_id`), joining the team first when they are not in it; when the server
-/// refuses, the admin is told by DM (the channel is placed already).
-async fn add_member(ctx: &Context, request: &ReviewRequest, admin: Option<&str>, teams: &[Team]) {
+/// (`request.team_id`), joining the team first when they are not in it (as `members`, the
+/// team's members read while placing the channel, tell; asked of the server when they were
+/// not read); when the server refuses, the admin is told by DM (the channel is placed already).
+async fn add_member(
+    ctx: &Context,
+    request: &ReviewRequest,
+    admin: Option<&str>,
+    teams: &[Team],
+    members: Option<&HashSet<String>>,
+) {
     let Some(admin) = admin else {
         return;
     };
     let Some(team_id) = request.team_id.as_deref() else {
         return;
     };
-    let joined = match ctx.client.team_member(team_id, admin).await {
-        Ok(m) if m.delete_at == 0 => Ok(()),
-        _ => ctx.client.add_team_member(team_id, admin).await.map(|_| ()),
+    let member = match members {
+        Some(members) => members.contains(admin),
+        None => ctx
+            .client
+            .team_member(team_id, admin)
+            .await
+            .is_ok_and(|m| m.delete_at == 0),
+    };
+    let joined = if member {
+        Ok(())
+    } else {
+        ctx.client.add_team_member(team_id, admin).await.map(|_| ())
     };
     let joined = match joined {
         Ok(()) => ctx
@@ -459,15 +539,18 @@ pub async fn relocation(ctx: &Context, request: &ReviewRequest, to: &str, by: &s
             }
         }
     }
-    let result = place_channel(&ctx.client, &ctx.places.bot.id, &request.channel_id, to).await;
+    let result = place_channel(&ctx.client, &request.channel_id, to).await;
     let teams = ctx.teams().await.unwrap_or_default();
     match result {
-        Ok(()) => {
+        Ok(placed) => {
             let moved = ReviewRequest {
                 team_id: Some(to.to_string()),
                 ..request.clone()
             };
-            add_member(ctx, &moved, Some(by), &teams).await;
+            tokio::join!(
+                hide_move_posts(&ctx.client, &ctx.places.bot.id, &request.channel_id),
+                add_member(ctx, &moved, Some(by), &teams, placed.members.as_ref())
+            );
             let detail = json!({
                 "channel": request.channel_display_name,
                 "from_team_id": from, "from_team": team_name(&teams, Some(&from)),

@@ -358,7 +358,12 @@ impl Review {
         request: &ReviewRequest,
     ) -> Result<PostActionIntegrationResponse, ReviewError> {
         let ctx = &*self.ctx;
-        if request.state != RequestState::Accepted {
+        // The copies show an accept as soon as the channel is placed, while its last steps
+        // (the deciding admin's join, the records) finish: a move asked then runs after them.
+        let finishing = request.state == RequestState::Pending
+            && request.deciding == Some(Verdict::Accept)
+            && self.is_applying(&request.id);
+        if request.state != RequestState::Accepted && !finishing {
             return Ok(self.reply(request, "not_accepted", json!({})));
         }
         let teams = ctx.teams().await?;
@@ -367,6 +372,14 @@ impl Review {
         };
         if request.team_id.as_deref() == Some(team.id.as_str()) {
             return Ok(self.reply(request, "same_team", json!({"team": team.display_name})));
+        }
+        if finishing {
+            self.spawn_relocate_after_decision(
+                request.id.clone(),
+                team.id.clone(),
+                click.user_id.clone(),
+            );
+            return Ok(self.reply(request, "relocating", json!({"team": team.display_name})));
         }
         if self.is_applying(&request.id) {
             return self.already(request).await;

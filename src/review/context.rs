@@ -167,17 +167,33 @@ impl Context {
         *lock(&self.remotes) = remotes.to_vec();
     }
 
-    /// The admins and the destination teams for a reconcile. The admins are read every time:
-    /// the server tells no one but the user of a role change (`user_role_updated` goes to that
-    /// user only, `UpdateUserRoles` in `server/channels/app/user.go`), so a new admin is found
-    /// only by reading the list. The teams are re-read when `now`, when never read, or when
-    /// older than [`LISTS_EVERY`]; else as last read.
-    pub async fn admins_and_teams(&self, now: bool) -> Result<(Vec<User>, Vec<Team>), ReviewError> {
-        let fresh = lock(&self.lists_read_at).is_some_and(|at| at.elapsed() < LISTS_EVERY);
-        if fresh && !now {
-            return Ok((self.refresh_admins().await?, lock(&self.teams).clone()));
+    /// The admins and the destination teams for a reconcile. The admins are read when
+    /// `roster` (the reconcile's own period for them) or `now`, or when never read: the server
+    /// tells no one but the user of a role change (`user_role_updated` goes to that user only,
+    /// `UpdateUserRoles` in `server/channels/app/user.go`), so a new admin is found only by
+    /// reading the list; a click is checked on its own (see [`Context::is_admin_now`]). The
+    /// teams are re-read when `now`, when never read, or when older than [`LISTS_EVERY`]; else
+    /// as last read.
+    pub async fn admins_and_teams(
+        &self,
+        now: bool,
+        roster: bool,
+    ) -> Result<(Vec<User>, Vec<Team>), ReviewError> {
+        let teams_fresh =
+            !now && lock(&self.lists_read_at).is_some_and(|at| at.elapsed() < LISTS_EVERY);
+        let known = lock(&self.admins).clone();
+        let admins_fresh = !now && !roster && !known.is_empty();
+        let admins = async {
+            if admins_fresh {
+                Ok(known)
+            } else {
+                self.refresh_admins().await
+            }
+        };
+        if teams_fresh {
+            return Ok((admins.await?, lock(&self.teams).clone()));
         }
-        let (admins, teams) = tokio::join!(self.refresh_admins(), self.refresh_teams());
+        let (admins, teams) = tokio::join!(admins, self.refresh_teams());
         let (admins, teams) = (admins?, teams?);
         *lock(&self.lists_read_at) = Some(Instant::now());
         Ok((admins, teams))

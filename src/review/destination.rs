@@ -13,46 +13,75 @@ use super::ReviewError;
 /// How many usernames a refusal names before "and N more".
 const NAMED: usize = 3;
 
-/// The active users among `users` who are not members of `team_id` yet, once the server's
-/// rules say every one of them may join; otherwise the rule that stops it, in words for the
-/// admin (with what an admin can do).
-pub async fn newcomers<'a>(
-    client: &Client,
-    team_id: &str,
-    users: &'a [User],
-) -> Result<Vec<&'a User>, ReviewError> {
-    let (team, members, settings) = tokio::join!(
-        client.get_team(team_id),
-        client.active_team_members(team_id),
-        client.team_settings()
-    );
-    let team = team?;
-    if team.delete_at != 0 {
-        return Err(ReviewError::Refused(format!(
-            "**{}** is archived and can no longer receive channels; pick another team (a system admin can restore it in the System Console)",
-            team.display_name
-        )));
+/// The destination team as the server's join rules need it: the team, its active members and
+/// the server's `TeamSettings`, read together (one round trip) and only depending on the team,
+/// so they are read beside the channel and its members.
+pub struct Destination {
+    team: Team,
+    /// The user ids of the team's active members.
+    members: HashSet<String>,
+    settings: TeamSettings,
+}
+
+impl Destination {
+    /// Reads team `team_id`, its active members and the server's `TeamSettings` at once.
+    pub async fn read(client: &Client, team_id: &str) -> Result<Destination, ReviewError> {
+        let (team, members, settings) = tokio::join!(
+            client.get_team(team_id),
+            client.active_team_members(team_id),
+            client.team_settings()
+        );
+        let team = team?;
+        let members = if team.delete_at != 0 {
+            // Refused below before the members matter.
+            HashSet::new()
+        } else {
+            members?.into_iter().map(|m| m.user_id).collect()
+        };
+        // Only a system admin may read the configuration; without it the server's own answer
+        // to the adds still stops the move.
+        let settings = settings.unwrap_or_else(|err| {
+            tracing::debug!(
+                "cannot read TeamSettings (the server's own checks still apply): {err}"
+            );
+            TeamSettings {
+                max_users_per_team: -1,
+                restrict_creation_to_domains: String::new(),
+            }
+        });
+        Ok(Destination {
+            team,
+            members,
+            settings,
+        })
     }
-    let members = members?;
-    let present: HashSet<&str> = members.iter().map(|m| m.user_id.as_str()).collect();
-    let newcomers: Vec<&User> = users
-        .iter()
-        .filter(|u| u.is_active() && !present.contains(u.id.as_str()))
-        .collect();
-    if newcomers.is_empty() {
-        return Ok(newcomers);
+
+    /// The user ids of the team's active members when it was read.
+    pub fn members(&self) -> &HashSet<String> {
+        &self.members
     }
-    // Only a system admin may read the configuration; without it the server's own answer
-    // to the adds still stops the move.
-    let settings = settings.unwrap_or_else(|err| {
-        tracing::debug!("cannot read TeamSettings (the server's own checks still apply): {err}");
-        TeamSettings {
-            max_users_per_team: -1,
-            restrict_creation_to_domains: String::new(),
+
+    /// The active users among `users` who are not members of the team yet, once the server's
+    /// rules say every one of them may join; otherwise the rule that stops it, in words for
+    /// the admin (with what an admin can do).
+    pub fn newcomers<'a>(&self, users: &'a [User]) -> Result<Vec<&'a User>, ReviewError> {
+        let team = &self.team;
+        if team.delete_at != 0 {
+            return Err(ReviewError::Refused(format!(
+                "**{}** is archived and can no longer receive channels; pick another team (a system admin can restore it in the System Console)",
+                team.display_name
+            )));
         }
-    });
-    refusal(&team, members.len(), &newcomers, &settings)
-        .map_or(Ok(newcomers), |why| Err(ReviewError::Refused(why)))
+        let newcomers: Vec<&User> = users
+            .iter()
+            .filter(|u| u.is_active() && !self.members.contains(u.id.as_str()))
+            .collect();
+        if newcomers.is_empty() {
+            return Ok(newcomers);
+        }
+        refusal(team, self.members.len(), &newcomers, &self.settings)
+            .map_or(Ok(newcomers), |why| Err(ReviewError::Refused(why)))
+    }
 }
 
 /// The first rule that refuses `newcomers` into `team` (which has `count` members).

@@ -202,33 +202,12 @@ impl Context {
             teams
         };
         let (text, color, actions) = if pending {
-            let suggested = request.suggested_team_id.as_deref();
-            let selected = chosen
-                .or(suggested)
-                .filter(|id| teams.iter().any(|t| t.id == *id));
             let waiting = match counted {
                 Some(n) => n,
                 None => self.store.pending_count().await?,
             };
-            let text = render(
-                self,
-                "review_request.md.j2",
-                request,
-                json!({"pending": waiting, "suggested_team": team_name(teams, suggested)}),
-            )?;
-            let actions = vec![
-                self.team_menu(request, TEAM_MENU, "Team", teams, selected, recipient),
-                self.button(request, ACCEPT, "Accept", "primary", recipient),
-                self.button(request, REJECT, "Reject", "danger", recipient),
-                self.button(request, CHOOSE, "Choose team…", "default", recipient),
-                self.button(
-                    request,
-                    REJECT_REASON,
-                    "Reject with reason…",
-                    "default",
-                    recipient,
-                ),
-            ];
+            let text = self.pending_text(request, teams, waiting)?;
+            let actions = self.pending_actions(request, recipient, chosen, teams);
             (text, PENDING_COLOR, actions)
         } else {
             let outcome = match (request.state, request.deciding) {
@@ -335,20 +314,104 @@ impl Context {
             }
             (text, color, actions)
         };
-        Ok(Post {
-            message: String::new(),
-            props: crate::mattermost::models::PostProps {
-                attachments: vec![MessageAttachment {
-                    fallback: format!("{} from {}", request.channel_display_name, request.org_name),
-                    color: color.into(),
-                    text,
-                    actions,
-                    ..MessageAttachment::default()
-                }],
-                other: Map::new(),
-            },
-            ..Post::default()
-        })
+        Ok(attachment_post(request, color, text, actions))
+    }
+
+    /// The posts about `request` for each of `recipients` (no team chosen yet), with `waiting`
+    /// requests pending. While it is pending the text is rendered once for all of them and
+    /// only the buttons (signed for each recipient) differ.
+    pub async fn request_posts(
+        &self,
+        request: &ReviewRequest,
+        recipients: &[&str],
+        teams: &[Team],
+        waiting: i64,
+    ) -> Result<Vec<Post>, ReviewError> {
+        if request.state != RequestState::Pending || request.deciding.is_some() {
+            let mut posts = Vec::with_capacity(recipients.len());
+            for recipient in recipients {
+                posts.push(
+                    self.request_post_counted(request, recipient, None, teams, Some(waiting))
+                        .await?,
+                );
+            }
+            return Ok(posts);
+        }
+        let text = self.pending_text(request, teams, waiting)?;
+        let mut posts = Vec::with_capacity(recipients.len());
+        for recipient in recipients {
+            // A team admin's menu lists only the teams they administer.
+            let menu = self.menu_teams(recipient, teams).await?;
+            let actions = self.pending_actions(request, recipient, None, &menu);
+            posts.push(attachment_post(request, PENDING_COLOR, text.clone(), actions));
+        }
+        Ok(posts)
+    }
+
+    /// The text of a pending request's post, the same for every recipient.
+    fn pending_text(
+        &self,
+        request: &ReviewRequest,
+        teams: &[Team],
+        waiting: i64,
+    ) -> Result<String, ReviewError> {
+        let suggested = request.suggested_team_id.as_deref();
+        render(
+            self,
+            "review_request.md.j2",
+            request,
+            json!({"pending": waiting, "suggested_team": team_name(teams, suggested)}),
+        )
+    }
+
+    /// A pending request's menu and buttons for `recipient`, the menu preset to `chosen` (else
+    /// the suggested team) when it is listed.
+    fn pending_actions(
+        &self,
+        request: &ReviewRequest,
+        recipient: &str,
+        chosen: Option<&str>,
+        teams: &[Team],
+    ) -> Vec<PostAction> {
+        let selected = chosen
+            .or(request.suggested_team_id.as_deref())
+            .filter(|id| teams.iter().any(|t| t.id == *id));
+        vec![
+            self.team_menu(request, TEAM_MENU, "Team", teams, selected, recipient),
+            self.button(request, ACCEPT, "Accept", "primary", recipient),
+            self.button(request, REJECT, "Reject", "danger", recipient),
+            self.button(request, CHOOSE, "Choose team…", "default", recipient),
+            self.button(
+                request,
+                REJECT_REASON,
+                "Reject with reason…",
+                "default",
+                recipient,
+            ),
+        ]
+    }
+}
+
+/// A post about `request` whose message is empty and whose one attachment shows everything.
+fn attachment_post(
+    request: &ReviewRequest,
+    color: &str,
+    text: String,
+    actions: Vec<PostAction>,
+) -> Post {
+    Post {
+        message: String::new(),
+        props: crate::mattermost::models::PostProps {
+            attachments: vec![MessageAttachment {
+                fallback: format!("{} from {}", request.channel_display_name, request.org_name),
+                color: color.into(),
+                text,
+                actions,
+                ..MessageAttachment::default()
+            }],
+            other: Map::new(),
+        },
+        ..Post::default()
     }
 }
 

@@ -24,7 +24,7 @@ mod signing;
 mod team_admins;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -107,7 +107,18 @@ pub struct Review {
     /// archived, events lost): the next pass re-reads the pending channels and the team list.
     /// Set at start.
     recheck: Arc<AtomicBool>,
+    /// Passes made so far: the admin list and the links of the channels we share are read at
+    /// every [`ROSTER_EVERY_PASSES`]th one.
+    passes: Arc<AtomicU64>,
 }
+
+/// Every how many reconcile passes the admin list and the links of the channels we share (to
+/// notice the other side's declines) are read again: neither has an event that tells of its
+/// change, and neither needs one to be noticed within seconds (5 minutes at the default 30 s).
+pub const ROSTER_EVERY_PASSES: u64 = 10;
+
+/// How long a move asked while its accept finishes waits for it.
+const DECISION_FINISH_WAIT: Duration = Duration::from_secs(30);
 
 /// How many arriving channels are served from their events at once.
 const ARRIVALS_AT_ONCE: usize = 4;
@@ -121,6 +132,7 @@ impl Review {
             wake: Arc::default(),
             arrivals: Arc::new(tokio::sync::Semaphore::new(ARRIVALS_AT_ONCE)),
             recheck: Arc::new(AtomicBool::new(true)),
+            passes: Arc::default(),
         }
     }
 
@@ -176,6 +188,32 @@ impl Review {
         tokio::spawn(async move {
             apply::relocation(&review.ctx, &request, &to, &by).await;
             review.done_applying(&request.id);
+        });
+    }
+
+    /// Moves an accepted channel to team `to` for admin `by` once the decision that accepted
+    /// it has finished its last steps in this process (a move asked while they finish); given
+    /// up, with a line in the log, when the decision is not finished as an accept by then.
+    fn spawn_relocate_after_decision(&self, request_id: String, to: String, by: String) {
+        let review = self.clone();
+        tokio::spawn(async move {
+            let deadline = std::time::Instant::now() + DECISION_FINISH_WAIT;
+            while review.is_applying(&request_id) && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            match review.ctx.store.request(&request_id).await {
+                Ok(Some(request)) if request.state == crate::store::RequestState::Accepted => {
+                    if !review.relocate(request, to, by) {
+                        tracing::warn!(request = %request_id, "not moved: another move or decision of it is under way");
+                    }
+                }
+                Ok(_) => {
+                    tracing::warn!(request = %request_id, "not moved: the accept was not finished in time")
+                }
+                Err(err) => {
+                    tracing::error!(request = %request_id, "cannot read the request to move it: {err}")
+                }
+            }
         });
     }
 

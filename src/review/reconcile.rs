@@ -6,6 +6,7 @@
 //! the bot's socket says a channel arrived.
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::json;
@@ -33,9 +34,11 @@ const OWED_DMS_WINDOW: Duration = Duration::from_secs(3600);
 impl Review {
     /// One pass. Errors of one connection or request are logged and the rest go on.
     ///
-    /// A pass that finds nothing new costs the connections' list and each connection's link
-    /// lists, and the admin list: the pending channels are re-read only after an event says one
-    /// may have changed (or events were lost), the team list only then or at its own period.
+    /// A pass that finds nothing new costs the connections' list and each connection's list of
+    /// received links: the pending channels are re-read only after an event says one may have
+    /// changed (or events were lost), the team list only then or at its own period, the admin
+    /// list and the links of the channels we share only then or every
+    /// [`super::ROSTER_EVERY_PASSES`]th pass.
     pub async fn reconcile_once(&self) -> Result<(), ReviewError> {
         let _one_at_a_time = self.discovery.lock().await;
         let recheck = self.take_recheck();
@@ -48,7 +51,12 @@ impl Review {
 
     async fn pass(&self, recheck: bool) -> Result<(), ReviewError> {
         let ctx = &*self.ctx;
-        let (admins, teams) = ctx.admins_and_teams(recheck).await?;
+        let roster = recheck
+            || self
+                .passes
+                .fetch_add(1, Ordering::SeqCst)
+                .is_multiple_of(super::ROSTER_EVERY_PASSES);
+        let (admins, teams) = ctx.admins_and_teams(recheck, roster).await?;
         // Every admin's DM channel is opened ahead of need, so a review DM is one round trip.
         ctx.poster
             .open_dms(admins.iter().map(|a| a.id.as_str()))
@@ -186,7 +194,9 @@ impl Review {
         }
         self.bring_posts_up_to_date(&teams).await?;
         self.remind_and_expire().await?;
-        self.learn_declines(&remotes).await;
+        if roster {
+            self.learn_declines(&remotes).await;
+        }
         Ok(())
     }
 
@@ -437,25 +447,30 @@ impl Review {
         if missing.is_empty() {
             return;
         }
-        let pending = ctx.store.pending_count().await.ok();
-        let mut posts = Vec::with_capacity(missing.len());
-        for admin in &missing {
-            match ctx
-                .request_post_counted(request, &admin.id, None, teams, pending)
-                .await
-            {
-                Ok(post) => posts.push((
-                    Target::Dm {
-                        admin_id: &admin.id,
-                    },
-                    post,
-                )),
-                Err(err) => {
-                    tracing::warn!(request = %request.id, "cannot render the review DM (retried at the next reconcile): {err}");
-                    return;
-                }
+        let waiting = match ctx.store.pending_count().await {
+            Ok(n) => n,
+            Err(err) => {
+                tracing::warn!(request = %request.id, "cannot count the pending requests (retried at the next reconcile): {err}");
+                return;
             }
-        }
+        };
+        let recipients: Vec<&str> = missing.iter().map(|a| a.id.as_str()).collect();
+        let posts = match ctx
+            .request_posts(request, &recipients, teams, waiting)
+            .await
+        {
+            Ok(posts) => missing
+                .iter()
+                .map(|admin| Target::Dm {
+                    admin_id: &admin.id,
+                })
+                .zip(posts)
+                .collect(),
+            Err(err) => {
+                tracing::warn!(request = %request.id, "cannot render the review DM (retried at the next reconcile): {err}");
+                return;
+            }
+        };
         let sent = match ctx
             .poster
             .send_many(&request.id, posts, &request.shown_key())
