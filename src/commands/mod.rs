@@ -4,6 +4,7 @@
 //!
 //! - [`parse`]: the typed command and its grammar; [`lookup`]: finding what a command names.
 //! - [`connections`], [`sharing`], [`requests`]: the handlers.
+//! - [`share_requests`]: members' requests to share a channel, decided by the approvers.
 //! - [`buttons`]: the signed buttons and the dialog commands answer with.
 
 mod buttons;
@@ -11,6 +12,7 @@ mod connections;
 mod lookup;
 pub mod parse;
 mod requests;
+mod share_requests;
 mod sharing;
 
 use std::collections::HashSet;
@@ -125,6 +127,9 @@ pub struct Commands {
     ctx: Arc<Context>,
     /// Command posts being handled in this process (an event and a catch-up may both see one).
     handling: Arc<Mutex<HashSet<String>>>,
+    /// Held while a share request's posts are sent or its decision finished, so the
+    /// background pass and a click never send the same post twice.
+    share_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Commands {
@@ -134,6 +139,7 @@ impl Commands {
             review,
             ctx,
             handling: Arc::default(),
+            share_lock: Arc::default(),
         }
     }
 
@@ -434,7 +440,26 @@ impl Commands {
             Command::Disconnect { name } => {
                 self.offer_disconnect(asked, &name).await.map(|()| None)
             }
-            Command::Share { channel, with } => self.share(asked, &channel, &with).await.map(Some),
+            Command::Share {
+                channel,
+                with,
+                note,
+            } => {
+                // A system admin shares at once, where admin commands are taken; anyone
+                // else asks the approvers.
+                if !self.ctx.is_admin_now(&asked.user_id).await? {
+                    return self
+                        .request_share(asked, &channel, &with, note.as_deref())
+                        .await;
+                }
+                if !asked.direct && asked.channel_id != self.ctx.places.admin_channel.id {
+                    return self
+                        .say(asked, "wrong_place", json!({"command": "share"}))
+                        .map(Some);
+                }
+                self.share(asked, &channel, &with).await.map(Some)
+            }
+            Command::Withdraw { number } => self.withdraw(asked, number).await.map(Some),
             Command::Unshare { channel, from } => self.unshare(asked, &channel, &from).await,
             Command::Shared { name } => self.shared(asked, name.as_deref()).await.map(Some),
             Command::Pending => self.pending(asked).await,
@@ -472,7 +497,10 @@ impl Commands {
         let escape = |usage: &str| usage.replace('|', "\\|");
         let context = match topic.map(|t| (t, parse::describe(t), parse::usage(t))) {
             Some((_, Some((summary, examples)), Some(usage))) => {
-                let open = matches!(topic, Some("help" | "whois" | "info"));
+                let open = matches!(
+                    topic,
+                    Some("help" | "whois" | "info" | "share" | "withdraw")
+                );
                 json!({"topic": {"usage": usage, "summary": summary, "examples": examples, "open": open},
                        "unknown": "", "commands": [], "mention": self.mention(asked)})
             }
@@ -483,7 +511,7 @@ impl Commands {
                         let (summary, _) = parse::describe(name)?;
                         Some(
                             json!({"usage": escape(parse::usage(name)?), "summary": summary,
-                                    "open": matches!(*name, "help" | "whois" | "info")}),
+                                    "open": matches!(*name, "help" | "whois" | "info" | "share" | "withdraw")}),
                         )
                     })
                     .collect();
@@ -508,6 +536,9 @@ impl Commands {
         loop {
             if let Err(err) = self.send_waiting_shares().await {
                 tracing::warn!("cannot send waiting shares (retried later): {err}");
+            }
+            if let Err(err) = self.finish_share_requests().await {
+                tracing::warn!("cannot finish the share requests (retried later): {err}");
             }
             if first {
                 self.catch_up().await;

@@ -58,8 +58,15 @@ pub enum Command {
     Policy { name: String, policy: PolicyArg },
     /// `disconnect <name>`.
     Disconnect { name: String },
-    /// `share ~channel with <name>`.
-    Share { channel: ChannelRef, with: String },
+    /// `share ~channel with <name> [--note "…"]` (also `request-share`): an admin's share
+    /// goes through at once, anyone else's becomes a share request with the note.
+    Share {
+        channel: ChannelRef,
+        with: String,
+        note: Option<String>,
+    },
+    /// `withdraw <n>`: the asker withdraws their share request number `n`.
+    Withdraw { number: i64 },
     /// `unshare ~channel from <name>`.
     Unshare { channel: ChannelRef, from: String },
     /// `shared [name]`.
@@ -110,6 +117,7 @@ pub const COMMANDS: &[&str] = &[
     "unshare",
     "shared",
     "pending",
+    "withdraw",
     "move",
     "whois",
     "info",
@@ -127,6 +135,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("remove", "disconnect"),
     ("delete", "disconnect"),
     ("requests", "pending"),
+    ("request-share", "share"),
     ("relocate", "move"),
     ("log", "audit"),
 ];
@@ -163,7 +172,8 @@ pub fn usage(command: &str) -> Option<&'static str> {
         "reinvite" => "reinvite <name>",
         "policy" => "policy <name> review | policy <name> auto-accept --team <team>",
         "disconnect" => "disconnect <name>",
-        "share" => "share ~channel with <connection>",
+        "share" => "share ~channel with <connection> [--note \"…\"]",
+        "withdraw" => "withdraw <n>",
         "unshare" => "unshare ~channel from <connection>",
         "shared" => "shared [connection]",
         "pending" => "pending",
@@ -215,9 +225,11 @@ pub fn describe(command: &str) -> Option<(&'static str, &'static [&'static str])
             &["disconnect org-b"],
         ),
         "share" => (
-            "Share a channel with a connection.",
+            "Share a channel with a connection. Anyone who is not a system admin asks the admins \
+             instead (also `request-share`), with an optional note; they approve or deny.",
             &[
                 "share ~launch-plan with org-b",
+                "request-share ~launch-plan with org-b --note \"for the joint launch\"",
                 "share https://chat.example.com/marketing/channels/launch-plan with org-b",
             ],
         ),
@@ -230,8 +242,13 @@ pub fn describe(command: &str) -> Option<(&'static str, &'static [&'static str])
             &["shared", "shared org-b"],
         ),
         "pending" => (
-            "List channels connections have shared with us that are waiting for review.",
+            "List what waits for a decision: channels connections shared with us, and members' \
+             requests to share ours.",
             &["pending"],
+        ),
+        "withdraw" => (
+            "Withdraw your own share request (its number is in my answer to it).",
+            &["withdraw 3"],
         ),
         "move" => (
             "Move a channel to another team, e.g. one accepted from a connection.",
@@ -257,7 +274,11 @@ pub fn describe(command: &str) -> Option<(&'static str, &'static [&'static str])
 pub fn is_open_to_everyone(command: &Command) -> bool {
     matches!(
         command,
-        Command::Help { .. } | Command::Whois { .. } | Command::Info { .. }
+        Command::Help { .. }
+            | Command::Whois { .. }
+            | Command::Info { .. }
+            | Command::Share { .. }
+            | Command::Withdraw { .. }
     )
 }
 
@@ -276,6 +297,7 @@ impl Command {
             Command::Unshare { .. } => "unshare",
             Command::Shared { .. } => "shared",
             Command::Pending => "pending",
+            Command::Withdraw { .. } => "withdraw",
             Command::Move { .. } => "move",
             Command::Whois { .. } => "whois",
             Command::Info { .. } => "info",
@@ -779,19 +801,8 @@ fn parse_command(command: &'static str, args: &[Tok]) -> Result<Command, ParseEr
             })
         }
         "policy" => parse_policy(args),
-        "share" => {
-            let (chan, name) = pair(
-                command,
-                args,
-                "with",
-                "`share` needs a channel and a connection.",
-                "`share` needs a connection to share the channel with.",
-            )?;
-            Ok(Command::Share {
-                channel: channel(command, chan)?,
-                with: connection_name(command, name)?,
-            })
-        }
+        "share" => parse_share(args),
+        "withdraw" => parse_withdraw(args),
         "unshare" => {
             let (chan, name) = pair(
                 command,
@@ -833,6 +844,82 @@ fn parse_command(command: &'static str, args: &[Tok]) -> Result<Command, ParseEr
         }
         "audit" => parse_audit(args),
         _ => Err(unknown_command(command)),
+    }
+}
+
+/// The longest note a share request keeps.
+pub const MAX_NOTE_LEN: usize = 500;
+
+/// `share ~channel [with] <connection> [--note "…"]`.
+fn parse_share(args: &[Tok]) -> Result<Command, ParseError> {
+    const SHARE: &str = "share";
+    let mut rest = Vec::new();
+    let mut note = None;
+    let mut iter = args.iter().peekable();
+    while let Some(tok) = iter.next() {
+        match flag_of(tok) {
+            Some(flag) if flag.name == "note" => {
+                let value = match flag.value {
+                    Some(value) => value,
+                    None => match iter.next_if(|t| flag_of(t).is_none()) {
+                        Some(tok) => tok.text.clone(),
+                        None => return Err(err(
+                            SHARE,
+                            "`--note` needs its text in quotes, like `--note \"for the launch\"`.",
+                        )),
+                    },
+                };
+                let value = value.trim().to_string();
+                if value.chars().count() > MAX_NOTE_LEN {
+                    return Err(err(
+                        SHARE,
+                        format!("the note is too long: at most {MAX_NOTE_LEN} characters."),
+                    ));
+                }
+                if note.is_some() {
+                    return Err(err(SHARE, "`--note` is given twice: give one note."));
+                }
+                note = Some(value).filter(|v| !v.is_empty());
+            }
+            Some(flag) => return Err(unknown_option(SHARE, &flag)),
+            None => rest.push(tok.clone()),
+        }
+    }
+    let (chan, name) = pair(
+        SHARE,
+        &rest,
+        "with",
+        "`share` needs a channel and a connection.",
+        "`share` needs a connection to share the channel with.",
+    )?;
+    Ok(Command::Share {
+        channel: channel(SHARE, chan)?,
+        with: connection_name(SHARE, name)?,
+        note,
+    })
+}
+
+/// `withdraw <n>` (or `#n`).
+fn parse_withdraw(args: &[Tok]) -> Result<Command, ParseError> {
+    const WITHDRAW: &str = "withdraw";
+    let tok = exactly_one(
+        WITHDRAW,
+        args,
+        "`withdraw` needs the number of your request, like `withdraw 3`.",
+        false,
+    )?;
+    let text = tok.text.trim().trim_start_matches('#');
+    match text.parse::<i64>() {
+        Ok(number) if number > 0 && text.chars().all(|c| c.is_ascii_digit()) => {
+            Ok(Command::Withdraw { number })
+        }
+        _ => Err(err(
+            WITHDRAW,
+            format!(
+                "\"{}\" is not a request number: type the number from my answer, like `withdraw 3`.",
+                shown(&tok.text)
+            ),
+        )),
     }
 }
 
@@ -1525,6 +1612,7 @@ mod tests {
         let share = |channel: ChannelRef| Command::Share {
             channel,
             with: s("org-b"),
+            note: None,
         };
         assert_eq!(
             ok("share ~launch-plan with org-b"),
@@ -1558,6 +1646,38 @@ mod tests {
                 from: s("org-b")
             }
         );
+    }
+
+    #[test]
+    fn share_requests_take_a_note_and_are_withdrawn_by_number() {
+        let with_note = |note: &str| Command::Share {
+            channel: name("launch-plan"),
+            with: s("org-b"),
+            note: Some(s(note)),
+        };
+        assert_eq!(
+            ok("request-share ~launch-plan with org-b --note \"for the joint launch\""),
+            with_note("for the joint launch")
+        );
+        assert_eq!(
+            ok("share ~launch-plan --note=soon with org-b"),
+            with_note("soon")
+        );
+        assert!(fails("share ~launch-plan with org-b --note")
+            .message
+            .contains("needs its text"));
+        let long = format!("share ~x with org-b --note \"{}\"", "a".repeat(501));
+        assert!(fails(&long).message.contains("at most 500"));
+        assert!(fails("share ~x with org-b --urgent")
+            .message
+            .contains("unknown option --urgent"));
+        assert_eq!(ok("withdraw 3"), Command::Withdraw { number: 3 });
+        assert_eq!(ok("withdraw #12"), Command::Withdraw { number: 12 });
+        assert!(fails("withdraw three")
+            .message
+            .contains("not a request number"));
+        assert!(fails("withdraw").message.contains("needs the number"));
+        assert!(fails("withdraw 0").message.contains("not a request number"));
     }
 
     #[test]
@@ -2109,12 +2229,16 @@ mod tests {
             conn_name().prop_map(|name| Command::Reinvite { name }),
             (conn_name(), policy_arg()).prop_map(|(name, policy)| Command::Policy { name, policy }),
             conn_name().prop_map(|name| Command::Disconnect { name }),
-            (channel_ref(), conn_name())
-                .prop_map(|(channel, with)| Command::Share { channel, with }),
+            (channel_ref(), conn_name()).prop_map(|(channel, with)| Command::Share {
+                channel,
+                with,
+                note: None
+            }),
             (channel_ref(), conn_name())
                 .prop_map(|(channel, from)| Command::Unshare { channel, from }),
             prop::option::of(conn_name()).prop_map(|name| Command::Shared { name }),
             Just(Command::Pending),
+            (1i64..100_000).prop_map(|number| Command::Withdraw { number }),
             (channel_ref(), team()).prop_map(|(channel, team)| Command::Move { channel, team }),
             "[a-z][a-z0-9._-]{0,10}".prop_map(|user| Command::Whois { user }),
             channel_ref().prop_map(|channel| Command::Info { channel }),
@@ -2198,7 +2322,7 @@ mod tests {
                 }
             },
             Command::Disconnect { name } => format!("disconnect {name}"),
-            Command::Share { channel, with } => format!(
+            Command::Share { channel, with, .. } => format!(
                 "share {}{} {with}",
                 render_channel(channel, bare),
                 keyword("with")
@@ -2211,6 +2335,7 @@ mod tests {
             Command::Shared { name: None } => "shared".into(),
             Command::Shared { name: Some(n) } => format!("shared {n}"),
             Command::Pending => "pending".into(),
+            Command::Withdraw { number } => format!("withdraw {number}"),
             Command::Move { channel, team } => format!(
                 "move {}{} {}",
                 render_channel(channel, bare),

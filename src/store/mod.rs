@@ -9,6 +9,7 @@ mod kv;
 mod notifications;
 mod policies;
 mod requests;
+mod share_requests;
 mod stats;
 
 use std::str::FromStr;
@@ -25,6 +26,7 @@ pub use decisions::{Claim, Decider, How, Verdict, SHAREBOT};
 pub use notifications::NotificationPost;
 pub use policies::{ConnectionPolicy, Policy};
 pub use requests::{Decision, NewRequest, PendingPages, RequestState, ReviewRequest};
+pub use share_requests::{NewShareRequest, SharePost, ShareRequest, ShareState};
 pub use stats::RequestCount;
 
 use crate::config::{DatabaseConfig, Dialect};
