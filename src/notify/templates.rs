@@ -377,14 +377,14 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                     ("approved", "", ""),
                     ("approved", "shared", ""),
                     ("approved", "waiting", ""),
-                    ("approved", "refused: not allowed", ""),
+                    ("approved", "refused", ""),
                     ("denied", "", ""),
                     ("denied", "", "not with them"),
                     ("withdrawn", "", ""),
                 ] {
                     for (note, flag) in [("", false), ("for the launch", true)] {
                         out.push(json!({"part": part, "state": state, "applied": applied,
-                            "reason": reason, "asker": "alice", "channel": "launch-plan",
+                            "reason": reason, "refusal": "not allowed", "asker": "alice", "channel": "launch-plan",
                             "display": "Launch plan", "channel_type": "public channel",
                             "members": 3, "guests": flag, "remote": flag, "purpose": note,
                             "shared_with": note, "note": note, "number": 3, "org": "Org A",

@@ -126,7 +126,49 @@ impl Commands {
         }
         match seen.len() {
             1 => Ok(seen.remove(0)),
+            0 => self.archived_of(asked, reference).await,
             _ => Err(CommandError::NotFound(UNSEEN_CHANNEL.into())),
+        }
+    }
+
+    /// An archived channel the asker is a member of, by the name they typed (a lookup by name
+    /// finds only live channels): such a channel is named, so the answer can say why not.
+    async fn archived_of(
+        &self,
+        asked: &Asked,
+        reference: &ChannelRef,
+    ) -> Result<Channel, CommandError> {
+        let unseen = || CommandError::NotFound(UNSEEN_CHANNEL.into());
+        let (team, name) = match reference {
+            ChannelRef::Name(text) => (None, text.trim().trim_start_matches('~').to_lowercase()),
+            ChannelRef::Link { team, channel } => {
+                (Some(team.to_lowercase()), channel.to_lowercase())
+            }
+        };
+        let team_id = match team {
+            Some(team) => match lookup::all_teams(&self.ctx)
+                .await?
+                .into_iter()
+                .find(|t| t.name.eq_ignore_ascii_case(&team))
+            {
+                Some(t) => Some(t.id),
+                None => return Err(unseen()),
+            },
+            None => None,
+        };
+        let mut archived: Vec<Channel> = self
+            .ctx
+            .client
+            .user_channels_with_archived(&asked.user_id)
+            .await?
+            .into_iter()
+            .filter(|c| c.delete_at != 0)
+            .filter(|c| team_id.as_ref().is_none_or(|t| &c.team_id == t))
+            .filter(|c| c.name == name || c.display_name.to_lowercase() == name)
+            .collect();
+        match archived.len() {
+            1 => Ok(archived.remove(0)),
+            _ => Err(unseen()),
         }
     }
 
@@ -272,10 +314,14 @@ impl Commands {
             Some(id) => ctx.username(id).await,
             None => String::new(),
         };
+        let (applied, refusal) = match request.applied.strip_prefix("refused: ") {
+            Some(why) => ("refused", why),
+            None => (request.applied.as_str(), ""),
+        };
         json!({
             "asker": asker, "channel": request.channel_name, "org": request.org_name,
             "number": request.number, "note": request.note, "state": request.state.as_str(),
-            "applied": request.applied, "reason": request.reason, "by": by,
+            "applied": applied, "refusal": refusal, "reason": request.reason, "by": by,
             "at": request.decided_at.map(timestamp).unwrap_or_default(),
             "display": request.channel_name, "channel_type": "", "members": 0, "guests": false,
             "remote": false, "purpose": "", "shared_with": "", "mention": "",

@@ -276,12 +276,31 @@ impl Commands {
     ) -> Result<(), CommandError> {
         let now = shown(request);
         for row in self.ctx.store.share_posts(&request.id).await? {
-            let Some(post_id) = row.post_id.as_deref() else {
-                continue;
-            };
             if row.recipient == OUTCOME || row.shown == now {
                 continue;
             }
+            // A post sent but not recorded before a restart is found and updated; one never
+            // sent stays unsent (the request is decided).
+            let post_id = match row.post_id.clone() {
+                Some(id) => id,
+                None => match self.find_share_post(&row, &request.id).await? {
+                    Some(found) => {
+                        self.ctx
+                            .store
+                            .share_post_sent(
+                                &request.id,
+                                &row.recipient,
+                                &found,
+                                "",
+                                self.ctx.signer.key_id(),
+                            )
+                            .await?;
+                        found
+                    }
+                    None => continue,
+                },
+            };
+            let post_id = post_id.as_str();
             let mut post = self.share_post(request, &row.recipient, "").await?;
             post.props.other.insert(MARKER.into(), json!(request.id));
             post.props
