@@ -32,6 +32,8 @@ use self::parse::{Command, ParseError};
 
 #[cfg(test)]
 pub(crate) use self::buttons::invite_dialog;
+#[cfg(test)]
+pub(crate) use self::share_requests::reason_dialog;
 
 /// What can go wrong while running a command. Each maps to one line the asker sees.
 #[derive(Debug, thiserror::Error)]

@@ -230,7 +230,6 @@ pub fn describe(command: &str) -> Option<(&'static str, &'static [&'static str])
             &[
                 "share ~launch-plan with org-b",
                 "request-share ~launch-plan with org-b --note \"for the joint launch\"",
-                "share https://chat.example.com/marketing/channels/launch-plan with org-b",
             ],
         ),
         "unshare" => (
@@ -2034,7 +2033,10 @@ mod tests {
                 assert_eq!(parsed.name(), *command, "{example}");
             }
         }
-        assert_eq!(usage("share"), Some("share ~channel with <connection>"));
+        assert_eq!(
+            usage("share"),
+            Some("share ~channel with <connection> [--note \"…\"]")
+        );
         assert_eq!(usage("LIST"), Some("connections"));
         assert_eq!(usage("frob"), None);
         assert_eq!(describe("frob"), None);
@@ -2064,7 +2066,8 @@ mod tests {
         .filter(is_open_to_everyone)
         .map(|c| c.name())
         .collect();
-        assert_eq!(open, vec!["help", "whois", "info"]);
+        // `share` is open: anyone who is not a system admin asks the approvers instead.
+        assert_eq!(open, vec!["help", "share", "whois", "info"]);
     }
 
     #[test]

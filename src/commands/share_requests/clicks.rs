@@ -26,7 +26,7 @@ pub const DENY_WITH_REASON: &str = "denywithreason";
 pub const WITHDRAW: &str = "withdraw";
 
 /// The Deny-with-reason dialog: one required reason, at most [`MAX_NOTE_LEN`] characters.
-fn reason_dialog(request: &ShareRequest, state: String) -> Dialog {
+pub(crate) fn reason_dialog(request: &ShareRequest, state: String) -> Dialog {
     Dialog {
         callback_id: SHARE_DIALOG.into(),
         title: "Deny the share request".into(),

@@ -8,6 +8,8 @@
 mod clicks;
 mod posts;
 
+#[cfg(test)]
+pub(crate) use clicks::reason_dialog;
 pub use clicks::SHARE_DIALOG;
 
 use serde_json::json;
