@@ -143,6 +143,7 @@ async fn a_members_request_approved_is_shared_and_one_denied_with_a_reason_is_no
     let world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
     let launch = channel(&world, "launch-plan", false, &["user-1"]).await;
     let budget = channel(&world, "budget", true, &["user-1"]).await;
+    world.share("ops", "Ops").await;
     let bot = world.start_bot().await;
     let member = world.user(MEMBER.0, MEMBER.1).await;
     let store = world.store().await;
@@ -184,6 +185,34 @@ async fn a_members_request_approved_is_shared_and_one_denied_with_a_reason_is_no
         !shared(&world, &launch).await,
         "nothing shared before a decision"
     );
+
+    // `pending` lists the share request and the incoming channel, each marked.
+    both_dms(&world, "Ops").await;
+    let asked = one
+        .post(&world.admin_channel(), "@sharebot pending", "")
+        .await;
+    let bot_user = bot_id(&world);
+    let replies = wait("both parts of `pending`", || async {
+        let r = one
+            .replies(&world.admin_channel(), &asked.id, &bot_user)
+            .await;
+        (r.len() >= 3).then_some(r)
+    })
+    .await;
+    let listed = full_text(&replies[0]);
+    for expected in [
+        ":outbox_tray: **1 share request** from members",
+        "**#1** ~launch-plan → **Org A**, asked by @user-1",
+        "for the joint launch",
+    ] {
+        assert!(listed.contains(expected), "{listed}\nwithout {expected:?}");
+    }
+    let incoming = full_text(&replies[1]);
+    assert!(
+        incoming.contains("1 channel waiting for review (:inbox_tray: incoming"),
+        "{incoming}"
+    );
+    assert!(full_text(&replies[2]).contains("Ops"));
 
     let said = click_told(&world, &one, &p1.id, "approve").await;
     assert!(said.contains("Approved request #1"), "{said}");

@@ -241,8 +241,8 @@ pub fn describe(command: &str) -> Option<(&'static str, &'static [&'static str])
             &["shared", "shared org-b"],
         ),
         "pending" => (
-            "List what waits for a decision: channels connections shared with us, and members' \
-             requests to share ours.",
+            "List channels connections have shared with us that are waiting for review, and \
+             members' requests to share ours.",
             &["pending"],
         ),
         "withdraw" => (
