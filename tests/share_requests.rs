@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sharebot::mattermost::models::{NewChannel, Post, SharedChannelRemoteFilter};
 use sharebot::store::{ShareState, Store};
-use support::asking::ask_post;
+use support::asking::{ask_post, forge, stored_context};
 use support::sandbox::{next_named, socket};
 use support::world::*;
 
@@ -509,5 +509,47 @@ async fn a_restart_mid_approval_loses_nothing_and_doubles_nothing() {
         .filter(|e| e.action == "channel.shared" && e.subject == launch)
         .count();
     assert_eq!(shares, 1, "shared once");
+    bot.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_changed_secret_re_signs_the_open_share_request_buttons() {
+    let mut world = World::new(MadeBy::Console, "shared-inbox", &[]).await;
+    let launch = channel(&world, "launch-plan", false, &["user-1"]).await;
+    let bot = world.start_bot().await;
+    let member = world.user(MEMBER.0, MEMBER.1).await;
+    let confirmation = member_asks(&world, &member, "share ~launch-plan with org-a").await;
+    let one = world.admin("sysadmin").await;
+    let p1 = request_dm(&world, &one, 1).await;
+    let old_approve = stored_context(&world, &p1.id, "approve");
+    let old_withdraw = stored_context(&world, &confirmation.id, "withdraw");
+    bot.shutdown().await.unwrap();
+
+    // A new secret without the previous one: the start-up re-signs every open button.
+    world.extra = vec![(
+        "SHAREBOT_SERVER__SECRET".into(),
+        "a-new-share-request-signing-secret-0123456789".into(),
+    )];
+    let bot = world.start_bot().await;
+    let new_approve = wait("the approver's DM re-signed", || async {
+        let c = stored_context(&world, &p1.id, "approve");
+        (c["kid"] != old_approve["kid"]).then_some(c)
+    })
+    .await;
+    let new_withdraw = wait("the confirmation re-signed", || async {
+        let c = stored_context(&world, &confirmation.id, "withdraw");
+        (c["kid"] != old_withdraw["kid"]).then_some(c)
+    })
+    .await;
+    assert_eq!(new_approve["kid"], new_withdraw["kid"]);
+    assert_eq!(new_approve["request"], old_approve["request"]);
+    // The old context is refused; the re-signed button works.
+    let forged = json!({"user_id": one.id, "post_id": p1.id, "context": old_approve});
+    let (status, _) = forge(&bot, forged).await;
+    assert_eq!(status, 403);
+    let said = click_told(&world, &one, &p1.id, "approve").await;
+    assert!(said.contains("Approved request #1"), "{said}");
+    told(&world, &member, "was approved by @sysadmin").await;
+    assert!(shared(&world, &launch).await);
     bot.shutdown().await.unwrap();
 }

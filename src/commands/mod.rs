@@ -534,6 +534,11 @@ impl Commands {
                 "cannot re-sign the open command buttons (tried at the next start): {err}"
             );
         }
+        if let Err(err) = self.resign_share_posts().await {
+            tracing::warn!(
+                "cannot re-sign the open share-request buttons (tried at the next start): {err}"
+            );
+        }
         let mut first = true;
         loop {
             if let Err(err) = self.send_waiting_shares().await {

@@ -442,6 +442,44 @@ impl Store {
         Ok(())
     }
 
+    /// Sent posts with buttons (of pending requests) whose buttons were signed with a key
+    /// other than `key_id`: re-signed at start-up after `server.secret` changed.
+    pub async fn share_posts_signed_otherwise(
+        &self,
+        key_id: &str,
+    ) -> Result<Vec<SharePost>, StoreError> {
+        let rows: Vec<PostRow> = sqlx::query_as(
+            "SELECT p.request_id, p.recipient, p.channel_id, p.root_id, p.post_id, p.shown
+             FROM share_request_posts p JOIN share_requests r ON r.id = p.request_id
+             WHERE r.state = 'pending' AND p.post_id IS NOT NULL AND p.recipient <> 'outcome'
+               AND (p.key_id IS NULL OR p.key_id <> $1)
+             ORDER BY p.created_at",
+        )
+        .bind(key_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(share_post).collect())
+    }
+
+    /// Records the key that signed a post's buttons now.
+    pub async fn share_post_signed(
+        &self,
+        request_id: &str,
+        recipient: &str,
+        key_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE share_request_posts SET key_id = $1, updated_at = $2 WHERE request_id = $3 AND recipient = $4",
+        )
+        .bind(key_id)
+        .bind(now_ms())
+        .bind(request_id)
+        .bind(recipient)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Every post about a request.
     pub async fn share_posts(&self, request_id: &str) -> Result<Vec<SharePost>, StoreError> {
         let rows: Vec<PostRow> = sqlx::query_as(&format!(

@@ -325,4 +325,39 @@ impl Commands {
         }
         Ok(())
     }
+
+    /// Re-signs, with the current key, the buttons of every open share-request post signed
+    /// with another one (after `server.secret` changed): the post is rendered again and its
+    /// props replaced. A post that is gone is left alone.
+    pub(in crate::commands) async fn resign_share_posts(&self) -> Result<usize, CommandError> {
+        let key = self.ctx.signer.key_id().to_string();
+        let mut done = 0;
+        for row in self.ctx.store.share_posts_signed_otherwise(&key).await? {
+            let (Some(post_id), Some(request)) = (
+                row.post_id.as_deref(),
+                self.ctx.store.share_request(&row.request_id).await?,
+            ) else {
+                continue;
+            };
+            let mut post = self.share_post(&request, &row.recipient, "").await?;
+            post.props.other.insert(MARKER.into(), json!(request.id));
+            post.props
+                .other
+                .insert(MARKED_FOR.into(), json!(row.recipient));
+            let patch = PostPatch {
+                message: None,
+                props: Some(post.props),
+            };
+            match self.ctx.client.patch_post(post_id, &patch).await {
+                Ok(_) => done += 1,
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+            self.ctx
+                .store
+                .share_post_signed(&request.id, &row.recipient, &key)
+                .await?;
+        }
+        Ok(done)
+    }
 }
