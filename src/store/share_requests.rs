@@ -100,6 +100,8 @@ pub struct SharePost {
     /// `None` while claimed and not yet recorded as sent.
     pub post_id: Option<String>,
     pub shown: String,
+    /// When the post was claimed.
+    pub created_at: i64,
 }
 
 const COLUMNS: &str = "id, number, channel_id, channel_name, remote_id, org_name, asked_by, \
@@ -143,9 +145,11 @@ fn request(row: Row) -> Result<ShareRequest, StoreError> {
     Ok(row.0)
 }
 
-type PostRow = (String, String, String, String, Option<String>, String);
+type PostRow = (String, String, String, String, Option<String>, String, i64);
 
-fn share_post((request_id, recipient, channel_id, root_id, post_id, shown): PostRow) -> SharePost {
+fn share_post(
+    (request_id, recipient, channel_id, root_id, post_id, shown, created_at): PostRow,
+) -> SharePost {
     SharePost {
         request_id,
         recipient,
@@ -153,10 +157,11 @@ fn share_post((request_id, recipient, channel_id, root_id, post_id, shown): Post
         root_id,
         post_id,
         shown,
+        created_at,
     }
 }
 
-const POST_COLUMNS: &str = "request_id, recipient, channel_id, root_id, post_id, shown";
+const POST_COLUMNS: &str = "request_id, recipient, channel_id, root_id, post_id, shown, created_at";
 
 /// How many times a new request retries its number when another took it at the same moment.
 const NUMBER_TRIES: usize = 5;
@@ -449,7 +454,7 @@ impl Store {
         key_id: &str,
     ) -> Result<Vec<SharePost>, StoreError> {
         let rows: Vec<PostRow> = sqlx::query_as(
-            "SELECT p.request_id, p.recipient, p.channel_id, p.root_id, p.post_id, p.shown
+            "SELECT p.request_id, p.recipient, p.channel_id, p.root_id, p.post_id, p.shown, p.created_at
              FROM share_request_posts p JOIN share_requests r ON r.id = p.request_id
              WHERE r.state = 'pending' AND p.post_id IS NOT NULL AND p.recipient <> 'outcome'
                AND (p.key_id IS NULL OR p.key_id <> $1)

@@ -28,6 +28,21 @@ const ASKER: &str = "asker";
 /// The recipient of the asker's DM with the outcome.
 const OUTCOME: &str = "outcome";
 
+/// How long another replica may be working on a decision it just won, or on a post it just
+/// claimed, before the leader's pass takes the work over. Replicas exist only on PostgreSQL
+/// (a second process on one SQLite file is refused), so on SQLite the pass takes it at once.
+const IN_FLIGHT_MS: i64 = 15_000;
+
+impl Commands {
+    /// [`IN_FLIGHT_MS`] on PostgreSQL, 0 on SQLite.
+    fn in_flight_grace(&self) -> i64 {
+        match self.ctx.store.dialect() {
+            crate::config::Dialect::Postgres => IN_FLIGHT_MS,
+            crate::config::Dialect::Sqlite => 0,
+        }
+    }
+}
+
 impl Commands {
     /// Who approves members' share requests: the active system admins (humans).
     pub(crate) async fn share_approvers(&self) -> Result<Vec<User>, CommandError> {
@@ -237,7 +252,13 @@ impl Commands {
     /// Finishes every share request with work left (pending ones not sent to every approver,
     /// decided ones whose share, posts or DM are not done): the background pass.
     pub(super) async fn finish_share_requests(&self) -> Result<(), CommandError> {
+        let now = crate::ids::now_ms();
+        let grace = self.in_flight_grace();
         for request in self.ctx.store.unfinished_share_requests().await? {
+            // Decided this moment, on another replica perhaps: that one finishes it first.
+            if request.decided_at.is_some_and(|at| now - at < grace) {
+                continue;
+            }
             let done = if request.state == ShareState::Pending {
                 let _held = self.share_lock.lock().await;
                 self.fan_out(&request).await

@@ -181,7 +181,7 @@ impl Commands {
     }
 
     /// Sends `post` about `request` to `recipient` in `channel_id` (thread `root_id`) unless
-    /// it was sent before; returns the post's id.
+    /// it was sent before; returns the post's id (empty while another process sends it).
     async fn send_share_post(
         &self,
         request: &ShareRequest,
@@ -203,6 +203,10 @@ impl Commands {
             if let Some(row) = row {
                 if let Some(post_id) = row.post_id {
                     return Ok(post_id);
+                }
+                // Claimed a moment ago, by another replica perhaps: it is being sent there.
+                if crate::ids::now_ms() - row.created_at < self.in_flight_grace() {
+                    return Ok(String::new());
                 }
                 // Claimed before a restart: the post may have been sent and not recorded.
                 if let Some(found) = self.find_share_post(&row, &request.id).await? {
