@@ -499,10 +499,7 @@ impl Commands {
         let escape = |usage: &str| usage.replace('|', "\\|");
         let context = match topic.map(|t| (t, parse::describe(t), parse::usage(t))) {
             Some((_, Some((summary, examples)), Some(usage))) => {
-                let open = matches!(
-                    topic,
-                    Some("help" | "whois" | "info" | "share" | "withdraw")
-                );
+                let open = topic.and_then(parse::spec).is_some_and(|s| s.open);
                 json!({"topic": {"usage": usage, "summary": summary, "examples": examples, "open": open},
                        "unknown": "", "commands": [], "mention": self.mention(asked)})
             }
@@ -513,7 +510,7 @@ impl Commands {
                         let (summary, _) = parse::describe(name)?;
                         Some(
                             json!({"usage": escape(parse::usage(name)?), "summary": summary,
-                                    "open": matches!(*name, "help" | "whois" | "info" | "share" | "withdraw")}),
+                                    "open": parse::spec(name).is_some_and(|s| s.open)}),
                         )
                     })
                     .collect();

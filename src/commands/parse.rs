@@ -1,4 +1,7 @@
 //! Parses what admins type to sharebot (`@sharebot <command>` mentions and DMs) into a typed [`Command`].
+//!
+//! Every command is declared once, in [`SPECS`]: the help, the README's command table, the
+//! permission check, the "Closest:" suggestion and the parser all read that declaration.
 
 use std::fmt;
 
@@ -35,250 +38,66 @@ pub enum PolicyArg {
     },
 }
 
-/// One parsed sharebot command.
+/// One parsed sharebot command (its grammar and help are its entry in [`SPECS`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// `help [command]`; the topic is the canonical command name when it is a known command or
-    /// alias, otherwise the word as typed, lower-cased.
-    Help { topic: Option<String> },
-    /// `connect <name> [display name] [--review | --auto-accept --team <team>] [--share ~channel …]`.
+    /// The topic is the canonical command name when it is a known command or alias,
+    /// otherwise the word as typed, lower-cased.
+    Help {
+        topic: Option<String>,
+    },
     Connect {
         name: String,
         display_name: Option<String>,
         policy: PolicyArg,
         share: Vec<ChannelRef>,
     },
-    /// `accept-invite`.
     AcceptInvite,
-    /// `connections`.
     Connections,
-    /// `reinvite <name>`.
-    Reinvite { name: String },
-    /// `policy <name> review` or `policy <name> auto-accept --team <team>`.
-    Policy { name: String, policy: PolicyArg },
-    /// `disconnect <name>`.
-    Disconnect { name: String },
-    /// `share ~channel with <name> [--note "…"]` (also `request-share`): an admin's share
-    /// goes through at once, anyone else's becomes a share request with the note.
+    Reinvite {
+        name: String,
+    },
+    Policy {
+        name: String,
+        policy: PolicyArg,
+    },
+    Disconnect {
+        name: String,
+    },
+    /// A system admin's share goes through at once; anyone else's is a share request, with
+    /// the note.
     Share {
         channel: ChannelRef,
         with: String,
         note: Option<String>,
     },
-    /// `withdraw <n>`: the asker withdraws their share request number `n`.
-    Withdraw { number: i64 },
-    /// `unshare ~channel from <name>`.
-    Unshare { channel: ChannelRef, from: String },
-    /// `shared [name]`.
-    Shared { name: Option<String> },
-    /// `pending`.
+    Unshare {
+        channel: ChannelRef,
+        from: String,
+    },
+    Shared {
+        name: Option<String>,
+    },
     Pending,
-    /// `move ~channel to <team>`.
-    Move { channel: ChannelRef, team: String },
-    /// `whois @user`; the username without the leading `@`, lower-cased.
-    Whois { user: String },
-    /// `info ~channel`.
-    Info { channel: ChannelRef },
-    /// `audit [count]`: 1..=100, default 10.
-    Audit { count: usize },
-}
-
-/// Why a message could not be parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
-    /// One line saying what is wrong, e.g. `` `move` needs a channel and a team. ``
-    pub message: String,
-    /// The canonical command name the error is about, when known (so the caller can add the usage line).
-    pub command: Option<&'static str>,
-    /// Set when the first word is no command: the word as shown, and the nearest command if
-    /// one is close, so the caller can point to `help` in the form the place needs (with the
-    /// mention in a channel, without it in a direct message).
-    pub unknown: Option<(String, Option<&'static str>)>,
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ParseError {}
-
-/// Every canonical command name, in help order.
-pub const COMMANDS: &[&str] = &[
-    "help",
-    "connect",
-    "accept-invite",
-    "connections",
-    "reinvite",
-    "policy",
-    "disconnect",
-    "share",
-    "unshare",
-    "shared",
-    "pending",
-    "withdraw",
-    "move",
-    "whois",
-    "info",
-    "audit",
-];
-
-/// Other words accepted for a command, with the canonical name they stand for.
-const ALIASES: &[(&str, &str)] = &[
-    ("?", "help"),
-    ("accept", "accept-invite"),
-    ("acceptinvite", "accept-invite"),
-    ("accept_invite", "accept-invite"),
-    ("list", "connections"),
-    ("status", "connections"),
-    ("remove", "disconnect"),
-    ("delete", "disconnect"),
-    ("requests", "pending"),
-    ("request-share", "share"),
-    ("relocate", "move"),
-    ("log", "audit"),
-];
-
-/// Audit entries shown when `audit` is given no count.
-const DEFAULT_AUDIT_COUNT: usize = 10;
-/// The most audit entries one `audit` shows.
-const MAX_AUDIT_COUNT: usize = 100;
-/// The longest connection name.
-const MAX_NAME_LEN: usize = 64;
-/// How far (Levenshtein) an unknown word may be from a command to be suggested.
-const MAX_SUGGESTION_DISTANCE: usize = 3;
-
-/// The canonical name of a command word or alias (case-insensitive).
-fn canonical(word: &str) -> Option<&'static str> {
-    let word = word.to_lowercase();
-    COMMANDS.iter().copied().find(|c| *c == word).or_else(|| {
-        ALIASES
-            .iter()
-            .find(|(alias, _)| *alias == word)
-            .map(|(_, c)| *c)
-    })
-}
-
-/// The usage line of a command (canonical name), e.g. "share ~channel with <connection>".
-pub fn usage(command: &str) -> Option<&'static str> {
-    Some(match canonical(command)? {
-        "help" => "help [command]",
-        "connect" => {
-            "connect <name> [\"Display name\"] [--review | --auto-accept --team <team>] [--share ~channel …]"
-        }
-        "accept-invite" => "accept-invite",
-        "connections" => "connections",
-        "reinvite" => "reinvite <name>",
-        "policy" => "policy <name> review | policy <name> auto-accept --team <team>",
-        "disconnect" => "disconnect <name>",
-        "share" => "share ~channel with <connection> [--note \"…\"]",
-        "withdraw" => "withdraw <n>",
-        "unshare" => "unshare ~channel from <connection>",
-        "shared" => "shared [connection]",
-        "pending" => "pending",
-        "move" => "move ~channel to <team>",
-        "whois" => "whois @user",
-        "info" => "info ~channel",
-        "audit" => "audit [count]",
-        _ => return None,
-    })
-}
-
-/// For `help <command>`: a short description plus one or two examples, per command.
-pub fn describe(command: &str) -> Option<(&'static str, &'static [&'static str])> {
-    Some(match canonical(command)? {
-        "help" => (
-            "List the commands, or show what one command does with examples.",
-            &["help", "help share"],
-        ),
-        "connect" => (
-            "Connect to another organization's Mattermost and get an invitation to send them; \
-             choose how channels they share with us are handled, and share channels right away.",
-            &[
-                "connect org-b \"Org B\" --review",
-                "connect org-b \"Org B\" --auto-accept --team marketing --share ~launch-plan",
-            ],
-        ),
-        "accept-invite" => (
-            "Accept an invitation another organization sent us, to connect to their Mattermost.",
-            &["accept-invite"],
-        ),
-        "connections" => (
-            "List our connections and whether each is online.",
-            &["connections"],
-        ),
-        "reinvite" => (
-            "Make a fresh invitation for a connection that has not accepted the first one.",
-            &["reinvite org-b"],
-        ),
-        "policy" => (
-            "Choose what happens to channels a connection shares with us: hold them for review, \
-             or accept them automatically into a team.",
-            &[
-                "policy org-b review",
-                "policy org-b auto-accept --team marketing",
-            ],
-        ),
-        "disconnect" => (
-            "Remove a connection; channels shared with it stop syncing.",
-            &["disconnect org-b"],
-        ),
-        "share" => (
-            "Share a channel with a connection. Anyone who is not a system admin asks the admins \
-             instead (also `request-share`), with an optional note; they approve or deny.",
-            &[
-                "share ~launch-plan with org-b",
-                "request-share ~launch-plan with org-b --note \"for the joint launch\"",
-            ],
-        ),
-        "unshare" => (
-            "Stop sharing a channel with a connection (for a channel they shared with us: cut off our copy, after a confirmation).",
-            &["unshare ~launch-plan from org-b"],
-        ),
-        "shared" => (
-            "List shared channels, for every connection or for one.",
-            &["shared", "shared org-b"],
-        ),
-        "pending" => (
-            "List channels connections have shared with us that are waiting for review, and \
-             members' requests to share ours.",
-            &["pending"],
-        ),
-        "withdraw" => (
-            "Withdraw your own share request (its number is in my answer to it).",
-            &["withdraw 3"],
-        ),
-        "move" => (
-            "Move a channel to another team, e.g. one accepted from a connection.",
-            &["move ~launch-plan to marketing"],
-        ),
-        "whois" => (
-            "Show who a user is and which connection they come from.",
-            &["whois @alice"],
-        ),
-        "info" => (
-            "Show how a channel is shared: with which connections, and where it came from.",
-            &["info ~launch-plan", "info \"Launch plan\""],
-        ),
-        "audit" => (
-            "Show the latest admin actions (10 unless you say how many, at most 100).",
-            &["audit", "audit 20"],
-        ),
-        _ => return None,
-    })
-}
-
-/// Commands anyone may run (the rest need a system admin).
-pub fn is_open_to_everyone(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::Help { .. }
-            | Command::Whois { .. }
-            | Command::Info { .. }
-            | Command::Share { .. }
-            | Command::Withdraw { .. }
-    )
+    /// The asker withdraws their share request number `number`.
+    Withdraw {
+        number: i64,
+    },
+    Move {
+        channel: ChannelRef,
+        team: String,
+    },
+    /// The username without the leading `@`, lower-cased.
+    Whois {
+        user: String,
+    },
+    Info {
+        channel: ChannelRef,
+    },
+    /// 1..=100, default 10.
+    Audit {
+        count: usize,
+    },
 }
 
 impl Command {
@@ -305,6 +124,272 @@ impl Command {
     }
 }
 
+/// Why a message could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// One line saying what is wrong, e.g. `` `move` needs a channel and a team. ``
+    pub message: String,
+    /// The canonical command name the error is about, when known (so the caller can add the usage line).
+    pub command: Option<&'static str>,
+    /// Set when the first word is no command: the word as shown, and the nearest command if
+    /// one is close, so the caller can point to `help` in the form the place needs (with the
+    /// mention in a channel, without it in a direct message).
+    pub unknown: Option<(String, Option<&'static str>)>,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+// ---------------------------------------------------------------------------------------------
+// The commands
+// ---------------------------------------------------------------------------------------------
+
+/// One command, declared once.
+pub struct Spec {
+    /// The canonical name (what metrics, `help <command>` and the usage line start with).
+    pub name: &'static str,
+    /// Other words accepted for it, lower-case (matched in any case).
+    pub aliases: &'static [&'static str],
+    /// Whether anyone may run it; otherwise only a system admin, in the admin channel or a DM.
+    pub open: bool,
+    /// The usage line; README's command table has a row `` | `<usage>` | ``.
+    pub usage: &'static str,
+    /// One line for `help`.
+    pub summary: &'static str,
+    /// One or two examples for `help <command>` (a test parses each).
+    pub examples: &'static [&'static str],
+    /// Its arguments, as [`matched`] reads them.
+    args: &'static [Arg],
+    /// Makes the command from the arguments' values ([`Values`], in the order of `args`).
+    build: fn(Values) -> Result<Command, ParseError>,
+}
+
+use Arg::{Choice, Keyword, Lead, Many, Switch, Value, Word, Words};
+use Kind::{Channel, Conn, Count, Note, Number, Team, Topic, User};
+
+const TEAM_FLAG: &str = "`--team` needs a team name, like `--team marketing`.";
+
+/// Every command, in help order.
+///
+/// How to declare a new command: add a [`Command`] variant (and its arm in [`Command::name`]
+/// and in `Commands::run`), then one entry here. `args` lists what follows the command word:
+/// [`Word`] for a positional value of a [`Kind`] (with `Some(message)` when it is required),
+/// [`Keyword`] for an optional filler word before the next one (`with`, `to`), [`Lead`] for a
+/// value that must come first, [`Words`] for all other words, and the options [`Switch`]
+/// (`--flag`), [`Value`] (`--flag <value>` or `--flag=value`) and [`Many`] (`--flag <v> <v>…`).
+/// `build` takes one value per argument, in the same order (a [`Keyword`] has none), with the
+/// [`Values`] accessors, and checks what spans arguments (`connect`'s policy). The matcher
+/// writes the usual messages (unknown option, missing value, too many arguments); a new
+/// [`Kind`] needs an arm in `convert`. Add the usage line to README's command table.
+#[rustfmt::skip]
+pub const SPECS: &[Spec] = &[
+    Spec { name: "help", aliases: &["?"], open: true, usage: "help [command]",
+        summary: "List the commands, or show what one command does with examples.",
+        examples: &["help", "help share"],
+        args: &[Word(Topic, None)], build: |mut v| Ok(Command::Help { topic: v.text() }) },
+    Spec { name: "connect", aliases: &[], open: false,
+        usage: "connect <name> [\"Display name\"] [--review | --auto-accept --team <team>] [--share ~channel …]",
+        summary: "Connect to another organization's Mattermost and get an invitation to send them; \
+                  choose how channels they share with us are handled, and share channels right away.",
+        examples: &["connect org-b \"Org B\" --review",
+                    "connect org-b \"Org B\" --auto-accept --team marketing --share ~launch-plan"],
+        args: &[Lead(Conn, "`connect` needs a connection name first, like `connect org-b \"Org B\"`."),
+                Words, Switch(&["review"], "", &[]),
+                Switch(&["auto-accept", "autoaccept"], ": use `--auto-accept --team <team>`", &[]),
+                Value("team", Team, TEAM_FLAG),
+                Many("share", Channel, "`--share` needs at least one channel, like `--share ~launch-plan`.")],
+        build: build_connect },
+    Spec { name: "accept-invite", aliases: &["accept", "acceptinvite", "accept_invite"], open: false,
+        usage: "accept-invite",
+        summary: "Accept an invitation another organization sent us, to connect to their Mattermost.",
+        examples: &["accept-invite"], args: &[], build: |_| Ok(Command::AcceptInvite) },
+    Spec { name: "connections", aliases: &["list", "status"], open: false, usage: "connections",
+        summary: "List our connections and whether each is online.",
+        examples: &["connections"], args: &[], build: |_| Ok(Command::Connections) },
+    Spec { name: "reinvite", aliases: &[], open: false, usage: "reinvite <name>",
+        summary: "Make a fresh invitation for a connection that has not accepted the first one.",
+        examples: &["reinvite org-b"],
+        args: &[Word(Conn, Some("`reinvite` needs a connection name."))],
+        build: |mut v| Ok(Command::Reinvite { name: v.name() }) },
+    Spec { name: "policy", aliases: &[], open: false,
+        usage: "policy <name> review | policy <name> auto-accept --team <team>",
+        summary: "Choose what happens to channels a connection shares with us: hold them for review, \
+                  or accept them automatically into a team.",
+        examples: &["policy org-b review", "policy org-b auto-accept --team marketing"],
+        args: &[Lead(Conn, "`policy` needs a connection name and a policy."),
+                Switch(&["review"], "", &["review"]),
+                Switch(&["auto-accept", "autoaccept"], ": use `auto-accept --team <team>`",
+                       &["auto-accept", "autoaccept", "auto_accept", "auto"]),
+                Value("team", Team, TEAM_FLAG), Words,
+                Choice("is not a policy: use `review` or `auto-accept --team <team>`.")],
+        build: build_policy },
+    Spec { name: "disconnect", aliases: &["remove", "delete"], open: false, usage: "disconnect <name>",
+        summary: "Remove a connection; channels shared with it stop syncing.",
+        examples: &["disconnect org-b"],
+        args: &[Word(Conn, Some("`disconnect` needs a connection name."))],
+        build: |mut v| Ok(Command::Disconnect { name: v.name() }) },
+    Spec { name: "share", aliases: &["request-share"], open: true,
+        usage: "share ~channel with <connection> [--note \"…\"]",
+        summary: "Share a channel with a connection. Anyone who is not a system admin asks the admins \
+                  instead (also `request-share`), with an optional note; they approve or deny.",
+        examples: &["share ~launch-plan with org-b",
+                    "request-share ~launch-plan with org-b --note \"for the joint launch\""],
+        args: &[Word(Channel, Some("`share` needs a channel and a connection.")), Keyword("with"),
+                Word(Conn, Some("`share` needs a connection to share the channel with.")),
+                Value("note", Note, "`--note` needs its text in quotes, like `--note \"for the launch\"`.")],
+        build: |mut v| Ok(Command::Share { channel: v.channel(), with: v.name(), note: v.text() }) },
+    Spec { name: "unshare", aliases: &[], open: false, usage: "unshare ~channel from <connection>",
+        summary: "Stop sharing a channel with a connection (for a channel they shared with us: cut off our copy, after a confirmation).",
+        examples: &["unshare ~launch-plan from org-b"],
+        args: &[Word(Channel, Some("`unshare` needs a channel and a connection.")), Keyword("from"),
+                Word(Conn, Some("`unshare` needs the connection to stop sharing the channel with."))],
+        build: |mut v| Ok(Command::Unshare { channel: v.channel(), from: v.name() }) },
+    Spec { name: "shared", aliases: &[], open: false, usage: "shared [connection]",
+        summary: "List shared channels, for every connection or for one.",
+        examples: &["shared", "shared org-b"],
+        args: &[Word(Conn, None)], build: |mut v| Ok(Command::Shared { name: v.text() }) },
+    Spec { name: "pending", aliases: &["requests"], open: false, usage: "pending",
+        summary: "List channels connections have shared with us that are waiting for review, and \
+                  members' requests to share ours.",
+        examples: &["pending"], args: &[], build: |_| Ok(Command::Pending) },
+    Spec { name: "withdraw", aliases: &[], open: true, usage: "withdraw <n>",
+        summary: "Withdraw your own share request (its number is in my answer to it).",
+        examples: &["withdraw 3"],
+        args: &[Word(Number, Some("`withdraw` needs the number of your request, like `withdraw 3`."))],
+        build: |mut v| Ok(Command::Withdraw { number: v.number() }) },
+    Spec { name: "move", aliases: &["relocate"], open: false, usage: "move ~channel to <team>",
+        summary: "Move a channel to another team, e.g. one accepted from a connection.",
+        examples: &["move ~launch-plan to marketing"],
+        args: &[Word(Channel, Some("`move` needs a channel and a team.")), Keyword("to"),
+                Word(Team, Some("`move` needs the team to move the channel to."))],
+        build: |mut v| Ok(Command::Move { channel: v.channel(), team: v.name() }) },
+    Spec { name: "whois", aliases: &[], open: true, usage: "whois @user",
+        summary: "Show who a user is and which connection they come from.",
+        examples: &["whois @alice"],
+        args: &[Word(User, Some("`whois` needs a username, like `whois @alice`."))],
+        build: |mut v| Ok(Command::Whois { user: v.name() }) },
+    Spec { name: "info", aliases: &[], open: true, usage: "info ~channel",
+        summary: "Show how a channel is shared: with which connections, and where it came from.",
+        examples: &["info ~launch-plan", "info \"Launch plan\""],
+        args: &[Word(Channel, Some("`info` needs a channel."))],
+        build: |mut v| Ok(Command::Info { channel: v.channel() }) },
+    Spec { name: "audit", aliases: &["log"], open: false, usage: "audit [count]",
+        summary: "Show the latest admin actions (10 unless you say how many, at most 100).",
+        examples: &["audit", "audit 20"],
+        args: &[Word(Count(100), None)],
+        build: |mut v| Ok(Command::Audit { count: v.count().unwrap_or(10) }) },
+];
+
+/// Every canonical command name, in help order.
+pub const COMMANDS: &[&str] = &{
+    let mut names = [""; SPECS.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = SPECS[i].name;
+        i += 1;
+    }
+    names
+};
+
+/// The longest connection name.
+const MAX_NAME_LEN: usize = 64;
+/// The longest note a share request keeps.
+pub const MAX_NOTE_LEN: usize = 500;
+/// How far (Levenshtein) an unknown word may be from a command to be suggested.
+const MAX_SUGGESTION_DISTANCE: usize = 3;
+
+const POLICY_CONFLICT: &str =
+    "`review` can't be combined with `auto-accept` or `--team`: pick one policy.";
+
+/// `connect`: one policy from its options, the display name from its other words.
+fn build_connect(mut v: Values) -> Result<Command, ParseError> {
+    let (name, mut words, review, auto, team) = (v.name(), v.words(), v.set(), v.set(), v.text());
+    if review && (auto || team.is_some()) {
+        return Err(err("connect", POLICY_CONFLICT));
+    }
+    let policy = match team {
+        Some(team) => PolicyArg::AutoAccept { team },
+        None if auto => {
+            let message =
+                "`--auto-accept` needs `--team <team>`: the team accepted channels go to.";
+            return Err(err("connect", message));
+        }
+        None => PolicyArg::Review,
+    };
+    words.retain(|w| !w.is_empty());
+    let display_name = (!words.is_empty()).then(|| words.join(" "));
+    let share = v.channels();
+    Ok(Command::Connect {
+        name,
+        display_name,
+        policy,
+        share,
+    })
+}
+
+/// `policy`: `review` or `auto-accept` (as words, before anything else, or as options), and
+/// auto-accept's team (as `--team` or as the word after it).
+fn build_policy(mut v: Values) -> Result<Command, ParseError> {
+    const POLICY: &str = "policy";
+    let (name, review, auto, team, words) = (v.name(), v.set(), v.set(), v.text(), v.words());
+    let mut words = words.iter();
+    let team = match (review, auto, team, words.next()) {
+        (true, true, ..) | (true, _, Some(_), None) => return Err(err(POLICY, POLICY_CONFLICT)),
+        (false, true, None, Some(word)) => Some(team_name(POLICY, word)?),
+        (_, _, _, Some(word)) => return Err(too_many(POLICY, word, true)),
+        (_, _, team, None) => team,
+    };
+    if let Some(extra) = words.next() {
+        return Err(too_many(POLICY, extra, true));
+    }
+    let policy = match team {
+        _ if review => PolicyArg::Review,
+        Some(team) => PolicyArg::AutoAccept { team },
+        None if auto => {
+            let message = "`auto-accept` needs a team, like `auto-accept --team marketing`.";
+            return Err(err(POLICY, message));
+        }
+        None => {
+            let message = "`policy` needs a policy: `review` or `auto-accept --team <team>`.";
+            return Err(err(POLICY, message));
+        }
+    };
+    Ok(Command::Policy { name, policy })
+}
+
+/// The declaration of a command word or alias (any case).
+pub fn spec(word: &str) -> Option<&'static Spec> {
+    let word = word.to_lowercase();
+    SPECS
+        .iter()
+        .find(|s| s.name == word || s.aliases.contains(&word.as_str()))
+}
+
+/// The canonical name of a command word or alias (any case).
+fn canonical(word: &str) -> Option<&'static str> {
+    spec(word).map(|s| s.name)
+}
+
+/// The usage line of a command or alias, e.g. "share ~channel with <connection>".
+pub fn usage(command: &str) -> Option<&'static str> {
+    spec(command).map(|s| s.usage)
+}
+
+/// For `help <command>`: its one-line summary and its examples.
+pub fn describe(command: &str) -> Option<(&'static str, &'static [&'static str])> {
+    spec(command).map(|s| (s.summary, s.examples))
+}
+
+/// Whether anyone may run the command (the rest need a system admin).
+pub fn is_open_to_everyone(command: &Command) -> bool {
+    spec(command.name()).is_some_and(|s| s.open)
+}
+
 /// What the bot was asked: strips a leading mention of the bot (`@sharebot`, case-insensitive,
 /// optionally followed by `:` or `,`), then parses.
 ///
@@ -319,14 +404,279 @@ pub fn parse(text: &str, bot_username: &str) -> Result<Option<Command>, ParseErr
             Ok(None)
         };
     };
-    let command = canonical(&first.text);
+    let command = spec(&first.text);
     if unclosed {
-        return Err(unclosed_quote(command));
+        return Err(unclosed_quote(command.map(|s| s.name)));
     }
-    let Some(command) = command else {
-        return Err(unknown_command(&first.text));
-    };
-    parse_command(command, args).map(Some)
+    match command {
+        Some(command) => matched(command, args).map(Some),
+        None => Err(unknown_command(&first.text)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+// ---------------------------------------------------------------------------------------------
+
+/// One argument of a command (see [`SPECS`] for how they combine).
+#[derive(Debug, Clone, Copy)]
+enum Arg {
+    /// A value that must be the first word (not an option), converted before anything else;
+    /// the message when it is missing.
+    Lead(Kind, &'static str),
+    /// A word in its place among the words; with `Some(message)` it is required.
+    Word(Kind, Option<&'static str>),
+    /// A word that may stand before the next [`Arg::Word`] and means nothing (`with`, `to`).
+    Keyword(&'static str),
+    /// All the other words, as typed.
+    Words,
+    /// An option without a value: its names, what follows "takes no value" when it is given
+    /// one, and the bare words that also mean it when they come before any other word or switch.
+    Switch(
+        &'static [&'static str],
+        &'static str,
+        &'static [&'static str],
+    ),
+    /// An option with one value (`--team x` or `--team=x`); the message when it has none.
+    Value(&'static str, Kind, &'static str),
+    /// An option taking every word up to the next option (`--share ~a ~b`); the message when none.
+    Many(&'static str, Kind, &'static str),
+    /// One of the [`Arg::Switch`]es' bare words must come before any other word: what follows
+    /// another word in the message when it does not.
+    Choice(&'static str),
+}
+
+/// What a value is, which decides how it is checked and what it becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A connection name ([`connection_name`]).
+    Conn,
+    /// A channel ([`channel`]).
+    Channel,
+    /// A team name or display name, as typed.
+    Team,
+    /// A username, with or without `@`.
+    User,
+    /// A number from 1 to the given maximum.
+    Count(usize),
+    /// A command (canonical name) or any other word (lower-cased); empty is none.
+    Topic,
+    /// Free text of at most [`MAX_NOTE_LEN`] characters, trimmed; empty is none.
+    Note,
+    /// A share request's number (`3` or `#3`).
+    Number,
+}
+
+/// The value of one argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Val {
+    None,
+    Set,
+    Text(String),
+    Count(usize),
+    Number(i64),
+    Channel(ChannelRef),
+    Channels(Vec<ChannelRef>),
+    Words(Vec<String>),
+}
+
+/// The values of a command's arguments, taken in the order the arguments are declared.
+pub struct Values(std::vec::IntoIter<Val>);
+
+#[rustfmt::skip]
+impl Values {
+    /// A value given as text ([`Kind::Conn`], [`Kind::Team`], [`Kind::User`], [`Kind::Topic`]), if any.
+    fn text(&mut self) -> Option<String> { match self.0.next() { Some(Val::Text(t)) => Some(t), _ => None } }
+    /// A required text value.
+    fn name(&mut self) -> String { self.text().unwrap_or_default() }
+    /// A required channel.
+    fn channel(&mut self) -> ChannelRef { match self.0.next() { Some(Val::Channel(c)) => c, _ => ChannelRef::Name(String::new()) } }
+    /// The channels of a [`Many`].
+    fn channels(&mut self) -> Vec<ChannelRef> { match self.0.next() { Some(Val::Channels(c)) => c, _ => Vec::new() } }
+    /// A [`Kind::Count`], if given.
+    fn count(&mut self) -> Option<usize> { match self.0.next() { Some(Val::Count(n)) => Some(n), _ => None } }
+    /// A [`Kind::Number`] (required).
+    fn number(&mut self) -> i64 { match self.0.next() { Some(Val::Number(n)) => n, _ => 0 } }
+    /// Whether a [`Switch`] was given.
+    fn set(&mut self) -> bool { matches!(self.0.next(), Some(Val::Set)) }
+    /// The [`Words`].
+    fn words(&mut self) -> Vec<String> { match self.0.next() { Some(Val::Words(w)) => w, _ => Vec::new() } }
+}
+
+/// Reads a command's arguments: its [`Lead`] first, then options (with their values) and words
+/// in the order typed, then the words against its [`Word`]s; values are checked in that order.
+fn matched(spec: &Spec, args: &[Tok]) -> Result<Command, ParseError> {
+    let cmd = spec.name;
+    let mut vals = vec![Val::None; spec.args.len()];
+    let mut rest = args.iter().peekable();
+    if let Some(Lead(kind, missing)) = spec.args.first() {
+        match rest.next() {
+            Some(tok) if flag_of(tok).is_none() => vals[0] = convert(cmd, *kind, tok, missing)?,
+            _ => return Err(err(cmd, *missing)),
+        }
+    }
+    // `help` takes any word, `--share` too, as a topic.
+    let options = !matches!(spec.args, [Word(Topic, _)]);
+    let mut words = Vec::new();
+    while let Some(tok) = rest.next() {
+        let Some(flag) = flag_of(tok).filter(|_| options) else {
+            let word = tok.text.to_lowercase();
+            let bare = |a: &Arg| matches!(a, Switch(_, _, bare) if !tok.quoted && bare.contains(&word.as_str()));
+            let first = words.is_empty() && !vals.contains(&Val::Set);
+            let choice = spec.args.iter().find_map(|a| match a {
+                Choice(why) => Some(why),
+                _ => None,
+            });
+            match (spec.args.iter().position(bare).filter(|_| first), choice) {
+                (Some(i), _) => vals[i] = Val::Set,
+                (None, Some(why)) if first => {
+                    return Err(err(cmd, format!("\"{}\" {why}", shown(&tok.text))))
+                }
+                (None, _) => words.push(tok),
+            }
+            continue;
+        };
+        let names = |a: &Arg| match a {
+            Switch(names, ..) => names.contains(&flag.name.as_str()),
+            Value(name, ..) | Many(name, ..) => *name == flag.name,
+            _ => false,
+        };
+        let Some(i) = spec.args.iter().position(names) else {
+            return Err(err(cmd, format!("unknown option {}", flag.shown)));
+        };
+        match spec.args[i] {
+            Switch(_, hint, _) if flag.value.is_some() => {
+                return Err(err(cmd, format!("`{}` takes no value{hint}.", flag.shown)))
+            }
+            Value(name, kind, missing) => {
+                let tok = match flag.value {
+                    Some(text) => Tok::plain(text),
+                    None => match rest.next_if(|t| flag_of(t).is_none()) {
+                        Some(tok) => tok.clone(),
+                        None => return Err(err(cmd, missing)),
+                    },
+                };
+                let val = convert(cmd, kind, &tok, missing)?;
+                if vals[i] != Val::None && vals[i] != val {
+                    return Err(err(
+                        cmd,
+                        format!("`--{name}` is given twice: give one {name}."),
+                    ));
+                }
+                vals[i] = val;
+            }
+            Many(_, kind, missing) => {
+                let inline = flag.value.filter(|v| !v.is_empty());
+                let inline = inline.map(|text| Tok {
+                    quoted: tok.quoted,
+                    ..Tok::plain(text)
+                });
+                let mut given = inline.into_iter().chain(std::iter::from_fn(|| {
+                    rest.next_if(|t| flag_of(t).is_none()).cloned()
+                }));
+                let mut list = match std::mem::replace(&mut vals[i], Val::None) {
+                    Val::Channels(list) => list,
+                    _ => Vec::new(),
+                };
+                let before = list.len();
+                for tok in given.by_ref() {
+                    match convert(cmd, kind, &tok, missing)? {
+                        Val::Channel(channel) => list.push(channel),
+                        _ => return Err(err(cmd, missing)),
+                    }
+                }
+                if list.len() == before {
+                    return Err(err(cmd, missing));
+                }
+                vals[i] = Val::Channels(list);
+            }
+            _ => vals[i] = Val::Set,
+        }
+    }
+    let mut words = words.into_iter().peekable();
+    let mut given = Vec::new();
+    for (i, arg) in spec.args.iter().enumerate() {
+        match *arg {
+            Keyword(keyword) => {
+                words.next_if(|t| t.is_keyword(keyword));
+            }
+            Word(kind, missing) => match (words.next(), missing) {
+                (Some(tok), _) => given.push((i, kind, tok, missing.unwrap_or_default())),
+                (None, Some(missing)) => return Err(err(cmd, missing)),
+                (None, None) => {}
+            },
+            Words => vals[i] = Val::Words(words.by_ref().map(|t| t.text.clone()).collect()),
+            _ => {}
+        }
+    }
+    if let Some(extra) = words.next() {
+        let hint = spec
+            .args
+            .iter()
+            .any(|a| matches!(a, Word(Channel | Team, _)));
+        if spec.args.iter().any(|a| matches!(a, Word(..))) {
+            return Err(too_many(cmd, &extra.text, hint));
+        }
+        let unexpected = format!("takes no arguments: unexpected \"{}\".", shown(&extra.text));
+        return Err(err(cmd, format!("`{cmd}` {unexpected}")));
+    }
+    for (i, kind, tok, missing) in given {
+        vals[i] = convert(cmd, kind, tok, missing)?;
+    }
+    let vals = spec
+        .args
+        .iter()
+        .zip(vals)
+        .filter(|(a, _)| !matches!(a, Keyword(_) | Choice(_)));
+    (spec.build)(Values(vals.map(|(_, v)| v).collect::<Vec<_>>().into_iter()))
+}
+
+/// Checks one value of a command and turns it into what the command takes.
+fn convert(cmd: &'static str, kind: Kind, tok: &Tok, missing: &str) -> Result<Val, ParseError> {
+    let text = tok.text.trim();
+    Ok(match kind {
+        Conn => Val::Text(connection_name(cmd, tok)?),
+        Channel => Val::Channel(channel(cmd, tok)?),
+        Team => Val::Text(team_name(cmd, text)?),
+        Topic if text.is_empty() => Val::None,
+        Topic => Val::Text(canonical(text).map_or_else(|| text.to_lowercase(), str::to_string)),
+        User => {
+            let user = text.strip_prefix('@').unwrap_or(text).to_lowercase();
+            if user.is_empty() {
+                return Err(err(cmd, missing));
+            }
+            if user.contains(|c: char| c.is_whitespace() || c == '@') {
+                let why = "is not a username: type it like `@alice`.";
+                return Err(err(cmd, format!("\"{}\" {why}", shown(text))));
+            }
+            Val::Text(user)
+        }
+        Note if text.is_empty() => Val::None,
+        Note if text.chars().count() > MAX_NOTE_LEN => {
+            let why = format!("the note is too long: at most {MAX_NOTE_LEN} characters.");
+            return Err(err(cmd, why));
+        }
+        Note => Val::Text(text.to_string()),
+        Number => {
+            let digits = text.strip_prefix('#').unwrap_or(text);
+            match digits.parse::<i64>() {
+                Ok(n) if n > 0 && digits.chars().all(|c| c.is_ascii_digit()) => Val::Number(n),
+                _ => {
+                    let why = "is not a request number: type the number from my answer, like `withdraw 3`.";
+                    return Err(err(cmd, format!("\"{}\" {why}", shown(text))));
+                }
+            }
+        }
+        Count(max) => match text.parse::<usize>() {
+            Ok(n) if text.chars().all(|c| c.is_ascii_digit()) && (1..=max).contains(&n) => {
+                Val::Count(n)
+            }
+            _ => {
+                let why = format!("takes a number from 1 to {max}, not \"{}\".", shown(text));
+                return Err(err(cmd, format!("`{cmd}` {why}")));
+            }
+        },
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,6 +695,15 @@ struct Tok {
 }
 
 impl Tok {
+    /// An unquoted token.
+    fn plain(text: String) -> Tok {
+        Tok {
+            text,
+            quoted: false,
+            leading_quote: false,
+        }
+    }
+
     /// Whether this is the keyword `word` (unquoted, any case).
     fn is_keyword(&self, word: &str) -> bool {
         !self.quoted && self.text.eq_ignore_ascii_case(word)
@@ -461,14 +820,7 @@ fn strip_mention(tokens: Vec<Tok>, bot_username: &str) -> Vec<Tok> {
             break;
         }
     }
-    let mut out: Vec<Tok> = glued
-        .map(|text| Tok {
-            text,
-            quoted: false,
-            leading_quote: false,
-        })
-        .into_iter()
-        .collect();
+    let mut out: Vec<Tok> = glued.map(Tok::plain).into_iter().collect();
     out.extend(rest);
     out
 }
@@ -558,12 +910,8 @@ fn unknown_command(word: &str) -> ParseError {
     }
 }
 
-fn unknown_option(command: &'static str, flag: &Flag) -> ParseError {
-    err(command, format!("unknown option {}", flag.shown))
-}
-
-fn too_many(command: &'static str, extra: &Tok, quote_hint: bool) -> ParseError {
-    let mut message = format!("too many arguments: unexpected \"{}\".", shown(&extra.text));
+fn too_many(command: &'static str, extra: &str, quote_hint: bool) -> ParseError {
+    let mut message = format!("too many arguments: unexpected \"{}\".", shown(extra));
     if quote_hint {
         message.push_str(" Put names with spaces in quotes, like \"Launch plan\".");
     }
@@ -701,500 +1049,6 @@ fn channel_link(command: &'static str, text: &str) -> Result<ChannelRef, ParseEr
         }
         _ => Err(bad()),
     }
-}
-
-/// The arguments of a command that takes no options.
-fn positionals<'a>(command: &'static str, args: &'a [Tok]) -> Result<Vec<&'a Tok>, ParseError> {
-    args.iter()
-        .map(|tok| match flag_of(tok) {
-            Some(flag) => Err(unknown_option(command, &flag)),
-            None => Ok(tok),
-        })
-        .collect()
-}
-
-fn no_arguments(command: &'static str, args: &[Tok]) -> Result<(), ParseError> {
-    match positionals(command, args)?.first() {
-        None => Ok(()),
-        Some(extra) => Err(err(
-            command,
-            format!(
-                "`{command}` takes no arguments: unexpected \"{}\".",
-                shown(&extra.text)
-            ),
-        )),
-    }
-}
-
-fn at_most_one<'a>(command: &'static str, args: &'a [Tok]) -> Result<Option<&'a Tok>, ParseError> {
-    match positionals(command, args)?.as_slice() {
-        [] => Ok(None),
-        [one] => Ok(Some(one)),
-        [_, extra, ..] => Err(too_many(command, extra, false)),
-    }
-}
-
-fn exactly_one<'a>(
-    command: &'static str,
-    args: &'a [Tok],
-    missing: &str,
-    quote_hint: bool,
-) -> Result<&'a Tok, ParseError> {
-    match positionals(command, args)?.as_slice() {
-        [] => Err(err(command, missing)),
-        [one] => Ok(one),
-        [_, extra, ..] => Err(too_many(command, extra, quote_hint)),
-    }
-}
-
-/// `<first> [keyword] <second>`.
-fn pair<'a>(
-    command: &'static str,
-    args: &'a [Tok],
-    keyword: &str,
-    missing_both: &str,
-    missing_second: &str,
-) -> Result<(&'a Tok, &'a Tok), ParseError> {
-    let args = positionals(command, args)?;
-    match args.as_slice() {
-        [] => Err(err(command, missing_both)),
-        [_] => Err(err(command, missing_second)),
-        [_, k] if k.is_keyword(keyword) => Err(err(command, missing_second)),
-        [first, k, second, rest @ ..] if k.is_keyword(keyword) => match rest.first() {
-            Some(extra) => Err(too_many(command, extra, true)),
-            None => Ok((first, second)),
-        },
-        [first, second, rest @ ..] => match rest.first() {
-            Some(extra) => Err(too_many(command, extra, true)),
-            None => Ok((first, second)),
-        },
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Commands
-// ---------------------------------------------------------------------------------------------
-
-fn parse_command(command: &'static str, args: &[Tok]) -> Result<Command, ParseError> {
-    match command {
-        "help" => parse_help(args),
-        "connect" => parse_connect(args),
-        "accept-invite" => no_arguments(command, args).map(|()| Command::AcceptInvite),
-        "connections" => no_arguments(command, args).map(|()| Command::Connections),
-        "pending" => no_arguments(command, args).map(|()| Command::Pending),
-        "reinvite" => {
-            let tok = exactly_one(command, args, "`reinvite` needs a connection name.", false)?;
-            Ok(Command::Reinvite {
-                name: connection_name(command, tok)?,
-            })
-        }
-        "disconnect" => {
-            let tok = exactly_one(
-                command,
-                args,
-                "`disconnect` needs a connection name.",
-                false,
-            )?;
-            Ok(Command::Disconnect {
-                name: connection_name(command, tok)?,
-            })
-        }
-        "policy" => parse_policy(args),
-        "share" => parse_share(args),
-        "withdraw" => parse_withdraw(args),
-        "unshare" => {
-            let (chan, name) = pair(
-                command,
-                args,
-                "from",
-                "`unshare` needs a channel and a connection.",
-                "`unshare` needs the connection to stop sharing the channel with.",
-            )?;
-            Ok(Command::Unshare {
-                channel: channel(command, chan)?,
-                from: connection_name(command, name)?,
-            })
-        }
-        "shared" => {
-            let name = at_most_one(command, args)?
-                .map(|tok| connection_name(command, tok))
-                .transpose()?;
-            Ok(Command::Shared { name })
-        }
-        "move" => {
-            let (chan, team) = pair(
-                command,
-                args,
-                "to",
-                "`move` needs a channel and a team.",
-                "`move` needs the team to move the channel to.",
-            )?;
-            Ok(Command::Move {
-                channel: channel(command, chan)?,
-                team: team_name(command, &team.text)?,
-            })
-        }
-        "whois" => parse_whois(args),
-        "info" => {
-            let tok = exactly_one(command, args, "`info` needs a channel.", true)?;
-            Ok(Command::Info {
-                channel: channel(command, tok)?,
-            })
-        }
-        "audit" => parse_audit(args),
-        _ => Err(unknown_command(command)),
-    }
-}
-
-/// The longest note a share request keeps.
-pub const MAX_NOTE_LEN: usize = 500;
-
-/// `share ~channel [with] <connection> [--note "…"]`.
-fn parse_share(args: &[Tok]) -> Result<Command, ParseError> {
-    const SHARE: &str = "share";
-    let mut rest = Vec::new();
-    let mut note = None;
-    let mut iter = args.iter().peekable();
-    while let Some(tok) = iter.next() {
-        match flag_of(tok) {
-            Some(flag) if flag.name == "note" => {
-                let value = match flag.value {
-                    Some(value) => value,
-                    None => match iter.next_if(|t| flag_of(t).is_none()) {
-                        Some(tok) => tok.text.clone(),
-                        None => return Err(err(
-                            SHARE,
-                            "`--note` needs its text in quotes, like `--note \"for the launch\"`.",
-                        )),
-                    },
-                };
-                let value = value.trim().to_string();
-                if value.chars().count() > MAX_NOTE_LEN {
-                    return Err(err(
-                        SHARE,
-                        format!("the note is too long: at most {MAX_NOTE_LEN} characters."),
-                    ));
-                }
-                if note.is_some() {
-                    return Err(err(SHARE, "`--note` is given twice: give one note."));
-                }
-                note = Some(value).filter(|v| !v.is_empty());
-            }
-            Some(flag) => return Err(unknown_option(SHARE, &flag)),
-            None => rest.push(tok.clone()),
-        }
-    }
-    let (chan, name) = pair(
-        SHARE,
-        &rest,
-        "with",
-        "`share` needs a channel and a connection.",
-        "`share` needs a connection to share the channel with.",
-    )?;
-    Ok(Command::Share {
-        channel: channel(SHARE, chan)?,
-        with: connection_name(SHARE, name)?,
-        note,
-    })
-}
-
-/// `withdraw <n>` (or `#n`).
-fn parse_withdraw(args: &[Tok]) -> Result<Command, ParseError> {
-    const WITHDRAW: &str = "withdraw";
-    let tok = exactly_one(
-        WITHDRAW,
-        args,
-        "`withdraw` needs the number of your request, like `withdraw 3`.",
-        false,
-    )?;
-    let text = tok.text.trim().trim_start_matches('#');
-    match text.parse::<i64>() {
-        Ok(number) if number > 0 && text.chars().all(|c| c.is_ascii_digit()) => {
-            Ok(Command::Withdraw { number })
-        }
-        _ => Err(err(
-            WITHDRAW,
-            format!(
-                "\"{}\" is not a request number: type the number from my answer, like `withdraw 3`.",
-                shown(&tok.text)
-            ),
-        )),
-    }
-}
-
-fn parse_help(args: &[Tok]) -> Result<Command, ParseError> {
-    match args {
-        [] => Ok(Command::Help { topic: None }),
-        [topic] if topic.text.is_empty() => Ok(Command::Help { topic: None }),
-        [topic] => Ok(Command::Help {
-            topic: Some(
-                canonical(&topic.text)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| topic.text.to_lowercase()),
-            ),
-        }),
-        [_, extra, ..] => Err(too_many("help", extra, false)),
-    }
-}
-
-fn parse_whois(args: &[Tok]) -> Result<Command, ParseError> {
-    const WHOIS: &str = "whois";
-    let missing = "`whois` needs a username, like `whois @alice`.";
-    let tok = exactly_one(WHOIS, args, missing, false)?;
-    let text = tok.text.trim();
-    let user = text.strip_prefix('@').unwrap_or(text).to_lowercase();
-    if user.is_empty() {
-        return Err(err(WHOIS, missing));
-    }
-    if user.contains(|c: char| c.is_whitespace() || c == '@') {
-        return Err(err(
-            WHOIS,
-            format!(
-                "\"{}\" is not a username: type it like `@alice`.",
-                shown(text)
-            ),
-        ));
-    }
-    Ok(Command::Whois { user })
-}
-
-fn parse_audit(args: &[Tok]) -> Result<Command, ParseError> {
-    const AUDIT: &str = "audit";
-    let Some(tok) = at_most_one(AUDIT, args)? else {
-        return Ok(Command::Audit {
-            count: DEFAULT_AUDIT_COUNT,
-        });
-    };
-    let text = tok.text.trim();
-    let count = if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) {
-        text.parse::<usize>().ok()
-    } else {
-        None
-    };
-    match count {
-        Some(count) if (1..=MAX_AUDIT_COUNT).contains(&count) => Ok(Command::Audit { count }),
-        _ => Err(err(
-            AUDIT,
-            format!(
-                "`audit` takes a number from 1 to {MAX_AUDIT_COUNT}, not \"{}\".",
-                shown(text)
-            ),
-        )),
-    }
-}
-
-/// The value of `--team`: inline (`--team=x`) or the next token that is not a flag.
-fn team_value<'a, I>(
-    command: &'static str,
-    flag: Flag,
-    rest: &mut std::iter::Peekable<I>,
-    team: &mut Option<String>,
-) -> Result<(), ParseError>
-where
-    I: Iterator<Item = &'a Tok>,
-{
-    let value = match flag.value {
-        Some(value) => value,
-        None => match rest.next_if(|t| flag_of(t).is_none()) {
-            Some(tok) => tok.text.clone(),
-            None => {
-                return Err(err(
-                    command,
-                    "`--team` needs a team name, like `--team marketing`.",
-                ))
-            }
-        },
-    };
-    let value = team_name(command, &value)?;
-    match team {
-        Some(previous) if *previous != value => {
-            Err(err(command, "`--team` is given twice: give one team."))
-        }
-        _ => {
-            *team = Some(value);
-            Ok(())
-        }
-    }
-}
-
-/// Errors for a flag that takes no value but was given one (`--review=x`).
-fn no_value(command: &'static str, flag: &Flag, hint: &str) -> Result<(), ParseError> {
-    match &flag.value {
-        None => Ok(()),
-        Some(_) => Err(err(
-            command,
-            format!("`{}` takes no value{hint}.", flag.shown),
-        )),
-    }
-}
-
-const POLICY_CONFLICT: &str =
-    "`review` can't be combined with `auto-accept` or `--team`: pick one policy.";
-
-fn parse_connect(args: &[Tok]) -> Result<Command, ParseError> {
-    const CONNECT: &str = "connect";
-    let mut rest = args.iter().peekable();
-    let name = match rest.next() {
-        Some(tok) if flag_of(tok).is_none() => connection_name(CONNECT, tok)?,
-        _ => {
-            return Err(err(
-                CONNECT,
-                "`connect` needs a connection name first, like `connect org-b \"Org B\"`.",
-            ))
-        }
-    };
-    let mut words: Vec<&str> = Vec::new();
-    let mut review = false;
-    let mut auto_accept = false;
-    let mut team = None;
-    let mut share = Vec::new();
-    while let Some(tok) = rest.next() {
-        let Some(flag) = flag_of(tok) else {
-            if !tok.text.is_empty() {
-                words.push(&tok.text);
-            }
-            continue;
-        };
-        match flag.name.as_str() {
-            "review" => {
-                no_value(CONNECT, &flag, "")?;
-                review = true;
-            }
-            "auto-accept" | "autoaccept" => {
-                no_value(CONNECT, &flag, ": use `--auto-accept --team <team>`")?;
-                auto_accept = true;
-            }
-            "team" => team_value(CONNECT, flag, &mut rest, &mut team)?,
-            "share" => {
-                let before = share.len();
-                if let Some(value) = flag.value.filter(|v| !v.is_empty()) {
-                    let inline = Tok {
-                        text: value,
-                        quoted: tok.quoted,
-                        leading_quote: false,
-                    };
-                    share.push(channel(CONNECT, &inline)?);
-                }
-                while let Some(tok) = rest.next_if(|t| flag_of(t).is_none()) {
-                    share.push(channel(CONNECT, tok)?);
-                }
-                if share.len() == before {
-                    return Err(err(
-                        CONNECT,
-                        "`--share` needs at least one channel, like `--share ~launch-plan`.",
-                    ));
-                }
-            }
-            _ => return Err(unknown_option(CONNECT, &flag)),
-        }
-    }
-    if review && (auto_accept || team.is_some()) {
-        return Err(err(CONNECT, POLICY_CONFLICT));
-    }
-    let policy = match team {
-        Some(team) => PolicyArg::AutoAccept { team },
-        None if auto_accept => {
-            return Err(err(
-                CONNECT,
-                "`--auto-accept` needs `--team <team>`: the team accepted channels go to.",
-            ))
-        }
-        None => PolicyArg::Review,
-    };
-    let display_name = (!words.is_empty()).then(|| words.join(" "));
-    Ok(Command::Connect {
-        name,
-        display_name,
-        policy,
-        share,
-    })
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Review,
-    AutoAccept,
-}
-
-fn parse_policy(args: &[Tok]) -> Result<Command, ParseError> {
-    const POLICY: &str = "policy";
-    let mut rest = args.iter().peekable();
-    let name = match rest.next() {
-        Some(tok) if flag_of(tok).is_none() => connection_name(POLICY, tok)?,
-        _ => {
-            return Err(err(
-                POLICY,
-                "`policy` needs a connection name and a policy.",
-            ))
-        }
-    };
-    let mut mode: Option<Mode> = None;
-    let mut team = None;
-    let set = |mode: &mut Option<Mode>, new: Mode| match *mode {
-        Some(old) if old != new => Err(err(POLICY, POLICY_CONFLICT)),
-        _ => {
-            *mode = Some(new);
-            Ok(())
-        }
-    };
-    while let Some(tok) = rest.next() {
-        if let Some(flag) = flag_of(tok) {
-            match flag.name.as_str() {
-                "review" => {
-                    no_value(POLICY, &flag, "")?;
-                    set(&mut mode, Mode::Review)?;
-                }
-                "auto-accept" | "autoaccept" => {
-                    no_value(POLICY, &flag, ": use `auto-accept --team <team>`")?;
-                    set(&mut mode, Mode::AutoAccept)?;
-                }
-                "team" => team_value(POLICY, flag, &mut rest, &mut team)?,
-                _ => return Err(unknown_option(POLICY, &flag)),
-            }
-            continue;
-        }
-        let word = tok.text.to_lowercase();
-        let as_mode = match word.as_str() {
-            _ if tok.quoted => None,
-            "review" => Some(Mode::Review),
-            "auto-accept" | "autoaccept" | "auto_accept" | "auto" => Some(Mode::AutoAccept),
-            _ => None,
-        };
-        match (mode, as_mode) {
-            (None, Some(new)) => set(&mut mode, new)?,
-            (Some(Mode::AutoAccept), _) if team.is_none() => {
-                team = Some(team_name(POLICY, &tok.text)?);
-            }
-            (None, None) => {
-                return Err(err(
-                    POLICY,
-                    format!(
-                        "\"{}\" is not a policy: use `review` or `auto-accept --team <team>`.",
-                        shown(&tok.text)
-                    ),
-                ))
-            }
-            (Some(_), _) => return Err(too_many(POLICY, tok, true)),
-        }
-    }
-    let policy = match (mode, team) {
-        (Some(Mode::Review), Some(_)) => return Err(err(POLICY, POLICY_CONFLICT)),
-        (Some(Mode::Review), None) => PolicyArg::Review,
-        (_, Some(team)) => PolicyArg::AutoAccept { team },
-        (Some(Mode::AutoAccept), None) => {
-            return Err(err(
-                POLICY,
-                "`auto-accept` needs a team, like `auto-accept --team marketing`.",
-            ))
-        }
-        (None, None) => {
-            return Err(err(
-                POLICY,
-                "`policy` needs a policy: `review` or `auto-accept --team <team>`.",
-            ))
-        }
-    };
-    Ok(Command::Policy { name, policy })
 }
 
 #[cfg(test)]
@@ -1662,21 +1516,27 @@ mod tests {
             ok("share ~launch-plan --note=soon with org-b"),
             with_note("soon")
         );
-        assert!(fails("share ~launch-plan with org-b --note")
-            .message
-            .contains("needs its text"));
+        let message = |text: &str| fails(text).message;
+        assert!(message("share ~launch-plan with org-b --note").contains("needs its text"));
         let long = format!("share ~x with org-b --note \"{}\"", "a".repeat(501));
-        assert!(fails(&long).message.contains("at most 500"));
-        assert!(fails("share ~x with org-b --urgent")
-            .message
-            .contains("unknown option --urgent"));
+        assert_eq!(
+            message(&long),
+            "the note is too long: at most 500 characters."
+        );
+        assert_eq!(
+            message("share ~x with org-b --note a --note b"),
+            "`--note` is given twice: give one note."
+        );
+        assert_eq!(
+            message("share ~x with org-b --urgent"),
+            "unknown option --urgent"
+        );
         assert_eq!(ok("withdraw 3"), Command::Withdraw { number: 3 });
         assert_eq!(ok("withdraw #12"), Command::Withdraw { number: 12 });
-        assert!(fails("withdraw three")
-            .message
-            .contains("not a request number"));
-        assert!(fails("withdraw").message.contains("needs the number"));
-        assert!(fails("withdraw 0").message.contains("not a request number"));
+        assert!(message("withdraw three").contains("\"three\" is not a request number"));
+        assert!(message("withdraw").contains("needs the number of your request"));
+        assert!(message("withdraw 0").contains("not a request number"));
+        assert!(message("withdraw 1 2").contains("too many arguments"));
     }
 
     #[test]
