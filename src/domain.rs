@@ -153,6 +153,7 @@ mod tests {
             ),
             crate::review::team_dialog("intro".into(), &teams, None, state.clone()),
             crate::review::team_dialog("intro".into(), &[], None, state.clone()),
+            crate::review::reject_dialog("intro".into(), state.clone()),
             crate::commands::invite_dialog(&teams, &long, state.clone()),
             crate::commands::invite_dialog(&[], "", state.clone()),
             crate::commands::reason_dialog(

@@ -26,7 +26,7 @@ async fn notices_on_b(world: &World, channel: &str) -> usize {
     posts_of(&world.b_bot(), channel)
         .await
         .iter()
-        .filter(|p| p.message.contains("was declined by the administrators"))
+        .filter(|p| p.message.contains("declined to receive this channel"))
         .count()
 }
 
@@ -153,7 +153,7 @@ async fn a_retry_after_a_failed_uninvite_posts_no_second_notice() {
     let on_a = posts_of(&world.a_admin, &channel).await;
     assert_eq!(
         on_a.iter()
-            .filter(|p| p.message.contains("was declined by the administrators"))
+            .filter(|p| p.message.contains("declined to receive this channel"))
             .count(),
         1,
         "{on_a:?}"
@@ -196,8 +196,8 @@ async fn a_restart_right_after_the_notice_was_posted_posts_no_second_notice() {
         .unwrap();
     let mut notice = Post {
         channel_id: channel.clone(),
-        message: "This channel was declined by the administrators of the organization it was \
-                  shared with, and will no longer receive messages there."
+        message: "org-b declined to receive this channel.\n\nIt will no longer receive messages \
+                  there."
             .into(),
         ..Post::default()
     };

@@ -41,7 +41,7 @@ fn the_demo_plays_every_step_and_exits_cleanly() {
         "accepted into", // wraps in the drawn box: the team is checked below
         "**Marketing** by @sysadmin",
         "rejected by @sysadmin2",
-        "This channel was declined",
+        "declined to receive this channel",
         "Org B · @sysadmin sees it in Marketing › Launch plan.",
         "Org A · @sysadmin sees the answer in ~launch-plan.",
         "| @sysadmin2 | request.rejected | Hiring · Org A |",

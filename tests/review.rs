@@ -37,7 +37,10 @@ async fn an_admin_accepts_into_the_team_picked_in_the_menu_and_every_copy_shows_
         !when.contains("just now") && !when.contains(" ago"),
         "{when}"
     );
-    assert_eq!(action_ids(&p1), ["team", "accept", "reject", "choose"]);
+    assert_eq!(
+        action_ids(&p1),
+        ["team", "accept", "reject", "choose", "rejectreason"]
+    );
     let menu = &p1.props.attachments[0].actions[0];
     let names: Vec<&str> = menu.options.iter().map(|o| o.text.as_str()).collect();
     assert_eq!(

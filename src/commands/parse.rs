@@ -717,54 +717,33 @@ fn is_quote(c: char) -> bool {
 
 /// Splits `text` into tokens; the flag is true when a quote was left open (its token is kept).
 fn tokenize(text: &str) -> (Vec<Tok>, bool) {
-    fn finish(tokens: &mut Vec<Tok>, cur: &mut String, quoted: &mut bool, leading: &mut bool) {
-        let text = if *quoted {
-            cur.split_whitespace().collect::<Vec<_>>().join(" ")
-        } else {
-            std::mem::take(cur)
-        };
-        cur.clear();
-        tokens.push(Tok {
-            text,
-            quoted: *quoted,
-            leading_quote: *leading,
-        });
-        *quoted = false;
-        *leading = false;
-    }
-
-    let mut tokens = Vec::new();
-    let mut cur = String::new();
-    let mut in_token = false;
-    let mut in_quote = false;
-    let mut quoted = false;
-    let mut leading = false;
+    let mut tokens: Vec<Tok> = Vec::new();
+    let (mut in_token, mut in_quote) = (false, false);
     for c in text.chars() {
-        if in_quote {
-            if is_quote(c) {
-                in_quote = false;
-            } else {
-                cur.push(c);
-            }
-        } else if c.is_whitespace() {
-            if in_token {
-                finish(&mut tokens, &mut cur, &mut quoted, &mut leading);
-                in_token = false;
-            }
-        } else if is_quote(c) {
-            if !in_token {
-                in_token = true;
-                leading = true;
-            }
-            quoted = true;
-            in_quote = true;
-        } else {
+        if !in_quote && c.is_whitespace() {
+            in_token = false;
+            continue;
+        }
+        if !in_token {
+            let leading_quote = is_quote(c);
+            tokens.push(Tok {
+                leading_quote,
+                ..Tok::plain(String::new())
+            });
             in_token = true;
-            cur.push(c);
+        }
+        let Some(tok) = tokens.last_mut() else {
+            continue;
+        };
+        if is_quote(c) {
+            in_quote = !in_quote;
+            tok.quoted = true;
+        } else {
+            tok.text.push(c);
         }
     }
-    if in_token {
-        finish(&mut tokens, &mut cur, &mut quoted, &mut leading);
+    for tok in tokens.iter_mut().filter(|t| t.quoted) {
+        tok.text = tok.text.split_whitespace().collect::<Vec<_>>().join(" ");
     }
     (tokens, in_quote)
 }

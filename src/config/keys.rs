@@ -110,6 +110,8 @@ pub const KEYS: &[KeySpec] = &[
     key("review", "reminder_after", Some("24h"), "remind admins of a request still pending after this long"),
     key("review", "reconcile_every", Some("30s"), "how often to poll Mattermost for arrived shared channels"),
     key("review", "expire_after", Some("off"), "decline a request still pending after this long (e.g. 14d), or off"),
+    key("review", "approvers", Some("system_admin"), "Mattermost roles whose holders get the review DMs and may decide: system_admin, system_shared_channel_manager (a list, or comma-separated)"),
+    typed("review", "team_admins", ValueKind::Boolean, "false", "let a team's admins accept requests into that team (and reject them) when a rule or the request suggests it"),
     key("templates", "dir", Some(""), "folder of message template overrides, named as in templates/; empty: the built-in templates"),
     key("log", "level", Some("info"), "log filter (error, warn, info, debug, trace or a tracing directive); RUST_LOG overrides it"),
     key("log", "format", Some("pretty"), "log format: pretty or json"),

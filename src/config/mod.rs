@@ -111,6 +111,46 @@ pub struct ReviewConfig {
     pub reconcile_every: Duration,
     /// Pending requests older than this are declined; `None`: never.
     pub expire_after: Option<Duration>,
+    /// The system roles whose holders are asked and may decide (at least one, no repeats).
+    pub approvers: Vec<String>,
+    /// A team's admins may accept into that team and reject.
+    pub team_admins: bool,
+}
+
+/// The roles `review.approvers` may name: Mattermost's system admin and its delegated
+/// Shared Channel Manager (`system_shared_channel_manager`, which holds
+/// `manage_shared_channels`).
+pub const APPROVER_ROLES: &[&str] = &["system_admin", "system_shared_channel_manager"];
+
+/// `review.approvers`: role names separated by commas (or white space), each one of
+/// [`APPROVER_ROLES`], at least one.
+fn parse_approvers(v: &str) -> Result<Vec<String>, String> {
+    let mut roles: Vec<String> = Vec::new();
+    for role in v
+        .split([',', ' ', '\t'])
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    {
+        if !APPROVER_ROLES.contains(&role) {
+            let hint = keys::nearest(role, APPROVER_ROLES.iter().copied())
+                .map(|n| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default();
+            return Err(format!(
+                "`{role}` is not a role that can approve{hint}; use {}",
+                APPROVER_ROLES.join(" or ")
+            ));
+        }
+        if !roles.iter().any(|r| r == role) {
+            roles.push(role.to_string());
+        }
+    }
+    if roles.is_empty() {
+        return Err(format!(
+            "names no role; use at least one of {}",
+            APPROVER_ROLES.join(", ")
+        ));
+    }
+    Ok(roles)
 }
 
 /// Where message templates come from.
@@ -287,6 +327,8 @@ impl Parser<'_> {
             "off" | "" => Ok(None),
             v => parse_duration(v, Duration::from_secs(1)).map(Some),
         });
+        let approvers = self.parse("review.approvers", parse_approvers);
+        let team_admins = self.parse("review.team_admins", parse_bool);
         let templates_dir = self.parse("templates.dir", |v| {
             Ok::<_, String>((!v.is_empty()).then(|| std::path::PathBuf::from(v)))
         });
@@ -305,6 +347,7 @@ impl Parser<'_> {
             reminder_after,
             reconcile_every,
             (expire_after, templates_dir),
+            (approvers, team_admins),
             log,
         ) {
             (
@@ -319,6 +362,7 @@ impl Parser<'_> {
                 Some(reminder_after),
                 Some(reconcile_every),
                 (Some(expire_after), Some(templates_dir)),
+                (Some(approvers), Some(team_admins)),
                 Some(log),
             ) if self.errors.is_empty() => Ok(Config {
                 mattermost: MattermostConfig {
@@ -339,6 +383,8 @@ impl Parser<'_> {
                     reminder_after,
                     reconcile_every,
                     expire_after,
+                    approvers,
+                    team_admins,
                 },
                 templates: TemplatesConfig { dir: templates_dir },
                 log,

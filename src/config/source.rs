@@ -213,6 +213,13 @@ fn read_toml(
                 toml::Value::Integer(i) => i.to_string(),
                 toml::Value::Float(f) => f.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
+                // A list of names (`approvers = ["system_admin", …]`) is read as its names
+                // separated by commas, as the environment variable writes it.
+                toml::Value::Array(items) if items.iter().all(toml::Value::is_str) => items
+                    .iter()
+                    .filter_map(toml::Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
                 other => {
                     errors.push(ConfigError::new(
                         &path_key,

@@ -486,3 +486,47 @@ fn the_signing_secret_and_the_previous_one_come_from_files_never_inline() {
         "{short:?}"
     );
 }
+
+#[test]
+fn approvers_are_known_roles_from_a_list_or_commas_and_team_admins_a_boolean() {
+    let cfg = Config::load_from(Some(&shipped()), &env(&secrets())).unwrap();
+    assert_eq!(cfg.review.approvers, ["system_admin"]);
+    assert!(!cfg.review.team_admins);
+    let mut vars = secrets();
+    vars.push((
+        "SHAREBOT_REVIEW__APPROVERS",
+        "system_admin, system_shared_channel_manager,system_admin",
+    ));
+    vars.push(("SHAREBOT_REVIEW__TEAM_ADMINS", "true"));
+    let cfg = Config::load_from(Some(&shipped()), &env(&vars)).unwrap();
+    assert_eq!(
+        cfg.review.approvers,
+        ["system_admin", "system_shared_channel_manager"]
+    );
+    assert!(cfg.review.team_admins);
+    let text = std::fs::read_to_string(shipped()).unwrap().replace(
+        "approvers = [\"system_admin\"]",
+        "approvers = [\"system_shared_channel_manager\"]",
+    );
+    let listed = file(&text);
+    let cfg = Config::load_from(Some(listed.path()), &env(&secrets())).unwrap();
+    assert_eq!(cfg.review.approvers, ["system_shared_channel_manager"]);
+    for (value, says) in [
+        (
+            "system_shared_chanel_manager",
+            "did you mean `system_shared_channel_manager`?",
+        ),
+        ("team_admin", "is not a role that can approve"),
+        (" , ", "names no role"),
+    ] {
+        let mut vars = secrets();
+        vars.push(("SHAREBOT_REVIEW__APPROVERS", value));
+        let errors = errors_of(Config::load_from(Some(&shipped()), &env(&vars)));
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.key == "review.approvers" && e.message.contains(says)),
+            "{value:?}: {errors:?}"
+        );
+    }
+}

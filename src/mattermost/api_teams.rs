@@ -20,6 +20,15 @@ impl Client {
         .await
     }
 
+    /// The teams `user_id` belongs to (`GET /users/{user_id}/teams`).
+    pub async fn teams_of_user(&self, user_id: &str) -> Result<Vec<Team>> {
+        self.json(Request::get(Route::new(
+            "/api/v4/users/{user_id}/teams",
+            &[user_id],
+        )?))
+        .await
+    }
+
     /// `GET /teams/name/{team_name}` (the spec writes `{name}`; the label follows the server's
     /// router, which names the segment `{team_name}` under every `/teams/name/` route).
     pub async fn team_by_name(&self, team_name: &str) -> Result<Team> {
@@ -75,6 +84,21 @@ impl Client {
             .json(Request::get(Route::fixed("/api/v4/config")))
             .await?;
         Ok(config.team_settings)
+    }
+
+    /// The organization's name as people see it: `SiteName` (`TeamSettings.SiteName`) of
+    /// `GET /config/client?format=old`, which anyone may read.
+    pub async fn site_name(&self) -> Result<String> {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default)]
+        struct ClientConfig {
+            #[serde(rename = "SiteName")]
+            site_name: String,
+        }
+        let config: ClientConfig = self
+            .json(Request::get(Route::fixed("/api/v4/config/client")).query("format", "old"))
+            .await?;
+        Ok(config.site_name)
     }
 
     /// `GET /teams/{team_id}/members/{user_id}`: 404 when the user is not a member.

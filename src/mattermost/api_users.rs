@@ -85,9 +85,15 @@ impl Client {
     /// Every active system admin, read page by page
     /// (`GET /users?role=system_admin&active=true&per_page=200&page=n`).
     pub async fn list_system_admins(&self) -> Result<Vec<User>> {
+        self.users_in_role("system_admin").await
+    }
+
+    /// Every active holder of the system role `role`, read page by page
+    /// (`GET /users?role={role}&active=true&per_page=200&page=n`).
+    pub async fn users_in_role(&self, role: &str) -> Result<Vec<User>> {
         self.all_pages(|page| {
             Request::get(Route::fixed("/api/v4/users"))
-                .query("role", "system_admin")
+                .query("role", role)
                 .query("active", "true")
                 .query("per_page", PAGE_SIZE)
                 .query("page", page)

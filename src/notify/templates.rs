@@ -272,7 +272,15 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                 }
             }
         }
-        "reject_notice.md.j2" | "reminder.md.j2" => out.push(request),
+        "reject_notice.md.j2" => {
+            for (site_name, reason) in [("Org B", "we already have one"), ("", "")] {
+                let mut c = request.clone();
+                c["site_name"] = json!(site_name);
+                c["reason"] = json!(reason);
+                out.push(c);
+            }
+        }
+        "reminder.md.j2" => out.push(request),
         "share_declined.md.j2" => out.push(json!({"org": "Org B", "channel": "launch-plan"})),
         "auto_accept_notice.md.j2" => {
             let mut c = request;
@@ -292,6 +300,7 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
             for reply in [
                 "accepting",
                 "rejecting",
+                "reject_intro",
                 "relocating",
                 "chosen",
                 "already",
@@ -310,6 +319,7 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                 c["by"] = json!("alice");
                 c["at"] = json!("2026-01-01 10:42 UTC");
                 c["reason"] = json!("database is not answering");
+                c["approvers"] = json!("system admins");
                 out.push(c);
             }
         }

@@ -333,7 +333,21 @@ async fn notice(
     if let Some(found) = posted_notice(ctx, request).await? {
         return Ok(found);
     }
-    let text = render(ctx, "reject_notice.md.j2", request, json!({}))?;
+    // The other side learns who declined by our site name; without it the notice still goes.
+    let site_name = ctx.client.site_name().await.unwrap_or_else(|err| {
+        tracing::warn!(
+            "cannot read the site name for the reject notice: {}",
+            err.user_message()
+        );
+        String::new()
+    });
+    let reason = request.note.as_deref().unwrap_or_default();
+    let text = render(
+        ctx,
+        "reject_notice.md.j2",
+        request,
+        json!({"site_name": site_name.trim(), "reason": reason}),
+    )?;
     let mut post = crate::mattermost::models::Post {
         channel_id: request.channel_id.clone(),
         message: text,

@@ -11,22 +11,23 @@ use crate::mattermost::models::{
     PostActionIntegrationResponse, PostActionOption, SubmitDialogRequest, SubmitDialogResponse,
     Team,
 };
-use crate::metrics::Metrics;
 use crate::store::{
     Claim, Decider, Decision, How, NotificationPost, RequestState, ReviewRequest, Verdict,
 };
 
 use super::context::{find_team, team_name};
 use super::message::{
-    render, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, REVIEW_BUTTON, REVIEW_DIALOG, TEAM_MENU,
+    render, timestamp, ACCEPT, CHOOSE, REJECT, REJECT_REASON, RELOCATE, REVIEW_BUTTON,
+    REVIEW_DIALOG, REVIEW_REJECT_DIALOG, TEAM_MENU,
 };
+use super::reject::REASON_MAX;
 use super::signing::Unsealed;
 use super::{Review, ReviewError};
 
 /// The dialog's callback id.
 const DIALOG_CALLBACK: &str = "sharebot_accept";
-/// The longest note kept with a decision.
-const NOTE_MAX: usize = 300;
+/// The longest note (an accept's reason) kept with a decision: as long as a reject's reason.
+const NOTE_MAX: usize = REASON_MAX;
 
 /// How a seal that does not open is answered: 400 without one, 403 with a bad one.
 pub(crate) fn refusal(why: Unsealed) -> CallbackRefusal {
@@ -69,12 +70,13 @@ pub(crate) fn team_dialog(
                 ..DialogElement::default()
             },
             DialogElement {
-                display_name: "Note".into(),
+                display_name: "Reason".into(),
                 name: "note".into(),
                 element_type: "textarea".into(),
                 optional: true,
                 max_length: Some(NOTE_MAX as u32),
-                help_text: "Kept in the audit log and shown to the other admins.".into(),
+                help_text: "Why this team: kept in the audit log and shown to the other admins."
+                    .into(),
                 ..DialogElement::default()
             },
         ],
@@ -91,7 +93,7 @@ impl Review {
         reply: &str,
         extra: Value,
     ) -> PostActionIntegrationResponse {
-        let mut context = json!({"reply": reply, "team": "", "state": request.state.as_str(), "by": "", "at": "", "reason": ""});
+        let mut context = json!({"reply": reply, "team": "", "state": request.state.as_str(), "by": "", "at": "", "reason": "", "approvers": self.ctx.approvers_phrase()});
         if let (Value::Object(c), Value::Object(e)) = (&mut context, extra) {
             c.extend(e);
         }
@@ -154,10 +156,29 @@ impl Review {
             return Ok(self.reply(&request, "invalid", json!({})));
         };
         // A DM's buttons are for its admin; a channel notice's for any admin.
-        if (notification.kind == "dm" && click.user_id != recipient)
-            || !ctx.is_admin_now(&click.user_id).await?
-        {
+        if notification.kind == "dm" && click.user_id != recipient {
             return Ok(self.reply(&request, "not_admin", json!({})));
+        }
+        if !ctx.is_admin_now(&click.user_id).await? {
+            // A team admin decides only for the teams they administer, asked now.
+            let team = match action {
+                TEAM_MENU => text(&click.context, "selected_option").map(str::to_string),
+                ACCEPT => notification
+                    .chosen_team_id
+                    .clone()
+                    .or(request.suggested_team_id.clone()),
+                REJECT | REJECT_REASON | CHOOSE => request.suggested_team_id.clone(),
+                _ => None,
+            };
+            let allowed = match team.as_deref() {
+                Some(team) if ctx.config.team_admins => {
+                    ctx.is_team_admin_now(&click.user_id, team).await?
+                }
+                _ => false,
+            };
+            if !allowed {
+                return self.not_allowed(&request, team.as_deref()).await;
+            }
         }
         match action {
             TEAM_MENU => self.choose_from_menu(click, &request, &notification).await,
@@ -192,9 +213,31 @@ impl Review {
                 Ok(self.claim(&request, &claim, "").await?.1)
             }
             CHOOSE => self.open_team_dialog(click, &request).await,
+            REJECT_REASON => self.open_reject_dialog(click, &request).await,
             RELOCATE => self.relocate_from_menu(click, &request).await,
             _ => Ok(self.reply(&request, "invalid", json!({}))),
         }
+    }
+
+    /// The refusal of a click by someone who may not decide (into `team`, for a team admin).
+    async fn not_allowed(
+        &self,
+        request: &ReviewRequest,
+        team: Option<&str>,
+    ) -> Result<PostActionIntegrationResponse, ReviewError> {
+        let ctx = &*self.ctx;
+        if !ctx.config.team_admins {
+            return Ok(self.reply(request, "not_admin", json!({})));
+        }
+        let name = team_name(&ctx.teams().await?, team);
+        Ok(ephemeral(if name.is_empty() {
+            format!(
+                "Only {} and the admins of the team a request is for can decide it. Nothing was changed.",
+                ctx.approvers_phrase()
+            )
+        } else {
+            format!("You do not administer **{name}**, so you cannot decide for it. Nothing was changed.")
+        }))
     }
 
     /// Claims the decision and applies it in the background; true with the answer when this
@@ -205,12 +248,8 @@ impl Review {
         claim: &Claim<'_>,
         team_name: &str,
     ) -> Result<(bool, PostActionIntegrationResponse), ReviewError> {
-        let ctx = &*self.ctx;
-        match ctx.store.begin_decision(&request.id, claim).await? {
+        match self.begin(&request.id, claim).await? {
             Decision::Made(made) => {
-                let waited = Metrics::since(request.created_at);
-                ctx.metrics.decision(claim.verdict, claim.how, waited);
-                self.spawn_apply(made.id.clone());
                 let reply = match claim.verdict {
                     Verdict::Accept => "accepting",
                     Verdict::Reject => "rejecting",
@@ -229,7 +268,7 @@ impl Review {
     }
 
     /// "Already accepted into X by @who at time" (or being decided by someone).
-    async fn already(
+    pub(super) async fn already(
         &self,
         current: &ReviewRequest,
     ) -> Result<PostActionIntegrationResponse, ReviewError> {
@@ -284,7 +323,7 @@ impl Review {
         if request.state != RequestState::Pending || request.deciding.is_some() {
             return self.already(request).await;
         }
-        let teams = ctx.teams().await?;
+        let teams = ctx.menu_teams(&click.user_id, &ctx.teams().await?).await?;
         let mut state = Map::new();
         state.insert("kind".into(), json!(REVIEW_DIALOG));
         state.insert("request".into(), json!(request.id));
@@ -294,7 +333,7 @@ impl Review {
             ctx,
             "callback_reply.md.j2",
             request,
-            json!({"reply": "chosen", "team": "the team below", "state": "", "by": "", "at": "", "reason": ""}),
+            json!({"reply": "chosen", "team": "the team below", "state": "", "by": "", "at": "", "reason": "", "approvers": ""}),
         )?;
         let dialog = OpenDialogRequest {
             trigger_id: click.trigger_id.clone(),
@@ -341,7 +380,7 @@ impl Review {
     ) -> Result<SubmitDialogResponse, CallbackRefusal> {
         let state: Map<String, Value> = serde_json::from_str(&submit.state).unwrap_or_default();
         self.ctx.signer.open(&state).map_err(refusal)?;
-        let (Some(REVIEW_DIALOG), Some(request_id), Some(user)) = (
+        let (Some(kind @ (REVIEW_DIALOG | REVIEW_REJECT_DIALOG)), Some(request_id), Some(user)) = (
             text(&state, "kind"),
             text(&state, "request"),
             text(&state, "user"),
@@ -361,7 +400,7 @@ impl Review {
                 "This dialog was opened for someone else. Nothing was changed.",
             ));
         }
-        match self.checked_dialog(&submit, request_id).await {
+        match self.checked_dialog(&submit, request_id, kind).await {
             Ok(answer) => Ok(answer),
             Err(err) => {
                 tracing::warn!(request = request_id, "dialog failed: {err}");
@@ -377,22 +416,47 @@ impl Review {
         &self,
         submit: &SubmitDialogRequest,
         request_id: &str,
+        kind: &str,
     ) -> Result<SubmitDialogResponse, ReviewError> {
         let ctx = &*self.ctx;
         let refuse = |error: String| SubmitDialogResponse {
             error,
             ..Default::default()
         };
-        if !ctx.is_admin_now(&submit.user_id).await? {
-            return Ok(refuse(
-                "Only system admins can decide about shared channels. Nothing was changed.".into(),
-            ));
+        let approver = ctx.is_admin_now(&submit.user_id).await?;
+        if !approver && !ctx.config.team_admins {
+            return Ok(refuse(format!(
+                "Only {} can decide about shared channels. Nothing was changed.",
+                ctx.approvers_phrase()
+            )));
         }
         let Some(request) = ctx.store.request(request_id).await? else {
             return Ok(refuse(
                 "This request no longer exists. Nothing was changed.".into(),
             ));
         };
+        // A team admin: into (or, rejecting, for) a team they administer, asked now.
+        let team_admin_may = |team: Option<String>| async move {
+            match team {
+                Some(team) => ctx.is_team_admin_now(&submit.user_id, &team).await,
+                None => Ok(false),
+            }
+        };
+        let decides_for = if kind == REVIEW_REJECT_DIALOG {
+            request.suggested_team_id.clone()
+        } else {
+            text(&submit.submission, "team").map(str::to_string)
+        };
+        if !approver && !team_admin_may(decides_for.clone()).await? {
+            return Ok(refuse(
+                self.not_allowed(&request, decides_for.as_deref())
+                    .await?
+                    .ephemeral_text,
+            ));
+        }
+        if kind == REVIEW_REJECT_DIALOG {
+            return self.rejected_in_dialog(submit, &request).await;
+        }
         let teams = ctx.teams().await?;
         let Some(team) = find_team(&teams, text(&submit.submission, "team")) else {
             let mut answer = SubmitDialogResponse::default();

@@ -1,6 +1,6 @@
 //! What every part of the review workflow shares: the one Mattermost client, the store, the
 //! bot's identity and places, the configuration, the templates, and short-lived caches of
-//! who is a system admin.
+//! who may decide (holds a role of `review.approvers`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -64,6 +64,8 @@ pub struct Context {
     lists_read_at: Mutex<Option<Instant>>,
     /// The secure connections at the last reconcile, so an arriving channel is served at once.
     remotes: Mutex<Vec<RemoteCluster>>,
+    /// Each team's admins, for the DMs of requests for that team (`review.team_admins`).
+    pub(super) team_admin_lists: super::team_admins::TeamAdminLists,
 }
 
 impl Context {
@@ -104,6 +106,7 @@ impl Context {
             teams: Mutex::default(),
             lists_read_at: Mutex::default(),
             remotes: Mutex::default(),
+            team_admin_lists: Default::default(),
         }
     }
 
@@ -143,15 +146,24 @@ impl Context {
         Ok((admins, teams))
     }
 
-    /// Re-reads the system admins (active humans only) and returns them.
+    /// Re-reads the approvers (active humans holding a role of `review.approvers`, each
+    /// once) and returns them.
     pub async fn refresh_admins(&self) -> Result<Vec<User>, ReviewError> {
-        let admins: Vec<User> = self
-            .client
-            .list_system_admins()
-            .await?
+        let roles = &self.config.approvers;
+        let lists =
+            futures_util::future::join_all(roles.iter().map(|r| self.client.users_in_role(r)))
+                .await;
+        let mut admins: Vec<User> = Vec::new();
+        for user in lists
             .into_iter()
-            .filter(|u| u.is_active() && !u.is_bot && u.is_system_admin())
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+        {
+            if approves(&user, roles) && !admins.iter().any(|a| a.id == user.id) {
+                admins.push(user);
+            }
+        }
         let now = Instant::now();
         {
             let mut checks = lock(&self.admin_checks);
@@ -172,8 +184,9 @@ impl Context {
         Ok(admins)
     }
 
-    /// Whether `user_id` is an active system admin now: asked of the server, the answer
-    /// trusted for [`ADMIN_CHECK_TTL`] at most.
+    /// Whether `user_id` is an approver now (an active human holding a role of
+    /// `review.approvers`): asked of the server, the answer trusted for [`ADMIN_CHECK_TTL`]
+    /// at most.
     pub async fn is_admin_now(&self, user_id: &str) -> Result<bool, ReviewError> {
         if let Some((yes, at)) = lock(&self.admin_checks).get(user_id).copied() {
             let age = at.elapsed();
@@ -193,7 +206,7 @@ impl Context {
             }
             Err(e) => return Err(e.into()),
         };
-        let yes = user.is_active() && !user.is_bot && user.is_system_admin();
+        let yes = approves(&user, &self.config.approvers);
         lock(&self.usernames).insert(user.id.clone(), user.username.clone());
         record_check(&self.admin_checks, user_id, yes, asked);
         Ok(yes)
@@ -205,17 +218,18 @@ impl Context {
         if !lock(&self.admin_refreshing).insert(user_id.to_string()) {
             return;
         }
-        let (client, checks, refreshing, user_id) = (
+        let (client, checks, refreshing, user_id, roles) = (
             self.client.clone(),
             self.admin_checks.clone(),
             self.admin_refreshing.clone(),
             user_id.to_string(),
+            self.config.approvers.clone(),
         );
         tokio::spawn(async move {
             let asked = Instant::now();
             match client.get_user(&user_id).await {
                 Ok(user) => {
-                    let yes = user.is_active() && !user.is_bot && user.is_system_admin();
+                    let yes = approves(&user, &roles);
                     record_check(&checks, &user_id, yes, asked);
                 }
                 Err(e) if e.is_not_found() || e.status() == Some(400) => {
@@ -231,6 +245,26 @@ impl Context {
             }
             lock(&refreshing).remove(&user_id);
         });
+    }
+
+    /// Whether `user_id` was on the approver list at the last refresh.
+    pub fn listed_approver(&self, user_id: &str) -> bool {
+        lock(&self.admins).iter().any(|a| a.id == user_id)
+    }
+
+    /// Who may decide, in words: "system admins", "Shared Channel Managers", or both.
+    pub fn approvers_phrase(&self) -> String {
+        let names: Vec<&str> = self
+            .config
+            .approvers
+            .iter()
+            .map(|r| match r.as_str() {
+                "system_admin" => "system admins",
+                "system_shared_channel_manager" => "Shared Channel Managers",
+                other => other,
+            })
+            .collect();
+        names.join(" and ")
     }
 
     /// `@username` of a user id (`sharebot` for the bot's own decisions).
@@ -274,6 +308,11 @@ impl Context {
         *lock(&self.teams) = teams.clone();
         Ok(teams)
     }
+}
+
+/// Whether `user` may decide: an active human holding one of the approver `roles`.
+pub fn approves(user: &User, roles: &[String]) -> bool {
+    user.is_active() && !user.is_bot && roles.iter().any(|r| user.has_role(r))
 }
 
 /// The team `id` among `teams`.

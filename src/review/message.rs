@@ -20,12 +20,15 @@ pub const TEAM_MENU: &str = "team";
 pub const ACCEPT: &str = "accept";
 pub const REJECT: &str = "reject";
 pub const CHOOSE: &str = "choose";
+pub const REJECT_REASON: &str = "rejectreason";
 pub const RELOCATE: &str = "relocate";
 
 /// The `kind` of a review button's sealed context (a sealed map is good only for its kind).
 pub const REVIEW_BUTTON: &str = "review_button";
 /// The `kind` of the team dialog's sealed state.
 pub const REVIEW_DIALOG: &str = "review_dialog";
+/// The `kind` of the reject dialog's sealed state.
+pub const REVIEW_REJECT_DIALOG: &str = "review_reject_dialog";
 
 /// Colours of the attachment's side bar.
 const PENDING_COLOR: &str = "#1c58d9";
@@ -184,6 +187,14 @@ impl Context {
         counted: Option<i64>,
     ) -> Result<Post, ReviewError> {
         let pending = request.state == RequestState::Pending && request.deciding.is_none();
+        // A team admin's menu lists only the teams they administer.
+        let menu_teams;
+        let teams = if pending {
+            menu_teams = self.menu_teams(recipient, teams).await?;
+            &menu_teams[..]
+        } else {
+            teams
+        };
         let (text, color, actions) = if pending {
             let suggested = request.suggested_team_id.as_deref();
             let selected = chosen
@@ -204,6 +215,13 @@ impl Context {
                 self.button(request, ACCEPT, "Accept", "primary", recipient),
                 self.button(request, REJECT, "Reject", "danger", recipient),
                 self.button(request, CHOOSE, "Choose team…", "default", recipient),
+                self.button(
+                    request,
+                    REJECT_REASON,
+                    "Reject with reason…",
+                    "default",
+                    recipient,
+                ),
             ];
             (text, PENDING_COLOR, actions)
         } else {

@@ -5,6 +5,7 @@
 //! - [`arrival`]: an arriving channel served at once from what the last reconcile read.
 //! - [`callbacks`]: verifying and answering clicks and dialog submissions.
 //! - [`apply`]: carrying decisions and relocations out against Mattermost.
+//! - [`reject`]: a reject with its reason, for clicks, dialogs and rules.
 //! - [`message`]: the posts; [`signing`]: the HMAC over every action's context.
 
 mod apply;
@@ -15,8 +16,10 @@ mod declines;
 mod destination;
 mod message;
 mod reconcile;
+mod reject;
 mod resign;
 mod signing;
+mod team_admins;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,13 +30,16 @@ use tokio::sync::{watch, Notify};
 
 pub use context::{Context, Places, ADMIN_CHECK_TTL};
 pub use declines::{subject as decline_subject, DECLINED};
-pub use message::{ago, timestamp, ACCEPT, CHOOSE, REJECT, RELOCATE, TEAM_MENU};
+pub use message::{ago, timestamp, ACCEPT, CHOOSE, REJECT, REJECT_REASON, RELOCATE, TEAM_MENU};
+pub use reject::REASON_MAX;
 pub use signing::{Opened, Signer, Unsealed};
 
 pub(crate) use callbacks::refusal;
 
 #[cfg(test)]
 pub(crate) use callbacks::team_dialog;
+#[cfg(test)]
+pub(crate) use reject::reject_dialog;
 
 use crate::mattermost::{self, Event};
 use crate::notify::{NotifyError, TemplateError};

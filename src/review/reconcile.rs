@@ -364,7 +364,23 @@ impl Review {
                 return;
             }
         };
-        let missing: Vec<&User> = admins.iter().filter(|a| !sent.contains(&a.id)).collect();
+        // The admins of the team the request is for are asked too (`review.team_admins`).
+        let mut everyone: Vec<User> = admins.to_vec();
+        if let Some(team) = ctx.team_of_request(request.suggested_team_id.as_deref(), teams) {
+            match ctx.team_admins_of(&team.id).await {
+                Ok(team_admins) => {
+                    for user in team_admins {
+                        if !everyone.iter().any(|a| a.id == user.id) {
+                            everyone.push(user);
+                        }
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(request = %request.id, team = %team.name, "cannot read the team's admins (asked at the next reconcile): {err}")
+                }
+            }
+        }
+        let missing: Vec<&User> = everyone.iter().filter(|a| !sent.contains(&a.id)).collect();
         if missing.is_empty() {
             return;
         }

@@ -164,6 +164,10 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
     };
     let mut seeded = Db::from_seed(&options.seed, &bot_token);
     seeded.clock_offset_ms = options.clock_offset_ms;
+    // The instance's name is its site name unless the seed's configuration names one.
+    if seeded.config.team_settings.site_name == model::config::DEFAULT_SITE_NAME {
+        seeded.config.team_settings.site_name = options.name.clone();
+    }
     let db = Arc::new(Mutex::new(seeded));
     let check_db = db.clone();
     let check: TokenCheck = Arc::new(move |token: &str| {
@@ -188,7 +192,6 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         hub: hub.clone(),
         triggers: TriggerSigner::new(options.trigger_ttl),
         http,
-        name: options.name.clone(),
         site_url: site_url.clone(),
         diagnostic_id: crate::ids::new_id(),
         federation: runtime,

@@ -181,3 +181,49 @@ async fn a_system_admin_reads_and_patches_the_server_configuration() {
     .await;
     env.finish().await;
 }
+
+#[tokio::test]
+async fn the_client_config_serves_the_site_name_an_admin_sets() {
+    let env = Sandbox::start_with(SandboxOptions {
+        name: "Org Alpha".into(),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let admin = env.admin_token().await;
+    let (status, _) = env
+        .call(
+            Method::PUT,
+            "/api/v4/config/patch",
+            Some(&admin),
+            Some(serde_json::json!({"TeamSettings": {"SiteName": "Alpha Corp"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, config) = env
+        .call(Method::GET, "/api/v4/config/client?format=old", None, None)
+        .await;
+    assert_eq!(config["SiteName"], "Alpha Corp");
+    // Over 30 bytes is the server's `Config.IsValid` refusal; nothing changes.
+    env.call_err(
+        Method::PUT,
+        "/api/v4/config/patch",
+        Some(&admin),
+        Some(serde_json::json!({"TeamSettings": {"SiteName": "x".repeat(31)}})),
+        400,
+        "model.config.is_valid.sitename_length.app_error",
+    )
+    .await;
+    // Emptied, it is the server's default.
+    env.call(
+        Method::PUT,
+        "/api/v4/config/patch",
+        Some(&admin),
+        Some(serde_json::json!({"TeamSettings": {"SiteName": ""}})),
+    )
+    .await;
+    let (_, config) = env
+        .call(Method::GET, "/api/v4/config/client?format=old", None, None)
+        .await;
+    assert_eq!(config["SiteName"], "Mattermost");
+    env.finish().await;
+}

@@ -623,3 +623,93 @@ async fn joining_a_team_follows_the_servers_domain_group_and_size_rules() {
         .all(|t| t["id"] != team.as_str()));
     env.finish().await;
 }
+
+#[tokio::test]
+async fn scheme_roles_make_a_team_admin_as_the_server_does() {
+    let env = Sandbox::start().await;
+    let admin = env.admin_token().await;
+    let user = env.login("user-1", "SampleUs@r-1").await;
+    let (engineering, marketing) = (env.team("engineering"), env.team("marketing"));
+    let user_id = env.id("user-1");
+    let path = |team: &str, who: &str| format!("/api/v4/teams/{team}/members/{who}/schemeRoles");
+    let admin_role = json!({"scheme_admin": true, "scheme_user": true, "scheme_guest": false});
+    // A plain member may not (manage_team_roles); a body that is not SchemeRoles is a 400.
+    env.call_err(
+        Method::PUT,
+        &path(&engineering, &user_id),
+        Some(&user),
+        Some(admin_role.clone()),
+        403,
+        "api.context.permissions.app_error",
+    )
+    .await;
+    env.call_err(
+        Method::PUT,
+        &path(&engineering, &user_id),
+        Some(&admin),
+        Some(json!({"scheme_admin": "yes"})),
+        400,
+        "api.context.invalid_body_param.app_error",
+    )
+    .await;
+    // Not a member of Marketing: the server's 404; a guest and a user at once: 400.
+    env.call_err(
+        Method::PUT,
+        &path(&marketing, &user_id),
+        Some(&admin),
+        Some(admin_role.clone()),
+        404,
+        "app.team.get_member.missing.app_error",
+    )
+    .await;
+    env.call_err(
+        Method::PUT,
+        &path(&engineering, &user_id),
+        Some(&admin),
+        Some(json!({"scheme_admin": false, "scheme_user": true, "scheme_guest": true})),
+        400,
+        "api.team.update_team_member_roles.guest_and_user.app_error",
+    )
+    .await;
+    let (status, body) = env
+        .call(
+            Method::PUT,
+            &path(&engineering, &user_id),
+            Some(&admin),
+            Some(admin_role.clone()),
+        )
+        .await;
+    assert_eq!((status, &body), (StatusCode::OK, &json!({"status": "OK"})));
+    let (_, member) = env
+        .call(
+            Method::GET,
+            &format!("/api/v4/teams/{engineering}/members/{user_id}"),
+            Some(&user),
+            None,
+        )
+        .await;
+    assert_eq!(member["scheme_admin"], true);
+    assert_eq!(member["scheme_user"], true);
+    assert_eq!(member["roles"], "team_user team_admin");
+    // Now a team admin, user-1 may set roles in that team (and still not in another).
+    let (status, _) = env
+        .call(
+            Method::PUT,
+            &path(&engineering, &user_id),
+            Some(&user),
+            Some(json!({"scheme_admin": false, "scheme_user": true, "scheme_guest": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, member) = env
+        .call(
+            Method::GET,
+            &format!("/api/v4/teams/{engineering}/members/{user_id}"),
+            Some(&user),
+            None,
+        )
+        .await;
+    assert_eq!(member["scheme_admin"], false);
+    assert_eq!(member["roles"], "team_user");
+    env.finish().await;
+}

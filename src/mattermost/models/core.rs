@@ -30,7 +30,12 @@ pub struct User {
 impl User {
     /// Whether `roles` contains `system_admin`: who may run admin commands and decide requests.
     pub fn is_system_admin(&self) -> bool {
-        self.roles.split_whitespace().any(|r| r == "system_admin")
+        self.has_role("system_admin")
+    }
+
+    /// Whether the user holds the system role `role` (`roles` is space-separated).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.split_whitespace().any(|r| r == role)
     }
 
     /// Whether the user is live (`delete_at == 0` means not deactivated).

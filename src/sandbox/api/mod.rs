@@ -96,6 +96,11 @@ fn team_routes() -> Vec<Route> {
             get(teams::member),
         ),
         (
+            "PUT",
+            "/api/v4/teams/{team_id}/members/{user_id}/schemeRoles",
+            put(teams::update_scheme_roles),
+        ),
+        (
             "GET",
             "/api/v4/teams/{team_id}/channels",
             get(channels::public_of_team),

@@ -44,7 +44,7 @@ pub(crate) async fn client_config(
             "BuildDate": "",
             "BuildHash": "sandbox",
             "BuildEnterpriseReady": "false",
-            "SiteName": state.name,
+            "SiteName": state.db().config.team_settings.site_name,
             "SiteURL": state.site_url,
             "DiagnosticId": state.diagnostic_id,
             "TelemetryId": state.diagnostic_id,
@@ -87,6 +87,13 @@ pub(crate) async fn patch_config(
         .config
         .patched(&patch)
         .map_err(|err| AppError::invalid_body_param("config", err))?;
+    if let Some(id) = patched.invalid() {
+        return Err(AppError::new(
+            400,
+            id,
+            "Site name must be less than or equal to 30 characters.",
+        ));
+    }
     db.config = patched.clone();
     Ok(Json(patched))
 }

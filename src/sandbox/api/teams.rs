@@ -305,6 +305,80 @@ pub(crate) async fn create(
     Ok(created(visible(&caller, &team)))
 }
 
+/// `model.SchemeRoles`, the body of `PUT /teams/{team_id}/members/{user_id}/schemeRoles`.
+#[derive(Deserialize)]
+pub(crate) struct SchemeRoles {
+    #[serde(default)]
+    scheme_admin: bool,
+    #[serde(default)]
+    scheme_user: bool,
+    #[serde(default)]
+    scheme_guest: bool,
+}
+
+/// `PUT /teams/{team_id}/members/{user_id}/schemeRoles`
+/// `{scheme_admin, scheme_user, scheme_guest}`: sets a member's scheme roles (a team admin is
+/// `scheme_admin`); needs `manage_team_roles`, which system admins and the team's admins
+/// hold. The member's `roles` follow, and they get `memberrole_updated`. Answers
+/// `{"status": "OK"}`.
+pub(crate) async fn update_scheme_roles(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((team_id, user_id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    path_id("team_id", &team_id)?;
+    path_id("user_id", &user_id)?;
+    let roles: SchemeRoles = parse_body(&body, "scheme_roles")?;
+    if !can_manage(&state, &caller, &team_id) {
+        return Err(caller.denied("manage_team_roles"));
+    }
+    let member = {
+        let mut db = state.db();
+        let member = db
+            .team_members
+            .get_mut(&(team_id, user_id))
+            .filter(|m| m.delete_at == 0)
+            .ok_or_else(|| {
+                AppError::new(
+                    404,
+                    "app.team.get_member.missing.app_error",
+                    "No team member found for that user ID and team ID.",
+                )
+            })?;
+        if roles.scheme_user && roles.scheme_guest {
+            return Err(AppError::new(
+                400,
+                "api.team.update_team_member_roles.guest_and_user.app_error",
+                "Invalid team member update: A user must be a guest or a user but not both.",
+            ));
+        }
+        member.scheme_admin = roles.scheme_admin;
+        member.scheme_user = roles.scheme_user;
+        member.scheme_guest = roles.scheme_guest;
+        member.roles = member_roles(member);
+        member.clone()
+    };
+    events::member_role_updated(&state.hub, &member);
+    Ok(super::super::core::status_ok())
+}
+
+/// A member's `roles` as the server computes them: its scheme roles, then its explicit ones.
+fn member_roles(member: &TeamMember) -> String {
+    let mut roles: Vec<&str> = Vec::new();
+    if member.scheme_guest {
+        roles.push("team_guest");
+    }
+    if member.scheme_user {
+        roles.push("team_user");
+    }
+    if member.scheme_admin {
+        roles.push("team_admin");
+    }
+    roles.extend(member.explicit_roles.split_whitespace());
+    roles.join(" ")
+}
+
 /// Whether the caller may manage `team_id` (`manage_team`: a system or team admin).
 fn can_manage(state: &Shared, caller: &Caller, team_id: &str) -> bool {
     caller.is_admin()

@@ -114,12 +114,15 @@ pub(crate) struct RolesBody {
     roles: String,
 }
 
-/// The system-scope roles a user may hold (the server checks the role table).
-const SYSTEM_ROLES: [&str; 4] = [
+/// The system-scope roles a user may hold (the server checks the role table), among them the
+/// delegated Shared Channel Manager (`model.SharedChannelManagerRoleId`, built in, holding
+/// `manage_shared_channels`), held beside `system_user` as any system role is.
+const SYSTEM_ROLES: [&str; 5] = [
     "system_user",
     "system_admin",
     "system_guest",
     "system_manager",
+    "system_shared_channel_manager",
 ];
 
 /// `PUT /users/{user_id}/roles` `{roles}`: system admins only (`manage_roles`); the roles are

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use super::super::model::{Channel, Post, Reaction};
+use super::super::model::{Channel, Post, Reaction, TeamMember};
 use super::super::state::Db;
 use super::super::websocket::{Broadcast, Hub};
 
@@ -263,6 +263,22 @@ pub(crate) fn added_to_team(hub: &Hub, team_id: &str, user_id: &str) {
         &[user_id.to_string()],
         &broadcast,
         &|_| json!({"team_id": team_id, "user_id": user_id}),
+    );
+}
+
+/// `memberrole_updated` to the member whose team roles changed (`sendUpdatedMemberRoleEvent`:
+/// the member as JSON text, to that user only).
+pub(crate) fn member_role_updated(hub: &Hub, member: &TeamMember) {
+    let broadcast = Broadcast {
+        user_id: member.user_id.clone(),
+        ..Broadcast::default()
+    };
+    let text = serde_json::to_string(member).unwrap_or_default();
+    hub.publish(
+        "memberrole_updated",
+        std::slice::from_ref(&member.user_id),
+        &broadcast,
+        &|_| json!({ "member": text }),
     );
 }
 

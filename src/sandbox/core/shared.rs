@@ -48,8 +48,7 @@ pub(crate) struct Sandbox {
     pub triggers: TriggerSigner,
     /// Client for integration requests (button clicks, dialog submissions).
     pub http: reqwest::Client,
-    /// The instance's name (`SiteName`) and public URL (`SiteURL`).
-    pub name: String,
+    /// The public URL (`SiteURL`); the site name is in the configuration (`TeamSettings`).
     pub site_url: String,
     /// A stable id for this instance (`DiagnosticId`).
     pub diagnostic_id: String,

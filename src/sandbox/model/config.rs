@@ -5,6 +5,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// `TeamSettingsDefaultSiteName`.
+pub const DEFAULT_SITE_NAME: &str = "Mattermost";
+/// `SitenameMaxLength`, in bytes (Go's `len`).
+const SITE_NAME_MAX_BYTES: usize = 30;
+/// The error id of a site name over [`SITE_NAME_MAX_BYTES`].
+pub const SITE_NAME_TOO_LONG: &str = "model.config.is_valid.sitename_length.app_error";
+
 /// The modelled part of `model.Config`. Keys the sandbox does not model are accepted in a
 /// patch and ignored, as Go's JSON decoder ignores unknown fields.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -42,6 +49,9 @@ impl Default for ServiceSettings {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct TeamSettings {
+    /// The organization's name as people see it (`GET /config/client` serves it); an empty
+    /// one is set back to the default, as `SetDefaults` does.
+    pub site_name: String,
     /// The most members a team may have (the server's default is 50).
     pub max_users_per_team: i64,
     /// Comma- or space-separated email domains every team member must have; empty: any.
@@ -51,6 +61,7 @@ pub struct TeamSettings {
 impl Default for TeamSettings {
     fn default() -> TeamSettings {
         TeamSettings {
+            site_name: DEFAULT_SITE_NAME.into(),
             max_users_per_team: 50,
             restrict_creation_to_domains: String::new(),
         }
@@ -107,7 +118,17 @@ impl ServerConfig {
     pub fn patched(&self, patch: &Value) -> Result<ServerConfig, String> {
         let mut current = serde_json::to_value(self).map_err(|e| e.to_string())?;
         merge(&mut current, patch);
-        serde_json::from_value(current).map_err(|e| e.to_string())
+        let mut config: ServerConfig =
+            serde_json::from_value(current).map_err(|e| e.to_string())?;
+        if config.team_settings.site_name.is_empty() {
+            config.team_settings.site_name = DEFAULT_SITE_NAME.into();
+        }
+        Ok(config)
+    }
+
+    /// The error id of the first setting the server's `Config.IsValid` refuses, if any.
+    pub fn invalid(&self) -> Option<&'static str> {
+        (self.team_settings.site_name.len() > SITE_NAME_MAX_BYTES).then_some(SITE_NAME_TOO_LONG)
     }
 }
 
@@ -165,5 +186,24 @@ mod tests {
             .patched(&json!({"TeamSettings": {"MaxUsersPerTeam": "many"}}))
             .unwrap_err();
         assert!(err.contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn the_site_name_defaults_and_is_limited_to_thirty_bytes() {
+        let config = ServerConfig::default();
+        assert_eq!(config.team_settings.site_name, "Mattermost");
+        let emptied = config
+            .patched(&json!({"TeamSettings": {"SiteName": ""}}))
+            .unwrap();
+        assert_eq!(emptied.team_settings.site_name, "Mattermost");
+        let named = config
+            .patched(&json!({"TeamSettings": {"SiteName": "Org B"}}))
+            .unwrap();
+        assert_eq!(named.team_settings.site_name, "Org B");
+        assert_eq!(named.invalid(), None);
+        let long = config
+            .patched(&json!({"TeamSettings": {"SiteName": "é".repeat(16)}}))
+            .unwrap();
+        assert_eq!(long.invalid(), Some(SITE_NAME_TOO_LONG));
     }
 }
