@@ -44,12 +44,14 @@ impl Commands {
 }
 
 impl Commands {
-    /// Who approves members' share requests: the active system admins (humans).
+    /// Who approves members' share requests: the same people as the review's, the active
+    /// humans holding a role of `review.approvers` (system admins by default).
     pub(crate) async fn share_approvers(&self) -> Result<Vec<User>, CommandError> {
         Ok(self.ctx.refresh_admins().await?)
     }
 
-    /// Whether `user_id` may decide a share request now, asked of the server at click time.
+    /// Whether `user_id` may decide a share request now (a role of `review.approvers`),
+    /// asked of the server at click time.
     async fn may_approve(&self, user_id: &str) -> Result<bool, CommandError> {
         Ok(self.ctx.is_admin_now(user_id).await?)
     }
