@@ -280,7 +280,7 @@ impl Store {
         row.map(request).transpose()
     }
 
-    /// Pending requests, oldest first.
+    /// Pending requests, oldest (lowest number) first.
     pub async fn pending_share_requests(&self) -> Result<Vec<ShareRequest>, StoreError> {
         self.share_requests_where("state = 'pending'").await
     }
@@ -299,7 +299,7 @@ impl Store {
         condition: &'static str,
     ) -> Result<Vec<ShareRequest>, StoreError> {
         let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM share_requests WHERE {condition} ORDER BY created_at, number"
+            "SELECT {COLUMNS} FROM share_requests WHERE {condition} ORDER BY number"
         ))
         .fetch_all(&self.pool)
         .await?;
