@@ -206,7 +206,30 @@ mod tests {
             crate::review::team_dialog("intro".into(), &[], None, state.clone()),
             crate::review::reject_dialog("intro".into(), state.clone()),
             crate::commands::invite_dialog(&teams, &long, state.clone()),
-            crate::commands::invite_dialog(&[], "", state),
+            crate::commands::invite_dialog(&[], "", state.clone()),
+            crate::commands::reason_dialog(
+                &crate::store::ShareRequest {
+                    id: "r".into(),
+                    number: i64::MAX,
+                    channel_id: "c".into(),
+                    channel_name: "x".repeat(64),
+                    remote_id: "o".into(),
+                    org_name: long.clone(),
+                    asked_by: "u".into(),
+                    asked_in: "d".into(),
+                    asked_root: "p".into(),
+                    note: String::new(),
+                    state: crate::store::ShareState::Pending,
+                    decided_by: None,
+                    decided_at: None,
+                    reason: String::new(),
+                    applied: String::new(),
+                    fanned_out: false,
+                    finished_at: None,
+                    created_at: 0,
+                },
+                state,
+            ),
         ];
         for dialog in &dialogs {
             assert_eq!(

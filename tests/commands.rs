@@ -125,7 +125,7 @@ async fn help_errors_and_who_may_run_what() {
         &world,
         &one,
         "@sharebot share",
-        &["Usage: `@sharebot share ~channel with <connection>`"],
+        &["Usage: `@sharebot share ~channel with <connection> [--note \"…\"]`"],
     )
     .await;
     says(
@@ -190,7 +190,7 @@ async fn help_errors_and_who_may_run_what() {
     assert!(!typo.contains("@sharebot"), "{typo}");
     let usage = full_text(&ask_post(&world, &one, &dm, "share").await);
     assert!(
-        usage.contains("Usage: `share ~channel with <connection>`"),
+        usage.contains("Usage: `share ~channel with <connection> [--note \"…\"]`"),
         "{usage}"
     );
     let user = world.user("user-1", "SampleUs@r-1").await;

@@ -5,8 +5,8 @@ mod support;
 use std::future::Future;
 
 use sharebot::store::{
-    Claim, Decider, Decision, How, NewRequest, NewRule, Policy, RequestState, RuleAction,
-    RuleAudit, Store, Verdict,
+    Claim, Decider, Decision, How, NewRequest, NewRule, NewShareRequest, Policy, RequestState,
+    RuleAction, RuleAudit, ShareState, Store, Verdict,
 };
 use support::db::TestDb;
 
@@ -73,6 +73,8 @@ on_both!(
     the_audit_is_searched_by_connection_action_actor_and_age,
     a_change_of_health_is_claimed_once_and_can_be_given_back,
     invite_notes_are_claimed_once,
+    share_requests_are_numbered_one_pending_per_channel_and_decided_once,
+    share_request_posts_are_claimed_once,
 );
 
 fn sample(channel: &str) -> NewRequest {
@@ -90,7 +92,7 @@ fn sample(channel: &str) -> NewRequest {
 async fn migrations_are_applied_once(store: Store) {
     assert_eq!(
         store.applied_migrations().await.unwrap(),
-        vec![1, 2, 3, 4, 5, 6, 7, 8, 11, 12]
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12]
     );
     store
         .migrate()
@@ -98,7 +100,7 @@ async fn migrations_are_applied_once(store: Store) {
         .expect("running migrations again is a no-op");
     assert_eq!(
         store.applied_migrations().await.unwrap(),
-        vec![1, 2, 3, 4, 5, 6, 7, 8, 11, 12]
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12]
     );
     store.ping().await.unwrap();
 }
@@ -1237,4 +1239,141 @@ async fn invite_notes_are_claimed_once(store: Store) {
         store.record_health(rid, true, 1).await.unwrap(),
         sharebot::store::Health::First
     );
+}
+
+fn share_sample<'a>(channel: &'a str, asker: &'a str) -> NewShareRequest<'a> {
+    NewShareRequest {
+        channel_id: channel,
+        channel_name: "launch-plan",
+        remote_id: "remote0000000000000000000a",
+        org_name: "Org A",
+        asked_by: asker,
+        asked_in: "dmchannel00000000000000000",
+        asked_root: "rootpost000000000000000000",
+        note: "for the launch",
+    }
+}
+
+async fn share_requests_are_numbered_one_pending_per_channel_and_decided_once(store: Store) {
+    let first = store
+        .add_share_request(&share_sample("channel-a", "member-1"), "{}")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.number, first.state), (1, ShareState::Pending));
+    // The same channel and connection again: the open request is answered, nothing added.
+    let again = store
+        .add_share_request(&share_sample("channel-a", "member-2"), "{}")
+        .await
+        .unwrap();
+    assert_eq!(again.unwrap_err().id, first.id);
+    // Two requests at once get two numbers.
+    let (sample_b, sample_c) = (
+        share_sample("channel-b", "member-1"),
+        share_sample("channel-c", "member-1"),
+    );
+    let (b, c) = tokio::join!(
+        store.add_share_request(&sample_b, "{}"),
+        store.add_share_request(&sample_c, "{}")
+    );
+    let mut numbers = vec![b.unwrap().unwrap().number, c.unwrap().unwrap().number];
+    numbers.sort();
+    assert_eq!(numbers, vec![2, 3]);
+    // Concurrent decisions: exactly one wins, and only it is in the audit.
+    let (x, y, z) = tokio::join!(
+        store.decide_share_request(&first.id, ShareState::Approved, "admin-1", "", "{}"),
+        store.decide_share_request(&first.id, ShareState::Denied, "admin-2", "no", "{}"),
+        store.decide_share_request(&first.id, ShareState::Withdrawn, "member-1", "", "{}"),
+    );
+    let won = [x.unwrap(), y.unwrap(), z.unwrap()];
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    let actions: Vec<String> = store
+        .audit_for(&first.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions.len(), 2, "{actions:?}");
+    assert_eq!(actions[0], "share.requested");
+    // Only the asker may withdraw.
+    let b = store.share_request_by_number(2).await.unwrap().unwrap();
+    assert!(!store
+        .decide_share_request(&b.id, ShareState::Withdrawn, "someone-else", "", "{}")
+        .await
+        .unwrap());
+    assert!(store
+        .decide_share_request(&b.id, ShareState::Withdrawn, "member-1", "", "{}")
+        .await
+        .unwrap());
+    // A decided channel can be asked for again.
+    let decided = store
+        .add_share_request(&share_sample("channel-a", "member-2"), "{}")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(decided.number, 4);
+    // The work left: pending ones not fanned out, decided ones not finished.
+    let left: Vec<i64> = store
+        .unfinished_share_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.number)
+        .collect();
+    assert_eq!(left, vec![1, 2, 3, 4]);
+    store.share_request_fanned_out(&decided.id).await.unwrap();
+    store
+        .share_request_applied(&first.id, "shared")
+        .await
+        .unwrap();
+    store
+        .share_request_applied(&first.id, "waiting")
+        .await
+        .unwrap();
+    store.share_request_finished(&first.id).await.unwrap();
+    let first = store.share_request(&first.id).await.unwrap().unwrap();
+    assert_eq!(first.applied, "shared", "applied once");
+    let left: Vec<i64> = store
+        .unfinished_share_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.number)
+        .collect();
+    assert_eq!(left, vec![2, 3]);
+}
+
+async fn share_request_posts_are_claimed_once(store: Store) {
+    let request = store
+        .add_share_request(&share_sample("channel-a", "member-1"), "{}")
+        .await
+        .unwrap()
+        .unwrap();
+    let (a, b) = tokio::join!(
+        store.claim_share_post(&request.id, "admin-1", "dm-1", ""),
+        store.claim_share_post(&request.id, "admin-1", "dm-1", "")
+    );
+    assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|f| **f).count(), 1);
+    store
+        .share_post_sent(&request.id, "admin-1", "post-1", "pending:", "kid")
+        .await
+        .unwrap();
+    let found = store.share_post_by_post("post-1").await.unwrap().unwrap();
+    assert_eq!(
+        (found.recipient.as_str(), found.shown.as_str()),
+        ("admin-1", "pending:")
+    );
+    store
+        .share_post_shown(&request.id, "admin-1", "approved:shared")
+        .await
+        .unwrap();
+    store
+        .forget_share_post_for_tests(&request.id, "admin-1")
+        .await
+        .unwrap();
+    let posts = store.share_posts(&request.id).await.unwrap();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].post_id, None);
+    assert_eq!(posts[0].shown, "approved:shared");
 }

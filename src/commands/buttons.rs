@@ -380,11 +380,12 @@ impl Commands {
 
     /// Whether a callback is one of the commands' (its context or state names a command).
     pub fn owns_action(click: &PostActionIntegrationRequest) -> bool {
-        click.context.contains_key("cmd")
+        click.context.contains_key("cmd") || Commands::owns_share_click(click)
     }
 
     pub fn owns_dialog(submit: &SubmitDialogRequest) -> bool {
         submit.callback_id == INVITE_DIALOG
+            || submit.callback_id == super::share_requests::SHARE_DIALOG
     }
 
     /// A click on a command's button.
@@ -392,6 +393,9 @@ impl Commands {
         &self,
         click: PostActionIntegrationRequest,
     ) -> Result<PostActionIntegrationResponse, CallbackRefusal> {
+        if Commands::owns_share_click(&click) {
+            return self.share_click(click).await;
+        }
         let signed = self.verify(&click.context, COMMAND_BUTTON)?;
         let answer = match self.checked_action(&click, &signed).await {
             Ok(answer) => answer,
@@ -504,6 +508,9 @@ impl Commands {
         &self,
         submit: SubmitDialogRequest,
     ) -> Result<SubmitDialogResponse, CallbackRefusal> {
+        if submit.callback_id == super::share_requests::SHARE_DIALOG {
+            return self.share_dialog(submit).await;
+        }
         let state: Map<String, Value> = serde_json::from_str(&submit.state).unwrap_or_default();
         let signed = self.verify(&state, COMMAND_DIALOG)?;
         if signed.cmd != OPEN_INVITE || signed.user != submit.user_id {

@@ -4,6 +4,7 @@
 //!
 //! - [`parse`]: the typed command and its grammar; [`lookup`]: finding what a command names.
 //! - [`connections`], [`sharing`], [`requests`], [`audit`]: the handlers.
+//! - [`share_requests`]: members' requests to share a channel, decided by the approvers.
 //! - [`buttons`]: the signed buttons and the dialog commands answer with.
 
 mod audit;
@@ -13,6 +14,7 @@ mod lookup;
 pub mod parse;
 mod requests;
 mod rules;
+mod share_requests;
 mod sharing;
 
 use std::collections::HashSet;
@@ -32,6 +34,8 @@ use self::parse::{Command, ParseError};
 
 #[cfg(test)]
 pub(crate) use self::buttons::invite_dialog;
+#[cfg(test)]
+pub(crate) use self::share_requests::reason_dialog;
 
 /// What can go wrong while running a command. Each maps to one line the asker sees.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +140,9 @@ pub struct Commands {
     ctx: Arc<Context>,
     /// Command posts being handled in this process (an event and a catch-up may both see one).
     handling: Arc<Mutex<HashSet<String>>>,
+    /// Held while a share request's posts are sent or its decision finished, so the
+    /// background pass and a click never send the same post twice.
+    share_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Commands {
@@ -145,6 +152,7 @@ impl Commands {
             review,
             ctx,
             handling: Arc::default(),
+            share_lock: Arc::default(),
         }
     }
 
@@ -155,6 +163,7 @@ impl Commands {
             ctx: review.context().clone(),
             review,
             handling: self.handling.clone(),
+            share_lock: self.share_lock.clone(),
         }
     }
 
@@ -466,7 +475,26 @@ impl Commands {
             Command::Disconnect { name } => {
                 self.offer_disconnect(asked, &name).await.map(|()| None)
             }
-            Command::Share { channel, with } => self.share(asked, &channel, &with).await.map(Some),
+            Command::Share {
+                channel,
+                with,
+                note,
+            } => {
+                // A system admin shares at once, where admin commands are taken; anyone
+                // else asks the approvers.
+                if !self.ctx.is_admin_now(&asked.user_id).await? {
+                    return self
+                        .request_share(asked, &channel, &with, note.as_deref())
+                        .await;
+                }
+                if !asked.direct && asked.channel_id != self.ctx.places.admin_channel.id {
+                    return self
+                        .say(asked, "wrong_place", json!({"command": "share"}))
+                        .map(Some);
+                }
+                self.share(asked, &channel, &with).await.map(Some)
+            }
+            Command::Withdraw { number } => self.withdraw(asked, number).await.map(Some),
             Command::Unshare { channel, from } => self.unshare(asked, &channel, &from).await,
             Command::Shared { name } => self.shared(asked, name.as_deref()).await.map(Some),
             Command::Pending => self.pending(asked).await,
@@ -598,10 +626,18 @@ impl Commands {
                 "cannot re-sign the open command buttons (tried at the next start): {err}"
             );
         }
+        if let Err(err) = self.resign_share_posts().await {
+            tracing::warn!(
+                "cannot re-sign the open share-request buttons (tried at the next start): {err}"
+            );
+        }
         let mut first = true;
         loop {
             if let Err(err) = self.send_waiting_shares().await {
                 tracing::warn!("cannot send waiting shares (retried later): {err}");
+            }
+            if let Err(err) = self.finish_share_requests().await {
+                tracing::warn!("cannot finish the share requests (retried later): {err}");
             }
             if first {
                 self.catch_up().await;

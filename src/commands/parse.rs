@@ -89,9 +89,12 @@ pub enum Command {
     Disconnect {
         name: String,
     },
+    /// A system admin's share goes through at once; anyone else's is a share request, with
+    /// the note.
     Share {
         channel: ChannelRef,
         with: String,
+        note: Option<String>,
     },
     Unshare {
         channel: ChannelRef,
@@ -101,6 +104,10 @@ pub enum Command {
         name: Option<String>,
     },
     Pending,
+    /// The asker withdraws their share request number `number`.
+    Withdraw {
+        number: i64,
+    },
     Move {
         channel: ChannelRef,
         team: String,
@@ -168,6 +175,7 @@ impl Command {
             Command::Unshare { .. } => "unshare",
             Command::Shared { .. } => "shared",
             Command::Pending => "pending",
+            Command::Withdraw { .. } => "withdraw",
             Command::Move { .. } => "move",
             Command::Whois { .. } => "whois",
             Command::Info { .. } => "info",
@@ -227,7 +235,7 @@ pub struct Spec {
 }
 
 use Arg::{Choice, Keyword, Lead, Many, Switch, Value, Word, Words};
-use Kind::{Action, Age, Channel, Conn, Count, Page, Team, Text, Topic, User};
+use Kind::{Action, Age, Channel, Conn, Count, Note, Number, Page, Team, Text, Topic, User};
 
 const TEAM_FLAG: &str = "`--team` needs a team name, like `--team marketing`.";
 
@@ -310,13 +318,16 @@ pub const SPECS: &[Spec] = &[
         examples: &["disconnect org-b"],
         args: &[Word(Conn, Some("`disconnect` needs a connection name."))],
         build: |mut v| Ok(Command::Disconnect { name: v.name() }) },
-    Spec { name: "share", aliases: &[], open: false, usage: "share ~channel with <connection>",
-        summary: "Share a channel with a connection.",
+    Spec { name: "share", aliases: &["request-share"], open: true,
+        usage: "share ~channel with <connection> [--note \"…\"]",
+        summary: "Share a channel with a connection. Anyone who is not a system admin asks the admins \
+                  instead (also `request-share`), with an optional note; they approve or deny.",
         examples: &["share ~launch-plan with org-b",
-                    "share https://chat.example.com/marketing/channels/launch-plan with org-b"],
+                    "request-share ~launch-plan with org-b --note \"for the joint launch\""],
         args: &[Word(Channel, Some("`share` needs a channel and a connection.")), Keyword("with"),
-                Word(Conn, Some("`share` needs a connection to share the channel with."))],
-        build: |mut v| Ok(Command::Share { channel: v.channel(), with: v.name() }) },
+                Word(Conn, Some("`share` needs a connection to share the channel with.")),
+                Value("note", Note, "`--note` needs its text in quotes, like `--note \"for the launch\"`.")],
+        build: |mut v| Ok(Command::Share { channel: v.channel(), with: v.name(), note: v.text() }) },
     Spec { name: "unshare", aliases: &[], open: false, usage: "unshare ~channel from <connection>",
         summary: "Stop sharing a channel with a connection (for a channel they shared with us: cut off our copy, after a confirmation).",
         examples: &["unshare ~launch-plan from org-b"],
@@ -328,8 +339,14 @@ pub const SPECS: &[Spec] = &[
         examples: &["shared", "shared org-b"],
         args: &[Word(Conn, None)], build: |mut v| Ok(Command::Shared { name: v.text() }) },
     Spec { name: "pending", aliases: &["requests"], open: false, usage: "pending",
-        summary: "List channels connections have shared with us that are waiting for review.",
+        summary: "List channels connections have shared with us that are waiting for review, and \
+                  members' requests to share ours.",
         examples: &["pending"], args: &[], build: |_| Ok(Command::Pending) },
+    Spec { name: "withdraw", aliases: &[], open: true, usage: "withdraw <n>",
+        summary: "Withdraw your own share request (its number is in my answer to it).",
+        examples: &["withdraw 3"],
+        args: &[Word(Number, Some("`withdraw` needs the number of your request, like `withdraw 3`."))],
+        build: |mut v| Ok(Command::Withdraw { number: v.number() }) },
     Spec { name: "move", aliases: &["relocate"], open: false, usage: "move ~channel to <team>",
         summary: "Move a channel to another team, e.g. one accepted from a connection.",
         examples: &["move ~launch-plan to marketing"],
@@ -374,6 +391,8 @@ pub const COMMANDS: &[&str] = &{
 
 /// The longest connection name.
 const MAX_NAME_LEN: usize = 64;
+/// The longest note a share request keeps.
+pub const MAX_NOTE_LEN: usize = 500;
 /// How far (Levenshtein) an unknown word may be from a command to be suggested.
 const MAX_SUGGESTION_DISTANCE: usize = 3;
 
@@ -609,6 +628,10 @@ enum Kind {
     Age,
     /// A page number from 1 to [`MAX_AUDIT_PAGE`].
     Page,
+    /// Free text of at most [`MAX_NOTE_LEN`] characters, trimmed; empty is none.
+    Note,
+    /// A share request's number (`3` or `#3`).
+    Number,
 }
 
 /// The value of one argument.
@@ -618,6 +641,7 @@ enum Val {
     Set,
     Text(String),
     Count(usize),
+    Number(i64),
     Channel(ChannelRef),
     Channels(Vec<ChannelRef>),
     Words(Vec<String>),
@@ -638,6 +662,8 @@ impl Values {
     fn channels(&mut self) -> Vec<ChannelRef> { match self.0.next() { Some(Val::Channels(c)) => c, _ => Vec::new() } }
     /// A [`Kind::Count`], if given.
     fn count(&mut self) -> Option<usize> { match self.0.next() { Some(Val::Count(n)) => Some(n), _ => None } }
+    /// A [`Kind::Number`] (required).
+    fn number(&mut self) -> i64 { match self.0.next() { Some(Val::Number(n)) => n, _ => 0 } }
     /// Whether a [`Switch`] was given.
     fn set(&mut self) -> bool { matches!(self.0.next(), Some(Val::Set)) }
     /// The [`Words`].
@@ -830,6 +856,22 @@ fn convert(cmd: &'static str, kind: Kind, tok: &Tok, missing: &str) -> Result<Va
                 return Err(err(cmd, format!("`--page` {why}")));
             }
         },
+        Note if text.is_empty() => Val::None,
+        Note if text.chars().count() > MAX_NOTE_LEN => {
+            let why = format!("the note is too long: at most {MAX_NOTE_LEN} characters.");
+            return Err(err(cmd, why));
+        }
+        Note => Val::Text(text.to_string()),
+        Number => {
+            let digits = text.strip_prefix('#').unwrap_or(text);
+            match digits.parse::<i64>() {
+                Ok(n) if n > 0 && digits.chars().all(|c| c.is_ascii_digit()) => Val::Number(n),
+                _ => {
+                    let why = "is not a request number: type the number from my answer, like `withdraw 3`.";
+                    return Err(err(cmd, format!("\"{}\" {why}", shown(text))));
+                }
+            }
+        }
         Count(max) => match text.parse::<usize>() {
             Ok(n) if text.chars().all(|c| c.is_ascii_digit()) && (1..=max).contains(&n) => {
                 Val::Count(n)
@@ -1804,6 +1846,7 @@ mod tests {
         let share = |channel: ChannelRef| Command::Share {
             channel,
             with: s("org-b"),
+            note: None,
         };
         assert_eq!(
             ok("share ~launch-plan with org-b"),
@@ -1837,6 +1880,44 @@ mod tests {
                 from: s("org-b")
             }
         );
+    }
+
+    #[test]
+    fn share_requests_take_a_note_and_are_withdrawn_by_number() {
+        let with_note = |note: &str| Command::Share {
+            channel: name("launch-plan"),
+            with: s("org-b"),
+            note: Some(s(note)),
+        };
+        assert_eq!(
+            ok("request-share ~launch-plan with org-b --note \"for the joint launch\""),
+            with_note("for the joint launch")
+        );
+        assert_eq!(
+            ok("share ~launch-plan --note=soon with org-b"),
+            with_note("soon")
+        );
+        let message = |text: &str| fails(text).message;
+        assert!(message("share ~launch-plan with org-b --note").contains("needs its text"));
+        let long = format!("share ~x with org-b --note \"{}\"", "a".repeat(501));
+        assert_eq!(
+            message(&long),
+            "the note is too long: at most 500 characters."
+        );
+        assert_eq!(
+            message("share ~x with org-b --note a --note b"),
+            "`--note` is given twice: give one note."
+        );
+        assert_eq!(
+            message("share ~x with org-b --urgent"),
+            "unknown option --urgent"
+        );
+        assert_eq!(ok("withdraw 3"), Command::Withdraw { number: 3 });
+        assert_eq!(ok("withdraw #12"), Command::Withdraw { number: 12 });
+        assert!(message("withdraw three").contains("\"three\" is not a request number"));
+        assert!(message("withdraw").contains("needs the number of your request"));
+        assert!(message("withdraw 0").contains("not a request number"));
+        assert!(message("withdraw 1 2").contains("too many arguments"));
     }
 
     #[test]
@@ -2309,7 +2390,10 @@ mod tests {
                 assert_eq!(parsed.name(), *command, "{example}");
             }
         }
-        assert_eq!(usage("share"), Some("share ~channel with <connection>"));
+        assert_eq!(
+            usage("share"),
+            Some("share ~channel with <connection> [--note \"…\"]")
+        );
         assert_eq!(usage("LIST"), Some("connections"));
         assert_eq!(usage("frob"), None);
         assert_eq!(describe("frob"), None);
@@ -2339,7 +2423,8 @@ mod tests {
         .filter(is_open_to_everyone)
         .map(|c| c.name())
         .collect();
-        assert_eq!(open, vec!["help", "whois", "info"]);
+        // `share` is open: anyone who is not a system admin asks the approvers instead.
+        assert_eq!(open, vec!["help", "share", "whois", "info"]);
     }
 
     #[test]
@@ -2519,12 +2604,16 @@ mod tests {
             conn_name().prop_map(|name| Command::Reinvite { name }),
             (conn_name(), policy_arg()).prop_map(|(name, policy)| Command::Policy { name, policy }),
             conn_name().prop_map(|name| Command::Disconnect { name }),
-            (channel_ref(), conn_name())
-                .prop_map(|(channel, with)| Command::Share { channel, with }),
+            (channel_ref(), conn_name()).prop_map(|(channel, with)| Command::Share {
+                channel,
+                with,
+                note: None
+            }),
             (channel_ref(), conn_name())
                 .prop_map(|(channel, from)| Command::Unshare { channel, from }),
             prop::option::of(conn_name()).prop_map(|name| Command::Shared { name }),
             Just(Command::Pending),
+            (1i64..100_000).prop_map(|number| Command::Withdraw { number }),
             (channel_ref(), team()).prop_map(|(channel, team)| Command::Move { channel, team }),
             "[a-z][a-z0-9._-]{0,10}".prop_map(|user| Command::Whois { user }),
             channel_ref().prop_map(|channel| Command::Info { channel }),
@@ -2654,7 +2743,7 @@ mod tests {
                 }
             },
             Command::Disconnect { name } => format!("disconnect {name}"),
-            Command::Share { channel, with } => format!(
+            Command::Share { channel, with, .. } => format!(
                 "share {}{} {with}",
                 render_channel(channel, bare),
                 keyword("with")
@@ -2667,6 +2756,7 @@ mod tests {
             Command::Shared { name: None } => "shared".into(),
             Command::Shared { name: Some(n) } => format!("shared {n}"),
             Command::Pending => "pending".into(),
+            Command::Withdraw { number } => format!("withdraw {number}"),
             Command::Move { channel, team } => format!(
                 "move {}{} {}",
                 render_channel(channel, bare),

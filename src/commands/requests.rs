@@ -1,5 +1,6 @@
-//! Commands about received channels and the record: `pending` (each request with the DM's
-//! menu and buttons), `move`; how `audit` shows an entry's details.
+//! Commands about received channels and the record: `pending` (members' share requests, then
+//! each received channel with the DM's menu and buttons), `move`; how `audit` shows an entry's
+//! details.
 
 use serde_json::{json, Map, Value};
 
@@ -70,8 +71,16 @@ impl Commands {
             .into_iter()
             .filter(|r| r.deciding.is_none())
             .collect();
+        // Members' share requests are listed first, marked as such; incoming channels follow.
+        let shares = self.pending_share_list(asked).await?;
         if waiting.is_empty() {
-            return self.say(asked, "pending_none", json!({})).map(Some);
+            return match shares {
+                Some(text) => Ok(Some(text)),
+                None => self.say(asked, "pending_none", json!({})).map(Some),
+            };
+        }
+        if let Some(text) = shares {
+            self.post_reply(asked, Reply::text(text)).await;
         }
         let header = self.say(asked, "pending", json!({"count": waiting.len()}))?;
         self.post_reply(asked, Reply::text(header)).await;

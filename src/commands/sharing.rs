@@ -19,7 +19,22 @@ use super::{Asked, CommandError, Commands};
 
 /// The one answer `info` gives someone who may not see a channel, whether it does not exist,
 /// is hidden from them, or the name fits several.
-const UNSEEN_CHANNEL: &str = "I can't find that channel among those you can see. Use `~channel-name` or paste the channel's link.";
+pub(super) const UNSEEN_CHANNEL: &str = "I can't find that channel among those you can see. Use `~channel-name` or paste the channel's link.";
+
+/// How a share went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Sharing {
+    /// Shared now.
+    Now,
+    /// Waiting for the connection to be accepted.
+    Waiting,
+    /// It was shared with that connection already.
+    Already,
+    /// The channel came from that connection: nothing to share back.
+    Received,
+    /// Mattermost refused (its words).
+    Refused(String),
+}
 
 /// "accepted into Marketing", "waiting for review", … for a received channel's request.
 fn request_state(request: &ReviewRequest, teams: &HashMap<String, String>) -> String {
@@ -151,13 +166,13 @@ impl Commands {
             .collect())
     }
 
-    async fn ours_with(&self, remote_id: &str) -> Result<Vec<String>, CommandError> {
+    pub(super) async fn ours_with(&self, remote_id: &str) -> Result<Vec<String>, CommandError> {
         self.shared_with(remote_id, true).await
     }
 
     /// A channel that can be shared: not a DM or group message, not archived, not the admin
     /// channel (its posts carry the signed buttons of every command and review).
-    fn shareable(&self, channel: &Channel) -> Option<&'static str> {
+    pub(super) fn shareable(&self, channel: &Channel) -> Option<&'static str> {
         match channel.channel_type.as_str() {
             "D" | "G" => {
                 Some("direct and group messages are shared automatically, not by command.")
@@ -170,7 +185,7 @@ impl Commands {
         }
     }
 
-    /// `share ~channel with <connection>`.
+    /// `share ~channel with <connection>` by a system admin: at once.
     pub(super) async fn share(
         &self,
         asked: &Asked,
@@ -187,6 +202,30 @@ impl Commands {
                 json!({"channel": channel.name, "message": why}),
             );
         }
+        let reply = match self.share_channel(&channel, &rc, &asked.user_id).await? {
+            Sharing::Now => "shared",
+            Sharing::Waiting => "share_waiting",
+            Sharing::Already => "already_shared",
+            Sharing::Received => "share_received",
+            Sharing::Refused(why) => {
+                return self.say(
+                    asked,
+                    "cannot_share",
+                    json!({"channel": channel.name, "message": why}),
+                )
+            }
+        };
+        self.say(asked, reply, facts)
+    }
+
+    /// Shares `channel` with `rc` for `by` (an admin, or the approver of a member's request):
+    /// now when the connection is confirmed, else once it is. The one path every share takes.
+    pub(super) async fn share_channel(
+        &self,
+        channel: &Channel,
+        rc: &RemoteCluster,
+        by: &str,
+    ) -> Result<Sharing, CommandError> {
         // The server answers "OK" to sharing a channel with the connection it came from, and
         // nothing changes: say what is true instead.
         if self
@@ -194,17 +233,17 @@ impl Commands {
             .await?
             .contains(&channel.id)
         {
-            return self.say(asked, "share_received", facts);
+            return Ok(Sharing::Received);
         }
         let store = &self.ctx.store;
         if !rc.is_confirmed() {
             store
-                .add_waiting_share(&rc.remote_id, &channel.id, &asked.user_id)
+                .add_waiting_share(&rc.remote_id, &channel.id, by)
                 .await?;
-            return self.say(asked, "share_waiting", facts);
+            return Ok(Sharing::Waiting);
         }
         if self.ours_with(&rc.remote_id).await?.contains(&channel.id) {
-            return self.say(asked, "already_shared", facts);
+            return Ok(Sharing::Already);
         }
         if let Err(e) = self
             .ctx
@@ -213,23 +252,19 @@ impl Commands {
             .await
         {
             if e.status().is_some_and(|s| (400..500).contains(&s)) {
-                return self.say(
-                    asked,
-                    "cannot_share",
-                    json!({"channel": channel.name, "message": e.user_message()}),
-                );
+                return Ok(Sharing::Refused(e.user_message()));
             }
             return Err(e.into());
         }
         store
             .audit(
-                &asked.user_id,
+                by,
                 "channel.shared",
                 &channel.id,
                 &json!({"channel": channel.name, "org": rc.display_name}).to_string(),
             )
             .await?;
-        self.say(asked, "shared", facts)
+        Ok(Sharing::Now)
     }
 
     /// `unshare ~channel from <connection>`: stops the sync with that connection (a share
@@ -553,7 +588,11 @@ impl Commands {
 
     /// Whether `user_id` may read `channel` as the server decides it for a person who is not
     /// a system admin: a member of the channel, or of its team when it is public.
-    async fn may_see(&self, user_id: &str, channel: &Channel) -> Result<bool, CommandError> {
+    pub(super) async fn may_see(
+        &self,
+        user_id: &str,
+        channel: &Channel,
+    ) -> Result<bool, CommandError> {
         let client = &self.ctx.client;
         let absent = |e: &crate::mattermost::Error| {
             e.is_not_found() || matches!(e.status(), Some(400 | 403))

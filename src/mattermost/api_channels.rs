@@ -40,6 +40,17 @@ impl Client {
         .await
     }
 
+    /// `GET /users/{user_id}/channels?include_deleted=true`: every channel `user_id` is a
+    /// member of, archived ones included (the bot reads another user's as a system admin).
+    pub async fn user_channels_with_archived(&self, user_id: &str) -> Result<Vec<Channel>> {
+        validate_id("user_id", user_id)?;
+        self.json(
+            Request::get(Route::new("/api/v4/users/{user_id}/channels", &[user_id])?)
+                .query("include_deleted", "true"),
+        )
+        .await
+    }
+
     /// `GET /teams/name/{team_name}/channels/name/{channel_name}`.
     pub async fn channel_by_name(&self, team_name: &str, channel_name: &str) -> Result<Channel> {
         let channel_name = channel_name.trim_start_matches('~');

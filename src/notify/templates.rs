@@ -74,6 +74,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         "connection_watch.md.j2",
         include_str!("../../templates/connection_watch.md.j2"),
     ),
+    (
+        "share_request.md.j2",
+        include_str!("../../templates/share_request.md.j2"),
+    ),
 ];
 
 /// Every answer `command_reply.md.j2` has a branch for.
@@ -102,6 +106,10 @@ pub const COMMAND_REPLIES: &[&str] = &[
     "cannot_share",
     "pending_none",
     "pending",
+    "share_requests_pending",
+    "share_request_open",
+    "withdrawn",
+    "withdraw_decided",
     "moving",
     "move_pending",
     "move_not_received",
@@ -119,6 +127,7 @@ pub fn command_reply_defaults() -> serde_json::Value {
         "usage": "", "org": "", "name": "", "receives": "", "waiting": "", "by": "", "at": "",
         "channel": "", "team": "", "count": 0, "outgoing": "", "incoming": "", "user": "",
         "full_name": "", "bot_user": false, "remote": false, "shared": false, "state": "",
+        "requests": [],
     })
 }
 
@@ -426,6 +435,29 @@ fn samples(name: &str) -> Vec<serde_json::Value> {
                     "action": "connection.created", "about": "Org B"}], "total": 25, "first": 11,
                     "last": 20, "page": 2, "next": next, "filtered": true}),
                 );
+            }
+        }
+        "share_request.md.j2" => {
+            for part in ["request", "confirmation", "outcome"] {
+                for (state, applied, reason) in [
+                    ("pending", "", ""),
+                    ("approved", "", ""),
+                    ("approved", "shared", ""),
+                    ("approved", "waiting", ""),
+                    ("approved", "refused", ""),
+                    ("denied", "", ""),
+                    ("denied", "", "not with them"),
+                    ("withdrawn", "", ""),
+                ] {
+                    for (note, flag) in [("", false), ("for the launch", true)] {
+                        out.push(json!({"part": part, "state": state, "applied": applied,
+                            "reason": reason, "refusal": "not allowed", "asker": "alice", "channel": "launch-plan",
+                            "display": "Launch plan", "channel_type": "public channel",
+                            "members": 3, "guests": flag, "remote": flag, "purpose": note,
+                            "shared_with": note, "note": note, "number": 3, "org": "Org A",
+                            "by": "bob", "at": "2026-01-01 10:00 UTC", "mention": "@sharebot "}));
+                    }
+                }
             }
         }
         "command_reply.md.j2" => {

@@ -343,7 +343,12 @@ impl Context {
             // A team admin's menu lists only the teams they administer.
             let menu = self.menu_teams(recipient, teams).await?;
             let actions = self.pending_actions(request, recipient, None, &menu);
-            posts.push(attachment_post(request, PENDING_COLOR, text.clone(), actions));
+            posts.push(attachment_post(
+                request,
+                PENDING_COLOR,
+                text.clone(),
+                actions,
+            ));
         }
         Ok(posts)
     }

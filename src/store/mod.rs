@@ -11,6 +11,7 @@ mod notifications;
 mod policies;
 mod requests;
 mod rules;
+mod share_requests;
 mod stats;
 mod watch;
 
@@ -30,6 +31,7 @@ pub use notifications::NotificationPost;
 pub use policies::{ConnectionPolicy, Policy};
 pub use requests::{Decision, NewRequest, PendingPages, RequestState, ReviewRequest};
 pub use rules::{NewRule, RuleAction, RuleAudit, StoredRule, RULE_AUDIT};
+pub use share_requests::{NewShareRequest, SharePost, ShareRequest, ShareState};
 pub use stats::RequestCount;
 pub use watch::Health;
 
