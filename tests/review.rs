@@ -127,9 +127,8 @@ async fn an_admin_accepts_into_the_team_picked_in_the_menu_and_every_copy_shows_
     assert_eq!(status, 200, "{answer}");
 
     let store = world.store().await;
-    let requests = store.requests_for_channel(&channel).await.unwrap();
-    assert_eq!(requests.len(), 1);
-    let audit = store.audit_for(&requests[0].id).await.unwrap();
+    assert_eq!(store.requests_for_channel(&channel).await.unwrap().len(), 1);
+    let (_, audit) = settled(&store, &channel).await;
     assert!(
         audit
             .iter()
@@ -227,9 +226,9 @@ async fn two_admins_racing_get_exactly_one_decision_and_the_loser_is_told() {
     };
     dm_showing(&world, &two, "Race", outcome).await;
     let store = world.store().await;
-    let requests = store.requests_for_channel(&channel).await.unwrap();
-    assert_eq!(requests.len(), 1);
-    let audit = store.audit_for(&requests[0].id).await.unwrap();
+    assert_eq!(store.requests_for_channel(&channel).await.unwrap().len(), 1);
+    let (request, audit) = settled(&store, &channel).await;
+    let requests = [request];
     let decisions = audit
         .iter()
         .filter(|e| e.action == "request.accepted" || e.action == "request.rejected")
@@ -650,9 +649,8 @@ async fn reminders_reply_in_the_thread_and_expiry_declines() {
     })
     .await;
     let store = world.store().await;
-    let r = &store.requests_for_channel(&channel).await.unwrap()[0];
+    let (r, audit) = settled(&store, &channel).await;
     assert_eq!(r.state, RequestState::Rejected);
-    let audit = store.audit_for(&r.id).await.unwrap();
     assert!(
         audit.iter().any(|e| e.action == "request.expired"),
         "{audit:?}"

@@ -481,3 +481,25 @@ pub async fn set_roles(world: &World, user: &str, roles: &str) {
     .await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// The request about `channel` once its decision is recorded as finished, and its audit: the
+/// copies show an outcome as soon as Mattermost has it, and the bookkeeping (audit row, the
+/// finished mark) follows moments later.
+pub async fn settled(
+    store: &sharebot::store::Store,
+    channel: &str,
+) -> (
+    sharebot::store::ReviewRequest,
+    Vec<sharebot::store::AuditEntry>,
+) {
+    wait("the decision recorded as finished", || async {
+        let requests = store.requests_for_channel(channel).await.ok()?;
+        let request = requests.into_iter().next()?;
+        if request.state == sharebot::store::RequestState::Pending || request.deciding.is_some() {
+            return None;
+        }
+        let audit = store.audit_for(&request.id).await.ok()?;
+        Some((request, audit))
+    })
+    .await
+}
