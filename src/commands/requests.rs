@@ -74,7 +74,7 @@ impl Commands {
             return self.say(asked, "pending_none", json!({})).map(Some);
         }
         let header = self.say(asked, "pending", json!({"count": waiting.len()}))?;
-        self.post_reply(asked, Reply::text(header)).await;
+        self.post_answer(asked, Reply::text(header)).await;
         let teams = ctx.teams().await?;
         let target = Target::Thread {
             channel_id: &asked.channel_id,
