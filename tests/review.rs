@@ -83,6 +83,16 @@ async fn an_admin_accepts_into_the_team_picked_in_the_menu_and_every_copy_shows_
     let marketing = world.b.team_id("marketing").unwrap();
     let (status, answer) = one.click(&p1.id, "team", Some(&marketing)).await;
     assert_eq!(status, 200, "{answer}");
+    // The click's update replaces the post's props whole: the DM stays marked as the post
+    // about its request (a restart looks for it by that mark).
+    let picked = world.b.posts(|p| p.id == p1.id);
+    assert!(
+        picked[0]
+            .props
+            .contains_key(sharebot::notify::REQUEST_MARKER),
+        "{:?}",
+        picked[0].props
+    );
     let (status, answer) = one.click(&p1.id, "accept", None).await;
     assert_eq!(status, 200, "{answer}");
 
