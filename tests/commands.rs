@@ -901,6 +901,20 @@ async fn commands_posted_while_the_bot_was_down_are_answered_once_and_an_interru
     })
     .await;
     assert!(full_text(&owned).contains("I was restarted while working on this command"));
+    // The process that claimed it, had it only been paused, would send its answer now, with
+    // the same pending_post_id: the server hands back the note instead of a second answer.
+    let late = world
+        .b_bot()
+        .create_post(&Post {
+            channel_id: channel.clone(),
+            root_id: interrupted.id.clone(),
+            message: "a late answer".into(),
+            pending_post_id: sharebot::commands::answer_key(&interrupted.id),
+            ..Post::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(late.id, owned.id, "the late answer is the note");
     tokio::time::sleep(Duration::from_millis(500)).await;
     for root in [&first.root_id, &while_down.id, &interrupted.id] {
         assert_eq!(

@@ -80,9 +80,37 @@ async fn an_admin_accepts_into_the_team_picked_in_the_menu_and_every_copy_shows_
     })
     .await;
 
+    // A paused old leader sending this DM again uses the same pending_post_id: the server
+    // hands back the DM rather than making a copy.
+    let request_id = p1.props.other[sharebot::notify::REQUEST_MARKER]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let again = world
+        .b_bot()
+        .create_post(&Post {
+            channel_id: p1.channel_id.clone(),
+            message: "a late copy".into(),
+            pending_post_id: sharebot::notify::pending_post_id(&request_id, &one.id),
+            ..Post::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(again.id, p1.id);
+
     let marketing = world.b.team_id("marketing").unwrap();
     let (status, answer) = one.click(&p1.id, "team", Some(&marketing)).await;
     assert_eq!(status, 200, "{answer}");
+    // The click's update replaces the post's props whole: the DM stays marked as the post
+    // about its request (a restart looks for it by that mark).
+    let picked = world.b.posts(|p| p.id == p1.id);
+    assert!(
+        picked[0]
+            .props
+            .contains_key(sharebot::notify::REQUEST_MARKER),
+        "{:?}",
+        picked[0].props
+    );
     let (status, answer) = one.click(&p1.id, "accept", None).await;
     assert_eq!(status, 200, "{answer}");
 

@@ -222,8 +222,9 @@ pub async fn check(
             });
             match copies.len() {
                 0 => {
+                    let claim = claim_state(db, &row.id, &admin.id).await;
                     f.lose(format!(
-                        "{} has no DM about request {}",
+                        "{} has no DM about request {} ({claim})",
                         admin.username, row.id
                     ));
                     continue;
@@ -298,4 +299,30 @@ pub async fn check(
         }
     }
     Ok(f)
+}
+
+/// What the database says of the DM to `admin` about `request` (for a lost one's report).
+async fn claim_state(db: &mut PgConnection, request: &str, admin: &str) -> String {
+    let row: Result<Option<(Option<String>, i64, i64)>, _> = sqlx::query_as(
+        "SELECT post_id, created_at, updated_at FROM notification_posts
+         WHERE request_id = $1 AND admin_user_id = $2",
+    )
+    .bind(request)
+    .bind(admin)
+    .fetch_optional(&mut *db)
+    .await;
+    let now = crate::ids::now_ms();
+    match row {
+        Ok(None) => "never claimed".into(),
+        Ok(Some((None, created, updated))) => format!(
+            "claimed {:.1} s ago, last touched {:.1} s ago, no post recorded",
+            (now - created) as f64 / 1000.0,
+            (now - updated) as f64 / 1000.0
+        ),
+        Ok(Some((Some(post), created, _))) => format!(
+            "claimed {:.1} s ago, post {post} recorded",
+            (now - created) as f64 / 1000.0
+        ),
+        Err(err) => format!("its claim cannot be read: {err}"),
+    }
 }

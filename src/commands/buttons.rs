@@ -344,7 +344,7 @@ impl Commands {
                 ..MessageAttachment::default()
             }],
         };
-        self.post_reply(asked, reply).await;
+        self.post_answer(asked, reply).await;
         Ok(())
     }
 
@@ -374,7 +374,7 @@ impl Commands {
                 ..MessageAttachment::default()
             }],
         };
-        self.post_reply(asked, reply).await;
+        self.post_answer(asked, reply).await;
         Ok(())
     }
 

@@ -103,6 +103,12 @@ pub struct Asked {
     pub team_id: String,
 }
 
+/// The `pending_post_id` of the answer to the command posted as `command_post_id`: the same
+/// on every replica and every try.
+pub fn answer_key(command_post_id: &str) -> String {
+    format!("sharebot-answer-{command_post_id}")
+}
+
 /// An answer: text and attachments, threaded under the command.
 #[derive(Debug, Default)]
 pub struct Reply {
@@ -379,7 +385,7 @@ impl Commands {
             tracing::info!(post = %post.id, "not answering a command: {err}");
             return;
         }
-        self.post_reply(&asked, reply).await;
+        self.post_answer(&asked, reply).await;
         if let Err(err) = self.ctx.store.finish_command(&post.id).await {
             tracing::warn!("cannot mark a command handled: {err}");
         }
@@ -524,8 +530,24 @@ impl Commands {
         }
     }
 
-    /// Posts an answer in the command's thread (nothing when it is empty).
+    /// Posts a message in the command's thread (nothing when it is empty): a later word on
+    /// it, such as a dialog's outcome, not its answer.
     async fn post_reply(&self, asked: &Asked, reply: Reply) {
+        self.send_reply(asked, reply, String::new()).await
+    }
+
+    /// Posts the command's answer in its thread (nothing when it is empty), carrying a
+    /// `pending_post_id` made from the command's post: any second answer to the same command
+    /// within the server's 30 s (a retry whose first try was stored, a leader paused between
+    /// its last epoch check and its post while the next leader said "I was restarted") gets
+    /// the first answer back instead of making a second one (`deduplicateCreatePost`, which
+    /// each Mattermost node keeps for itself).
+    async fn post_answer(&self, asked: &Asked, reply: Reply) {
+        self.send_reply(asked, reply, answer_key(&asked.post_id))
+            .await
+    }
+
+    async fn send_reply(&self, asked: &Asked, reply: Reply, pending_post_id: String) {
         if reply.text.is_empty() && reply.attachments.is_empty() {
             return;
         }
@@ -537,6 +559,7 @@ impl Commands {
                 attachments: reply.attachments,
                 ..PostProps::default()
             },
+            pending_post_id,
             ..Post::default()
         };
         // Marked, so a retry after an error can tell whether the server stored it all the same.

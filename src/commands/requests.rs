@@ -83,7 +83,7 @@ impl Commands {
             self.post_reply(asked, Reply::text(text)).await;
         }
         let header = self.say(asked, "pending", json!({"count": waiting.len()}))?;
-        self.post_reply(asked, Reply::text(header)).await;
+        self.post_answer(asked, Reply::text(header)).await;
         let teams = ctx.teams().await?;
         let target = Target::Thread {
             channel_id: &asked.channel_id,

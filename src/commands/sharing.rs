@@ -355,7 +355,7 @@ impl Commands {
                 ..MessageAttachment::default()
             }],
         };
-        self.post_reply(asked, reply).await;
+        self.post_answer(asked, reply).await;
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 mod posts;
 mod templates;
 
-pub use posts::{Poster, Target, REQUEST_MARKER};
+pub use posts::{pending_post_id, Poster, Target, REQUEST_MARKER};
 pub use templates::{command_reply_defaults, TemplateError, Templates, COMMAND_REPLIES};
 
 use crate::mattermost;

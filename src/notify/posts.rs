@@ -39,6 +39,13 @@ fn refused_for_good(err: &crate::mattermost::Error) -> Option<&'static str> {
     err.is_not_found().then_some("not_found")
 }
 
+/// The `pending_post_id` of the post about `request_id` to `recipient` (see
+/// [`Target::recipient`]): Mattermost answers a create carrying one it saw within 30 s with
+/// the post it made then (`deduplicateCreatePost` in `server/channels/app/post.go`).
+pub fn pending_post_id(request_id: &str, recipient: &str) -> String {
+    format!("sharebot-{request_id}-{recipient}")
+}
+
 /// Where a post about a request goes.
 #[derive(Debug, Clone, Copy)]
 pub enum Target<'a> {
@@ -244,6 +251,10 @@ impl Poster {
         post.props
             .other
             .insert(REQUEST_MARKER.into(), json!(request_id));
+        // The same on every replica: a second create of this post within the server's 30 s
+        // (a leader paused between its epoch check and its send, waking after the next leader
+        // sent it) gets the first post back rather than making a copy.
+        post.pending_post_id = pending_post_id(request_id, &target.recipient());
         // A leader paused since its claim must not send what the next leader has sent.
         self.store.check_fence().await?;
         let sent = self.client.create_post(&post).await?;

@@ -310,6 +310,22 @@ impl Review {
         let post = ctx
             .request_post(request, &notification.admin_user_id, Some(&team.id), &teams)
             .await?;
+        // The server applies this update after the answer, maybe after a decision made
+        // meanwhile was shown on this post: the post is recorded as showing the pending
+        // request, so the reconcile shows the outcome again should the update land last.
+        ctx.store
+            .mark_shown(
+                &request.id,
+                &notification.admin_user_id,
+                &request.shown_key(),
+            )
+            .await?;
+        // A decision claimed since the request was read gets no pending post.
+        match ctx.store.request(&request.id).await? {
+            Some(now) if now.state == RequestState::Pending && now.deciding.is_none() => {}
+            Some(now) => return self.already(&now).await,
+            None => return self.already(request).await,
+        }
         let mut answer = self.reply(request, "chosen", json!({"team": team.display_name}));
         answer.update = Some(post);
         Ok(answer)

@@ -414,7 +414,12 @@ fn attachment_post(
                 actions,
                 ..MessageAttachment::default()
             }],
-            other: Map::new(),
+            // Marked with its request even when it reaches the server as a click's `update`,
+            // which replaces the post's props whole.
+            other: Map::from_iter([(
+                crate::notify::REQUEST_MARKER.to_string(),
+                serde_json::json!(request.id),
+            )]),
         },
         ..Post::default()
     }

@@ -73,6 +73,9 @@ pub(crate) struct Db {
     /// How far this server's clock is ahead of the machine's (negative: behind), in
     /// milliseconds: post times and sync cursors are read from this clock, not the bot's.
     pub clock_offset_ms: i64,
+    /// `pending_post_id` → (the post created with it, when the entry runs out): the server's
+    /// `seenPendingPostIdsCache` (see `api/posts.rs`).
+    pub seen_pending_post_ids: HashMap<String, (String, std::time::Instant)>,
 }
 
 /// The name of the direct channel between two users, as the server builds it (ids sorted).

@@ -373,3 +373,86 @@ async fn system_posts_and_posts_in_archived_channels_cannot_be_edited() {
     .await;
     env.finish().await;
 }
+
+/// `deduplicateCreatePost` (server `app/post.go`): a create carrying a `pending_post_id` seen
+/// within 30 s gets the first post back (201) instead of a second one; another id, or none,
+/// makes a new post; a first post since deleted cannot be fetched, a 500.
+#[tokio::test]
+async fn a_repeated_pending_post_id_gets_the_first_post_back() {
+    let env = Sandbox::start().await;
+    let town = env
+        .sandbox
+        .channel_id("engineering", "town-square")
+        .unwrap();
+    let create = |pending: &str, message: &str| json!({"channel_id": town, "message": message, "pending_post_id": pending});
+    let (status, first) = env
+        .call(
+            Method::POST,
+            "/api/v4/posts",
+            Some("bottoken"),
+            Some(create("answer-1", "first")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, again) = env
+        .call(
+            Method::POST,
+            "/api/v4/posts",
+            Some("bottoken"),
+            Some(create("answer-1", "second")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(again["id"], first["id"], "the first post comes back");
+    assert_eq!(again["message"], "first");
+    let copies = |text: &str| {
+        env.sandbox
+            .posts(|p| p.channel_id == town && p.message == text)
+            .len()
+    };
+    assert_eq!((copies("first"), copies("second")), (1, 0));
+    let (_, other) = env
+        .call(
+            Method::POST,
+            "/api/v4/posts",
+            Some("bottoken"),
+            Some(create("answer-2", "second")),
+        )
+        .await;
+    assert_ne!(
+        other["id"], first["id"],
+        "another pending id is another post"
+    );
+    let (_, plain) = env
+        .call(
+            Method::POST,
+            "/api/v4/posts",
+            Some("bottoken"),
+            Some(create("", "second")),
+        )
+        .await;
+    assert_ne!(
+        plain["id"], other["id"],
+        "without one nothing is deduplicated"
+    );
+    let id = first["id"].as_str().unwrap();
+    let (status, _) = env
+        .call(
+            Method::DELETE,
+            &format!("/api/v4/posts/{id}"),
+            Some("bottoken"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    env.call_err(
+        Method::POST,
+        "/api/v4/posts",
+        Some("bottoken"),
+        Some(create("answer-1", "third")),
+        500,
+        "api.post.deduplicate_create_post.failed_to_get",
+    )
+    .await;
+    env.finish().await;
+}

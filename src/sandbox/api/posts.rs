@@ -45,6 +45,9 @@ pub(crate) async fn create(
         if !db.can_post(&caller.user, &channel) {
             return Err(caller.denied("create_post"));
         }
+        if let Some(found) = deduplicate(&mut db, &caller, &post)? {
+            return Ok(created(for_client(&found)));
+        }
         if channel.delete_at != 0 {
             return Err(AppError::new(
                 400,
@@ -80,6 +83,11 @@ pub(crate) async fn create(
         }
         post.generate_action_ids();
         db.save_post(&post);
+        if !post.pending_post_id.is_empty() {
+            let until = std::time::Instant::now() + PENDING_POST_IDS_TTL;
+            db.seen_pending_post_ids
+                .insert(post.pending_post_id.clone(), (post.id.clone(), until));
+        }
         if !post.root_id.is_empty() {
             if let Some(root) = db.posts.get_mut(&post.root_id) {
                 root.reply_count += 1;
@@ -94,6 +102,37 @@ pub(crate) async fn create(
     }
     notify_if_shared(&state, &saved.channel_id);
     Ok(created(for_client(&saved)))
+}
+
+/// How long a `pending_post_id` is remembered (`pendingPostIDsCacheTTL`).
+const PENDING_POST_IDS_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `deduplicateCreatePost` (`server/channels/app/post.go`): a create carrying a
+/// `pending_post_id` seen within the last 30 s gets the post created with it back (201)
+/// instead of a second post. The key is the raw string, for every user and channel alike;
+/// a post the caller may not read is ignored (a new post is created), one that cannot be
+/// read otherwise (deleted) is a 500. The server also answers 500
+/// `api.post.deduplicate_create_post.pending` while the first create is still saving; here a
+/// create is saved under one lock, so that window does not exist.
+fn deduplicate(db: &mut Db, caller: &Caller, post: &Post) -> ApiResult<Option<Post>> {
+    if post.pending_post_id.is_empty() {
+        return Ok(None);
+    }
+    let now = std::time::Instant::now();
+    db.seen_pending_post_ids
+        .retain(|_, (_, until)| *until > now);
+    let Some((post_id, _)) = db.seen_pending_post_ids.get(&post.pending_post_id).cloned() else {
+        return Ok(None);
+    };
+    match readable_post(db, caller, &post_id) {
+        Ok(found) => Ok(Some(found)),
+        Err(err) if err.status_code == 403 => Ok(None),
+        Err(_) => Err(AppError::new(
+            500,
+            "api.post.deduplicate_create_post.failed_to_get",
+            "Failed to fetch the original post after deduplicating a create post request.",
+        )),
+    }
 }
 
 fn readable_post(db: &Db, caller: &Caller, post_id: &str) -> ApiResult<Post> {
