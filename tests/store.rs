@@ -1377,3 +1377,62 @@ async fn share_request_posts_are_claimed_once(store: Store) {
     assert_eq!(posts[0].post_id, None);
     assert_eq!(posts[0].shown, "approved:shared");
 }
+
+/// A write that reads first (the next rule's position) while another connection holds the
+/// write lock waits for it and then succeeds. On SQLite a transaction begun deferred would
+/// read a snapshot, then fail at once with "database is locked" when the other writer
+/// commits (its snapshot is stale, and no busy timeout helps): seen as "sharebot's database is
+/// not answering right now" on `rule add` while the reconcile loop was writing.
+async fn a_write_waits_for_another_writer_rather_than_failing(db: TestDb) {
+    use sqlx::Connection;
+    let mut other = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let lock = if db.url.starts_with("sqlite") {
+        "BEGIN IMMEDIATE"
+    } else {
+        "BEGIN"
+    };
+    sqlx::query(lock).execute(&mut other).await.unwrap();
+    sqlx::query("INSERT INTO kv (key, value, updated_at) VALUES ('other-writer', 'x', 0)")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let detail = |r: &sharebot::store::StoredRule| format!("rule {}", r.position);
+    let store = db.store.clone();
+    let adding = tokio::spawn(async move {
+        let rule = new_rule("eng-*", RuleAction::Review { suggest: None });
+        store
+            .add_rule(
+                &rule,
+                RuleAudit {
+                    actor: "admin1",
+                    detail: &detail,
+                },
+            )
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    let made = adding
+        .await
+        .unwrap()
+        .expect("the rule is added once the other writer is done");
+    assert_eq!(made.position, 1);
+    assert_eq!(db.store.rules(&made.rule.remote_id).await.unwrap().len(), 1);
+    other.close().await.unwrap();
+    db.finish().await;
+}
+
+mod another_writer {
+    #[tokio::test]
+    async fn sqlite_a_write_waits_for_another_writer_rather_than_failing() {
+        let db = super::TestDb::sqlite().await;
+        super::a_write_waits_for_another_writer_rather_than_failing(db).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_a_write_waits_for_another_writer_rather_than_failing() {
+        if let Some(db) = super::TestDb::postgres().await {
+            super::a_write_waits_for_another_writer_rather_than_failing(db).await;
+        }
+    }
+}

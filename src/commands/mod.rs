@@ -79,7 +79,7 @@ impl CommandError {
                 "{} Nothing more was changed; try again in a minute.",
                 e.user_message()
             ),
-            CommandError::Store(e) => format!("{} Try again in a minute.", e.user_message()),
+            CommandError::Store(e) => e.user_message().to_string(),
             CommandError::Template(_) => "a message template failed to render.".into(),
             CommandError::Usage(e) => e.message.clone(),
             CommandError::NotFound(why) => why.clone(),

@@ -294,6 +294,19 @@ impl Store {
         Ok(store)
     }
 
+    /// Begins a transaction that writes. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and then writes fails at
+    /// once with "database is locked" when another connection wrote meanwhile, whatever the
+    /// busy timeout, whereas an immediate one waits its turn.
+    pub(crate) async fn write_tx(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Applies the pending migrations of this dialect.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self.dialect {

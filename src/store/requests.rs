@@ -669,7 +669,7 @@ impl Store {
     /// when no relocation was recorded (finished already).
     pub async fn finish_relocation(&self, id: &str, detail: &str) -> Result<bool, StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let row: Option<(String,)> = sqlx::query_as(
             "SELECT relocating_by FROM review_requests WHERE id = $1 AND relocating_to IS NOT NULL",
         )
@@ -735,7 +735,7 @@ impl Store {
         detail: &str,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE review_requests SET progress = progress || $1 || ',', updated_at = $2
              WHERE id = $3 AND deciding IS NOT NULL

@@ -194,7 +194,7 @@ impl Store {
         audit: RuleAudit<'_>,
     ) -> Result<StoredRule, StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let (last,): (Option<i64>,) =
             sqlx::query_as("SELECT MAX(position) FROM routing_rules WHERE remote_id = $1")
                 .bind(&rule.remote_id)
@@ -264,7 +264,7 @@ impl Store {
         audit: RuleAudit<'_>,
     ) -> Result<Option<StoredRule>, StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let rows: Vec<Row> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM routing_rules WHERE remote_id = $1 ORDER BY position"
         ))

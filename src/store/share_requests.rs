@@ -184,7 +184,7 @@ impl Store {
             }
             let id = crate::ids::new_id();
             let now = now_ms();
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write_tx().await?;
             let inserted = sqlx::query(
                 "INSERT INTO share_requests (id, number, channel_id, channel_name, remote_id, org_name,
                      asked_by, asked_in, asked_root, note, state, created_at, updated_at)
@@ -318,7 +318,7 @@ impl Store {
         detail: &str,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE share_requests SET state = $1, decided_by = $2, decided_at = $3, reason = $4, updated_at = $3
              WHERE id = $5 AND state = 'pending' AND ($6 = 0 OR asked_by = $2)",
