@@ -149,9 +149,12 @@ async fn hold_until_failure(
         .await
         .map_err(|e| format!("connect: {e}"))?;
     // A paused process (SIGSTOP, a frozen VM) pings no more: the server ends its session after
-    // a takeover period of silence, which releases the lock for a follower. (PostgreSQL 14 and
+    // some silence (see `idle_limit`), which releases the lock for a follower. (PostgreSQL 14 and
     // later; on older servers only a dropped connection releases it.)
-    let idle = format!("{}ms", won.takeover_after.as_millis().max(1));
+    let idle = format!(
+        "{}ms",
+        idle_limit(won.takeover_after, tick).as_millis().max(1)
+    );
     if let Err(e) = sqlx::query("SELECT set_config('idle_session_timeout', $1, false)")
         .bind(&idle)
         .execute(&mut conn)
@@ -188,12 +191,33 @@ async fn hold_until_failure(
                 .await
                 .map_err(|e| format!("won the lock but cannot raise the leader epoch: {e}"))?;
                 won.epoch.store(epoch, Ordering::SeqCst);
+                // The lock is free only once the old leader's session has ended, and its
+                // next ping (at most a tick away) then fails at once. It is fenced already;
+                // waiting that long before leading means two replicas never both lead.
+                tokio::time::sleep(step_down_within(tick)).await;
+                within(tick, sqlx::query("SELECT 1").execute(&mut conn))
+                    .await
+                    .map_err(|e| format!("the lock connection did not answer: {e}"))?;
                 role.send_replace(Role::Leader);
                 tracing::info!(epoch, replica = %won.replica, "became the leader: won PostgreSQL's advisory lock");
             }
         }
         tokio::time::sleep(tick).await;
     }
+}
+
+/// The longest a leader takes to notice that its lock session has ended (the lock is
+/// free): a tick between pings, whose next one fails at once, and half a tick of margin.
+fn step_down_within(tick: Duration) -> Duration {
+    tick + tick / 2
+}
+
+/// How long the lock session of a paused leader lives without a ping: what is left of the
+/// takeover period once a follower has tried (a tick) and waited (see [`step_down_within`]),
+/// so a paused leader, too, is replaced within `takeover_after`. A running leader pings every
+/// tick, well within it.
+fn idle_limit(takeover_after: Duration, tick: Duration) -> Duration {
+    takeover_after.saturating_sub(tick + step_down_within(tick))
 }
 
 /// How long raising the epoch may wait for the old leader's writes in flight (a paused one's
