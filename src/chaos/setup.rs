@@ -37,22 +37,11 @@ pub struct World {
 fn seed() -> Seed {
     let mut seed = Seed::default();
     for i in 1..=2 {
-        seed.users.push(SeedUser {
-            username: format!("admin-{i:03}"),
-            password: Some(ADMIN_PASSWORD.into()),
-            email: None,
-            roles: Some("system_user system_admin".into()),
-            teams: vec![
-                "engineering".into(),
-                "marketing".into(),
-                "shared-inbox".into(),
-            ],
-            bot: false,
-            display_name: None,
-            description: None,
-            deactivated: false,
-            token: None,
-        });
+        seed.users.push(SeedUser::admin(
+            format!("admin-{i:03}"),
+            ADMIN_PASSWORD,
+            &["engineering", "marketing", "shared-inbox"],
+        ));
     }
     seed
 }

@@ -95,6 +95,25 @@ pub struct SeedUser {
     pub token: Option<String>,
 }
 
+impl SeedUser {
+    /// A system admin who signs in with `password` and belongs to `teams` (the bench's and
+    /// the chaos run's admins).
+    pub fn admin(username: String, password: &str, teams: &[&str]) -> SeedUser {
+        SeedUser {
+            username,
+            password: Some(password.into()),
+            email: None,
+            roles: Some("system_user system_admin".into()),
+            teams: teams.iter().map(|t| t.to_string()).collect(),
+            bot: false,
+            display_name: None,
+            description: None,
+            deactivated: false,
+            token: None,
+        }
+    }
+}
+
 /// A channel of the seed.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

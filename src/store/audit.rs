@@ -21,6 +21,29 @@ pub struct AuditEntry {
 
 type Row = (i64, i64, String, String, String, String);
 
+/// The audit row of a change, written in the change's own transaction `tx` at `at`, so the
+/// two are kept or lost together.
+pub(super) async fn audit_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    at: i64,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(at)
+    .bind(actor)
+    .bind(action)
+    .bind(subject)
+    .bind(detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 fn entry((id, at, actor, action, subject, detail): Row) -> AuditEntry {
     AuditEntry {
         id,

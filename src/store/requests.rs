@@ -476,26 +476,7 @@ impl Store {
         id: &str,
         claim: &Claim<'_>,
     ) -> Result<Decision, StoreError> {
-        let now = now_ms();
-        let done = sqlx::query(
-            "UPDATE review_requests SET deciding = $1, team_id = $2, decided_by = $3, decided_at = $4, note = $5,
-                 progress = '', updated_at = $4
-             WHERE id = $6 AND state = 'pending' AND deciding IS NULL",
-        )
-        .bind(claim.verdict.as_str())
-        .bind(claim.team_id)
-        .bind(claim.by.as_str())
-        .bind(now)
-        .bind(claim.note)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        let current = self.request(id).await?;
-        Ok(match (done.rows_affected(), current) {
-            (_, None) => Decision::NotFound,
-            (1, Some(r)) => Decision::Made(r),
-            (_, Some(r)) => Decision::AlreadyDecided(r),
-        })
+        self.claim_decision(id, claim, None).await
     }
 
     /// Records a discovered channel with a routing rule's decision already claimed (sharebot
@@ -548,6 +529,17 @@ impl Store {
         id: &str,
         claim: &Claim<'_>,
         rule: &str,
+    ) -> Result<Decision, StoreError> {
+        self.claim_decision(id, claim, Some(rule)).await
+    }
+
+    /// The one conditional update behind [`Store::begin_decision`] and
+    /// [`Store::begin_decision_by_rule`] (`rule`: the rule that decides, if one does).
+    async fn claim_decision(
+        &self,
+        id: &str,
+        claim: &Claim<'_>,
+        rule: Option<&str>,
     ) -> Result<Decision, StoreError> {
         let now = now_ms();
         let done = sqlx::query(
@@ -689,17 +681,9 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(now)
-        .bind(&by)
         // An admin's move, from the relocate menu or the `relocate` command.
-        .bind(Verdict::Relocate.audit_action(How::Click))
-        .bind(id)
-        .bind(detail)
-        .execute(&mut *tx)
-        .await?;
+        let action = Verdict::Relocate.audit_action(How::Click);
+        super::audit::audit_in(&mut tx, now, &by, action, id, detail).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -749,16 +733,7 @@ impl Store {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(now)
-        .bind(actor)
-        .bind(action)
-        .bind(id)
-        .bind(detail)
-        .execute(&mut *tx)
-        .await?;
+        super::audit::audit_in(&mut tx, now, actor, action, id, detail).await?;
         tx.commit().await?;
         Ok(true)
     }

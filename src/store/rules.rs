@@ -317,15 +317,14 @@ async fn audit_in(
     rule: &StoredRule,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
+    let detail = (audit.detail)(rule);
+    super::audit::audit_in(
+        tx,
+        now,
+        audit.actor,
+        RULE_AUDIT,
+        &rule.rule.remote_id,
+        &detail,
     )
-    .bind(now)
-    .bind(audit.actor)
-    .bind(RULE_AUDIT)
-    .bind(&rule.rule.remote_id)
-    .bind((audit.detail)(rule))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .await
 }

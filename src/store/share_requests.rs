@@ -209,16 +209,8 @@ impl Store {
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
                 Err(e) => return Err(e.into()),
             }
-            sqlx::query(
-                "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(now)
-            .bind(new.asked_by)
-            .bind(ShareState::Pending.audit_action())
-            .bind(&id)
-            .bind(detail)
-            .execute(&mut *tx)
-            .await?;
+            let action = ShareState::Pending.audit_action();
+            super::audit::audit_in(&mut tx, now, new.asked_by, action, &id, detail).await?;
             tx.commit().await?;
             return match self.share_request(&id).await? {
                 Some(r) => Ok(Ok(r)),
@@ -334,16 +326,7 @@ impl Store {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(now)
-        .bind(by)
-        .bind(to.audit_action())
-        .bind(id)
-        .bind(detail)
-        .execute(&mut *tx)
-        .await?;
+        super::audit::audit_in(&mut tx, now, by, to.audit_action(), id, detail).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -24,6 +24,13 @@ fn shown(request: &ShareRequest) -> String {
     format!("{}:{}", request.state.as_str(), request.applied)
 }
 
+/// Marks `post` as the one about `request_id` for `recipient`, so it can be found again
+/// after a restart.
+fn mark(post: &mut Post, request_id: &str, recipient: &str) {
+    post.props.other.insert(MARKER.into(), json!(request_id));
+    post.props.other.insert(MARKED_FOR.into(), json!(recipient));
+}
+
 fn color(state: ShareState) -> &'static str {
     match state {
         ShareState::Pending => "#1c58d9",
@@ -226,8 +233,7 @@ impl Commands {
         }
         post.channel_id = channel_id.to_string();
         post.root_id = root_id.to_string();
-        post.props.other.insert(MARKER.into(), json!(request.id));
-        post.props.other.insert(MARKED_FOR.into(), json!(recipient));
+        mark(&mut post, &request.id, recipient);
         let sent = self.ctx.client.create_post(&post).await?;
         store
             .share_post_sent(
@@ -239,6 +245,21 @@ impl Commands {
             )
             .await?;
         Ok(sent.id)
+    }
+
+    /// `request`'s post for `recipient` rendered again and marked, as a patch that replaces
+    /// the sent post's props.
+    async fn share_patch(
+        &self,
+        request: &ShareRequest,
+        recipient: &str,
+    ) -> Result<PostPatch, CommandError> {
+        let mut post = self.share_post(request, recipient, "").await?;
+        mark(&mut post, &request.id, recipient);
+        Ok(PostPatch {
+            message: None,
+            props: Some(post.props),
+        })
     }
 
     /// The bot's post about `request_id` for the row's recipient among its channel's latest.
@@ -305,15 +326,7 @@ impl Commands {
                 },
             };
             let post_id = post_id.as_str();
-            let mut post = self.share_post(request, &row.recipient, "").await?;
-            post.props.other.insert(MARKER.into(), json!(request.id));
-            post.props
-                .other
-                .insert(MARKED_FOR.into(), json!(row.recipient));
-            let patch = PostPatch {
-                message: None,
-                props: Some(post.props),
-            };
+            let patch = self.share_patch(request, &row.recipient).await?;
             match self.ctx.client.patch_post(post_id, &patch).await {
                 Ok(_) => {}
                 // Deleted by its reader, or in a channel since archived: nothing to update.
@@ -343,15 +356,7 @@ impl Commands {
             ) else {
                 continue;
             };
-            let mut post = self.share_post(&request, &row.recipient, "").await?;
-            post.props.other.insert(MARKER.into(), json!(request.id));
-            post.props
-                .other
-                .insert(MARKED_FOR.into(), json!(row.recipient));
-            let patch = PostPatch {
-                message: None,
-                props: Some(post.props),
-            };
+            let patch = self.share_patch(&request, &row.recipient).await?;
             match self.ctx.client.patch_post(post_id, &patch).await {
                 Ok(_) => done += 1,
                 Err(e) if e.is_not_found() => {}
